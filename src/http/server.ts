@@ -1,0 +1,112 @@
+// The service skeleton every tpipe service is built on: fastify with pino JSON logs, /healthz,
+// /readyz, /metrics, one error handler that turns everything into { error: { code, message } },
+// a body size limit, and a graceful close. Services add their routes to the instance it returns.
+import Fastify, { type FastifyError, type FastifyInstance, type FastifySchema, type FastifyServerOptions } from 'fastify'
+import type { Logger } from 'pino'
+import type { Registry } from 'prom-client'
+import { ERRORS, TpipeError, errorBody, errorBodySchema, type ErrorCode } from '../errors.js'
+
+export interface ReadinessCheck {
+  name: string
+  check: () => Promise<boolean> | boolean
+}
+
+export interface ServerOptions {
+  service: string
+  logLevel?: string
+  /** A ready-made logger (tests pass a silent one); otherwise pino at logLevel. */
+  logger?: Logger
+  bodyLimitBytes?: number
+  registry: Registry
+  readiness?: ReadinessCheck[]
+  /** Extra fastify options (e.g. ajv settings). */
+  fastify?: Partial<FastifyServerOptions>
+}
+
+function codeForStatus(status: number): ErrorCode {
+  if (status === 404) return 'TPIPE_ERR_NOT_FOUND'
+  if (status === 405) return 'TPIPE_ERR_METHOD_NOT_ALLOWED'
+  if (status === 413) return 'TPIPE_ERR_BODY_TOO_LARGE'
+  if (status === 415) return 'TPIPE_ERR_UNSUPPORTED_MEDIA_TYPE'
+  if (status === 429) return 'TPIPE_ERR_BUFFER_FULL'
+  if (status === 503) return 'TPIPE_ERR_NOT_READY'
+  if (status >= 400 && status < 500) return 'TPIPE_ERR_VALIDATION'
+  return 'TPIPE_ERR_INTERNAL'
+}
+
+// @fastify/swagger reads `hide`; the base FastifySchema type does not know it.
+const HIDDEN = { hide: true } as FastifySchema
+
+export function buildServer(opts: ServerOptions): FastifyInstance {
+  const app = Fastify({
+    ...(opts.logger ? { loggerInstance: opts.logger } : { logger: { level: opts.logLevel ?? 'info', base: { service: opts.service } } }),
+    bodyLimit: opts.bodyLimitBytes ?? 1024 * 1024,
+    // Per-request log lines would cost more than the requests on the hot path; errors are still logged.
+    disableRequestLogging: true,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    ajv: { customOptions: { allErrors: false, coerceTypes: 'array', removeAdditional: false, useDefaults: true } },
+    ...opts.fastify,
+  }) as unknown as FastifyInstance
+
+  app.addSchema(errorBodySchema)
+  let closing = false
+  app.addHook('onClose', async () => {
+    closing = true
+  })
+
+  app.setErrorHandler((err: FastifyError & { validationContext?: string }, request, reply) => {
+    if (err instanceof TpipeError) {
+      if (err.retryAfter !== undefined) void reply.header('Retry-After', String(err.retryAfter))
+      return reply.status(err.status).send(err.body())
+    }
+    if (err.validation || err.code === 'FST_ERR_VALIDATION') {
+      return reply.status(400).send(errorBody('TPIPE_ERR_VALIDATION', err.message))
+    }
+    switch (err.code) {
+      case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+        return reply.status(400).send(errorBody('TPIPE_ERR_BAD_JSON', err.message))
+      case 'FST_ERR_CTP_BODY_TOO_LARGE':
+        return reply.status(413).send(errorBody('TPIPE_ERR_BODY_TOO_LARGE', `${ERRORS.TPIPE_ERR_BODY_TOO_LARGE.message} (${opts.bodyLimitBytes ?? 1048576} bytes)`))
+      case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+        return reply.status(415).send(errorBody('TPIPE_ERR_UNSUPPORTED_MEDIA_TYPE'))
+    }
+    if (err instanceof SyntaxError) return reply.status(400).send(errorBody('TPIPE_ERR_BAD_JSON', err.message))
+    const status = typeof err.statusCode === 'number' && err.statusCode >= 400 ? err.statusCode : 500
+    if (status >= 500) request.log.error({ err }, 'request failed')
+    return reply.status(status).send(errorBody(codeForStatus(status), status >= 500 ? ERRORS.TPIPE_ERR_INTERNAL.message : err.message))
+  })
+
+  app.setNotFoundHandler((request, reply) => {
+    void reply.status(404).send(errorBody('TPIPE_ERR_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`))
+  })
+
+  app.get('/healthz', { schema: HIDDEN }, async () => ({ status: 'ok', service: opts.service }))
+
+  app.get('/readyz', { schema: HIDDEN }, async (_req, reply) => {
+    const checks: Record<string, boolean> = {}
+    let ready = !closing
+    for (const c of opts.readiness ?? []) {
+      let ok = false
+      try {
+        ok = await c.check()
+      } catch {
+        ok = false
+      }
+      checks[c.name] = ok
+      ready &&= ok
+    }
+    if (!ready) {
+      return reply.status(503).send({ ready: false, checks, ...errorBody(closing ? 'TPIPE_ERR_SHUTTING_DOWN' : 'TPIPE_ERR_NOT_READY') })
+    }
+    return { ready: true, checks }
+  })
+
+  app.get('/metrics', { schema: HIDDEN }, async (_req, reply) => {
+    const text = await opts.registry.metrics()
+    return reply.header('Content-Type', opts.registry.contentType).send(text)
+  })
+
+  return app
+}

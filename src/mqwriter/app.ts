@@ -1,0 +1,183 @@
+// mqwriter: the write side of the queue. Owns the WriteBuffer (group commit into queue_messages) and
+// the POST /v1/publish route. Must not read or delete queue rows: that is mqreader's job.
+import type { FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
+import type { Config } from '../config/index.js'
+import { ping, type Pool } from '../db/pool.js'
+import { TpipeError } from '../errors.js'
+import { buildServer } from '../http/server.js'
+import { Counter, Gauge, Histogram, createRegistry, type Registry } from '../metrics/index.js'
+import { partitionOf } from '../partitions/hash.js'
+import { WriteBuffer } from './buffer.js'
+import type { QueueRow } from './sql.js'
+import { uuidv7 } from './uuidv7.js'
+import { publishMessageSchema, validatePublishBody } from './validate.js'
+
+export interface MqwriterDeps {
+  pool: Pool
+  logger?: Logger
+  registry?: Registry
+}
+
+type WriterConfig = Pick<
+  Config,
+  | 'logLevel'
+  | 'bodyLimitBytes'
+  | 'metricsEnabled'
+  | 'writerBatchSize'
+  | 'writerFlushIntervalMs'
+  | 'writerBufferCapacity'
+  | 'writerFlushConcurrency'
+  | 'writerMaxPublishBatch'
+  | 'writerRetryAfterSeconds'
+>
+
+export interface MqwriterApp {
+  app: FastifyInstance
+  buffer: WriteBuffer
+  registry: Registry
+}
+
+export function buildMqwriter(config: WriterConfig, deps: MqwriterDeps): MqwriterApp {
+  const registry = deps.registry ?? createRegistry({ defaultMetrics: config.metricsEnabled })
+  const published = new Counter({ name: 'mqwriter_messages_published_total', help: 'Messages committed to queue_messages (durable).', registers: [registry] })
+  const rejected = new Counter({
+    name: 'mqwriter_publish_rejected_total',
+    help: 'Publish requests answered with an error, by reason.',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  })
+  const flushDuration = new Histogram({
+    name: 'mqwriter_flush_duration_seconds',
+    help: 'Time to commit one batch.',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  })
+  const flushBatch = new Histogram({
+    name: 'mqwriter_flush_batch_size',
+    help: 'Messages per committed batch.',
+    buckets: [1, 10, 50, 100, 250, 500, 1000, 2000, 5000],
+    registers: [registry],
+  })
+  // Callbacks use `app`, declared below: they only run after buildMqwriter has returned.
+  const buffer = new WriteBuffer(deps.pool, {
+    batchSize: config.writerBatchSize,
+    flushIntervalMs: config.writerFlushIntervalMs,
+    capacity: config.writerBufferCapacity,
+    flushConcurrency: config.writerFlushConcurrency,
+    retryAfterSeconds: config.writerRetryAfterSeconds,
+    onFlush: (n, seconds) => {
+      published.inc(n)
+      flushDuration.observe(seconds)
+      flushBatch.observe(n)
+    },
+    onUnavailable: (err) => app.log.warn({ err: (err as Error).message }, 'flush failed: database unavailable'),
+    onError: (err) => app.log.error({ err }, 'flush failed: isolating bad messages'),
+  })
+
+  new Gauge({
+    name: 'mqwriter_buffer_utilization',
+    help: 'Buffered and flushing messages / buffer capacity (0..1); the autoscaling signal.',
+    registers: [registry],
+    collect() {
+      this.set(buffer.utilization())
+    },
+  })
+  new Gauge({
+    name: 'mqwriter_buffered_messages',
+    help: 'Messages accepted and not yet committed.',
+    registers: [registry],
+    collect() {
+      this.set(buffer.pending)
+    },
+  })
+
+  const app = buildServer({
+    service: 'mqwriter',
+    logLevel: config.logLevel,
+    ...(deps.logger ? { logger: deps.logger } : {}),
+    bodyLimitBytes: config.bodyLimitBytes,
+    registry,
+    readiness: [
+      {
+        name: 'database',
+        // While flushes fail for lack of a database, probe it so readiness (and publishing) comes back.
+        check: async () => {
+          const ok = await ping(deps.pool)
+          if (ok) buffer.markHealthy()
+          return ok
+        },
+      },
+    ],
+  })
+
+  // Recover readiness without waiting for a probe: retry the database every second while it is down.
+  const healer = setInterval(() => {
+    if (!buffer.databaseHealthy) void ping(deps.pool).then((ok) => ok && buffer.markHealthy())
+  }, 1000)
+  healer.unref()
+
+  const REASONS: Record<number, string> = { 400: 'invalid', 413: 'too_large', 415: 'invalid', 429: 'buffer_full', 503: 'unavailable' }
+
+  app.post(
+    '/v1/publish',
+    {
+      schema: {
+        summary: 'Publish one message or an array of messages',
+        description:
+          'Answers 201 only after the batch holding the messages has committed: a success is durable. 429 with Retry-After when the buffer is full; 503 when the database is unavailable.',
+        body: { oneOf: [publishMessageSchema, { type: 'array', items: publishMessageSchema, minItems: 1, maxItems: config.writerMaxPublishBatch }] },
+        response: {
+          201: {
+            type: 'object',
+            required: ['msg_uuids', 'partitions'],
+            properties: {
+              msg_uuids: { type: 'array', items: { type: 'string', format: 'uuid' } },
+              partitions: { type: 'array', items: { type: 'integer' } },
+            },
+          },
+          400: { $ref: 'ErrorBody#' },
+          413: { $ref: 'ErrorBody#' },
+          429: { $ref: 'ErrorBody#' },
+          503: { $ref: 'ErrorBody#' },
+        },
+      },
+      // The schema above documents the body; this validator checks it and names the bad element/field.
+      validatorCompiler: () => (body: unknown) => {
+        const r = validatePublishBody(body, config.writerMaxPublishBatch)
+        return 'error' in r ? { error: new Error(r.error) } : { value: body }
+      },
+      onResponse: (_req, reply, done) => {
+        const reason = REASONS[reply.statusCode]
+        if (reason) rejected.inc({ reason })
+        done()
+      },
+    },
+    async (request, reply) => {
+      const body = request.body as { key: string; payload: Record<string, unknown>; id?: string } | { key: string; payload: Record<string, unknown>; id?: string }[]
+      const list = Array.isArray(body) ? body : [body]
+      const rows: QueueRow[] = new Array(list.length)
+      const uuids: string[] = new Array(list.length)
+      const partitions: number[] = new Array(list.length)
+      for (let i = 0; i < list.length; i++) {
+        const m = list[i]!
+        const msg_uuid = m.id ? m.id.toLowerCase() : uuidv7()
+        const partition = partitionOf(m.key)
+        rows[i] = { msg_uuid, partition, key: m.key, payload: m.payload }
+        uuids[i] = msg_uuid
+        partitions[i] = partition
+      }
+      await buffer.publish(rows)
+      return reply.status(201).send({ msg_uuids: uuids, partitions })
+    },
+  )
+
+  app.addHook('onClose', async () => {
+    clearInterval(healer)
+    await buffer.close()
+  })
+
+  return { app, buffer, registry }
+}
+
+export { TpipeError }

@@ -1,0 +1,180 @@
+import { withTransaction, type Pool } from '../db/pool.js'
+import { isUnavailable } from '../db/errors.js'
+import { TpipeError } from '../errors.js'
+import { insertBatch, insertOne, type QueueRow } from './sql.js'
+
+export interface WriteBufferOptions {
+  batchSize: number
+  flushIntervalMs: number
+  capacity: number
+  flushConcurrency: number
+  retryAfterSeconds: number
+  onFlush?: (rows: number, seconds: number) => void
+  onUnavailable?: (err: unknown) => void
+  onError?: (err: unknown) => void
+}
+
+interface Waiter {
+  rows: QueueRow[]
+  resolve: () => void
+  reject: (err: unknown) => void
+}
+
+interface Batch {
+  rows: QueueRow[]
+  waiters: Waiter[]
+}
+
+/**
+ * WriteBuffer owns the mqwriter's buffer: every publish lands in the open batch; a batch is sealed when
+ * it reaches batchSize or when its oldest message is flushIntervalMs old, and is written in one INSERT.
+ * A publish resolves only after the transaction holding it has committed (group commit): a success
+ * answer means the message is durable. Up to flushConcurrency batches commit at once while the next
+ * one fills. All state changes happen synchronously between awaits, so this object is its own owner
+ * loop: no locks, no interleaving inside an operation.
+ */
+export class WriteBuffer {
+  private open: Batch = { rows: [], waiters: [] }
+  private sealed: Batch[] = []
+  private inFlight = 0
+  /** Messages accepted and not yet committed or failed (open + sealed + flushing). */
+  private held = 0
+  private timer: NodeJS.Timeout | undefined
+  private closed = false
+  private healthy = true
+  private idleWaiters: (() => void)[] = []
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly opts: WriteBufferOptions,
+  ) {}
+
+  /** 0..1: the HPA signal. */
+  utilization(): number {
+    return Math.min(1, this.held / this.opts.capacity)
+  }
+
+  get pending(): number {
+    return this.held
+  }
+
+  /** False after a flush failed because the database was unreachable, until one succeeds again. */
+  get databaseHealthy(): boolean {
+    return this.healthy
+  }
+
+  markHealthy(): void {
+    this.healthy = true
+  }
+
+  /**
+   * Accepts rows for the next flush; resolves when they are committed. Throws (synchronously, as a
+   * rejected promise) 429 when the buffer is full, 503 when closing or the database is known down.
+   */
+  publish(rows: QueueRow[]): Promise<void> {
+    if (this.closed) return Promise.reject(new TpipeError('TPIPE_ERR_SHUTTING_DOWN'))
+    if (!this.healthy) {
+      return Promise.reject(new TpipeError('TPIPE_ERR_DB_UNAVAILABLE', undefined, { retryAfter: this.opts.retryAfterSeconds }))
+    }
+    if (this.held + rows.length > this.opts.capacity) {
+      return Promise.reject(
+        new TpipeError('TPIPE_ERR_BUFFER_FULL', `buffer full (${this.held}/${this.opts.capacity} messages); retry after ${this.opts.retryAfterSeconds}s`, {
+          retryAfter: this.opts.retryAfterSeconds,
+        }),
+      )
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.held += rows.length
+      const batch = this.open
+      for (const r of rows) batch.rows.push(r)
+      batch.waiters.push({ rows, resolve, reject })
+      if (batch.rows.length >= this.opts.batchSize) {
+        this.seal()
+      } else if (this.timer === undefined) {
+        this.timer = setTimeout(() => {
+          this.timer = undefined
+          this.seal()
+        }, this.opts.flushIntervalMs)
+      }
+    })
+  }
+
+  private seal(): void {
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer)
+      this.timer = undefined
+    }
+    if (this.open.rows.length === 0) return
+    this.sealed.push(this.open)
+    this.open = { rows: [], waiters: [] }
+    this.pump()
+  }
+
+  private pump(): void {
+    while (this.inFlight < this.opts.flushConcurrency && this.sealed.length > 0) {
+      const batch = this.sealed.shift()!
+      this.inFlight++
+      void this.flush(batch).finally(() => {
+        this.inFlight--
+        this.held -= batch.rows.length
+        this.pump()
+        if (this.held === 0) for (const w of this.idleWaiters.splice(0)) w()
+      })
+    }
+  }
+
+  private async flush(batch: Batch): Promise<void> {
+    const started = process.hrtime.bigint()
+    try {
+      await this.pool.query(insertBatch(batch.rows))
+      this.healthy = true
+      this.opts.onFlush?.(batch.rows.length, Number(process.hrtime.bigint() - started) / 1e9)
+      for (const w of batch.waiters) w.resolve()
+    } catch (err) {
+      if (isUnavailable(err)) {
+        this.healthy = false
+        this.opts.onUnavailable?.(err)
+        const e = new TpipeError('TPIPE_ERR_DB_UNAVAILABLE', undefined, { retryAfter: this.opts.retryAfterSeconds, cause: err })
+        for (const w of batch.waiters) w.reject(e)
+        return
+      }
+      // A data error fails the whole statement: find the bad publishes one by one so that good ones
+      // in the same batch still succeed and only the bad ones get a 400.
+      this.opts.onError?.(err)
+      await this.isolate(batch)
+    }
+  }
+
+  private async isolate(batch: Batch): Promise<void> {
+    for (const w of batch.waiters) {
+      try {
+        // One transaction per publish: an array publish is stored whole or not at all.
+        await withTransaction(this.pool, async (client) => {
+          for (const r of w.rows) {
+            try {
+              await client.query(insertOne(r))
+            } catch (err) {
+              if (isUnavailable(err)) throw err
+              throw new TpipeError('TPIPE_ERR_VALIDATION', `message ${r.msg_uuid} (key ${JSON.stringify(r.key)}) cannot be stored: ${(err as Error).message}`)
+            }
+          }
+        })
+        w.resolve()
+      } catch (err) {
+        if (err instanceof TpipeError) w.reject(err)
+        else {
+          this.healthy = false
+          w.reject(new TpipeError('TPIPE_ERR_DB_UNAVAILABLE', undefined, { retryAfter: this.opts.retryAfterSeconds, cause: err }))
+        }
+      }
+    }
+  }
+
+  /** Stops accepting, flushes everything buffered, and resolves when every flush has finished. */
+  async close(): Promise<void> {
+    this.closed = true
+    this.seal()
+    if (this.held === 0) return
+    await new Promise<void>((resolve) => this.idleWaiters.push(resolve))
+  }
+}

@@ -1,0 +1,44 @@
+// A fresh database per test file: created from the admin URL, migrated, dropped when the file passes.
+// Never a mock: every integration test talks to a real PostgreSQL.
+import { randomBytes } from 'node:crypto'
+import pg from 'pg'
+import { inject } from 'vitest'
+import { migrate } from '../db/migrate.js'
+import { createPool, type Pool } from '../db/pool.js'
+
+export interface TestDatabase {
+  url: string
+  name: string
+  pool: Pool
+  drop(): Promise<void>
+}
+
+export function withDatabase(url: string, name: string): string {
+  const u = new URL(url)
+  u.pathname = `/${name}`
+  return u.toString()
+}
+
+export async function createTestDatabase(opts: { migrate?: boolean; prefix?: string } = {}): Promise<TestDatabase> {
+  const admin = inject('adminDatabaseUrl')
+  const name = `${opts.prefix ?? 'tpipe_test'}_${randomBytes(5).toString('hex')}`
+  const c = new pg.Client({ connectionString: admin })
+  await c.connect()
+  await c.query(`CREATE DATABASE ${name}`)
+  await c.end()
+  const url = withDatabase(admin, name)
+  if (opts.migrate ?? true) await migrate(url, 'up')
+  const pool = createPool(url, { max: 10, applicationName: 'tpipe-test' })
+  return {
+    url,
+    name,
+    pool,
+    async drop() {
+      await pool.end().catch(() => {})
+      const d = new pg.Client({ connectionString: admin })
+      await d.connect()
+      await d.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+      await d.end()
+    },
+  }
+}

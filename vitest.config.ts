@@ -1,0 +1,39 @@
+import { defineConfig } from 'vitest/config'
+
+// Three projects, kept apart by file name: x.test.ts (unit, no I/O), x.int.test.ts (real PostgreSQL),
+// x.e2e.test.ts (whole pipeline as child processes). Integration and e2e share one global setup that
+// starts the embedded PostgreSQL (or uses TPIPE_TEST_DATABASE_URL); each test file gets its own database.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['src/**/*.test.ts', 'commands/**/*.test.ts', 'scripts/**/*.test.ts', 'test/**/*.test.ts'],
+          exclude: ['**/*.int.test.ts', '**/*.e2e.test.ts', 'node_modules/**', 'dist/**'],
+        },
+      },
+      {
+        test: {
+          name: 'integration',
+          include: ['src/**/*.int.test.ts', 'commands/**/*.int.test.ts', 'test/**/*.int.test.ts'],
+          globalSetup: ['src/testing/global-setup.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+          // Two cores: files in parallel would fight over the CPU and PostgreSQL and make timings noisy.
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
+          name: 'e2e',
+          include: ['src/**/*.e2e.test.ts', 'test/**/*.e2e.test.ts'],
+          globalSetup: ['src/testing/global-setup.ts'],
+          testTimeout: 600_000,
+          hookTimeout: 180_000,
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+})
