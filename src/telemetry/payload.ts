@@ -1,7 +1,10 @@
 // The telemetry payload: what the streamer publishes and the collector turns into a telemetry row.
 // One TypeBox schema, in one place; both sides import it.
-import { Type, type Static } from '@sinclair/typebox'
+import { FormatRegistry, Type, type Static } from '@sinclair/typebox'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/
+if (!FormatRegistry.Has('date-time')) FormatRegistry.Set('date-time', (v) => RFC3339.test(v) && !Number.isNaN(Date.parse(v)))
 
 export const TelemetryPayload = Type.Object(
   {
@@ -29,10 +32,7 @@ const checker = TypeCompiler.Compile(TelemetryPayload)
 
 /** Validates a payload; returns the first error as "path: message" or undefined. */
 export function checkTelemetryPayload(p: unknown): string | undefined {
-  if (checker.Check(p)) {
-    const ts = Date.parse((p as TelemetryPayload).ts)
-    return Number.isNaN(ts) ? '/ts: not a valid date-time' : undefined
-  }
+  if (checker.Check(p)) return undefined
   const first = checker.Errors(p).First()
   return first ? `${first.path || '/'}: ${first.message}` : 'invalid payload'
 }
