@@ -1,0 +1,66 @@
+import pg from 'pg'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createTestDatabase, type TestDatabase } from '../testing/db.js'
+import { migrate, migrationFiles, migrationStatus } from './migrate.js'
+
+async function tables(url: string): Promise<string[]> {
+  const c = new pg.Client({ connectionString: url })
+  await c.connect()
+  try {
+    const r = await c.query<{ tablename: string }>("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
+    return r.rows.map((x) => x.tablename)
+  } finally {
+    await c.end()
+  }
+}
+
+describe('migrations', () => {
+  let db: TestDatabase
+  beforeAll(async () => {
+    db = await createTestDatabase({ migrate: false })
+  })
+  afterAll(async () => {
+    await db.drop()
+  })
+
+  it('go up, all the way down, and up again on an empty database', async () => {
+    const all = migrationFiles()
+    expect(all.length).toBeGreaterThanOrEqual(1)
+    const up = await migrate(db.url, 'up')
+    expect(up.applied).toEqual(all)
+    expect(await tables(db.url)).toEqual(expect.arrayContaining(['queue_messages', 'telemetry', 'pgmigrations']))
+    expect((await migrationStatus(db.url)).every((m) => m.applied)).toBe(true)
+
+    const down = await migrate(db.url, 'down', { count: Infinity })
+    expect(down.applied).toEqual([...all].reverse())
+    expect(await tables(db.url)).toEqual(['pgmigrations'])
+    expect((await migrationStatus(db.url)).some((m) => m.applied)).toBe(false)
+
+    const again = await migrate(db.url, 'up')
+    expect(again.applied).toEqual(all)
+    expect((await migrate(db.url, 'up')).applied).toEqual([]) // nothing left to do
+  })
+
+  it('two concurrent `migrate up` runs both succeed and apply each migration once', async () => {
+    const fresh = await createTestDatabase({ migrate: false })
+    try {
+      const [a, b] = await Promise.all([migrate(fresh.url, 'up'), migrate(fresh.url, 'up')])
+      expect([...a.applied, ...b.applied].sort()).toEqual(migrationFiles())
+      const r = await fresh.pool.query('SELECT count(*)::int AS n FROM pgmigrations')
+      expect(r.rows[0].n).toBe(migrationFiles().length)
+    } finally {
+      await fresh.drop()
+    }
+  })
+
+  it('status lists pending migrations on a new database', async () => {
+    const fresh = await createTestDatabase({ migrate: false })
+    try {
+      const s = await migrationStatus(fresh.url)
+      expect(s.map((m) => m.name)).toEqual(migrationFiles())
+      expect(s.every((m) => !m.applied && m.runOn === null)).toBe(true)
+    } finally {
+      await fresh.drop()
+    }
+  })
+})

@@ -1,0 +1,26 @@
+import { describe, expect, it } from 'vitest'
+import { validatePublishBody } from './validate.js'
+
+describe('validatePublishBody', () => {
+  it.each([
+    [{ key: 'k', payload: {} }, 1],
+    [[{ key: 'k', payload: {} }, { key: 'k2', payload: { a: 1 }, id: '0190a0c8-5f3e-7a43-b711-4771313afc50' }], 2],
+  ])('accepts %j', (body, n) => {
+    const r = validatePublishBody(body, 10)
+    expect('messages' in r && r.messages.length).toBe(n)
+  })
+
+  it.each([
+    [null, /body must be an object/],
+    ['text', /body must be an object/],
+    [{ key: '', payload: {} }, /key must be 1\.\.1024 characters/],
+    [{ key: 'k'.repeat(1025), payload: {} }, /key must be 1\.\.1024/],
+    [{ key: 'k', payload: null }, /payload must be an object/],
+    [{ key: 'k', payload: {}, id: 5 }, /id must be a UUID/],
+    [[{ key: 'k', payload: {} }, 3], /body\/1 must be an object/],
+    [Array.from({ length: 11 }, () => ({ key: 'k', payload: {} })), /at most 10 per publish/],
+  ])('rejects %j', (body, message) => {
+    const r = validatePublishBody(body, 10)
+    expect('error' in r && r.error).toMatch(message)
+  })
+})
