@@ -5,6 +5,7 @@ import { defineConfig } from 'vitest/config'
 // starts the embedded PostgreSQL (or uses TPIPE_TEST_DATABASE_URL); each test file gets its own database.
 export default defineConfig({
   test: {
+    reporters: ['default', './scripts/summary-reporter.ts'],
     projects: [
       {
         test: {
