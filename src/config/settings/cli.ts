@@ -1,2 +1,12 @@
-/** cli settings. Filled in by the issue that builds cli; keep names as `TPIPE_*` and flags kebab-case. */
-export const cli = {} as const
+import { url } from '../types.js'
+
+/** Settings of the operations commands that talk to a running service. */
+export const cli = {
+  apiUrl: url({
+    flag: 'api-url',
+    env: 'TPIPE_API_URL',
+    description: 'Base URL of apigw for `tpipe gpus …`.',
+    scopes: ['cli'],
+    default: 'http://localhost:8080',
+  }),
+} as const
