@@ -6,7 +6,7 @@ describe('loadConfig', () => {
     const c = loadConfig({}, {})
     expect(c.port).toBe(8080)
     expect(c.logLevel).toBe('info')
-    expect(c.writerFlushIntervalMs).toBe(5)
+    expect(c.writerFlushIntervalMs).toBe(1)
     expect(c.databaseUrl).toBeUndefined()
   })
 

@@ -40,7 +40,8 @@ export function loadConfig(
       }
     }
     if (raw === undefined) {
-      const applies = scope === undefined || s.scopes === 'all' || s.scopes.includes(scope)
+      // A required setting is enforced only for the scope being loaded (a CLI command never needs --csv).
+      const applies = scope !== undefined && (s.scopes === 'all' || s.scopes.includes(scope))
       if (s.required && applies && s.default === undefined) {
         throw new ConfigError(key, `missing setting ${key}: set --${s.flag} or ${s.env} (${s.description})`)
       }

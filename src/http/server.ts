@@ -1,7 +1,7 @@
 // The service skeleton every tpipe service is built on: fastify with pino JSON logs, /healthz,
 // /readyz, /metrics, one error handler that turns everything into { error: { code, message } },
 // a body size limit, and a graceful close. Services add their routes to the instance it returns.
-import Fastify, { type FastifyError, type FastifyInstance, type FastifySchema, type FastifyServerOptions } from 'fastify'
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifySchema, type FastifyServerOptions } from 'fastify'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import { ERRORS, TpipeError, errorBody, errorBodySchema, type ErrorCode } from '../errors.js'
@@ -42,7 +42,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     ...(opts.logger ? { loggerInstance: opts.logger } : { logger: { level: opts.logLevel ?? 'info', base: { service: opts.service } } }),
     bodyLimit: opts.bodyLimitBytes ?? 1024 * 1024,
     // Per-request log lines would cost more than the requests on the hot path; errors are still logged.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     ajv: { customOptions: { allErrors: false, coerceTypes: 'array', removeAdditional: false, useDefaults: true } },

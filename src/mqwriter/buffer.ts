@@ -27,7 +27,8 @@ interface Batch {
 
 /**
  * WriteBuffer owns the mqwriter's buffer: every publish lands in the open batch; a batch is sealed when
- * it reaches batchSize or when its oldest message is flushIntervalMs old, and is written in one INSERT.
+ * it reaches batchSize, when a flush slot is free and the batch is flushIntervalMs old, or the moment a
+ * flush finishes while messages wait — and is written in one INSERT.
  * A publish resolves only after the transaction holding it has committed (group commit): a success
  * answer means the message is durable. Up to flushConcurrency batches commit at once while the next
  * one fills. All state changes happen synchronously between awaits, so this object is its own owner
@@ -90,18 +91,27 @@ export class WriteBuffer {
       batch.waiters.push({ rows, resolve, reject })
       if (batch.rows.length >= this.opts.batchSize) {
         this.seal()
-      } else if (this.timer === undefined) {
-        this.timer = setTimeout(() => {
-          this.timer = undefined
-          this.seal()
-        }, this.opts.flushIntervalMs)
+      } else if (this.timer === undefined && this.inFlight < this.opts.flushConcurrency) {
+        // A flush slot is free: give the batch at most flushIntervalMs to fill (0 = this event-loop
+        // turn). When every slot is busy no timer is needed: the batch grows until a flush finishes
+        // and pump() sends it — natural batching, so load makes batches bigger instead of slower.
+        this.timer =
+          this.opts.flushIntervalMs > 0
+            ? setTimeout(() => this.onTimer(), this.opts.flushIntervalMs)
+            : (setImmediate(() => this.onTimer()) as unknown as NodeJS.Timeout)
       }
     })
+  }
+
+  private onTimer(): void {
+    this.timer = undefined
+    this.seal()
   }
 
   private seal(): void {
     if (this.timer !== undefined) {
       clearTimeout(this.timer)
+      clearImmediate(this.timer as unknown as NodeJS.Immediate)
       this.timer = undefined
     }
     if (this.open.rows.length === 0) return
@@ -111,6 +121,16 @@ export class WriteBuffer {
   }
 
   private pump(): void {
+    // A slot is free and messages are waiting in the open batch: they have waited at least one flush.
+    if (this.sealed.length === 0 && this.open.rows.length > 0 && this.inFlight < this.opts.flushConcurrency) {
+      this.sealed.push(this.open)
+      this.open = { rows: [], waiters: [] }
+      if (this.timer !== undefined) {
+        clearTimeout(this.timer)
+        clearImmediate(this.timer as unknown as NodeJS.Immediate)
+        this.timer = undefined
+      }
+    }
     while (this.inFlight < this.opts.flushConcurrency && this.sealed.length > 0) {
       const batch = this.sealed.shift()!
       this.inFlight++

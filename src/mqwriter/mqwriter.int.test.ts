@@ -207,7 +207,7 @@ describe('mqwriter', () => {
   it('stores every publish from many concurrent connections', async () => {
     const { app } = buildMqwriter(writerConfig(), { pool: db.pool, logger: silent })
     await app.listen({ host: '127.0.0.1', port: 0 })
-    const address = app.addresses()[0]!
+    const address = app.addresses()[0] as { port: number }
     const dispatcher = new Agent({ connections: 32, pipelining: 1 })
     try {
       const ids: string[] = []

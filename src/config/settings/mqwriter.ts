@@ -14,9 +14,10 @@ export const mqwriter = {
   writerFlushIntervalMs: int({
     flag: 'flush-interval-ms',
     env: 'TPIPE_WRITER_FLUSH_INTERVAL_MS',
-    description: 'Age limit of a batch: the oldest buffered message waits at most this long for a flush to start.',
+    description:
+      'Age limit of a batch while a flush slot is free (0 = the same event-loop turn). When every slot is busy, the batch grows until one frees (natural batching).',
     scopes: ['mqwriter'],
-    default: 5,
+    default: 1,
     min: 0,
     max: 10000,
   }),

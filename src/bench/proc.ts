@@ -1,0 +1,67 @@
+// Child processes for the benchmarks: the services under test and the load generator each get their
+// own process (and event loop), started from the built package like production.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
+export const RUN_JS = join(ROOT, 'bin', 'run.js')
+export const BENCH_DIR = dirname(fileURLToPath(import.meta.url))
+
+export interface Service {
+  child: ChildProcess
+  url: string
+  stop(): Promise<void>
+}
+
+export async function waitReady(url: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    try {
+      const r = await fetch(`${url}/readyz`)
+      if (r.ok) return
+    } catch {
+      /* not listening yet */
+    }
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  throw new Error(`${url} did not become ready within ${timeoutMs} ms`)
+}
+
+/** Starts `tpipe serve <service>` on a port and waits for /readyz. */
+export async function startService(service: string, port: number, env: Record<string, string>, args: string[] = []): Promise<Service> {
+  const child = spawn(process.execPath, [RUN_JS, 'serve', service, '--port', String(port), '--host', '127.0.0.1', ...args], {
+    env: { ...process.env, TPIPE_LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  })
+  const url = `http://127.0.0.1:${port}`
+  await waitReady(url)
+  return {
+    child,
+    url,
+    async stop() {
+      if (child.exitCode !== null) return
+      child.kill('SIGTERM')
+      const t = setTimeout(() => child.kill('SIGKILL'), 20_000)
+      await once(child, 'exit')
+      clearTimeout(t)
+    },
+  }
+}
+
+/** Runs a module from dist/src/bench as a child process and parses the JSON line it prints. */
+export async function runJsonChild<T>(module: string, args: unknown): Promise<T> {
+  const child = spawn(process.execPath, [join(BENCH_DIR, module), JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'inherit'] })
+  let out = ''
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()))
+  const [code] = (await once(child, 'exit')) as [number]
+  if (code !== 0) throw new Error(`${module} exited ${code}`)
+  const line = out.trim().split('\n').at(-1) ?? '{}'
+  return JSON.parse(line) as T
+}
+
+let nextPort = 30000 + Math.floor(Math.random() * 10000)
+export function port(): number {
+  return nextPort++
+}

@@ -1,0 +1,141 @@
+// Ceilings: what this machine can do at all, measured in the same run and on the same database as
+// tpipe, so tpipe's figures can be read as ratios. No tpipe code runs here.
+import { randomUUID } from 'node:crypto'
+import type { Pool } from '../../db/pool.js'
+import { port, runJsonChild } from '../proc.js'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { join } from 'node:path'
+import { BENCH_DIR } from '../proc.js'
+import { bodyFor } from '../bodies.js'
+import { preloadQueue } from '../sqlfixtures.js'
+
+export interface LoadResult {
+  requestsPerSecond: number
+  total: number
+  latencyP50: number
+  latencyP99: number
+  non2xx: number
+  errors: number
+  timeouts: number
+  bodyBytes: number
+}
+
+/** fastify hello-world POST, ~400-byte JSON body, 64 keep-alive connections from another process. */
+export async function helloCeiling(durationS: number, connections = 64): Promise<LoadResult> {
+  const p = port()
+  const server = spawn(process.execPath, [join(BENCH_DIR, 'hello-server.js'), String(p)], { stdio: ['ignore', 'pipe', 'inherit'] })
+  await once(server.stdout!, 'data')
+  try {
+    return await runJsonChild<LoadResult>('load.js', { url: `http://127.0.0.1:${p}/v1/publish`, connections, durationS, mode: 'hello' })
+  } finally {
+    server.kill('SIGTERM')
+    await once(server, 'exit')
+  }
+}
+
+export async function setupBenchTables(pool: Pool): Promise<void> {
+  await pool.query(`DROP TABLE IF EXISTS bench_queue, bench_telemetry`)
+  await pool.query(`CREATE UNLOGGED TABLE IF NOT EXISTS bench_dummy (x int)`) // warms the catalog cache
+  await pool.query(`CREATE TABLE bench_queue (LIKE queue_messages INCLUDING ALL)`)
+  await pool.query(`CREATE TABLE bench_telemetry (LIKE telemetry INCLUDING ALL)`)
+}
+
+/**
+ * Raw multi-row INSERT into a queue_messages-shaped table: 1,000-row VALUES statements from 2
+ * connections (mqwriter's default flush concurrency), rows/s. The same rows mqwriter would write.
+ */
+export async function insertCeiling(pool: Pool, durationS: number): Promise<number> {
+  await pool.query('TRUNCATE bench_queue')
+  const rowsPer = 1000
+  const body = JSON.parse(bodyFor('single', 1)) as { key: string; payload: unknown }
+  const payload = JSON.stringify(body.payload)
+  const placeholders = Array.from({ length: rowsPer }, (_, i) => `($${i * 4 + 1}, $${i * 4 + 2}, $${i * 4 + 3}, $${i * 4 + 4})`).join(',')
+  const text = `INSERT INTO bench_queue (msg_uuid, partition, key, payload) VALUES ${placeholders}`
+  let rows = 0
+  const deadline = Date.now() + durationS * 1000
+  const started = Date.now()
+  await Promise.all(
+    [0, 1].map(async () => {
+      while (Date.now() < deadline) {
+        const values: unknown[] = []
+        for (let i = 0; i < rowsPer; i++) values.push(randomUUID(), i % 256, body.key, payload)
+        await pool.query(text, values)
+        rows += rowsPer
+      }
+    }),
+  )
+  return rows / ((Date.now() - started) / 1000)
+}
+
+/**
+ * Raw SQL move: SELECT a batch from a queue table, INSERT it into a telemetry table, DELETE it — one
+ * transaction per 2,000 rows, the rows passing through the client like they do in tpipe, from 2
+ * workers on disjoint partition halves. rows/s. Also measures the server-side single-statement move
+ * (DELETE … RETURNING feeding INSERT), which never ships rows to a client, as an upper bound.
+ */
+export async function moveCeiling(pool: Pool, durationS: number, preload: number): Promise<{ clientMove: number; serverMove: number }> {
+  const measure = async (mode: 'client' | 'server'): Promise<number> => {
+    await pool.query('TRUNCATE bench_queue, bench_telemetry')
+    await preloadQueue(pool, 'bench_queue', preload)
+    let rows = 0
+    const deadline = Date.now() + durationS * 1000
+    const started = Date.now()
+    await Promise.all(
+      [
+        [0, 127],
+        [128, 255],
+      ].map(async ([lo, hi]) => {
+        const client = await pool.connect()
+        try {
+          let cursor = 0
+          while (Date.now() < deadline) {
+            if (mode === 'server') {
+              const r = await client.query(
+                `WITH moved AS (
+                   DELETE FROM bench_queue WHERE id IN (
+                     SELECT id FROM bench_queue WHERE partition BETWEEN $1 AND $2 ORDER BY id LIMIT 2000)
+                   RETURNING msg_uuid, payload)
+                 INSERT INTO bench_telemetry (msg_uuid, gpu_uuid, gpu_id, device, hostname, model_name, metric_name, value, ts, container, pod, namespace, labels)
+                 SELECT msg_uuid, payload->>'gpu_uuid', (payload->>'gpu_id')::smallint, payload->>'device', payload->>'hostname',
+                        payload->>'model_name', payload->>'metric_name', (payload->>'value')::float8, (payload->>'ts')::timestamptz,
+                        payload->>'container', payload->>'pod', payload->>'namespace', payload->'labels'
+                 FROM moved ON CONFLICT (msg_uuid) DO NOTHING`,
+                [lo, hi],
+              )
+              if (r.rowCount === 0) break
+              rows += r.rowCount ?? 0
+              continue
+            }
+            await client.query('BEGIN')
+            const batch = await client.query<{ id: string; msg_uuid: string; payload: Record<string, unknown> }>(
+              `SELECT id, msg_uuid, payload FROM bench_queue WHERE partition BETWEEN $1 AND $2 AND id > $3 ORDER BY id LIMIT 2000`,
+              [lo, hi, cursor],
+            )
+            if (batch.rows.length === 0) {
+              await client.query('COMMIT')
+              break
+            }
+            const recs = batch.rows.map((r) => ({ msg_uuid: r.msg_uuid, ...r.payload }))
+            await client.query(
+              `INSERT INTO bench_telemetry (msg_uuid, gpu_uuid, gpu_id, device, hostname, model_name, metric_name, value, ts, container, pod, namespace, labels)
+               SELECT msg_uuid, gpu_uuid, gpu_id, device, hostname, model_name, metric_name, value, ts, container, pod, namespace, labels
+               FROM json_to_recordset($1::json) AS r(msg_uuid uuid, gpu_uuid text, gpu_id smallint, device text, hostname text, model_name text,
+                    metric_name text, value float8, ts timestamptz, container text, pod text, namespace text, labels jsonb)
+               ON CONFLICT (msg_uuid) DO NOTHING`,
+              [JSON.stringify(recs)],
+            )
+            await client.query('DELETE FROM bench_queue WHERE id = ANY($1::bigint[])', [batch.rows.map((r) => r.id)])
+            await client.query('COMMIT')
+            cursor = Number(batch.rows.at(-1)!.id)
+            rows += batch.rows.length
+          }
+        } finally {
+          client.release()
+        }
+      }),
+    )
+    return rows / ((Date.now() - started) / 1000)
+  }
+  return { clientMove: await measure('client'), serverMove: await measure('server') }
+}
