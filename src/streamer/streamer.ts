@@ -1,0 +1,200 @@
+import { createReadStream, promises as fsp } from 'node:fs'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { parse } from 'csv-parse'
+import type { Logger } from 'pino'
+import { csvLine, mapColumns, toPayload, type ColumnMap } from './columns.js'
+import type { Publisher } from './publisher.js'
+import { PassWriter, nodeFs, type WriteBackFs } from './writeback.js'
+
+export interface StreamerOptions {
+  csv: string
+  /** 0 = forever. */
+  loops: number
+  /** Messages/s; 0 = unlimited. */
+  rate: number
+  shard: [index: number, count: number]
+  writeBack: boolean
+  log: Logger
+  publisher: Publisher
+  fs?: WriteBackFs
+  onSkipped?: (n: number) => void
+  onPass?: () => void
+}
+
+export interface StreamResult {
+  passes: number
+  /** Rows handed to the publisher (each is answered 201, rejected, or given up on stop). */
+  sent: number
+  skipped: number
+  /** Line numbers of the bad rows seen in the first pass (at most 1000). */
+  skippedLines: number[]
+  writeBack: boolean
+}
+
+/** Peeks at the start of the file for the line ending and BOM, so write-back keeps them. */
+async function fileStyle(file: string): Promise<{ eol: string; bom: string }> {
+  const fh = await fsp.open(file, 'r')
+  try {
+    const buf = Buffer.alloc(64 * 1024)
+    const { bytesRead } = await fh.read(buf, 0, buf.length, 0)
+    const head = buf.subarray(0, bytesRead).toString('utf8')
+    return { eol: head.includes('\r\n') ? '\r\n' : '\n', bom: head.startsWith('\uFEFF') ? '\uFEFF' : '' }
+  } finally {
+    await fh.close()
+  }
+}
+
+/**
+ * Streams the CSV (csv-parse, never the whole file in memory) row by row into the publisher, pass
+ * after pass. Each emitted row is stamped with the current UTC time; those timestamps are written
+ * back once per pass when possible. Bad rows are counted and logged with their line number (first
+ * pass only, so an endless loop does not repeat the same lines), never fatal. A missing required
+ * column is fatal: the returned promise rejects with MissingColumnError.
+ */
+export class Streamer {
+  private stopped = false
+  private writeBack: boolean
+  private readonly fs: WriteBackFs
+  private nextAt = 0
+  private started = false
+  private readonly result: StreamResult = { passes: 0, sent: 0, skipped: 0, skippedLines: [], writeBack: false }
+
+  constructor(private readonly opts: StreamerOptions) {
+    this.writeBack = opts.writeBack
+    this.fs = opts.fs ?? nodeFs
+  }
+
+  /** True once the file has been opened and its columns found. */
+  get running(): boolean {
+    return this.started && !this.stopped
+  }
+
+  stop(): void {
+    this.stopped = true
+  }
+
+  async run(): Promise<StreamResult> {
+    try {
+      for (let pass = 0; (this.opts.loops === 0 || pass < this.opts.loops) && !this.stopped; pass++) {
+        await this.pass(pass)
+        this.result.passes++
+        this.opts.onPass?.()
+      }
+    } finally {
+      await this.opts.publisher.drain()
+    }
+    this.result.writeBack = this.writeBack
+    return { ...this.result }
+  }
+
+  private async pace(): Promise<void> {
+    if (this.opts.rate <= 0) return
+    const now = performance.now()
+    this.nextAt = Math.max(this.nextAt + 1000 / this.opts.rate, now - 1000) // a stall does not become a burst
+    if (this.nextAt > now + 1) await sleep(this.nextAt - now)
+  }
+
+  private disableWriteBack(err: unknown): void {
+    if (!this.writeBack) return
+    this.writeBack = false
+    const code = (err as { code?: string }).code
+    const why = code === 'EROFS' || code === 'EACCES' || code === 'EPERM' ? 'the file or its directory is read-only' : 'writing failed'
+    this.opts.log.warn({ err: (err as Error).message, code, csv: this.opts.csv }, `write-back switched off: ${why}; streaming goes on`)
+  }
+
+  private async pass(pass: number): Promise<void> {
+    const { csv, log, publisher } = this.opts
+    const [shardIndex, shardCount] = this.opts.shard
+    const style = await fileStyle(csv)
+    let writer: PassWriter | undefined
+    let writerOk = true
+    const out = async (fields: readonly string[], prefix = '') => {
+      if (!writer || !writerOk) return
+      try {
+        await writer.write(prefix + csvLine(fields) + style.eol)
+      } catch (err) {
+        writerOk = false
+        this.disableWriteBack(err)
+      }
+    }
+    let unreadable = 0
+    const parser = createReadStream(csv).pipe(
+      parse({ bom: true, info: true, relax_column_count: true, skip_records_with_error: true, skip_empty_lines: true }),
+    )
+    parser.on('skip', (err: Error & { lines?: number }) => {
+      unreadable++
+      this.countSkipped(pass, err.lines ?? 0, err.message)
+    })
+    let map: ColumnMap | undefined
+    let tsCol: number | undefined
+    let index = 0
+    try {
+      for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
+        if (this.stopped) break
+        if (!map) {
+          map = mapColumns(record)
+          tsCol = map.timestamp
+          this.started = true
+          if (this.writeBack && tsCol === undefined) {
+            this.writeBack = false
+            log.info('write-back off: the CSV has no timestamp column')
+          }
+          if (this.writeBack) {
+            try {
+              writer = await PassWriter.open(csv, this.fs)
+            } catch (err) {
+              this.disableWriteBack(err)
+            }
+          }
+          await out(record, style.bom)
+          continue
+        }
+        const mine = index++ % shardCount === shardIndex
+        if (!mine) {
+          await out(record)
+          continue
+        }
+        await this.pace()
+        const ts = new Date().toISOString()
+        const r = toPayload(record, map, ts)
+        if ('error' in r) {
+          this.countSkipped(pass, info.lines, r.error)
+          await out(record)
+          continue
+        }
+        await publisher.send(r.payload.gpu_uuid, r.payload)
+        this.result.sent++
+        if (tsCol !== undefined && record.length > tsCol) {
+          const copy = record.slice()
+          copy[tsCol] = ts
+          await out(copy)
+        } else await out(record)
+      }
+    } catch (err) {
+      await writer?.abort()
+      throw err
+    }
+    if (!map) throw new Error(`${csv} is empty: no header row`)
+    if (!writer) return
+    if (!writerOk || this.stopped) return void (await writer.abort())
+    if (unreadable > 0) {
+      // The parser could not say exactly what those lines held; rewriting the file would lose them.
+      if (pass === 0) log.warn({ unreadable }, 'write-back skipped for this pass: some rows could not be parsed and would be lost')
+      return void (await writer.abort())
+    }
+    try {
+      await writer.commit()
+    } catch (err) {
+      this.disableWriteBack(err)
+    }
+  }
+
+  private countSkipped(pass: number, line: number, reason: string): void {
+    this.result.skipped++
+    this.opts.onSkipped?.(1)
+    if (pass === 0) {
+      if (this.result.skippedLines.length < 1000) this.result.skippedLines.push(line)
+      this.opts.log.warn({ line, reason, csv: this.opts.csv }, `skipping bad row at line ${line}: ${reason}`)
+    }
+  }
+}
