@@ -1,0 +1,63 @@
+// The partition-controller service: composition root of one controller replica (cluster access,
+// metrics, the controller) behind the common HTTP skeleton (/healthz, /readyz, /metrics).
+// Ready once the StatefulSet has been listed; followers are ready too (they are warm standbys).
+import type { FastifyInstance } from 'fastify'
+import type { KubeConfig } from '@kubernetes/client-node'
+import type { Logger } from 'pino'
+import { ClusterUnavailableError, connectCluster, type ClusterAccess } from '../cluster/kube.js'
+import type { Config } from '../config/index.js'
+import { buildServer } from '../http/server.js'
+import { createRegistry, type Registry } from '../metrics/index.js'
+import { PartitionController } from './controller.js'
+
+export interface ControllerDeps {
+  logger: Logger
+  /** A ready KubeConfig (tests); otherwise resolved from the config (kubeconfig, context, in-cluster). */
+  kubeConfig?: KubeConfig
+}
+
+export interface ControllerApp {
+  app: FastifyInstance
+  controller: PartitionController
+  registry: Registry
+}
+
+export function buildPartitionController(config: Config, deps: ControllerDeps): ControllerApp {
+  let access: ClusterAccess
+  try {
+    access = connectCluster({ kubeConfig: deps.kubeConfig, kubeconfig: config.kubeconfig, context: config.kubeContext, namespace: config.namespace })
+  } catch (err) {
+    // The CLI's wording mentions `tpipe dev`; a service only needs the reason.
+    if (err instanceof ClusterUnavailableError) throw new Error(`partition-controller cannot reach Kubernetes: ${err.reason}`, { cause: err })
+    throw err
+  }
+  const registry = createRegistry({ defaultMetrics: config.metricsEnabled })
+  const controller = new PartitionController({
+    kubeConfig: access.kubeConfig,
+    namespace: access.namespace,
+    statefulSet: config.controllerStatefulSet,
+    configMap: config.controllerConfigMap,
+    leaseName: config.controllerLeaseName,
+    identity: config.controllerIdentity,
+    leaseDurationMs: config.controllerLeaseDurationMs,
+    renewDeadlineMs: config.controllerRenewDeadlineMs,
+    retryPeriodMs: config.controllerRetryPeriodMs,
+    debounceMs: config.controllerDebounceMs,
+    relistIntervalMs: config.controllerRelistIntervalMs,
+    restartOnChange: config.controllerRestartOnChange,
+    log: deps.logger,
+    registry,
+  })
+  const app = buildServer({
+    service: 'partition-controller',
+    logger: deps.logger,
+    bodyLimitBytes: config.bodyLimitBytes,
+    registry,
+    readiness: [{ name: 'statefulset-watch', check: () => controller.watch.synced }],
+  })
+  app.get('/v1/status', async () => controller.status())
+  // Release the Lease on a graceful shutdown so the standby takes over without waiting for expiry.
+  app.addHook('onClose', async () => controller.stop({ release: true }))
+  deps.logger.info({ namespace: access.namespace, server: access.server, identity: config.controllerIdentity }, 'partition-controller configured')
+  return { app, controller, registry }
+}
