@@ -1,0 +1,149 @@
+// One supervised child process: `tpipe serve <service> …`, its log file, restarts with backoff.
+// Owned by the Supervisor; must not decide topology (that is supervisor.ts).
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { createWriteStream, mkdirSync, readFileSync, type WriteStream } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { ServiceName } from '../config/types.js'
+
+export const PACKAGE_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
+/** The built `tpipe` executable: the same command the container image runs. */
+export const TPIPE_BIN = join(PACKAGE_ROOT, 'bin', 'run.js')
+
+export type ProcessState = 'starting' | 'up' | 'restarting' | 'stopping' | 'stopped' | 'done' | 'failed'
+
+export interface ProcessSpec {
+  /** Unique name, e.g. mqreader-1; also the reader name of a reader. */
+  name: string
+  service: ServiceName
+  port: number
+  args: string[]
+  env: Record<string, string>
+}
+
+export interface ProcessEvents {
+  onCrash?: (p: ManagedProcess, code: number | null, signal: NodeJS.Signals | null, lastLines: string) => void
+  /** Called before a restart: may replace the spec (arguments) from the current topology. */
+  refresh?: (p: ManagedProcess) => Promise<void>
+  /** Called right after a restarted process was spawned. */
+  onRestart?: (p: ManagedProcess) => void
+}
+
+const MAX_BACKOFF_MS = 15_000
+
+export class ManagedProcess {
+  child: ChildProcess | undefined
+  state: ProcessState = 'stopped'
+  restarts = 0
+  lastExit: { code: number | null; signal: NodeJS.Signals | null; at: string } | undefined
+  readonly logFile: string
+  private log: WriteStream | undefined
+  private backoffMs = 500
+  private restartTimer: NodeJS.Timeout | undefined
+  private upSince = 0
+
+  constructor(
+    public spec: ProcessSpec,
+    logDir: string,
+    private readonly events: ProcessEvents = {},
+  ) {
+    this.logFile = join(logDir, `${spec.name}.log`)
+    mkdirSync(dirname(this.logFile), { recursive: true })
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.spec.port}`
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid
+  }
+
+  start(): void {
+    this.state = 'starting'
+    this.log ??= createWriteStream(this.logFile, { flags: 'a' })
+    this.log.write(`\n--- ${new Date().toISOString()} start ${this.spec.name}: tpipe serve ${this.spec.service} ${this.spec.args.join(' ')}\n`)
+    const child = spawn(process.execPath, [TPIPE_BIN, 'serve', this.spec.service, '--port', String(this.spec.port), '--host', '127.0.0.1', ...this.spec.args], {
+      env: { ...process.env, ...this.spec.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    this.child = child
+    this.upSince = Date.now()
+    child.stdout!.pipe(this.log, { end: false })
+    child.stderr!.pipe(this.log, { end: false })
+    child.once('exit', (code, signal) => this.onExit(child, code, signal))
+  }
+
+  private onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    if (child !== this.child) return
+    this.lastExit = { code, signal, at: new Date().toISOString() }
+    this.log?.write(`--- ${this.lastExit.at} exit code=${code} signal=${signal}\n`)
+    if (this.state === 'stopping' || this.state === 'stopped') {
+      this.state = 'stopped'
+      return
+    }
+    // A streamer with --loops N finishes its work and exits 0: that is done, not a crash.
+    if (code === 0 && this.spec.service === 'streamer') {
+      this.state = 'done'
+      return
+    }
+    this.events.onCrash?.(this, code, signal, this.tail(15))
+    // Back off exponentially, but a process that ran a while starts again from a short delay.
+    if (Date.now() - this.upSince > 30_000) this.backoffMs = 500
+    this.state = 'restarting'
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined
+      void (async () => {
+        await this.events.refresh?.(this).catch(() => {})
+        if (this.state !== 'restarting') return
+        this.restarts++
+        this.start()
+        this.events.onRestart?.(this)
+      })()
+    }, this.backoffMs)
+    this.backoffMs = Math.min(MAX_BACKOFF_MS, this.backoffMs * 2)
+  }
+
+  markUp(): void {
+    if (this.state === 'starting') this.state = 'up'
+  }
+
+  /** The last lines of the process's log, for a crash report. */
+  tail(lines: number): string {
+    try {
+      return readFileSync(this.logFile, 'utf8').trimEnd().split('\n').slice(-lines).join('\n')
+    } catch {
+      return ''
+    }
+  }
+
+  /** Sends a signal without stopping supervision (kill -9 in the chaos test: the supervisor restarts it). */
+  signal(sig: NodeJS.Signals): void {
+    this.child?.kill(sig)
+  }
+
+  /** Graceful stop: SIGTERM, then SIGKILL after timeoutMs. Resolves when the process has exited. */
+  async stop(timeoutMs = 20_000): Promise<void> {
+    if (this.restartTimer) {
+      clearTimeout(this.restartTimer)
+      this.restartTimer = undefined
+    }
+    const child = this.child
+    const alive = child && child.exitCode === null && child.signalCode === null
+    this.state = 'stopping'
+    if (alive) {
+      const exited = once(child, 'exit')
+      child.kill('SIGTERM')
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
+      await exited
+      clearTimeout(timer)
+    }
+    this.state = 'stopped'
+  }
+
+  closeLog(): void {
+    this.log?.end()
+    this.log = undefined
+  }
+}
