@@ -83,7 +83,7 @@ export async function runDev(o: DevOptions): Promise<void> {
                 },
               },
             ],
-            { rendererOptions: { persistentOutput: true } },
+            { rendererOptions: { collapseSubtasks: false } },
           )
         },
       },
