@@ -1,0 +1,200 @@
+// mqreader: the read side of the queue. Owns the PartitionOwner (fenced partition ownership, ready
+// messages, leases, acks) and its HTTP API: POST /v1/lease, POST /v1/ack, GET|PUT /v1/assignment,
+// GET /v1/stats. Only SELECTs and DELETEs queue_messages; never writes telemetry (the collector does).
+import type { FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
+import type { Config } from '../config/index.js'
+import type { Pool } from '../db/pool.js'
+import { TpipeError } from '../errors.js'
+import { buildServer } from '../http/server.js'
+import { Counter, Gauge, createRegistry, type Registry } from '../metrics/index.js'
+import { PARTITION_COUNT } from '../partitions/hash.js'
+import { parsePartitionList } from './assignment.js'
+import { watchAssignmentFile, type FileWatch } from './assignment-file.js'
+import { PartitionOwner, renderLease, type OwnerEvent } from './owner.js'
+
+export interface MqreaderDeps {
+  pool: Pool
+  /** The lock session connects on its own (not from the pool): it must live as long as the locks. */
+  databaseUrl: string
+  logger?: Logger
+  registry?: Registry
+  /** Ownership and lease events (tests check fencing with them). */
+  onEvent?: (e: OwnerEvent) => void
+}
+
+export type ReaderConfig = Pick<
+  Config,
+  | 'logLevel'
+  | 'bodyLimitBytes'
+  | 'metricsEnabled'
+  | 'partitions'
+  | 'assignmentFile'
+  | 'readerName'
+  | 'readerVisibilityTimeoutMs'
+  | 'readerMaxMessages'
+  | 'readerLowWater'
+  | 'readerLoadBatch'
+  | 'readerRefillIntervalMs'
+  | 'readerLeaseMax'
+  | 'readerMaxWaitMs'
+  | 'readerMaxWaiters'
+  | 'readerAckDelayMs'
+  | 'readerDrainTimeoutMs'
+  | 'readerLockRetryMs'
+  | 'readerAssignmentPollMs'
+>
+
+export interface MqreaderApp {
+  app: FastifyInstance
+  owner: PartitionOwner
+  registry: Registry
+}
+
+const UUID = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
+
+export function buildMqreader(config: ReaderConfig, deps: MqreaderDeps): MqreaderApp {
+  const registry = deps.registry ?? createRegistry({ defaultMetrics: config.metricsEnabled })
+  const app = buildServer({
+    service: 'mqreader',
+    logLevel: config.logLevel,
+    ...(deps.logger ? { logger: deps.logger } : {}),
+    bodyLimitBytes: config.bodyLimitBytes,
+    registry,
+    readiness: [{ name: 'partitions', check: () => owner.ready }],
+    // Requests keep being answered while the reader drains: acks are what let a drain end early, and a
+    // lease gets the owner's own 503 (JSON error body) instead of fastify's default one.
+    fastify: { return503OnClosing: false },
+  })
+  const counters = {
+    acked: new Counter({ name: 'mqreader_messages_acked_total', help: 'Messages acked (deleted from queue_messages).', registers: [registry] }),
+    expired: new Counter({ name: 'mqreader_leases_expired_total', help: 'Leases that reached their visibility timeout unacked.', registers: [registry] }),
+    redelivered: new Counter({ name: 'mqreader_messages_redelivered_total', help: 'Messages made ready again after an expired lease or a failed ack.', registers: [registry] }),
+  }
+  const owner = new PartitionOwner({
+    name: config.readerName,
+    databaseUrl: deps.databaseUrl,
+    pool: deps.pool,
+    log: app.log as unknown as Logger,
+    visibilityTimeoutMs: config.readerVisibilityTimeoutMs,
+    maxMessages: config.readerMaxMessages,
+    lowWater: Math.min(config.readerLowWater, config.readerMaxMessages),
+    loadBatch: config.readerLoadBatch,
+    refillIntervalMs: config.readerRefillIntervalMs,
+    leaseMax: config.readerLeaseMax,
+    maxWaitMs: config.readerMaxWaitMs,
+    maxWaiters: config.readerMaxWaiters,
+    ackDelayMs: config.readerAckDelayMs,
+    drainTimeoutMs: config.readerDrainTimeoutMs,
+    lockRetryMs: config.readerLockRetryMs,
+    ...(deps.onEvent ? { onEvent: deps.onEvent } : {}),
+    onCount: (what, n) => counters[what].inc(n),
+  })
+
+  new Gauge({ name: 'mqreader_buffer_utilization', help: '(ready + leased) / max messages (0..1); the autoscaling signal.', registers: [registry], collect() { this.set(owner.utilization()) } })
+  new Gauge({ name: 'mqreader_ready_messages', help: 'Messages in memory ready to lease.', registers: [registry], collect() { this.set(owner.readyMessages) } })
+  new Gauge({ name: 'mqreader_leased_messages', help: 'Messages in unexpired, unacked leases.', registers: [registry], collect() { this.set(owner.leasedMessages) } })
+  new Gauge({ name: 'mqreader_partitions_owned', help: 'Partitions this reader holds the lock of and serves.', registers: [registry], collect() { this.set(owner.partitionsOwned) } })
+
+  let fileWatch: FileWatch | undefined
+  if (config.assignmentFile) {
+    fileWatch = watchAssignmentFile(config.assignmentFile, config.readerName, owner, { pollMs: config.readerAssignmentPollMs, log: app.log as unknown as Logger })
+  } else {
+    owner.applyAssignment({ generation: 0, partitions: config.partitions ?? Array.from({ length: PARTITION_COUNT }, (_, i) => i) })
+  }
+
+  app.post(
+    '/v1/lease',
+    {
+      schema: {
+        summary: 'Lease up to max ready messages for visibility_timeout_ms; wait_ms long-polls when none are ready',
+        body: {
+          type: 'object',
+          required: ['max'],
+          additionalProperties: false,
+          properties: {
+            max: { type: 'integer', minimum: 1, maximum: config.readerLeaseMax },
+            visibility_timeout_ms: { type: 'integer', minimum: 100, maximum: 3_600_000 },
+            wait_ms: { type: 'integer', minimum: 0, maximum: config.readerMaxWaitMs },
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      const b = request.body as { max: number; visibility_timeout_ms?: number; wait_ms?: number }
+      const abort = new AbortController()
+      reply.raw.once('close', () => {
+        if (!reply.raw.writableFinished) abort.abort()
+      })
+      const lease = await owner.lease(b.max, b.visibility_timeout_ms ?? config.readerVisibilityTimeoutMs, b.wait_ms ?? 0, abort.signal)
+      return reply.header('content-type', 'application/json; charset=utf-8').send(renderLease(lease))
+    },
+  )
+
+  app.post(
+    '/v1/ack',
+    {
+      schema: {
+        summary: 'Ack a lease (all of it, or the listed msg_uuids); answers after the DELETE commits',
+        body: {
+          type: 'object',
+          required: ['lease_id'],
+          additionalProperties: false,
+          properties: {
+            lease_id: { type: 'string', minLength: 1, maxLength: 100 },
+            msg_uuids: { type: 'array', items: { type: 'string', pattern: UUID }, maxItems: config.readerLeaseMax },
+          },
+        },
+      },
+    },
+    async (request) => {
+      const b = request.body as { lease_id: string; msg_uuids?: string[] }
+      const acked = await owner.ack(b.lease_id, b.msg_uuids)
+      return { acked }
+    },
+  )
+
+  app.get('/v1/assignment', async () => owner.view())
+
+  app.put(
+    '/v1/assignment',
+    {
+      schema: {
+        summary: 'Replace the owned partition set (an older generation than the one in force gets 409)',
+        body: {
+          type: 'object',
+          required: ['partitions', 'generation'],
+          additionalProperties: false,
+          properties: {
+            partitions: { anyOf: [{ type: 'string', maxLength: 2000 }, { type: 'array', items: { type: 'integer' }, maxItems: PARTITION_COUNT * 4 }] },
+            generation: { type: 'integer', minimum: 0 },
+          },
+        },
+      },
+    },
+    async (request) => {
+      const b = request.body as { partitions: string | number[]; generation: number }
+      let partitions: number[]
+      try {
+        partitions = parsePartitionList(b.partitions)
+      } catch (err) {
+        throw new TpipeError('TPIPE_ERR_VALIDATION', `body/partitions: ${(err as Error).message}`)
+      }
+      return owner.applyAssignment({ generation: b.generation, partitions })
+    },
+  )
+
+  app.get('/v1/stats', async () => owner.stats())
+
+  // preClose runs while the server still accepts requests: collectors can ack during the drain.
+  app.addHook('preClose', async () => {
+    fileWatch?.close()
+    await owner.shutdown()
+  })
+  app.addHook('onClose', async () => {
+    fileWatch?.close()
+    await owner.close()
+  })
+
+  return { app, owner, registry }
+}
