@@ -1,0 +1,255 @@
+{{- /*
+Shared helpers of the tpipe service charts. This file is identical in every service chart (a test
+checks that): each chart stays installable on its own, and the copies cannot drift apart.
+*/ -}}
+
+{{- define "tpipe.name" -}}
+{{- .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- /* Objects are named after the chart, not the release, so the mqreader pods are mqreader-0, mqreader-1, …
+whatever the release is called; fullnameOverride renames them (one tpipe per namespace by default). */ -}}
+{{- define "tpipe.fullname" -}}
+{{- default .Chart.Name .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- /* Selectors use only name + instance: StatefulSet and Deployment selectors cannot change later. */ -}}
+{{- define "tpipe.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "tpipe.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "tpipe.labels" -}}
+{{ include "tpipe.selectorLabels" . }}
+app.kubernetes.io/component: {{ .Values.component | default .Chart.Name }}
+app.kubernetes.io/part-of: tpipe
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end -}}
+
+{{- /* global.image (set once by the umbrella chart or `tpipe up`) wins over the chart's own image. */ -}}
+{{- define "tpipe.image" -}}
+{{- $g := (default dict (default dict .Values.global).image) -}}
+{{- $repo := default .Values.image.repository $g.repository -}}
+{{- $tag := default (default .Chart.AppVersion .Values.image.tag) $g.tag | toString -}}
+{{- if eq $tag "latest" -}}
+{{- fail "image tag \"latest\" is not allowed (it forces a pull and is not reproducible): pin a version" -}}
+{{- end -}}
+{{- printf "%s:%s" $repo $tag -}}
+{{- end -}}
+
+{{- define "tpipe.pullPolicy" -}}
+{{- $g := (default dict (default dict .Values.global).image) -}}
+{{- default .Values.image.pullPolicy $g.pullPolicy -}}
+{{- end -}}
+
+{{- /* Settings reach the pod as the config schema's TPIPE_* names, through the chart's ConfigMap. */ -}}
+{{- define "tpipe.configData" -}}
+TPIPE_PORT: {{ .Values.port | quote }}
+{{- range $k, $v := .Values.config }}
+{{- if not (hasPrefix "TPIPE_" $k) }}{{ fail (printf "config.%s: settings are TPIPE_* names of the config schema" $k) }}{{ end }}
+{{- if or (eq $k "TPIPE_PORT") (eq $k "TPIPE_DATABASE_URL") }}{{ fail (printf "config.%s is set by the chart (port / database secret)" $k) }}{{ end }}
+{{ $k }}: {{ $v | toString | quote }}
+{{- end }}
+{{- end -}}
+
+{{- define "tpipe.configmap" -}}
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ include "tpipe.fullname" . }}
+  labels:
+    {{- include "tpipe.labels" . | nindent 4 }}
+data:
+  {{- include "tpipe.configData" . | nindent 2 }}
+{{- end -}}
+
+{{- define "tpipe.databaseSecretName" -}}
+{{- $g := (default dict (default dict .Values.global).database) -}}
+{{- default .Values.database.existingSecret $g.existingSecret -}}
+{{- end -}}
+
+{{- define "tpipe.databaseSecretKey" -}}
+{{- $g := (default dict (default dict .Values.global).database) -}}
+{{- default .Values.database.secretKey $g.secretKey -}}
+{{- end -}}
+
+{{- /*
+The pod template of a tpipe service. Arguments (a dict):
+  ctx            the chart context
+  database       true: TPIPE_DATABASE_URL from the database Secret
+  serviceAccount name of a ServiceAccount whose token the pod needs (Kubernetes API); empty: no token
+  extraEnv       YAML list of more env entries (fieldRefs)
+  extraMounts    YAML list of more volumeMounts
+  extraVolumes   YAML list of more volumes
+  checksum       extra text whose change must roll the pods (mounted data)
+*/ -}}
+{{- define "tpipe.podTemplate" -}}
+{{- $ := .ctx -}}
+{{- $shutdownMs := int (default 15000 (index (default dict $.Values.config) "TPIPE_SHUTDOWN_TIMEOUT_MS")) -}}
+{{- if le (mul (int $.Values.terminationGracePeriodSeconds) 1000) $shutdownMs -}}
+{{- fail (printf "terminationGracePeriodSeconds (%v s) must be longer than TPIPE_SHUTDOWN_TIMEOUT_MS (%v ms), or Kubernetes kills the pod mid-drain" $.Values.terminationGracePeriodSeconds $shutdownMs) -}}
+{{- end -}}
+metadata:
+  labels:
+    {{- include "tpipe.labels" $ | nindent 4 }}
+  annotations:
+    prometheus.io/scrape: "true"
+    prometheus.io/port: {{ $.Values.port | quote }}
+    prometheus.io/path: /metrics
+    checksum/config: {{ printf "%s%s" (include "tpipe.configData" $) (default "" .checksum) | sha256sum }}
+    {{- with $.Values.podAnnotations }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+spec:
+  {{- if .serviceAccount }}
+  serviceAccountName: {{ .serviceAccount }}
+  automountServiceAccountToken: true
+  {{- else }}
+  automountServiceAccountToken: false
+  {{- end }}
+  terminationGracePeriodSeconds: {{ $.Values.terminationGracePeriodSeconds }}
+  securityContext:
+    runAsNonRoot: true
+    runAsUser: 10001
+    runAsGroup: 10001
+    fsGroup: 10001
+    seccompProfile:
+      type: RuntimeDefault
+  containers:
+    - name: {{ $.Chart.Name }}
+      image: {{ include "tpipe.image" $ | quote }}
+      imagePullPolicy: {{ include "tpipe.pullPolicy" $ }}
+      args: ["serve", {{ $.Chart.Name | quote }}]
+      ports:
+        - name: http
+          containerPort: {{ $.Values.port }}
+          protocol: TCP
+      envFrom:
+        - configMapRef:
+            name: {{ include "tpipe.fullname" $ }}
+      {{- if or .database .extraEnv }}
+      env:
+        {{- if .database }}
+        - name: TPIPE_DATABASE_URL
+          valueFrom:
+            secretKeyRef:
+              name: {{ include "tpipe.databaseSecretName" $ }}
+              key: {{ include "tpipe.databaseSecretKey" $ }}
+        {{- end }}
+        {{- with .extraEnv }}
+        {{- . | nindent 8 }}
+        {{- end }}
+      {{- end }}
+      livenessProbe:
+        httpGet:
+          path: /healthz
+          port: http
+        periodSeconds: 10
+        timeoutSeconds: 3
+        failureThreshold: 6
+      readinessProbe:
+        httpGet:
+          path: /readyz
+          port: http
+        periodSeconds: 5
+        timeoutSeconds: 3
+        failureThreshold: 3
+      resources:
+        {{- toYaml $.Values.resources | nindent 8 }}
+      securityContext:
+        allowPrivilegeEscalation: false
+        readOnlyRootFilesystem: true
+        runAsNonRoot: true
+        capabilities:
+          drop: ["ALL"]
+        seccompProfile:
+          type: RuntimeDefault
+      volumeMounts:
+        - name: tmp
+          mountPath: /tmp
+        {{- with .extraMounts }}
+        {{- . | nindent 8 }}
+        {{- end }}
+  volumes:
+    - name: tmp
+      emptyDir:
+        sizeLimit: 64Mi
+    {{- with .extraVolumes }}
+    {{- . | nindent 4 }}
+    {{- end }}
+  {{- with $.Values.nodeSelector }}
+  nodeSelector:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with $.Values.affinity }}
+  affinity:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with $.Values.tolerations }}
+  tolerations:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end -}}
+
+{{- define "tpipe.service" -}}
+apiVersion: v1
+kind: Service
+metadata:
+  name: {{ include "tpipe.fullname" . }}
+  labels:
+    {{- include "tpipe.labels" . | nindent 4 }}
+spec:
+  type: {{ .Values.service.type }}
+  selector:
+    {{- include "tpipe.selectorLabels" . | nindent 4 }}
+  ports:
+    - name: http
+      port: {{ .Values.service.port }}
+      targetPort: http
+      protocol: TCP
+      {{- if and (eq .Values.service.type "NodePort") .Values.service.nodePort }}
+      nodePort: {{ .Values.service.nodePort }}
+      {{- end }}
+{{- end -}}
+
+{{- /*
+HPA on CPU and on the service's buffer utilization gauge (a Pods metric served by Prometheus Adapter).
+Kept to plain autoscaling/v2 so a KEDA ScaledObject can replace it later. Arguments: ctx, kind.
+*/ -}}
+{{- define "tpipe.hpa" -}}
+{{- $ := .ctx -}}
+{{- $a := $.Values.autoscaling -}}
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata:
+  name: {{ include "tpipe.fullname" $ }}
+  labels:
+    {{- include "tpipe.labels" $ | nindent 4 }}
+spec:
+  scaleTargetRef:
+    apiVersion: apps/v1
+    kind: {{ .kind }}
+    name: {{ include "tpipe.fullname" $ }}
+  minReplicas: {{ $a.minReplicas }}
+  maxReplicas: {{ $a.maxReplicas }}
+  metrics:
+    - type: Resource
+      resource:
+        name: cpu
+        target:
+          type: Utilization
+          averageUtilization: {{ $a.targetCPUUtilizationPercentage }}
+    - type: Pods
+      pods:
+        metric:
+          name: {{ $a.bufferMetric.name }}
+        target:
+          type: AverageValue
+          averageValue: {{ $a.bufferMetric.averageValue | quote }}
+  {{- with $a.behavior }}
+  behavior:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end -}}
