@@ -1,0 +1,361 @@
+// `tpipe up`: a local kind cluster with the whole pipeline, Prometheus, Prometheus Adapter and the HPAs.
+// planUp() is pure: it returns the ordered steps and the exact commands each runs, which --dry-run prints
+// and the tests check. runUp() runs that same plan through an Executor (execa), step by step, each
+// idempotent: re-running converges (`kind get clusters` before create, `helm upgrade --install`, a
+// migration Job that is deleted and re-applied, migrations that are advisory-locked).
+import { execFileSync } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Listr, PRESET_TIMER } from 'listr2'
+import { CommandFailed, display, type CommandResult, type CommandSpec, type Executor } from './exec.js'
+import { UMBRELLA_CHART, copyCharts, helmTemplate } from './helm.js'
+import { PACKAGE_ROOT, checkTools, preflightMessage, type ToolCheck, type ToolName } from './tools.js'
+
+export const UP_TOOLS: readonly ToolName[] = ['docker', 'kind', 'helm', 'kubectl']
+
+/** Third-party charts, pinned: `helm upgrade --install … --repo <url> --version <v>` needs no `helm repo add`. */
+export const ADDONS = {
+  metricsServer: { release: 'metrics-server', chart: 'metrics-server', repo: 'https://kubernetes-sigs.github.io/metrics-server/', version: '3.13.0', namespace: 'kube-system', values: 'kind/metrics-server-values.yaml' },
+  prometheus: { release: 'prometheus', chart: 'prometheus', repo: 'https://prometheus-community.github.io/helm-charts', version: '29.2.0', namespace: 'monitoring', values: 'kind/prometheus-values.yaml' },
+  adapter: { release: 'prometheus-adapter', chart: 'prometheus-adapter', repo: 'https://prometheus-community.github.io/helm-charts', version: '5.3.0', namespace: 'monitoring', values: 'kind/prometheus-adapter-values.yaml' },
+} as const
+
+export type UpStepId = 'preflight' | 'cluster' | 'image' | 'metrics-server' | 'prometheus' | 'prometheus-adapter' | 'pipeline' | 'postgresql' | 'migrations' | 'ready'
+
+export interface PlannedCommand extends CommandSpec {
+  /** Set when the command runs only under a condition (shown in --dry-run). */
+  when?: string
+  /** stdin is the stdout of the command before it (`helm template … | kubectl apply -f -`). */
+  inputFromPrevious?: boolean
+}
+
+export interface PlannedStep {
+  id: UpStepId
+  title: string
+  commands: PlannedCommand[]
+  /** What the step does besides its commands (checks, file copies). */
+  notes?: string[]
+}
+
+export interface UpOptions {
+  /** kind cluster name; the kube context is kind-<name>. */
+  name: string
+  recreate: boolean
+  dryRun: boolean
+  namespace: string
+  release: string
+  /** Image tag; never "latest". Default: <version>-<git commit>. */
+  imageTag: string
+  /** Where the charts are copied and their dependencies packaged. */
+  stagingDir: string
+  /** The checkout: Dockerfile, charts/, kind/. */
+  root: string
+}
+
+export interface Endpoints {
+  api: string
+  swaggerUi: string
+  prometheus: string
+}
+
+export const ENDPOINTS: Endpoints = {
+  api: 'http://localhost:8080/api/v1/gpus',
+  swaggerUi: 'http://localhost:8080/docs',
+  prometheus: 'http://localhost:9090',
+}
+
+export interface UpResult {
+  cluster: string
+  context: string
+  namespace: string
+  release: string
+  image: string
+  dryRun: boolean
+  steps: { id: UpStepId; title: string; commands: string[]; notes?: string[]; durationMs?: number }[]
+  endpoints: Endpoints
+  /** --dry-run: the manifests it would apply (kind config, rendered charts). */
+  manifests?: { name: string; content: string }[]
+}
+
+export function imageRef(o: Pick<UpOptions, 'imageTag'>): string {
+  return `tpipe:${o.imageTag}`
+}
+
+export function migrateJobName(release: string): string {
+  return `${release}-migrate`.slice(0, 63).replace(/-+$/, '')
+}
+
+/** <version>-<commit>[-dirty-<time>]: a fresh tag per build of a changed tree, so pods roll; never "latest". */
+export function defaultImageTag(root = PACKAGE_ROOT, now = new Date()): string {
+  const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version
+  try {
+    const git = (args: string[]) => execFileSync('git', args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
+    const sha = git(['rev-parse', '--short=12', 'HEAD'])
+    const dirty = git(['status', '--porcelain', '--untracked-files=no']) !== ''
+    return dirty ? `${version}-${sha}-dirty-${now.toISOString().replace(/[-:]/g, '').slice(0, 13).toLowerCase()}` : `${version}-${sha}`
+  } catch {
+    return `${version}-local-${now.toISOString().replace(/[-:]/g, '').slice(0, 13).toLowerCase()}`
+  }
+}
+
+export function defaultUpOptions(over: Partial<UpOptions> = {}): UpOptions {
+  const name = over.name ?? 'tpipe'
+  const root = over.root ?? PACKAGE_ROOT
+  return {
+    name,
+    recreate: false,
+    dryRun: false,
+    namespace: 'tpipe',
+    release: 'tpipe',
+    imageTag: over.imageTag ?? defaultImageTag(root),
+    stagingDir: join(tmpdir(), `tpipe-up-${name}`, 'charts'),
+    root,
+    ...over,
+  }
+}
+
+/** `helm upgrade --install` of the umbrella chart and `helm template` of its migration Job share these. */
+function pipelineValueArgs(o: UpOptions): string[] {
+  return ['--values', join(o.root, 'kind', 'values.yaml'), '--set', `global.image.tag=${o.imageTag}`]
+}
+
+/** The ordered plan of `tpipe up`: pure, no I/O. */
+export function planUp(o: UpOptions): PlannedStep[] {
+  if (o.imageTag === 'latest' || o.imageTag === '') throw new Error('the image tag must be a pinned version, not "latest"')
+  const ctx = `kind-${o.name}`
+  const kube = ['--context', ctx]
+  const hkube = ['--kube-context', ctx]
+  const image = imageRef(o)
+  const chart = join(o.stagingDir, UMBRELLA_CHART)
+  const archive = join(tmpdir(), `tpipe-image-${o.imageTag}.tar`)
+  const addon = (a: (typeof ADDONS)[keyof typeof ADDONS]): PlannedCommand => ({
+    tool: 'helm',
+    args: ['upgrade', '--install', a.release, a.chart, '--repo', a.repo, '--version', a.version, '--namespace', a.namespace, '--create-namespace', '--values', join(o.root, a.values), ...hkube, '--wait', '--timeout', '10m'],
+  })
+  const rollouts: PlannedCommand[] = [
+    ...['mqwriter', 'partition-controller', 'collector', 'streamer', 'apigw'].map((d) => ({ tool: 'kubectl', args: ['rollout', 'status', `deployment/${d}`, '--namespace', o.namespace, ...kube, '--timeout=10m'] })),
+    { tool: 'kubectl', args: ['rollout', 'status', 'statefulset/mqreader', '--namespace', o.namespace, ...kube, '--timeout=10m'] },
+  ]
+  return [
+    {
+      id: 'preflight',
+      title: 'Check docker, kind, helm and kubectl',
+      commands: [
+        { tool: 'docker', args: ['--version'] },
+        { tool: 'docker', args: ['info', '--format', '{{.ServerVersion}}'] },
+        { tool: 'kind', args: ['version'] },
+        { tool: 'helm', args: ['version', '--short'] },
+        { tool: 'kubectl', args: ['version', '--client'] },
+      ],
+      notes: ['each tool present and recent enough, the Docker daemon answering; Dockerfile, charts/ and kind/ present'],
+    },
+    {
+      id: 'cluster',
+      title: `Create the kind cluster "${o.name}"`,
+      commands: [
+        { tool: 'kind', args: ['get', 'clusters'] },
+        ...(o.recreate ? [{ tool: 'kind', args: ['delete', 'cluster', '--name', o.name], when: 'the cluster exists (--recreate)' }] : []),
+        { tool: 'kind', args: ['create', 'cluster', '--name', o.name, '--config', join(o.root, 'kind', 'cluster.yaml'), '--wait', '5m'], when: o.recreate ? 'always (--recreate)' : 'the cluster does not exist' },
+      ],
+    },
+    {
+      id: 'image',
+      title: `Build and load the image ${image}`,
+      commands: [
+        { tool: 'docker', args: ['build', '--tag', image, o.root] },
+        { tool: 'kind', args: ['load', 'docker-image', image, '--name', o.name] },
+        // Under Docker's containerd image store `kind load docker-image` fails ("content digest … not found").
+        { tool: 'docker', args: ['save', '--output', archive, image], when: 'kind load docker-image failed' },
+        { tool: 'kind', args: ['load', 'image-archive', archive, '--name', o.name], when: 'kind load docker-image failed' },
+      ],
+    },
+    { id: 'metrics-server', title: 'Install metrics-server', commands: [addon(ADDONS.metricsServer)] },
+    { id: 'prometheus', title: 'Install Prometheus', commands: [addon(ADDONS.prometheus)] },
+    { id: 'prometheus-adapter', title: 'Install Prometheus Adapter', commands: [addon(ADDONS.adapter)] },
+    {
+      id: 'pipeline',
+      title: 'Install the telemetry-pipeline chart',
+      notes: [`copy ${join(o.root, 'charts')} to ${o.stagingDir}`],
+      commands: [
+        { tool: 'helm', args: ['dependency', 'update', '--skip-refresh', chart] },
+        // No --wait: on a first install the services cannot be ready before the migrations have run.
+        { tool: 'helm', args: ['upgrade', '--install', o.release, chart, '--namespace', o.namespace, '--create-namespace', ...pipelineValueArgs(o), ...hkube, '--timeout', '10m'] },
+      ],
+    },
+    {
+      id: 'postgresql',
+      title: 'Wait for PostgreSQL',
+      commands: [{ tool: 'kubectl', args: ['rollout', 'status', 'statefulset/postgresql', '--namespace', o.namespace, ...kube, '--timeout=10m'] }],
+    },
+    {
+      id: 'migrations',
+      title: 'Run the migrations',
+      commands: [
+        { tool: 'kubectl', args: ['delete', 'job', migrateJobName(o.release), '--namespace', o.namespace, ...kube, '--ignore-not-found', '--wait=true'] },
+        { tool: 'helm', args: ['template', o.release, chart, '--namespace', o.namespace, ...pipelineValueArgs(o), '--show-only', 'templates/migrate-job.yaml'] },
+        { tool: 'kubectl', args: ['apply', '--namespace', o.namespace, ...kube, '--filename', '-'], inputFromPrevious: true },
+        { tool: 'kubectl', args: ['wait', '--for=condition=complete', `job/${migrateJobName(o.release)}`, '--namespace', o.namespace, ...kube, '--timeout=10m'] },
+      ],
+    },
+    { id: 'ready', title: 'Wait for every service to be ready', commands: rollouts },
+  ]
+}
+
+function summary(o: UpOptions, steps: PlannedStep[], durations: Map<UpStepId, number>): UpResult {
+  return {
+    cluster: o.name,
+    context: `kind-${o.name}`,
+    namespace: o.namespace,
+    release: o.release,
+    image: imageRef(o),
+    dryRun: o.dryRun,
+    steps: steps.map((s) => ({
+      id: s.id,
+      title: s.title,
+      commands: s.commands.map((c) => `${c.inputFromPrevious ? '| ' : ''}${display(c)}${c.when ? `    # only if ${c.when}` : ''}`),
+      ...(s.notes ? { notes: s.notes } : {}),
+      ...(durations.has(s.id) ? { durationMs: durations.get(s.id)! } : {}),
+    })),
+    endpoints: ENDPOINTS,
+  }
+}
+
+/** How to look further when a step fails. */
+export function failureHint(o: UpOptions, step: UpStepId): string {
+  const k = `--context kind-${o.name}`
+  const lines = [`step "${step}" failed. To look further:`]
+  if (['pipeline', 'postgresql', 'migrations', 'ready'].includes(step)) {
+    lines.push(`  kubectl ${k} -n ${o.namespace} get pods,jobs`, `  kubectl ${k} -n ${o.namespace} describe pod <pod>`, `  kubectl ${k} -n ${o.namespace} logs <pod> --all-containers`)
+    if (step === 'migrations') lines.push(`  kubectl ${k} -n ${o.namespace} logs job/${migrateJobName(o.release)} --all-containers`)
+  } else if (['metrics-server', 'prometheus', 'prometheus-adapter'].includes(step)) {
+    lines.push(`  kubectl ${k} get pods -A`, `  helm --kube-context kind-${o.name} list -A`)
+  }
+  if (step !== 'preflight') lines.push(`  kind export logs --name ${o.name}   (every node and container log)`, `  tpipe up --name ${o.name} again: every step is idempotent`)
+  return lines.join('\n')
+}
+
+export class UpFailed extends Error {
+  readonly step: UpStepId
+  constructor(step: UpStepId, title: string, cause: Error, hint: string) {
+    super(`tpipe up failed at step "${title}":\n${cause.message}\n\n${hint}`)
+    this.name = 'UpFailed'
+    this.step = step
+  }
+}
+
+export interface RunUpDeps {
+  exec: Executor
+  /** Tool checks (injected so tests can run without the tools). */
+  checkTools?: (names: readonly ToolName[]) => Promise<ToolCheck[]>
+  /** Render the umbrella chart for --dry-run (helm on this machine); omitted: no rendered manifests. */
+  render?: (o: UpOptions) => Promise<{ name: string; content: string }[]>
+  /** Progress output: listr2 'default' (a TTY), 'simple', or 'silent' (--json, tests). */
+  renderer?: 'default' | 'simple' | 'silent'
+}
+
+async function must(exec: Executor, spec: CommandSpec): Promise<CommandResult> {
+  const r = await exec(spec)
+  if (r.exitCode !== 0) throw new CommandFailed(r)
+  return r
+}
+
+async function runStep(o: UpOptions, step: PlannedStep, deps: RunUpDeps, report: (line: string) => void): Promise<void> {
+  const cmd = step.commands
+  const at = (i: number): PlannedCommand => cmd[i]!
+  switch (step.id) {
+    case 'preflight': {
+      const checks = await (deps.checkTools ?? ((n) => checkTools(n)))(UP_TOOLS)
+      const problems = [preflightMessage(checks)].filter((m): m is string => m !== undefined)
+      const files = ['Dockerfile', 'charts', join('kind', 'cluster.yaml'), join('kind', 'values.yaml')].filter((f) => !existsSync(join(o.root, f)))
+      if (files.length > 0) problems.push(`not a tpipe checkout: ${files.join(', ')} missing under ${o.root} (run tpipe up from a clone of the repository)`)
+      if (problems.length > 0) throw new Error(problems.join('\n'))
+      return
+    }
+    case 'cluster': {
+      const list = await must(deps.exec, at(0))
+      const exists = list.stdout.split('\n').map((l) => l.trim()).includes(o.name)
+      if (exists && !o.recreate) {
+        report(`cluster "${o.name}" exists: reusing it`)
+        return
+      }
+      if (exists && o.recreate) await must(deps.exec, at(1))
+      await must(deps.exec, at(cmd.length - 1))
+      return
+    }
+    case 'image': {
+      await must(deps.exec, at(0))
+      const load = await deps.exec(at(1))
+      if (load.exitCode === 0) return
+      report('kind load docker-image failed; falling back to docker save + kind load image-archive')
+      await must(deps.exec, at(2))
+      await must(deps.exec, at(3))
+      return
+    }
+    case 'pipeline':
+      copyCharts(o.stagingDir, o.root)
+      for (const c of cmd) await must(deps.exec, c)
+      return
+    default: {
+      let previous: CommandResult | undefined
+      for (const c of cmd) {
+        report(display(c))
+        previous = await must(deps.exec, c.inputFromPrevious ? { ...c, input: previous?.stdout ?? '' } : c)
+      }
+    }
+  }
+}
+
+/** Runs (or with dryRun, describes) `tpipe up`. Throws UpFailed naming the step, its output and where to look. */
+export async function runUp(o: UpOptions, deps: RunUpDeps): Promise<UpResult> {
+  const steps = planUp(o)
+  const durations = new Map<UpStepId, number>()
+  if (o.dryRun) {
+    const result = summary(o, steps, durations)
+    result.manifests = [{ name: 'kind/cluster.yaml', content: readFileSync(join(o.root, 'kind', 'cluster.yaml'), 'utf8') }, ...(deps.render ? await deps.render(o) : [])]
+    return result
+  }
+  let failure: UpFailed | undefined
+  const tasks = new Listr(
+    steps.map((step) => ({
+      title: step.title,
+      task: async (_ctx: unknown, task: { output: string }) => {
+        const started = Date.now()
+        try {
+          await runStep(o, step, deps, (line) => {
+            task.output = line
+          })
+        } catch (err) {
+          const e = err instanceof Error ? err : new Error(String(err))
+          failure = new UpFailed(step.id, step.title, e, step.id === 'preflight' ? 'install what is missing, then run tpipe up again' : failureHint(o, step.id))
+          // The progress line gets the first line only; the whole story is thrown after the list ends.
+          throw new Error(e.message.split('\n')[0])
+        } finally {
+          durations.set(step.id, Date.now() - started)
+        }
+      },
+    })),
+    {
+      concurrent: false,
+      exitOnError: true,
+      renderer: deps.renderer ?? 'default',
+      fallbackRenderer: 'simple',
+      rendererOptions: { timer: PRESET_TIMER, collapseErrors: false, showErrorMessage: false },
+      fallbackRendererOptions: { timer: PRESET_TIMER },
+    },
+  )
+  try {
+    await tasks.run()
+  } catch (err) {
+    throw failure ?? err
+  }
+  return summary(o, steps, durations)
+}
+
+/** --dry-run manifests: the umbrella chart as `tpipe up` would install it, rendered by helm on this machine. */
+export async function renderForDryRun(helm: string, o: UpOptions, stage: (dest: string) => Promise<string>): Promise<{ name: string; content: string }[]> {
+  const staged = await stage(o.stagingDir)
+  const chart = join(staged, UMBRELLA_CHART)
+  const common = { release: o.release, namespace: o.namespace, valuesFiles: [join(o.root, 'kind', 'values.yaml')], set: { 'global.image.tag': o.imageTag } }
+  return [{ name: `helm template ${o.release} ${UMBRELLA_CHART} (kind values)`, content: await helmTemplate(helm, chart, common) }]
+}
