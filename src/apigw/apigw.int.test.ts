@@ -1,0 +1,296 @@
+// apigw, the gpus trigger and the seeder against a real PostgreSQL database seeded directly.
+import { randomUUID } from 'node:crypto'
+import type { FastifyInstance } from 'fastify'
+import { pino } from 'pino'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createPool } from '../db/pool.js'
+import { createTestDatabase, type TestDatabase } from '../testing/db.js'
+import { startProxy, viaProxy } from '../testing/proxy.js'
+import { buildApigw } from './app.js'
+import { decodeCursor } from './cursor.js'
+import { seedTelemetry } from './seed.js'
+import { telemetryPage } from './sql.js'
+
+const silent = pino({ level: 'silent' })
+const CONFIG = { logLevel: 'silent', bodyLimitBytes: 1048576, metricsEnabled: false }
+
+let db: TestDatabase
+let app: FastifyInstance
+
+interface Row {
+  gpu_uuid: string
+  ts: string
+  metric_name?: string
+  msg_uuid?: string
+  hostname?: string
+  gpu_id?: number
+  value?: number
+}
+
+/** Inserts the way the collector does: one statement, ON CONFLICT (msg_uuid) DO NOTHING. */
+async function insert(rows: Row[], client: { query: TestDatabase['pool']['query'] } = db.pool): Promise<number> {
+  const r = await client.query(
+    `INSERT INTO telemetry (msg_uuid, gpu_uuid, gpu_id, device, hostname, model_name, metric_name, value, ts)
+     SELECT msg_uuid, gpu_uuid, gpu_id, 'nvidia' || gpu_id, hostname, 'NVIDIA H100 80GB HBM3', metric_name, value, ts
+     FROM json_to_recordset($1::json) AS r(msg_uuid uuid, gpu_uuid text, gpu_id smallint, hostname text, metric_name text, value float8, ts timestamptz)
+     ON CONFLICT (msg_uuid) DO NOTHING`,
+    [JSON.stringify(rows.map((r) => ({ msg_uuid: r.msg_uuid ?? randomUUID(), hostname: 'host-a', gpu_id: 0, value: 1, metric_name: 'DCGM_FI_DEV_GPU_UTIL', ...r })))],
+  )
+  return r.rowCount ?? 0
+}
+
+async function get(url: string) {
+  const res = await app.inject({ method: 'GET', url })
+  return { status: res.statusCode, body: res.json() as Record<string, unknown> & { telemetry: { ts: string; msg_uuid: string; metric_name: string }[]; next_cursor: string | null; error: { code: string; message: string } } }
+}
+
+const GPU = 'GPU-11111111-2222-3333-4444-555555555555'
+const T = ['2026-01-01T00:00:00Z', '2026-01-01T00:00:01Z', '2026-01-01T00:00:02Z', '2026-01-01T00:00:03Z']
+
+beforeAll(async () => {
+  db = await createTestDatabase()
+  // 4 timestamps × 25 rows each (many equal timestamps), 2 metrics; plus rows that differ by microseconds.
+  const rows: Row[] = []
+  for (const ts of T) for (let i = 0; i < 25; i++) rows.push({ gpu_uuid: GPU, ts, metric_name: i % 2 ? 'DCGM_FI_DEV_GPU_TEMP' : 'DCGM_FI_DEV_GPU_UTIL', value: i })
+  rows.push({ gpu_uuid: GPU, ts: '2026-01-01T00:00:04.000001Z' }, { gpu_uuid: GPU, ts: '2026-01-01T00:00:04.000002Z' }, { gpu_uuid: GPU, ts: '2026-01-01T00:00:04.000002Z' })
+  await insert(rows)
+  await insert([{ gpu_uuid: 'GPU-other', ts: T[0]!, hostname: 'host-b', gpu_id: 3 }])
+  ;({ app } = await buildApigw(CONFIG, { pool: db.pool, logger: silent }))
+})
+
+afterAll(async () => {
+  await app?.close()
+  await db?.drop()
+})
+
+describe('gpus table trigger', () => {
+  it('keeps one row per GPU with the newest attributes and the greatest last_seen', async () => {
+    const g = `GPU-trigger-${randomUUID()}`
+    await insert([
+      { gpu_uuid: g, ts: '2026-02-01T00:00:05Z', hostname: 'new-host', gpu_id: 5 },
+      { gpu_uuid: g, ts: '2026-02-01T00:00:01Z', hostname: 'old-host', gpu_id: 4 },
+    ])
+    await insert([{ gpu_uuid: g, ts: '2026-02-01T00:00:00Z', hostname: 'older-host', gpu_id: 1 }]) // late, older row
+    const r = await db.pool.query('SELECT hostname, gpu_id, last_seen FROM gpus WHERE gpu_uuid = $1', [g])
+    expect(r.rows).toEqual([{ hostname: 'new-host', gpu_id: 5, last_seen: new Date('2026-02-01T00:00:05Z') }])
+  })
+
+  it('sees only rows really inserted when ON CONFLICT (msg_uuid) DO NOTHING skips duplicates', async () => {
+    const msg = randomUUID()
+    const g = `GPU-dup-${randomUUID()}`
+    expect(await insert([{ gpu_uuid: g, ts: '2026-03-01T00:00:00Z', msg_uuid: msg }])).toBe(1)
+    // The same msg_uuid again (a redelivery), claiming another GPU and a later time: nothing may change.
+    const ghost = `GPU-ghost-${randomUUID()}`
+    expect(await insert([{ gpu_uuid: ghost, ts: '2026-03-02T00:00:00Z', msg_uuid: msg }, { gpu_uuid: g, ts: '2026-03-05T00:00:00Z', msg_uuid: msg }])).toBe(0)
+    const r = await db.pool.query('SELECT gpu_uuid, last_seen FROM gpus WHERE gpu_uuid IN ($1, $2)', [g, ghost])
+    expect(r.rows).toEqual([{ gpu_uuid: g, last_seen: new Date('2026-03-01T00:00:00Z') }])
+  })
+
+  // The collector writes one INSERT per transaction; the trigger then locks gpus rows in gpu_uuid order.
+  it('lets concurrent one-statement batches over the same GPUs, given in opposite orders, all commit (no deadlock)', async () => {
+    const gpus = Array.from({ length: 40 }, (_, i) => `GPU-conc-${String(i).padStart(2, '0')}`)
+    const pool = createPool(db.url, { max: 8 })
+    try {
+      for (let round = 0; round < 5; round++) {
+        const ts = new Date(Date.UTC(2026, 3, 1, 0, 0, round)).toISOString()
+        await Promise.all(
+          [0, 1, 2, 3].map(async (k) => {
+            const client = await pool.connect()
+            try {
+              await client.query('BEGIN')
+              const order = k % 2 ? [...gpus].reverse() : gpus
+              await insert(order.map((gpu_uuid) => ({ gpu_uuid, ts })), client)
+              await client.query('SELECT pg_sleep(0.05)') // hold the row locks so the batches overlap
+              await client.query('COMMIT')
+            } finally {
+              client.release()
+            }
+          }),
+        )
+      }
+      const n = await db.pool.query("SELECT count(*)::int AS n FROM gpus WHERE gpu_uuid LIKE 'GPU-conc-%'")
+      expect(n.rows[0].n).toBe(40)
+    } finally {
+      await pool.end()
+    }
+  })
+})
+
+describe('GET /api/v1/gpus', () => {
+  it('lists every GPU with its attributes', async () => {
+    const { status, body } = await get('/api/v1/gpus')
+    expect(status).toBe(200)
+    const gpus = body.gpus as Record<string, unknown>[]
+    expect(gpus.find((g) => g.id === GPU)).toEqual({ id: GPU, hostname: 'host-a', gpu_id: 0, device: 'nvidia0', model_name: 'NVIDIA H100 80GB HBM3', last_seen: '2026-01-01T00:00:04.000002Z' })
+    expect(gpus.find((g) => g.id === 'GPU-other')).toMatchObject({ hostname: 'host-b', gpu_id: 3 })
+  })
+})
+
+describe('GET /api/v1/gpus/{id}/telemetry', () => {
+  it('returns every row in (ts, msg_uuid) order with inclusive bounds', async () => {
+    const all = await get(`/api/v1/gpus/${GPU}/telemetry`)
+    expect(all.status).toBe(200)
+    expect(all.body.telemetry).toHaveLength(103)
+    expect(all.body.next_cursor).toBeNull()
+    const keys = all.body.telemetry.map((r) => `${r.ts} ${r.msg_uuid}`)
+    expect(keys).toEqual([...keys].sort())
+
+    const w = await get(`/api/v1/gpus/${GPU}/telemetry?start_time=${T[1]}&end_time=${T[2]}`)
+    expect(w.body.telemetry).toHaveLength(50)
+    expect(new Set(w.body.telemetry.map((r) => r.ts))).toEqual(new Set(['2026-01-01T00:00:01.000000Z', '2026-01-01T00:00:02.000000Z']))
+
+    const point = await get(`/api/v1/gpus/${GPU}/telemetry?start_time=2026-01-01T00:00:04.000002Z&end_time=2026-01-01T00:00:04.000002Z`)
+    expect(point.body.telemetry).toHaveLength(2)
+    const offset = await get(`/api/v1/gpus/${GPU}/telemetry?start_time=2026-01-01T01:00:01%2B01:00&end_time=2026-01-01T01:00:01%2B01:00`)
+    expect(offset.body.telemetry).toHaveLength(25)
+  })
+
+  it('filters by one or several metrics', async () => {
+    const one = await get(`/api/v1/gpus/${GPU}/telemetry?metric=DCGM_FI_DEV_GPU_TEMP`)
+    expect(one.body.telemetry).toHaveLength(48)
+    expect(new Set(one.body.telemetry.map((r) => r.metric_name))).toEqual(new Set(['DCGM_FI_DEV_GPU_TEMP']))
+    const two = await get(`/api/v1/gpus/${GPU}/telemetry?metric=DCGM_FI_DEV_GPU_TEMP&metric=DCGM_FI_DEV_GPU_UTIL`)
+    expect(two.body.telemetry).toHaveLength(103)
+    const none = await get(`/api/v1/gpus/${GPU}/telemetry?metric=NOPE`)
+    expect(none.status).toBe(200)
+    expect(none.body.telemetry).toEqual([])
+  })
+
+  it('pages across equal timestamps and microseconds, returning every row exactly once', async () => {
+    for (const limit of [1, 7, 25, 50, 102, 103]) {
+      const seen: string[] = []
+      let cursor: string | null = null
+      let pages = 0
+      do {
+        const r = await get(`/api/v1/gpus/${GPU}/telemetry?limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`)
+        expect(r.status).toBe(200)
+        expect(r.body.telemetry.length).toBeLessThanOrEqual(limit)
+        seen.push(...r.body.telemetry.map((x) => x.msg_uuid))
+        cursor = r.body.next_cursor
+        pages++
+      } while (cursor)
+      expect(seen).toHaveLength(103)
+      expect(new Set(seen).size).toBe(103)
+      expect(pages).toBe(Math.ceil(103 / limit))
+    }
+  })
+
+  it('pages with a metric filter and a window together', async () => {
+    const seen: string[] = []
+    let cursor: string | null = null
+    do {
+      const r = await get(`/api/v1/gpus/${GPU}/telemetry?metric=DCGM_FI_DEV_GPU_UTIL&start_time=${T[1]}&end_time=${T[3]}&limit=4${cursor ? `&cursor=${cursor}` : ''}`)
+      seen.push(...r.body.telemetry.map((x) => x.msg_uuid))
+      cursor = r.body.next_cursor
+    } while (cursor)
+    expect(new Set(seen).size).toBe(39)
+  })
+
+  it.each([
+    ['start_time=yesterday', 'start_time'],
+    ['end_time=2026-13-01T00:00:00Z', 'end_time'],
+    ['start_time=2026-01-01T00:00:00', 'start_time'],
+    [`start_time=${T[2]}&end_time=${T[1]}`, 'start_time'],
+    ['limit=0', 'limit'],
+    ['limit=10001', 'limit'],
+    ['limit=ten', 'limit'],
+    ['cursor=not-a-cursor', 'cursor'],
+    [`cursor=${Buffer.from('["x","y"]').toString('base64url')}`, 'cursor'],
+    ['colour=blue', 'colour'],
+  ])('answers 400 naming the parameter for %s', async (qs, name) => {
+    const r = await get(`/api/v1/gpus/${GPU}/telemetry?${qs}`)
+    expect(r.status).toBe(400)
+    expect(r.body.error.code).toBe('TPIPE_ERR_BAD_PARAMETER')
+    expect(r.body.error.message).toContain(name)
+    expect(Object.keys(r.body)).toEqual(['error'])
+  })
+
+  it('answers 404 for an unknown GPU', async () => {
+    const r = await get('/api/v1/gpus/GPU-nope/telemetry')
+    expect(r.status).toBe(404)
+    expect(r.body).toEqual({ error: { code: 'TPIPE_ERR_GPU_NOT_FOUND', message: 'no telemetry for GPU GPU-nope' } })
+    // A known GPU with nothing in the window is not a 404.
+    const empty = await get(`/api/v1/gpus/${GPU}/telemetry?start_time=2030-01-01T00:00:00Z`)
+    expect(empty.status).toBe(200)
+    expect(empty.body.telemetry).toEqual([])
+  })
+
+  it('serves the OpenAPI document and Swagger UI', async () => {
+    const spec = await get('/openapi.json')
+    expect(spec.status).toBe(200)
+    expect(Object.keys(spec.body.paths as object)).toEqual(['/api/v1/gpus', '/api/v1/gpus/{id}/telemetry'])
+    const ui = await app.inject({ method: 'GET', url: '/swagger/' })
+    expect(ui.statusCode).toBe(200)
+    expect(ui.body).toContain('swagger')
+  })
+
+  it('answers 503 with Retry-After when the database is unreachable, and recovers', async () => {
+    const u = new URL(db.url)
+    const proxy = await startProxy(u.hostname, Number(u.port))
+    const pool = createPool(viaProxy(db.url, proxy.port), { max: 2, connectionTimeoutMs: 2000 })
+    pool.on('error', () => {})
+    const { app: a } = await buildApigw(CONFIG, { pool, logger: silent })
+    try {
+      expect((await a.inject(`/api/v1/gpus/${GPU}/telemetry?limit=1`)).statusCode).toBe(200)
+      await proxy.cut()
+      const down = await a.inject(`/api/v1/gpus/${GPU}/telemetry?limit=1`)
+      expect(down.statusCode).toBe(503)
+      expect(down.headers['retry-after']).toBe('1')
+      expect(down.json().error.code).toBe('TPIPE_ERR_DB_UNAVAILABLE')
+      expect((await a.inject('/readyz')).statusCode).toBe(503)
+      await proxy.restore()
+      await expect.poll(async () => (await a.inject('/api/v1/gpus')).statusCode, { timeout: 20_000 }).toBe(200)
+    } finally {
+      await a.close()
+      await pool.end()
+      await proxy.close()
+    }
+  })
+})
+
+describe('seedTelemetry and the query plan', () => {
+  it('bulk-inserts telemetry, fills gpus, and pages through an index range scan', async () => {
+    const seeded = await createTestDatabase()
+    try {
+      const start = new Date('2026-05-01T00:00:00Z')
+      const r = await seedTelemetry(seeded.pool, { rows: 49_400, gpus: 247, start, stepMs: 1000, chunk: 20_000 })
+      expect(r.gpuUuids).toHaveLength(247)
+      const counts = await seeded.pool.query('SELECT (SELECT count(*)::int FROM telemetry) AS t, (SELECT count(*)::int FROM gpus) AS g, (SELECT count(DISTINCT msg_uuid)::int FROM telemetry) AS u')
+      expect(counts.rows[0]).toEqual({ t: 49_400, g: 247, u: 49_400 })
+      const one = await seeded.pool.query('SELECT count(*)::int AS n, count(DISTINCT metric_name)::int AS m, max(ts) AS last FROM telemetry WHERE gpu_uuid = $1', [r.gpuUuids[0]])
+      expect(one.rows[0]).toEqual({ n: 200, m: 10, last: new Date(start.getTime() + 19_000) })
+      const lastSeen = await seeded.pool.query('SELECT last_seen FROM gpus WHERE gpu_uuid = $1', [r.gpuUuids[0]])
+      expect(lastSeen.rows[0].last_seen).toEqual(new Date(start.getTime() + 19_000))
+
+      // Give 5 GPUs a long history (10,200 rows each): a first page of 1000 out of a window of ~3600 rows is
+      // an ordered index range scan on (gpu_uuid, ts, msg_uuid), no sort. When the planner expects about as
+      // few rows as the limit (a metric filter, a cursor near the end), it may rightly prefer a bitmap scan
+      // of the same range; either way the cursor is part of the index condition, so deep pages cost no more.
+      await seedTelemetry(seeded.pool, { rows: 50_000, gpus: 5, start, stepMs: 1000 })
+      for (const [metrics, after] of [
+        [[], undefined],
+        [['DCGM_FI_DEV_GPU_UTIL'], { ts: '2026-05-01T00:00:03Z', msgUuid: '00000000-0000-0000-0000-000000000000' }],
+        [[], { ts: '2026-05-01T00:10:00.5Z', msgUuid: 'ffffffff-0000-0000-0000-000000000000' }],
+      ] as const) {
+        const q = telemetryPage({ id: r.gpuUuids[3]!, start: '2026-05-01T00:00:00Z', end: '2026-05-01T01:00:00Z', metrics, limit: 1000, after })
+        const plan = await seeded.pool.query({ text: `EXPLAIN ${q.text}`, values: q.values })
+        const text = plan.rows.map((x: { 'QUERY PLAN': string }) => x['QUERY PLAN']).join('\n')
+        expect(text).toMatch(/Index Scan (using|on) telemetry_gpu_uuid_ts_idx/)
+        if (after) expect(text).toMatch(/Index Cond: .*ROW\(ts, msg_uuid\) >/)
+        expect(text).not.toMatch(/Seq Scan/)
+        if (metrics.length === 0 && !after) {
+          expect(text).toMatch(/^Limit.*\n\s+->\s+Index Scan using telemetry_gpu_uuid_ts_idx/)
+          expect(text).not.toMatch(/Sort|Bitmap/)
+        }
+      }
+
+      const { app: a } = await buildApigw(CONFIG, { pool: seeded.pool, logger: silent })
+      const page = await a.inject(`/api/v1/gpus/${r.gpuUuids[5]}/telemetry?limit=15`)
+      expect(page.json().telemetry).toHaveLength(15)
+      expect(decodeCursor(page.json().next_cursor)).toBeDefined()
+      await a.close()
+    } finally {
+      await seeded.drop()
+    }
+  })
+})
