@@ -12,7 +12,7 @@ import { seedTelemetry } from './seed.js'
 import { telemetryPage } from './sql.js'
 
 const silent = pino({ level: 'silent' })
-const CONFIG = { logLevel: 'silent', bodyLimitBytes: 1048576, metricsEnabled: false }
+const CONFIG = { logLevel: 'silent' as const, bodyLimitBytes: 1048576, metricsEnabled: false }
 
 let db: TestDatabase
 let app: FastifyInstance
