@@ -1,0 +1,151 @@
+import { lookup } from 'node:dns/promises'
+import { isIP } from 'node:net'
+import { Pool } from 'undici'
+
+/** One reader address: its HTTP pool and what the collector learned about it recently. */
+export interface Endpoint {
+  readonly key: string
+  readonly origin: string
+  readonly basePath: string
+  readonly http: Pool
+  /** Returned nothing recently: skipped while others may have messages. */
+  emptyUntil: number
+  /** Failed recently: skipped until then. */
+  backoffUntil: number
+  failures: number
+}
+
+export interface Pick {
+  ep: Endpoint
+  waitMs: number
+}
+
+// How long a reader that answered "nothing ready" is passed over while other readers are tried.
+const EMPTY_MS = 100
+
+/**
+ * The collector's view of the readers. A configured URL whose host is a DNS name counts once per
+ * address it resolves to (a headless Service lists every reader pod), and is resolved again
+ * periodically so readers that come and go are followed. Choosing a reader is round-robin over those
+ * not recently empty or failing: readers with messages are never starved by empty ones, and every
+ * reader gets its turn even when there are fewer collectors than readers. When all were recently empty,
+ * the next one is long-polled instead of spinning.
+ */
+export class ReaderSet {
+  private endpoints: Endpoint[] = []
+  private rr = 0
+
+  constructor(
+    private readonly urls: readonly string[],
+    private readonly opts: { connections: number; waitMs: number; backoffMs: number; resolve?: (host: string) => Promise<string[]> },
+  ) {}
+
+  get list(): readonly Endpoint[] {
+    return this.endpoints
+  }
+
+  /** Resolves every configured URL again; keeps the state of endpoints that are still there. */
+  async refresh(): Promise<void> {
+    const wanted: { key: string; origin: string; basePath: string }[] = []
+    for (const raw of this.urls) {
+      let u: URL
+      try {
+        u = new URL(raw)
+      } catch {
+        continue
+      }
+      const basePath = u.pathname.replace(/\/$/, '')
+      const host = u.hostname.replace(/^\[|\]$/g, '')
+      let addresses: string[] = [host]
+      if (isIP(host) === 0 && host !== 'localhost') {
+        try {
+          const found = await (this.opts.resolve ?? defaultResolve)(host)
+          if (found.length > 0) addresses = found
+        } catch {
+          // Unresolvable for now: keep what we had for this URL, or try the name itself.
+          const had = this.endpoints.filter((e) => e.key.startsWith(`${raw}|`))
+          if (had.length > 0) {
+            for (const e of had) wanted.push({ key: e.key, origin: e.origin, basePath: e.basePath })
+            continue
+          }
+        }
+      }
+      for (const a of addresses) {
+        const v = new URL(u.toString())
+        v.hostname = isIP(a) === 6 ? `[${a}]` : a
+        wanted.push({ key: `${raw}|${a}`, origin: v.origin, basePath })
+      }
+    }
+    const byKey = new Map(this.endpoints.map((e) => [e.key, e]))
+    const next: Endpoint[] = []
+    const seen = new Set<string>()
+    for (const w of wanted) {
+      if (seen.has(w.key)) continue
+      seen.add(w.key)
+      const had = byKey.get(w.key)
+      if (had) {
+        next.push(had)
+        byKey.delete(w.key)
+      } else {
+        next.push({
+          ...w,
+          http: new Pool(w.origin, {
+            connections: this.opts.connections,
+            keepAliveTimeout: 10_000,
+            headersTimeout: this.opts.waitMs + 30_000,
+            bodyTimeout: 60_000,
+          }),
+          emptyUntil: 0,
+          backoffUntil: 0,
+          failures: 0,
+        })
+      }
+    }
+    for (const gone of byKey.values()) void gone.http.close().catch(() => {})
+    this.endpoints = next
+  }
+
+  pick(now = Date.now()): Pick | { sleepMs: number } {
+    const eps = this.endpoints
+    const n = eps.length
+    if (n === 0) return { sleepMs: this.opts.backoffMs }
+    for (let i = 0; i < n; i++) {
+      const ep = eps[(this.rr + i) % n]!
+      if (ep.backoffUntil > now || ep.emptyUntil > now) continue
+      this.rr = (this.rr + i + 1) % n
+      return { ep, waitMs: 0 }
+    }
+    for (let i = 0; i < n; i++) {
+      const ep = eps[(this.rr + i) % n]!
+      if (ep.backoffUntil > now) continue
+      this.rr = (this.rr + i + 1) % n
+      return { ep, waitMs: this.opts.waitMs }
+    }
+    return { sleepMs: Math.max(1, Math.min(...eps.map((e) => e.backoffUntil)) - now) }
+  }
+
+  markEmpty(ep: Endpoint, now = Date.now()): void {
+    ep.emptyUntil = now + EMPTY_MS
+    ep.failures = 0
+  }
+
+  markOk(ep: Endpoint): void {
+    ep.emptyUntil = 0
+    ep.failures = 0
+  }
+
+  markFailed(ep: Endpoint, now = Date.now()): void {
+    ep.failures++
+    ep.backoffUntil = now + Math.min(this.opts.backoffMs * 2 ** (ep.failures - 1), this.opts.backoffMs * 20)
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.endpoints.map((e) => e.http.close().catch(() => {})))
+    this.endpoints = []
+  }
+}
+
+async function defaultResolve(host: string): Promise<string[]> {
+  const all = await lookup(host, { all: true })
+  return [...new Set(all.map((a) => a.address))]
+}

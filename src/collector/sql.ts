@@ -1,0 +1,59 @@
+// Pure SQL builders for the collector: one statement per lease writes every telemetry row and every
+// dead letter of the batch (one implicit transaction), idempotently on msg_uuid.
+
+export interface Statement {
+  name?: string
+  text: string
+  values: unknown[]
+}
+
+/** A telemetry payload with its msg_uuid attached (json_to_recordset picks the columns it knows). */
+export type TelemetryRowJson = Record<string, unknown> & { msg_uuid: string }
+
+export interface DeadLetter {
+  msg_uuid: string
+  partition: number
+  key: string
+  payload: unknown
+  error: string
+  delivery_count: number
+  enqueued_at: string | null
+}
+
+const TELEMETRY_COLUMNS = 'msg_uuid, gpu_uuid, gpu_id, device, hostname, model_name, metric_name, value, ts, container, pod, namespace, labels'
+const TELEMETRY_RECORD = `msg_uuid uuid, gpu_uuid text, gpu_id smallint, device text, hostname text, model_name text,
+  metric_name text, value double precision, ts timestamptz, container text, pod text, namespace text, labels jsonb`
+
+/**
+ * The whole batch in one statement: rows and dead letters each travel as one JSON array parameter
+ * (serialised once, statement text constant, so it is prepared once per connection). ON CONFLICT makes
+ * a redelivered message a no-op. Returns (inserted, dead) counts.
+ */
+export function persistBatch(rows: readonly TelemetryRowJson[], dead: readonly DeadLetter[]): Statement {
+  return {
+    name: 'collector_persist',
+    text: `WITH t AS (
+             INSERT INTO telemetry (${TELEMETRY_COLUMNS})
+             SELECT ${TELEMETRY_COLUMNS} FROM json_to_recordset($1::json) AS r(${TELEMETRY_RECORD})
+             ON CONFLICT (msg_uuid) DO NOTHING RETURNING 1
+           ), d AS (
+             INSERT INTO dead_letters (msg_uuid, partition, key, payload, error, delivery_count, enqueued_at)
+             SELECT msg_uuid, partition, key, payload, error, delivery_count, enqueued_at
+             FROM json_to_recordset($2::json) AS x(msg_uuid uuid, partition smallint, key text, payload jsonb, error text,
+                                                   delivery_count integer, enqueued_at timestamptz)
+             ON CONFLICT (msg_uuid) DO NOTHING RETURNING 1
+           )
+           SELECT (SELECT count(*) FROM t)::int AS inserted, (SELECT count(*) FROM d)::int AS dead`,
+    values: [JSON.stringify(rows), JSON.stringify(dead)],
+  }
+}
+
+/** One row alone: used only to find which rows of a failed batch the database refuses. */
+export function insertOne(row: TelemetryRowJson): Statement {
+  return {
+    text: `INSERT INTO telemetry (${TELEMETRY_COLUMNS})
+           SELECT ${TELEMETRY_COLUMNS} FROM json_to_recordset($1::json) AS r(${TELEMETRY_RECORD})
+           ON CONFLICT (msg_uuid) DO NOTHING`,
+    values: [JSON.stringify([row])],
+  }
+}
