@@ -60,7 +60,7 @@ const telemetryRowSchema = {
   },
 } as const
 
-const ERR = { $ref: 'ErrorBody#' } as const
+const err = (description: string) => ({ description, $ref: 'ErrorBody#' }) as const
 
 interface TelemetryQuery {
   start_time?: string
@@ -159,8 +159,8 @@ export async function buildApigw(config: ApigwConfig, deps: ApigwDeps): Promise<
         summary: 'List every GPU that has telemetry',
         description: 'Read from the gpus table, kept current by a trigger on telemetry: fast whatever the size of the telemetry table.',
         response: {
-          200: { type: 'object', required: ['gpus'], properties: { gpus: { type: 'array', items: { $ref: 'Gpu#' } } } },
-          503: ERR,
+          200: { description: 'Every GPU, ordered by hostname and gpu_id.', type: 'object', required: ['gpus'], properties: { gpus: { type: 'array', items: { $ref: 'Gpu#' } } } },
+          503: err('The database is unavailable; retry after Retry-After seconds.'),
         },
       },
     },
@@ -194,6 +194,7 @@ export async function buildApigw(config: ApigwConfig, deps: ApigwDeps): Promise<
         },
         response: {
           200: {
+            description: 'One page of rows in (ts, msg_uuid) order.',
             type: 'object',
             required: ['id', 'telemetry', 'next_cursor'],
             properties: {
@@ -202,9 +203,9 @@ export async function buildApigw(config: ApigwConfig, deps: ApigwDeps): Promise<
               next_cursor: { type: 'string', nullable: true, description: 'Cursor of the next page; null when this is the last page.' },
             },
           },
-          400: ERR,
-          404: ERR,
-          503: ERR,
+          400: err('A parameter is not valid (TPIPE_ERR_BAD_PARAMETER); the message names it.'),
+          404: err('No telemetry for that GPU (TPIPE_ERR_GPU_NOT_FOUND).'),
+          503: err('The database is unavailable; retry after Retry-After seconds.'),
         },
       },
     },
