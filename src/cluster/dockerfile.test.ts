@@ -1,0 +1,59 @@
+// The Dockerfile read as text: one image, production dependencies only, non-root, tini + tpipe as the
+// entrypoint, ready for a read-only root file system. (No Docker engine here to build it.)
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { PACKAGE_ROOT } from './tools.js'
+
+const dockerfile = readFileSync(join(PACKAGE_ROOT, 'Dockerfile'), 'utf8')
+const lines = dockerfile.split('\n').filter((l) => l.trim() && !l.trim().startsWith('#'))
+const stages = dockerfile.split(/^FROM /m).slice(1)
+const final = stages[stages.length - 1]!
+
+describe('Dockerfile', () => {
+  it('is multi-stage on a pinned Node.js 20 image, never latest', () => {
+    expect(stages.length).toBeGreaterThanOrEqual(2)
+    const arg = /^ARG NODE_IMAGE=(\S+)/m.exec(dockerfile)
+    expect(arg?.[1]).toMatch(/^node:20\.\d+\.\d+-[a-z-]+$/)
+    expect(dockerfile).not.toMatch(/:latest\b/)
+  })
+
+  it('ships production dependencies only and no sources', () => {
+    expect(dockerfile).toMatch(/npm ci --omit=dev/)
+    expect(final).toMatch(/COPY --from=deps \/app\/node_modules/)
+    expect(final).toMatch(/COPY --from=build \/src\/dist/)
+    expect(final).toMatch(/COPY migrations/)
+    expect(final).not.toMatch(/COPY src|COPY \. /)
+  })
+
+  it('runs as a numeric non-root user (so runAsNonRoot can be checked)', () => {
+    const user = lines.filter((l) => l.startsWith('USER '))
+    expect(user.length).toBeGreaterThan(0)
+    const last = user[user.length - 1]!
+    const m = /^USER (\d+)(?::(\d+))?$/.exec(last.trim())
+    expect(m, last).not.toBeNull()
+    expect(Number(m![1])).toBeGreaterThan(0)
+    expect(final.indexOf('USER ')).toBeGreaterThan(final.indexOf('COPY --from=build'))
+  })
+
+  it('has tini as PID 1 and tpipe as the entrypoint; the charts pass `serve <service>`', () => {
+    const ep = lines.find((l) => l.startsWith('ENTRYPOINT'))!
+    expect(JSON.parse(ep.slice('ENTRYPOINT'.length))).toEqual(['/usr/bin/tini', '--', 'tpipe'])
+    expect(final).toMatch(/apt-get install[^\n]*tini/)
+    expect(final).toMatch(/ln -s \/app\/bin\/run\.js \/usr\/local\/bin\/tpipe/)
+    expect(final).toMatch(/EXPOSE 8080/)
+  })
+
+  it('is read-only-root friendly: HOME, caches and TPIPE_HOME under /tmp', () => {
+    for (const v of ['HOME=/tmp', 'XDG_CACHE_HOME=/tmp/', 'TPIPE_HOME=/tmp/', 'NODE_ENV=production']) expect(final).toContain(v)
+  })
+
+  it('.dockerignore keeps the build context to what the Dockerfile copies', () => {
+    const ignore = readFileSync(join(PACKAGE_ROOT, '.dockerignore'), 'utf8').split('\n').filter((l) => l && !l.startsWith('#'))
+    expect(ignore[0]).toBe('**')
+    for (const m of dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)) {
+      for (const src of m[1]!.split(/\s+/)) expect(ignore, `${src} is let through`).toContain(src.includes('.') ? `!${src}` : `!${src}/**`)
+    }
+    expect(ignore).not.toContain('!node_modules/**')
+  })
+})

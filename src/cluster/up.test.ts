@@ -1,0 +1,193 @@
+import { execFile } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { parse } from 'yaml'
+import { runDown } from './down.js'
+import { display, type CommandResult, type CommandSpec, type Executor } from './exec.js'
+import { PACKAGE_ROOT } from './tools.js'
+import { ADDONS, UpFailed, defaultImageTag, defaultUpOptions, planUp, runUp, type UpOptions } from './up.js'
+
+const scratch = mkdtempSync(join(tmpdir(), 'tpipe-up-test-'))
+afterAll(() => rmSync(scratch, { recursive: true, force: true }))
+
+function opts(over: Partial<UpOptions> = {}): UpOptions {
+  return defaultUpOptions({ imageTag: '0.1.0-test', stagingDir: join(scratch, 'staged'), ...over })
+}
+
+/** An executor that records every command and answers from a script (default: success, empty output). */
+function recorder(answer: (cmd: string, spec: CommandSpec) => Partial<CommandResult> | undefined = () => undefined) {
+  const calls: { cmd: string; input?: string }[] = []
+  const exec: Executor = async (spec) => {
+    const cmd = display(spec)
+    calls.push({ cmd, ...(spec.input !== undefined ? { input: spec.input } : {}) })
+    const a = answer(cmd, spec) ?? {}
+    const out = a.stdout ?? ''
+    return { command: cmd, exitCode: a.exitCode ?? 0, stdout: out, stderr: a.stderr ?? '', all: a.all ?? `${out}${a.stderr ?? ''}` }
+  }
+  return { exec, calls }
+}
+
+const allToolsOk = async () => (['docker', 'kind', 'helm', 'kubectl'] as const).map((name) => ({ name, ok: true }))
+
+function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    execFile(process.execPath, ['--import', 'tsx', join(PACKAGE_ROOT, 'bin', 'dev.js'), ...args], { cwd: PACKAGE_ROOT, env, timeout: 120_000, maxBuffer: 32 * 1024 * 1024 }, (err, stdout, stderr) =>
+      done({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    )
+  })
+}
+
+describe('planUp', () => {
+  it('is the ordered plan of issue 6', () => {
+    expect(planUp(opts()).map((s) => s.id)).toEqual(['preflight', 'cluster', 'image', 'metrics-server', 'prometheus', 'prometheus-adapter', 'pipeline', 'postgresql', 'migrations', 'ready'])
+  })
+
+  it('uses the kind context everywhere, pinned addon charts, and never the tag latest', () => {
+    const steps = planUp(opts({ name: 'demo' }))
+    const cmds = steps.flatMap((s) => s.commands.map(display))
+    for (const c of cmds.filter((x) => /^kubectl (rollout|delete|apply|wait)/.test(x))) expect(c).toContain('--context kind-demo')
+    for (const c of cmds.filter((x) => x.startsWith('helm upgrade'))) expect(c).toContain('--kube-context kind-demo')
+    expect(cmds).toContain(`docker build --tag tpipe:0.1.0-test ${PACKAGE_ROOT}`)
+    expect(cmds.some((c) => c.includes('tpipe:latest'))).toBe(false)
+    expect(() => planUp(opts({ imageTag: 'latest' }))).toThrow(/latest/)
+    const addons = cmds.filter((c) => c.startsWith('helm upgrade --install') && c.includes('--repo'))
+    expect(addons).toHaveLength(3)
+    for (const a of Object.values(ADDONS)) expect(addons.some((c) => c.includes(`--version ${a.version}`) && c.includes(`--namespace ${a.namespace}`) && c.includes('--wait'))).toBe(true)
+    // The pipeline is installed without --wait (readiness needs the migrations), then migrated, then awaited.
+    const install = cmds.find((c) => c.startsWith('helm upgrade --install tpipe'))!
+    expect(install).not.toContain('--wait')
+    expect(install).toContain('--set global.image.tag=0.1.0-test')
+    expect(cmds.indexOf(install)).toBeLessThan(cmds.findIndex((c) => c.includes('rollout status statefulset/postgresql')))
+    expect(cmds.findIndex((c) => c.includes('wait --for=condition=complete job/tpipe-migrate'))).toBeLessThan(cmds.findIndex((c) => c.includes('deployment/apigw')))
+    expect(cmds.filter((c) => c.includes('kind create cluster'))[0]).toContain(join(PACKAGE_ROOT, 'kind', 'cluster.yaml'))
+  })
+
+  it('--recreate deletes the cluster before creating it', () => {
+    const cluster = planUp(opts({ recreate: true })).find((s) => s.id === 'cluster')!
+    expect(cluster.commands.map(display)).toEqual(['kind get clusters', 'kind delete cluster --name tpipe', `kind create cluster --name tpipe --config ${join(PACKAGE_ROOT, 'kind', 'cluster.yaml')} --wait 5m`])
+  })
+
+  it('tags images <version>-<commit>', () => {
+    expect(defaultImageTag()).toMatch(/^0\.1\.0-([0-9a-f]{7,}|local)(-dirty-\d{8}t\d{4})?/)
+  })
+})
+
+describe('runUp', () => {
+  it('creates a missing cluster and runs every step in order; the migration Job gets the rendered manifest on stdin', async () => {
+    const { exec, calls } = recorder((cmd) => (cmd.startsWith('helm template') ? { stdout: 'kind: Job\nmetadata:\n  name: tpipe-migrate\n' } : cmd === 'kind get clusters' ? { stdout: 'other\n' } : undefined))
+    const res = await runUp(opts(), { exec, checkTools: allToolsOk, renderer: 'silent' })
+    const cmds = calls.map((c) => c.cmd)
+    expect(cmds[0]).toBe('kind get clusters')
+    expect(cmds[1]).toMatch(/^kind create cluster --name tpipe/)
+    expect(cmds[2]).toMatch(/^docker build/)
+    expect(cmds[3]).toMatch(/^kind load docker-image tpipe:0.1.0-test/)
+    expect(cmds.some((c) => c.startsWith('docker save'))).toBe(false)
+    const apply = calls.find((c) => c.cmd.startsWith('kubectl apply'))!
+    expect(apply.input).toBe('kind: Job\nmetadata:\n  name: tpipe-migrate\n')
+    expect(cmds.at(-1)).toMatch(/rollout status statefulset\/mqreader/)
+    expect(res.steps.every((s) => typeof s.durationMs === 'number')).toBe(true)
+    expect(res.endpoints.api).toBe('http://localhost:8080/api/v1/gpus')
+  })
+
+  it('reuses an existing cluster, and falls back to docker save + kind load image-archive', async () => {
+    const { exec, calls } = recorder((cmd) => {
+      if (cmd === 'kind get clusters') return { stdout: 'tpipe\n' }
+      if (cmd.startsWith('kind load docker-image')) return { exitCode: 1, stderr: 'ERROR: failed to load image: content digest sha256:abc not found' }
+      return undefined
+    })
+    await runUp(opts(), { exec, checkTools: allToolsOk, renderer: 'silent' })
+    const cmds = calls.map((c) => c.cmd)
+    expect(cmds.some((c) => c.startsWith('kind create'))).toBe(false)
+    const save = cmds.findIndex((c) => c.startsWith('docker save --output'))
+    expect(save).toBeGreaterThan(cmds.findIndex((c) => c.startsWith('kind load docker-image')))
+    expect(cmds[save + 1]).toMatch(/^kind load image-archive .*tpipe-image-0\.1\.0-test\.tar --name tpipe$/)
+  })
+
+  it('a failing step stops the run and names the step, the command output and how to get the logs', async () => {
+    const { exec, calls } = recorder((cmd) => (cmd.startsWith('kubectl wait --for=condition=complete') ? { exitCode: 1, stderr: 'error: timed out waiting for the condition on jobs/tpipe-migrate' } : undefined))
+    const err = await runUp(opts(), { exec, checkTools: allToolsOk, renderer: 'silent' }).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(UpFailed)
+    const e = err as UpFailed
+    expect(e.step).toBe('migrations')
+    expect(e.message).toMatch(/failed at step "Run the migrations"/)
+    expect(e.message).toMatch(/timed out waiting for the condition/)
+    expect(e.message).toMatch(/kubectl --context kind-tpipe -n tpipe logs job\/tpipe-migrate/)
+    expect(e.message).toMatch(/kind export logs --name tpipe/)
+    expect(calls.some((c) => c.cmd.includes('rollout status deployment'))).toBe(false)
+  })
+
+  it('a missing tool fails at preflight, before any command', async () => {
+    const { exec, calls } = recorder()
+    const err = await runUp(opts(), {
+      exec,
+      renderer: 'silent',
+      checkTools: async () => [
+        { name: 'docker', ok: false, problem: 'docker not found on PATH; install Docker' },
+        { name: 'kind', ok: true },
+      ],
+    }).catch((e: unknown) => e)
+    expect((err as UpFailed).step).toBe('preflight')
+    expect((err as Error).message).toMatch(/missing tools: docker/)
+    expect(calls).toEqual([])
+  })
+
+  it('--dry-run runs nothing and returns the plan and the manifests', async () => {
+    const { exec, calls } = recorder()
+    const res = await runUp(opts({ dryRun: true }), { exec, render: async () => [{ name: 'rendered', content: 'kind: Deployment' }] })
+    expect(calls).toEqual([])
+    expect(res.dryRun).toBe(true)
+    expect(res.manifests?.map((m) => m.name)).toEqual(['kind/cluster.yaml', 'rendered'])
+    expect(res.steps.find((s) => s.id === 'image')!.commands[2]).toMatch(/# only if kind load docker-image failed$/)
+  })
+})
+
+describe('tpipe up / tpipe down commands', () => {
+  it('`tpipe up --dry-run --json` prints the ordered plan and the rendered charts, without any cluster tool', async () => {
+    const r = await run(['up', '--dry-run', '--json', '--image-tag', '0.1.0-test', '--name', 'plan'], { ...process.env, PATH: join(scratch, 'no-tools') })
+    expect(r.code, r.stderr).toBe(0)
+    const out = JSON.parse(r.stdout)
+    expect(out.steps.map((s: { id: string }) => s.id)).toEqual(['preflight', 'cluster', 'image', 'metrics-server', 'prometheus', 'prometheus-adapter', 'pipeline', 'postgresql', 'migrations', 'ready'])
+    expect(out.image).toBe('tpipe:0.1.0-test')
+    expect(out.context).toBe('kind-plan')
+    const rendered = out.manifests.find((m: { name: string }) => m.name.startsWith('helm template'))
+    expect(rendered.content).toMatch(/kind: StatefulSet\n/)
+    expect(rendered.content).toContain('image: "tpipe:0.1.0-test"')
+    expect(parse(out.manifests[0].content).nodes[0].image).toMatch(/^kindest\/node:v[\d.]+@sha256:[0-9a-f]{64}$/)
+  }, 120_000)
+
+  it('`tpipe up` with a PATH that lacks the tools fails at preflight with a clear message', async () => {
+    const r = await run(['up', '--name', 'nothing'], { ...process.env, PATH: join(scratch, 'no-tools') })
+    expect(r.code).toBe(1)
+    expect(r.stderr).toMatch(/failed at step "Check docker, kind, helm and kubectl"/)
+    expect(r.stderr).toMatch(/missing tools: docker, kind/)
+    expect(r.stderr).toMatch(/install Docker Engine or Docker Desktop/)
+    expect(r.stderr).toMatch(/install kind: https:\/\/kind\.sigs\.k8s\.io/)
+  }, 120_000)
+
+  it('`tpipe down` without kind says what to install', async () => {
+    const r = await run(['down'], { ...process.env, PATH: join(scratch, 'no-tools') })
+    expect(r.code).toBe(1)
+    expect(r.stderr).toMatch(/missing tools: kind/)
+  }, 120_000)
+})
+
+describe('runDown', () => {
+  it('succeeds when there is no cluster, without deleting anything', async () => {
+    const { exec, calls } = recorder(() => ({ stdout: 'No kind clusters found.\n' }))
+    expect(await runDown('tpipe', exec)).toMatchObject({ deleted: false })
+    expect(calls.map((c) => c.cmd)).toEqual(['kind get clusters'])
+  })
+
+  it('deletes the cluster when it exists', async () => {
+    const { exec, calls } = recorder((cmd) => (cmd === 'kind get clusters' ? { stdout: 'a\ntpipe\n' } : undefined))
+    expect(await runDown('tpipe', exec)).toMatchObject({ deleted: true })
+    expect(calls.map((c) => c.cmd)).toEqual(['kind get clusters', 'kind delete cluster --name tpipe'])
+  })
+
+  it('reports a failing kind with its output', async () => {
+    const { exec } = recorder(() => ({ exitCode: 1, stderr: 'Cannot connect to the Docker daemon' }))
+    await expect(runDown('tpipe', exec)).rejects.toThrow(/Cannot connect to the Docker daemon/)
+  })
+})
