@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -7,7 +7,7 @@ import { parse } from 'yaml'
 import { runDown } from './down.js'
 import { display, type CommandResult, type CommandSpec, type Executor } from './exec.js'
 import { PACKAGE_ROOT } from './tools.js'
-import { ADDONS, UpFailed, defaultImageTag, defaultUpOptions, planUp, runUp, type UpOptions } from './up.js'
+import { ADDONS, ENDPOINTS, UpFailed, defaultImageTag, defaultUpOptions, planUp, runUp, type UpOptions } from './up.js'
 
 const scratch = mkdtempSync(join(tmpdir(), 'tpipe-up-test-'))
 afterAll(() => rmSync(scratch, { recursive: true, force: true }))
@@ -67,6 +67,12 @@ describe('planUp', () => {
   it('--recreate deletes the cluster before creating it', () => {
     const cluster = planUp(opts({ recreate: true })).find((s) => s.id === 'cluster')!
     expect(cluster.commands.map(display)).toEqual(['kind get clusters', 'kind delete cluster --name tpipe', `kind create cluster --name tpipe --config ${join(PACKAGE_ROOT, 'kind', 'cluster.yaml')} --wait 5m`])
+  })
+
+  it('prints the Swagger UI path apigw really serves', () => {
+    const app = readFileSync(join(PACKAGE_ROOT, 'src', 'apigw', 'app.ts'), 'utf8')
+    expect(app).toContain(`routePrefix: '${new URL(ENDPOINTS.swaggerUi).pathname}'`)
+    expect(new URL(ENDPOINTS.api).pathname).toBe('/api/v1/gpus')
   })
 
   it('tags images <version>-<commit>', () => {

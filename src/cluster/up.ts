@@ -61,7 +61,7 @@ export interface Endpoints {
 
 export const ENDPOINTS: Endpoints = {
   api: 'http://localhost:8080/api/v1/gpus',
-  swaggerUi: 'http://localhost:8080/docs',
+  swaggerUi: 'http://localhost:8080/swagger',
   prometheus: 'http://localhost:9090',
 }
 
