@@ -169,3 +169,17 @@ export const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
     }
     signal?.addEventListener('abort', done, { once: true })
   })
+
+/** How a CLI command reports a cluster error: message, exit code and suggested actions. */
+export function cliClusterError(err: unknown): { message: string; exit: number; suggestions: string[] } | undefined {
+  if (err instanceof ClusterUnavailableError) return { message: err.message, exit: 3, suggestions: err.suggestions }
+  if (err instanceof ApiException) {
+    const code = err.code
+    const hint =
+      code === 401 || code === 403
+        ? ['your kubeconfig user lacks permission here: check --context and --namespace']
+        : ['check --context and --namespace', '`tpipe status` shows what is installed']
+    return { message: `the Kubernetes API refused the request (HTTP ${code}): ${apiMessage(err)}`, exit: 1, suggestions: hint }
+  }
+  return undefined
+}

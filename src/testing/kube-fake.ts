@@ -345,7 +345,7 @@ export async function startKubeFake(opts: { namespace?: string } = {}): Promise<
     }
 
     // /api/v1/namespaces/{ns}/pods/{pod}[:port]/proxy/{path}
-    const proxy = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/:]+)(?::[^/]+)?\/proxy\/(.*)$/.exec(rec.path)
+    const proxy = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/:]+)(?::[^/]+)?\/proxy\/(.*)$/.exec(decodeURIComponent(rec.path))
     if (proxy) {
       const t = podMetrics.get(`${proxy[1]}/${proxy[2]}`)
       if (t === undefined || rec.method !== 'GET' || proxy[3] !== 'metrics') return send(res, 503, status(503, 'ServiceUnavailable', 'no endpoints available'), rec)

@@ -1,0 +1,49 @@
+import { Flags } from '@oclif/core'
+import { TpipeCommand } from '../src/cli/base.js'
+import { settingFlags } from '../src/cli/flags.js'
+import { cliClusterError } from '../src/cluster/kube.js'
+import { clusterStatus, formatClusterStatus, type ClusterStatus } from '../src/cluster/status.js'
+
+const cluster = settingFlags('partition-controller')
+
+export default class Status extends TpipeCommand {
+  static override summary = 'Show replicas, the partition-controller’s leader and generation, and each reader’s partitions and buffer use.'
+  static override examples = ['<%= config.bin %> status', '<%= config.bin %> status --context kind-tpipe --namespace tpipe --json']
+  static override enableJsonFlag = true
+  static override flags = {
+    namespace: cluster.namespace!,
+    context: cluster.context!,
+    kubeconfig: cluster.kubeconfig!,
+    configmap: cluster.configmap!,
+    'lease-name': cluster['lease-name']!,
+    'name-prefix': Flags.string({ description: 'prefix of the object names when the release names them <prefix>-mqreader etc.' }),
+    'reader-metrics': Flags.boolean({ description: 'read each reader’s buffer utilization through the API server’s pod proxy', default: true, allowNo: true }),
+    'reader-port': Flags.integer({ description: 'HTTP port of the mqreader pods (for their /metrics)', default: 8080 }),
+  }
+
+  async run(): Promise<ClusterStatus> {
+    const { flags } = await this.parse(Status)
+    const config = this.loadConfigFrom(
+      { namespace: flags.namespace, context: flags.context, kubeconfig: flags.kubeconfig, configmap: flags.configmap, 'lease-name': flags['lease-name'] },
+      'cli',
+    )
+    try {
+      const status = await clusterStatus({
+        namespace: config.namespace,
+        context: config.kubeContext,
+        kubeconfig: config.kubeconfig,
+        namePrefix: flags['name-prefix'],
+        configMap: config.controllerConfigMap,
+        leaseName: config.controllerLeaseName,
+        metrics: flags['reader-metrics'],
+        readerPort: flags['reader-port'],
+      })
+      this.log(formatClusterStatus(status))
+      return status
+    } catch (err) {
+      const e = cliClusterError(err)
+      if (e) this.error(e.message, { exit: e.exit, suggestions: e.suggestions })
+      throw err
+    }
+  }
+}

@@ -1,0 +1,190 @@
+// `tpipe scale` / `tpipe status` cluster backends against the API fake: the right requests (scale
+// subresource, merge patch, HPA pin), the right reading of Lease/ConfigMap, and clear errors without a cluster.
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { ASSIGNMENT_KEY, formatAssignmentDoc } from '../controller/assignment.js'
+import { startKubeFake, type KubeFake } from '../testing/kube-fake.js'
+import { ClusterUnavailableError } from './kube.js'
+import { ScaleError, formatScaleResult, scaleOnCluster } from './scale.js'
+import { clusterStatus, formatClusterStatus, parseGauge } from './status.js'
+
+const NS = 'tpipe'
+let fake: KubeFake
+let kubeconfig: string
+
+function install(prefix = ''): void {
+  const n = (s: string) => (prefix ? `${prefix}-${s}` : s)
+  fake.put('statefulset', { metadata: { name: n('mqreader'), namespace: NS }, spec: { replicas: 2, template: { metadata: {} } } })
+  for (const d of ['mqwriter', 'streamer', 'collector', 'apigw']) fake.put('deployment', { metadata: { name: n(d), namespace: NS }, spec: { replicas: 1 } })
+}
+
+function hpa(name: string, kind: string, target: string, min: number, max: number): void {
+  fake.put('hpa', { metadata: { name, namespace: NS }, spec: { scaleTargetRef: { apiVersion: 'apps/v1', kind, name: target }, minReplicas: min, maxReplicas: max, metrics: [] } })
+}
+
+beforeEach(async () => {
+  fake = await startKubeFake({ namespace: 'default' })
+  const dir = mkdtempSync(join(tmpdir(), 'tpipe-kube-'))
+  kubeconfig = join(dir, 'config')
+  writeFileSync(kubeconfig, fake.kubeconfigYaml({ token: 'cli', namespace: NS, context: 'kind-tpipe' }))
+})
+afterEach(async () => {
+  await fake.close()
+})
+
+describe('scaleOnCluster', () => {
+  it('mqreader: merge-patches the StatefulSet scale subresource in the context namespace', async () => {
+    install()
+    const r = await scaleOnCluster({ kubeconfig, service: 'mqreader', replicas: 4 })
+    expect(r).toMatchObject({ backend: 'cluster', context: 'kind-tpipe', namespace: NS, kind: 'StatefulSet', name: 'mqreader', from: 2, to: 4, hpa: null })
+    const patch = fake.requests.find((q) => q.method === 'PATCH')!
+    expect(patch.path).toBe(`/apis/apps/v1/namespaces/${NS}/statefulsets/mqreader/scale`)
+    expect(patch.contentType).toBe('application/merge-patch+json')
+    expect(patch.body).toEqual({ spec: { replicas: 4 } })
+    expect(patch.status).toBe(200)
+    expect(fake.get('statefulset', NS, 'mqreader')!.spec.replicas).toBe(4)
+    expect(formatScaleResult(r)).toContain('statefulset/mqreader in tpipe (kind-tpipe): 2 → 4 replicas')
+  })
+
+  it('other services are Deployments; --namespace, --context and --name-prefix pick the object', async () => {
+    writeFileSync(kubeconfig, fake.kubeconfigYaml({ token: 'cli', namespace: 'elsewhere', context: 'kind-tpipe' }))
+    install('rel')
+    const r = await scaleOnCluster({ kubeconfig, context: 'kind-tpipe', namespace: NS, namePrefix: 'rel', service: 'collector', replicas: 3 })
+    expect(r).toMatchObject({ kind: 'Deployment', name: 'rel-collector', from: 1, to: 3 })
+    expect(fake.requests.find((q) => q.method === 'PATCH')!.path).toBe(`/apis/apps/v1/namespaces/${NS}/deployments/rel-collector/scale`)
+  })
+
+  it('an HPA is reported without --pin, and pinned (min = max = n) with it, before the scale patch', async () => {
+    install()
+    hpa('mqwriter', 'Deployment', 'mqwriter', 1, 5)
+    const plain = await scaleOnCluster({ kubeconfig, service: 'mqwriter', replicas: 8 })
+    expect(plain.hpa).toEqual({ name: 'mqwriter', minReplicas: 1, maxReplicas: 5, pinned: false })
+    expect(plain.notes.join('\n')).toMatch(/HorizontalPodAutoscaler mqwriter manages mqwriter with min 1, max 5: .*--pin/)
+    expect(fake.get('hpa', NS, 'mqwriter')!.spec.maxReplicas).toBe(5)
+
+    const pinned = await scaleOnCluster({ kubeconfig, service: 'mqwriter', replicas: 3, pin: true })
+    expect(pinned.hpa).toEqual({ name: 'mqwriter', minReplicas: 1, maxReplicas: 5, pinned: true })
+    const patches = fake.requests.filter((q) => q.method === 'PATCH').slice(-2)
+    expect(patches.map((p) => p.path)).toEqual([`/apis/autoscaling/v2/namespaces/${NS}/horizontalpodautoscalers/mqwriter`, `/apis/apps/v1/namespaces/${NS}/deployments/mqwriter/scale`])
+    expect(patches[0]!.contentType).toBe('application/merge-patch+json')
+    expect(patches[0]!.body).toEqual({ spec: { minReplicas: 3, maxReplicas: 3 } })
+    expect(fake.get('hpa', NS, 'mqwriter')!.spec).toMatchObject({ minReplicas: 3, maxReplicas: 3 })
+    expect(fake.get('deployment', NS, 'mqwriter')!.spec.replicas).toBe(3)
+  })
+
+  it('the fake refuses a merge-patch body sent as JSON Patch, as the API server does', async () => {
+    install()
+    const res = await fetch(`${fake.url}/apis/apps/v1/namespaces/${NS}/statefulsets/mqreader/scale`, {
+      method: 'PATCH',
+      headers: { 'Content-Type': 'application/json-patch+json' },
+      body: JSON.stringify({ spec: { replicas: 9 } }),
+    })
+    expect(res.status).toBe(400)
+    expect(fake.get('statefulset', NS, 'mqreader')!.spec.replicas).toBe(2)
+  })
+
+  it('clear errors: unknown service, missing workload, pin to 0', async () => {
+    install()
+    await expect(scaleOnCluster({ kubeconfig, service: 'postgres', replicas: 2 })).rejects.toThrow(/scalable services are mqwriter, mqreader, streamer, collector, apigw/)
+    await expect(scaleOnCluster({ kubeconfig, service: 'mqreader', replicas: 0, pin: true })).rejects.toThrow(ScaleError)
+    await expect(scaleOnCluster({ kubeconfig, namespace: 'empty', service: 'apigw', replicas: 2 })).rejects.toThrow(/no Deployment "apigw" in namespace "empty".*tpipe up/)
+  })
+})
+
+describe('clusterStatus', () => {
+  it('replicas, HPAs, the leader and generation, each reader’s partitions and buffer utilization', async () => {
+    install()
+    fake.setReplicas('statefulset', NS, 'mqreader', 3)
+    hpa('mqreader', 'StatefulSet', 'mqreader', 2, 8)
+    fake.put('lease', { metadata: { name: 'partition-controller', namespace: NS }, spec: { holderIdentity: 'partition-controller-7d9-abc', renewTime: '2026-11-27T18:00:00.000000Z', leaseTransitions: 2 } })
+    fake.put('configmap', {
+      metadata: { name: 'mqreader-partitions', namespace: NS },
+      data: { [ASSIGNMENT_KEY]: formatAssignmentDoc({ generation: 4, replicas: 3, assignments: { 'mqreader-0': '0-85', 'mqreader-1': '171-255', 'mqreader-2': '86-170' } }) },
+    })
+    fake.setPodMetrics(NS, 'mqreader-0', '# HELP mqreader_buffer_utilization x\n# TYPE mqreader_buffer_utilization gauge\nmqreader_buffer_utilization 0.25\n')
+    fake.setPodMetrics(NS, 'mqreader-2', 'mqreader_buffer_utilization{reader="mqreader-2"} 0.5\n')
+    const s = await clusterStatus({ kubeconfig })
+    expect(s.namespace).toBe(NS)
+    expect(s.workloads.find((w) => w.service === 'mqreader')).toEqual({
+      service: 'mqreader',
+      kind: 'StatefulSet',
+      name: 'mqreader',
+      desired: 3,
+      ready: 3,
+      hpa: { name: 'mqreader', minReplicas: 2, maxReplicas: 8 },
+    })
+    expect(s.controller).toMatchObject({ leader: 'partition-controller-7d9-abc', generation: 4, replicas: 3, leaseTransitions: 2 })
+    expect(s.readers).toEqual([
+      { name: 'mqreader-0', partitions: '0-85', partitionCount: 86, bufferUtilization: 0.25 },
+      { name: 'mqreader-1', partitions: '171-255', partitionCount: 85, bufferUtilization: null },
+      { name: 'mqreader-2', partitions: '86-170', partitionCount: 85, bufferUtilization: 0.5 },
+    ])
+    // The metrics were read through the pod proxy on the reader port.
+    expect(fake.requests.some((q) => decodeURIComponent(q.path) === `/api/v1/namespaces/${NS}/pods/mqreader-0:8080/proxy/metrics`)).toBe(true)
+    // Read-only.
+    expect(fake.requests.filter((q) => q.method !== 'GET')).toEqual([])
+    const text = formatClusterStatus(s)
+    expect(text).toContain('leader partition-controller-7d9-abc')
+    expect(text).toMatch(/mqreader-0\s+0-85\s+86\s+25%/)
+  })
+
+  it('before the controller has run: no leader, no generation, readers without entries', async () => {
+    install()
+    const s = await clusterStatus({ kubeconfig, metrics: false })
+    expect(s.controller).toMatchObject({ leader: null, generation: null })
+    expect(s.controller.problem).toMatch(/does not exist yet/)
+    expect(s.readers.map((r) => [r.name, r.partitions])).toEqual([
+      ['mqreader-0', null],
+      ['mqreader-1', null],
+    ])
+    expect(fake.requests.some((q) => q.path.includes('/proxy/'))).toBe(false)
+  })
+
+  it('a namespace without tpipe shows every workload as not installed', async () => {
+    const s = await clusterStatus({ kubeconfig, namespace: 'empty', metrics: false })
+    expect(s.workloads.every((w) => w.desired === null)).toBe(true)
+    expect(formatClusterStatus(s)).toContain('not installed')
+  })
+})
+
+describe('without a cluster', () => {
+  it('no kubeconfig anywhere: says neither tpipe dev nor a cluster is there', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'tpipe-home-'))
+    const env = { HOME: home }
+    const err = await scaleOnCluster({ service: 'mqreader', replicas: 2, env }).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(ClusterUnavailableError)
+    expect((err as Error).message).toMatch(/^no `tpipe dev` instance is running and no Kubernetes cluster is reachable: no kubeconfig/)
+    await expect(clusterStatus({ env })).rejects.toThrow(/no `tpipe dev` instance is running and no Kubernetes cluster is reachable/)
+    await expect(clusterStatus({ kubeconfig: join(home, 'missing'), env })).rejects.toThrow(/kubeconfig .*missing does not exist/)
+  })
+
+  it('an unknown context is named with the known ones', async () => {
+    await expect(clusterStatus({ kubeconfig, context: 'prod' })).rejects.toThrow(/no context "prod" \(known: kind-tpipe\)/)
+  })
+
+  it('connection refused: names the server and the context', async () => {
+    // A port that was free a moment ago: nothing listens there.
+    const port = await new Promise<number>((resolve) => {
+      const s = createServer().listen(0, '127.0.0.1', () => {
+        const p = (s.address() as { port: number }).port
+        s.close(() => resolve(p))
+      })
+    })
+    const yaml = fake.kubeconfigYaml({ context: 'kind-gone' }).replace(fake.url, `http://127.0.0.1:${port}`)
+    writeFileSync(kubeconfig, yaml)
+    const err = await clusterStatus({ kubeconfig }).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(ClusterUnavailableError)
+    expect((err as Error).message).toContain(`the API server at http://127.0.0.1:${port} (context kind-gone) does not answer`)
+    await expect(scaleOnCluster({ kubeconfig, service: 'mqreader', replicas: 2 })).rejects.toThrow(ClusterUnavailableError)
+  })
+})
+
+describe('parseGauge', () => {
+  it('reads plain and labelled samples, not prefixes of other names', () => {
+    expect(parseGauge('mqreader_buffer_utilization_max 9\nmqreader_buffer_utilization 0.3\n', 'mqreader_buffer_utilization')).toBe(0.3)
+    expect(parseGauge('x 1\n', 'mqreader_buffer_utilization')).toBeNull()
+  })
+})
