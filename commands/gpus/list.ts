@@ -1,0 +1,49 @@
+import { Flags } from '@oclif/core'
+import { TpipeCommand } from '../../src/cli/base.js'
+import { settingFlags } from '../../src/cli/flags.js'
+import { ApiClient, ApiError, type Gpu } from '../../src/apigw/client.js'
+import { csvHeader, csvRows, table, type Column } from '../../src/apigw/format.js'
+
+const COLUMNS: Column<Gpu>[] = [
+  ['id', (g) => g.id],
+  ['hostname', (g) => g.hostname],
+  ['gpu_id', (g) => g.gpu_id],
+  ['device', (g) => g.device],
+  ['model_name', (g) => g.model_name],
+  ['last_seen', (g) => g.last_seen],
+]
+
+export default class GpusList extends TpipeCommand {
+  static override summary = 'List every GPU that has telemetry (from a running apigw).'
+  static override examples = ['<%= config.bin %> gpus list', '<%= config.bin %> gpus list --api-url http://apigw:8080 --output csv', '<%= config.bin %> gpus list --json']
+  static override enableJsonFlag = true
+  static override flags = {
+    'api-url': settingFlags('cli')['api-url']!,
+    output: Flags.string({ char: 'o', description: 'Output format.', options: ['table', 'json', 'csv'], default: 'table' }),
+  }
+
+  async run(): Promise<{ gpus: Gpu[] }> {
+    const { flags } = await this.parse(GpusList)
+    const config = this.loadConfigFrom(flags, 'cli')
+    const client = new ApiClient(config.apiUrl)
+    let gpus: Gpu[]
+    try {
+      gpus = await client.gpus()
+    } catch (err) {
+      if (err instanceof ApiError) {
+        // One line, unwrapped (this.error would wrap it to the terminal width).
+        this.logToStderr(`Error: ${err.message}`)
+        this.exit(1)
+      }
+      throw err
+    } finally {
+      await client.close()
+    }
+    if (!this.jsonEnabled()) {
+      if (flags.output === 'json') this.log(JSON.stringify({ gpus }, null, 2))
+      else if (flags.output === 'csv') this.log([csvHeader(COLUMNS), ...csvRows(gpus, COLUMNS)].join('\n'))
+      else this.log(gpus.length ? table(gpus, COLUMNS) : 'no GPUs with telemetry yet')
+    }
+    return { gpus }
+  }
+}

@@ -1,0 +1,72 @@
+import { Args, Flags } from '@oclif/core'
+import { TpipeCommand } from '../../src/cli/base.js'
+import { settingFlags } from '../../src/cli/flags.js'
+import { ApiClient, ApiError, type TelemetryPage, type TelemetryRow } from '../../src/apigw/client.js'
+import { csvHeader, csvRows, table, type Column } from '../../src/apigw/format.js'
+
+const COLUMNS: Column<TelemetryRow>[] = [
+  ['ts', (r) => r.ts],
+  ['metric_name', (r) => r.metric_name],
+  ['value', (r) => r.value],
+  ['msg_uuid', (r) => r.msg_uuid],
+]
+
+export default class GpusTelemetry extends TpipeCommand {
+  static override summary = 'Show the telemetry of one GPU (by its uuid), in time order, from a running apigw.'
+  static override examples = [
+    '<%= config.bin %> gpus telemetry GPU-5fd4f087-86f3-7a43-b711-4771313afc50 --start 2025-07-18T20:00:00Z --end 2025-07-18T21:00:00Z',
+    '<%= config.bin %> gpus telemetry GPU-5fd4f087-86f3-7a43-b711-4771313afc50 --metric DCGM_FI_DEV_GPU_UTIL --metric DCGM_FI_DEV_GPU_TEMP --all --output csv',
+  ]
+  static override enableJsonFlag = true
+  static override args = { id: Args.string({ description: 'GPU uuid (GPU-…), as listed by `tpipe gpus list`.', required: true }) }
+  static override flags = {
+    'api-url': settingFlags('cli')['api-url']!,
+    start: Flags.string({ description: 'Inclusive start time (RFC 3339).' }),
+    end: Flags.string({ description: 'Inclusive end time (RFC 3339).' }),
+    metric: Flags.string({ description: 'Only this metric; repeat for several.', multiple: true }),
+    limit: Flags.integer({ description: 'Rows per page (1..10000; apigw default 1000).', min: 1, max: 10000 }),
+    cursor: Flags.string({ description: 'Start at this next_cursor of an earlier page.' }),
+    all: Flags.boolean({ description: 'Follow next_cursor until the last page.' }),
+    output: Flags.string({ char: 'o', description: 'Output format.', options: ['table', 'json', 'csv'], default: 'table' }),
+  }
+
+  async run(): Promise<TelemetryPage> {
+    const { args, flags } = await this.parse(GpusTelemetry)
+    const config = this.loadConfigFrom(flags, 'cli')
+    const client = new ApiClient(config.apiUrl)
+    const rows: TelemetryRow[] = []
+    let cursor = flags.cursor
+    let next: string | null = null
+    const csv = flags.output === 'csv' && !this.jsonEnabled()
+    let first = true
+    try {
+      do {
+        const page = await client.telemetry(args.id, { start: flags.start, end: flags.end, metrics: flags.metric, limit: flags.limit, cursor })
+        next = page.next_cursor
+        // CSV streams page by page, so --all over a long history does not wait for (or hold) everything.
+        if (csv) {
+          const lines = [...(first ? [csvHeader(COLUMNS)] : []), ...csvRows(page.telemetry, COLUMNS)]
+          if (lines.length) this.log(lines.join('\n'))
+        } else rows.push(...page.telemetry)
+        first = false
+        cursor = next ?? undefined
+      } while (flags.all && next)
+    } catch (err) {
+      if (err instanceof ApiError) {
+        // One line, unwrapped (this.error would wrap it to the terminal width).
+        this.logToStderr(`Error: ${err.message}`)
+        this.exit(1)
+      }
+      throw err
+    } finally {
+      await client.close()
+    }
+    const result: TelemetryPage = { id: args.id, telemetry: rows, next_cursor: next }
+    if (!this.jsonEnabled()) {
+      if (flags.output === 'json') this.log(JSON.stringify(result, null, 2))
+      else if (!csv) this.log(rows.length ? table(rows, COLUMNS) : 'no telemetry in that window')
+      if (next && !flags.all) this.logToStderr(`more rows: add --all, or --cursor ${next}`)
+    }
+    return result
+  }
+}

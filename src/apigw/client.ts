@@ -1,0 +1,107 @@
+// The HTTP client of `tpipe gpus …`: talks to a running apigw, turns every failure into one clear line.
+import { Pool } from 'undici'
+
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly status?: number,
+    readonly code?: string,
+  ) {
+    super(message)
+    this.name = 'ApiError'
+  }
+}
+
+export interface Gpu {
+  id: string
+  hostname: string
+  gpu_id: number
+  device: string
+  model_name: string
+  last_seen: string
+}
+
+export interface TelemetryRow {
+  ts: string
+  metric_name: string
+  value: number
+  msg_uuid: string
+  container?: string | null
+  pod?: string | null
+  namespace?: string | null
+  labels?: Record<string, string> | null
+}
+
+export interface TelemetryPage {
+  id: string
+  telemetry: TelemetryRow[]
+  next_cursor: string | null
+}
+
+export interface TelemetryQuery {
+  start?: string | undefined
+  end?: string | undefined
+  metrics?: readonly string[] | undefined
+  limit?: number | undefined
+  cursor?: string | undefined
+}
+
+export class ApiClient {
+  private readonly pool: Pool
+  private readonly base: URL
+
+  constructor(
+    readonly apiUrl: string,
+    private readonly timeoutMs = 30_000,
+  ) {
+    try {
+      this.base = new URL(apiUrl)
+    } catch {
+      throw new ApiError(`--api-url ${JSON.stringify(apiUrl)} is not a URL`)
+    }
+    this.pool = new Pool(this.base.origin, { connections: 2 })
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close()
+  }
+
+  async get<T>(path: string, query: [string, string][] = []): Promise<T> {
+    const qs = new URLSearchParams(query).toString()
+    const fullPath = `${this.base.pathname.replace(/\/$/, '')}${path}${qs ? `?${qs}` : ''}`
+    let res
+    try {
+      res = await this.pool.request({ path: fullPath, method: 'GET', headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs })
+    } catch (err) {
+      const code = (err as { code?: string }).code
+      const why = code === 'ECONNREFUSED' ? 'connection refused' : code === 'ENOTFOUND' ? 'unknown host' : (err as Error).message || code || 'request failed'
+      throw new ApiError(`cannot reach apigw at ${this.apiUrl}: ${why} (is it running? start it with \`tpipe serve apigw\`, or point --api-url / TPIPE_API_URL at it)`)
+    }
+    const text = await res.body.text()
+    let body: unknown
+    try {
+      body = JSON.parse(text)
+    } catch {
+      throw new ApiError(`apigw at ${this.apiUrl} answered ${res.statusCode} with a body that is not JSON (is that URL really apigw?)`, res.statusCode)
+    }
+    if (res.statusCode >= 400) {
+      const e = (body as { error?: { code?: string; message?: string } }).error
+      throw new ApiError(`apigw answered ${res.statusCode} ${e?.code ?? ''}: ${e?.message ?? text.slice(0, 200)}`.replace(' :', ':'), res.statusCode, e?.code)
+    }
+    return body as T
+  }
+
+  async gpus(): Promise<Gpu[]> {
+    return (await this.get<{ gpus: Gpu[] }>('/api/v1/gpus')).gpus
+  }
+
+  async telemetry(id: string, q: TelemetryQuery): Promise<TelemetryPage> {
+    const query: [string, string][] = []
+    if (q.start) query.push(['start_time', q.start])
+    if (q.end) query.push(['end_time', q.end])
+    for (const m of q.metrics ?? []) query.push(['metric', m])
+    if (q.limit !== undefined) query.push(['limit', String(q.limit)])
+    if (q.cursor) query.push(['cursor', q.cursor])
+    return this.get<TelemetryPage>(`/api/v1/gpus/${encodeURIComponent(id)}/telemetry`, query)
+  }
+}
