@@ -189,6 +189,18 @@ describe('assignments', () => {
     expect(a.status()).toMatchObject({ leader: true, replicas: 3, generation: 3 })
   })
 
+  it('a burst of replica changes is debounced into one write', async () => {
+    controller('ctl-a', { debounceMs: 500 })
+    await eventually(() => doc()?.generation === 1, { what: 'generation 1' })
+    // Three changes pushed in one go (the fake writes their watch events at once).
+    fake.setReplicas('statefulset', NS, 'mqreader', 3)
+    fake.setReplicas('statefulset', NS, 'mqreader', 4)
+    fake.setReplicas('statefulset', NS, 'mqreader', 5)
+    await eventually(() => doc()?.replicas === 5, { what: 'replicas 5 written' })
+    expect(doc()?.generation).toBe(2)
+    expect(configMapWrites()).toHaveLength(2) // the create and one replace
+  })
+
   it('a relist or an unrelated StatefulSet change does not bump the generation', async () => {
     const a = controller('ctl-a')
     await eventually(() => doc()?.generation === 1, { what: 'generation 1' })
