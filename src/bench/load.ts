@@ -8,27 +8,34 @@ interface LoadArgs {
   url: string
   connections: number
   durationS: number
-  /** "single": one message per request; "array:N": N messages per request; "hello": a fixed ~400-byte body. */
+  /** "single": one message per request; "array:N": N messages per request; "hello": a fixed ~400-byte body; "get": GET the paths. */
   mode: string
+  /** For mode "get": request paths rotated over. */
+  paths?: string[]
 }
 
 async function main(): Promise<void> {
   const args = JSON.parse(process.argv[2] ?? '{}') as LoadArgs
   // Pre-build a rotation of bodies so the generator spends its time sending, not serialising.
-  const bodies = Array.from({ length: 512 }, (_, i) => bodyFor(args.mode, i))
+  const bodies = args.mode === 'get' ? [''] : Array.from({ length: 512 }, (_, i) => bodyFor(args.mode, i))
+  const paths = args.paths ?? []
   let n = 0
+  const requests =
+    args.mode === 'get'
+      ? [{ method: 'GET', setupRequest: (req: Record<string, unknown>) => ({ ...req, path: paths[n++ % paths.length] }) }]
+      : [
+          {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            setupRequest: (req: Record<string, unknown>) => ({ ...req, body: bodies[n++ % bodies.length] }),
+          },
+        ]
   const result = await autocannon({
     url: args.url,
     connections: args.connections,
     duration: args.durationS,
     pipelining: 1,
-    requests: [
-      {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        setupRequest: (req: Record<string, unknown>) => ({ ...req, body: bodies[n++ % bodies.length] }),
-      },
-    ],
+    requests,
   })
   const out = {
     requestsPerSecond: result.requests.average,

@@ -21,6 +21,8 @@ export interface BenchOptions {
   runs: number
   outDir: string
   databaseUrl?: string
+  /** Tiny sizes (a few thousand messages, one short run) to check that every suite works. */
+  smoke?: boolean
 }
 
 export interface Row {
@@ -73,7 +75,7 @@ const suites: Record<SuiteName, (ctx: Context) => Promise<Row[]>> = {
       return { rps: r.requestsPerSecond, p50: r.latencyP50, p99: r.latencyP99, bodyBytes: r.bodyBytes }
     })
     const insert = await repeat(ctx, 'ceilings.insert', () => insertCeiling(ctx.pool, ctx.opts.durationS))
-    const move = await repeatMany(ctx, 'ceilings.move', () => moveCeiling(ctx.pool, ctx.opts.durationS, 200_000))
+    const move = await repeatMany(ctx, 'ceilings.move', () => moveCeiling(ctx.pool, ctx.opts.durationS, ctx.opts.smoke ? 5_000 : 200_000))
     return [
       { figure: `fastify hello-world POST (${fmt(hello.bodyBytes!.median)}-byte body, 64 conns), req/s`, value: fmtFigure(hello.rps!) },
       { figure: 'raw multi-row INSERT into a queue_messages-shaped table, rows/s', value: fmtFigure(insert) },
@@ -138,8 +140,8 @@ export function table(rows: Row[]): string {
   return [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...lines.map((l) => `| ${l.join(' | ')} |`)].join('\n')
 }
 
-async function benchDatabase(baseUrl: string): Promise<string> {
-  const name = 'tpipe_bench'
+async function benchDatabase(baseUrl: string, smoke: boolean): Promise<string> {
+  const name = smoke ? 'tpipe_bench_smoke' : 'tpipe_bench'
   const admin = new pg.Client({ connectionString: baseUrl })
   await admin.connect()
   try {
@@ -155,7 +157,7 @@ async function benchDatabase(baseUrl: string): Promise<string> {
 
 export async function runBench(opts: BenchOptions, log: (m: string) => void = console.log): Promise<{ machine: MachineInfo; results: Record<string, Row[]> }> {
   const base = opts.databaseUrl ?? (await resolveDatabaseUrl(loadConfig({}, process.env), log))
-  const databaseUrl = await benchDatabase(base)
+  const databaseUrl = await benchDatabase(base, opts.smoke ?? false)
   await migrate(databaseUrl, 'up')
   const pool = createPool(databaseUrl, { max: 8, applicationName: 'tpipe-bench' })
   const machine = await machineInfo(pool)
@@ -186,16 +188,18 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
   let durationS = 5
   let runs = 3
   let outDir = join(ROOT, 'bench', 'results')
+  let smoke = false
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!
     if (a === '--duration') durationS = Number(argv[++i])
     else if (a === '--runs') runs = Number(argv[++i])
     else if (a === '--out') outDir = argv[++i]!
+    else if (a === '--smoke') smoke = true
     else if ((SUITES as readonly string[]).includes(a)) suitesArg.push(a as SuiteName)
     else throw new Error(`unknown bench argument ${JSON.stringify(a)}: suites are ${SUITES.join(', ')}; options --duration S, --runs N, --out DIR`)
   }
   if (!Number.isFinite(durationS) || durationS <= 0) throw new Error('--duration must be a positive number of seconds')
   if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs must be a positive integer')
-  return { suites: suitesArg.length ? suitesArg : [...SUITES], durationS, runs, outDir }
+  return { suites: suitesArg.length ? suitesArg : [...SUITES], durationS, runs, outDir, smoke }
 }
 

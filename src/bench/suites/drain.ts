@@ -52,13 +52,13 @@ export async function drainSuite(ctx: Context): Promise<Row[]> {
   ] as const) {
     const runs: number[] = []
     for (let i = 0; i < ctx.opts.runs; i++) {
-      runs.push(await drainOnce(ctx, readers, collectors, DRAIN_MESSAGES))
+      runs.push(await drainOnce(ctx, readers, collectors, ctx.opts.smoke ? 5_000 : DRAIN_MESSAGES))
       ctx.log(`  drain ${readers}+${collectors} run ${i + 1}/${ctx.opts.runs}: ${fmt(runs.at(-1)!)} msg/s`)
     }
     const f = figure(runs)
     ctx.figures.set(`drain.${readers}+${collectors}`, f)
     rows.push({
-      figure: `drain ${fmt(DRAIN_MESSAGES)} messages, ${readers} reader + ${collectors} collectors, msg/s`,
+      figure: `drain ${fmt(ctx.opts.smoke ? 5_000 : DRAIN_MESSAGES)} messages, ${readers} reader + ${collectors} collectors, msg/s`,
       value: fmtFigure(f),
       ...(ceiling ? { ratio: `${ratio(f.median, ceiling.median)} of raw SQL move` } : {}),
       target: '>= 40% of raw SQL move',

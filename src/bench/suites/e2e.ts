@@ -132,10 +132,10 @@ export async function e2eOnce(ctx: Context, t: E2ETopology, warmupS: number, mea
 export async function e2eSuite(ctx: Context): Promise<Row[]> {
   const rows: Row[] = []
   const hello = ctx.figures.get('ceilings.hello.rps')
-  for (const t of TOPOLOGIES) {
+  for (const t of ctx.opts.smoke ? TOPOLOGIES.slice(0, 1) : TOPOLOGIES) {
     const results: E2EResult[] = []
     for (let i = 0; i < ctx.opts.runs; i++) {
-      const r = await e2eOnce(ctx, t, 5, ctx.opts.durationS)
+      const r = await e2eOnce(ctx, t, ctx.opts.smoke ? 1 : 5, ctx.opts.durationS)
       results.push(r)
       ctx.log(
         `  e2e ${t.name} run ${i + 1}/${ctx.opts.runs}: ${fmt(r.messagesPerSecond)} msg/s, depth ${fmt(r.depthStart)} → ${fmt(r.depthEnd)}, p50 ${r.p50} ms, p99 ${r.p99} ms (${r.probesSeen}/${r.probes} probes)`,

@@ -34,7 +34,8 @@ async function peerOnce(ctx: Context, durationS: number): Promise<{ completedPer
   await producer.ready
   const workers = [0, 1].map(() => start({ role: 'worker', url: ctx.databaseUrl, queue, batchSize: 1000, subscriptions: 2 }))
   await Promise.all(workers.map((w) => w.ready))
-  await new Promise((r) => setTimeout(r, 3000)) // warm-up
+  const warmupMs = ctx.opts.smoke ? 500 : 3000
+  await new Promise((r) => setTimeout(r, warmupMs)) // warm-up
   const count = async () => Number((await ctx.pool.query('SELECT count(*) AS n FROM peer_telemetry')).rows[0].n)
   const c0 = await count()
   const t0 = Date.now()
@@ -46,7 +47,7 @@ async function peerOnce(ctx: Context, durationS: number): Promise<{ completedPer
   for (const w of workers) w.child.kill('SIGTERM')
   await Promise.all(workers.map((w) => w.result))
   const done = await count()
-  return { completedPerSecond: (c1 - c0) / seconds, sentPerSecond: sent / (seconds + 3), backlog: sent - done }
+  return { completedPerSecond: (c1 - c0) / seconds, sentPerSecond: sent / (seconds + warmupMs / 1000), backlog: sent - done }
 }
 
 export async function peerSuite(ctx: Context): Promise<Row[]> {
