@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parse, parseAllDocuments } from 'yaml'
+import * as k8s from '@kubernetes/client-node'
 import { SETTINGS } from '../src/config/schema.js'
 import type { Scope } from '../src/config/types.js'
 import { CHARTS, UMBRELLA_CHART, helmBinary, helmTemplate, runHelm, stageCharts } from '../src/cluster/helm.js'
@@ -134,7 +135,74 @@ describe('helm lint --strict and helm template', () => {
   }, TIMEOUT)
 })
 
+/** Group/version and model of every kind the charts render (the models of @kubernetes/client-node). */
+const KINDS: Record<string, [string, string]> = {
+  Deployment: ['apps/v1', 'V1Deployment'],
+  StatefulSet: ['apps/v1', 'V1StatefulSet'],
+  Service: ['v1', 'V1Service'],
+  ConfigMap: ['v1', 'V1ConfigMap'],
+  Secret: ['v1', 'V1Secret'],
+  ServiceAccount: ['v1', 'V1ServiceAccount'],
+  Job: ['batch/v1', 'V1Job'],
+  PodDisruptionBudget: ['policy/v1', 'V1PodDisruptionBudget'],
+  HorizontalPodAutoscaler: ['autoscaling/v2', 'V2HorizontalPodAutoscaler'],
+  Role: ['rbac.authorization.k8s.io/v1', 'V1Role'],
+  RoleBinding: ['rbac.authorization.k8s.io/v1', 'V1RoleBinding'],
+}
+
+/**
+ * Strict structure check (like `kubectl apply --validate=strict`, which needs an API server): every field
+ * must exist in the Kubernetes model at that place and have its type. Returns the problems found.
+ */
+function unknownFields(value: unknown, type: string, path: string, out: string[] = []): string[] {
+  const models = k8s as unknown as Record<string, { getAttributeTypeMap?: () => { baseName: string; type: string; format: string }[] }>
+  const arr = /^Array<(.+)>$/.exec(type)
+  const map = /^\{ \[key: string\]: (.+); \}$/.exec(type)
+  if (value === null || value === undefined) return out
+  if (arr) {
+    if (!Array.isArray(value)) out.push(`${path}: expected a list`)
+    else value.forEach((v, i) => unknownFields(v, arr[1]!, `${path}[${i}]`, out))
+  } else if (map) {
+    if (typeof value !== 'object' || Array.isArray(value)) out.push(`${path}: expected a map`)
+    else for (const [key, v] of Object.entries(value)) unknownFields(v, map[1]!, `${path}.${key}`, out)
+  } else if (type === 'string' || type === 'Date') {
+    if (typeof value !== 'string') out.push(`${path}: expected a string, got ${JSON.stringify(value)}`)
+  } else if (type === 'number') {
+    if (typeof value !== 'number') out.push(`${path}: expected a number, got ${JSON.stringify(value)}`)
+  } else if (type === 'boolean') {
+    if (typeof value !== 'boolean') out.push(`${path}: expected a boolean, got ${JSON.stringify(value)}`)
+  } else if (type === 'IntOrString') {
+    if (typeof value !== 'string' && typeof value !== 'number') out.push(`${path}: expected an int or a string`)
+  } else if (type === 'any' || type === 'object') {
+    // free-form
+  } else {
+    const attrs = models[type]?.getAttributeTypeMap?.()
+    if (!attrs) return out.concat(`${path}: no model ${type}`)
+    if (typeof value !== 'object' || Array.isArray(value)) return out.concat(`${path}: expected an object (${type})`)
+    for (const [key, v] of Object.entries(value)) {
+      const a = attrs.find((x) => x.baseName === key)
+      if (!a) out.push(`${path}.${key}: no such field in ${type}`)
+      else unknownFields(v, a.format === 'int-or-string' ? 'IntOrString' : a.type, `${path}.${key}`, out)
+    }
+  }
+  return out
+}
+
 describe('rendered manifests', () => {
+  it('every object is a known kind at its API version, with only fields the Kubernetes API defines, of the right types', () => {
+    // The checker itself catches a misplaced field and a wrong type.
+    expect(unknownFields({ spec: { template: { spec: { containers: [{ name: 'x', securityContxt: {} }] } } } }, 'V1Deployment', 'd')).toEqual(['d.spec.template.spec.containers[0].securityContxt: no such field in V1Container'])
+    expect(unknownFields({ spec: { replicas: '2' } }, 'V1StatefulSet', 's')).toEqual(['s.spec.replicas: expected a number, got "2"'])
+    for (const r of ALL_RENDERS()) {
+      for (const o of renders[r]!) {
+        const known = KINDS[o.kind]
+        expect(known, `${r}: kind ${o.kind}`).toBeDefined()
+        expect(o.apiVersion, `${r} ${o.kind}`).toBe(known![0])
+        expect(unknownFields(o, known![1], `${r} ${o.kind}/${o.metadata.name}`)).toEqual([])
+      }
+    }
+  })
+
   it('every pod and container runs hardened: non-root, no privilege escalation, no capabilities, RuntimeDefault seccomp, read-only root', () => {
     for (const r of ALL_RENDERS()) {
       for (const { owner, spec } of pods(renders[r]!)) {
