@@ -134,6 +134,27 @@ function variant(opts: { unparsable?: boolean } = {}): { text: string; good: num
   return { text: '\uFEFF' + out.join('\r\n') + '\r\n', good: rows.length, badLines }
 }
 
+describe('rate and several mqwriters', () => {
+  it('spreads publishes over every mqwriter URL and keeps to --rate (lower bound only: a slow machine is never too fast)', async () => {
+    await db.pool.query('TRUNCATE queue_messages')
+    const second = await startMqwriter()
+    try {
+      const file = join(dir, 'rate.csv')
+      writeFileSync(file, generateSampleCsv({ hosts: 1, scrapes: 1 }))
+      const started = performance.now()
+      const r = await stream(file, { rate: '100' }, `${mqUrl},${second.url}`)
+      const seconds = (performance.now() - started) / 1000
+      expect(r.published).toBe(80)
+      expect(seconds).toBeGreaterThanOrEqual(0.65) // 80 rows at 100/s, minus the 100 ms start allowance
+      expect(await metricValue(second.mq.registry, 'mqwriter_messages_published_total')).toBeGreaterThan(0)
+      expect(await metricValue(mq.registry, 'mqwriter_messages_published_total')).toBeGreaterThan(0)
+      expect(await queueCount()).toBe(80)
+    } finally {
+      await second.mq.app.close()
+    }
+  })
+})
+
 describe('CSV variants and write-back', () => {
   it('publishes exactly the good rows, counts the bad ones with their line numbers, and writes the new timestamps back', async () => {
     await db.pool.query('TRUNCATE queue_messages')

@@ -90,7 +90,8 @@ export class Streamer {
   private async pace(): Promise<void> {
     if (this.opts.rate <= 0) return
     const now = performance.now()
-    this.nextAt = Math.max(this.nextAt + 1000 / this.opts.rate, now - 1000) // a stall does not become a burst
+    // Catch up on timer lateness, but at most 100 ms of it: a stall (mqwriter slow) must not turn into a burst.
+    this.nextAt = Math.max(this.nextAt, now - 100) + 1000 / this.opts.rate
     if (this.nextAt > now + 1) await sleep(this.nextAt - now)
   }
 
