@@ -16,6 +16,12 @@ COPY src ./src
 COPY commands ./commands
 COPY scripts ./scripts
 RUN npm run build
+# oclif.manifest.json: with it, `tpipe serve <service>` loads only that command's module at start-up;
+# without it oclif imports every command (bench and dev ones need dev dependencies the image lacks).
+RUN node --input-type=module -e "import { writeFileSync } from 'node:fs'; import { Config } from '@oclif/core'; \
+  const c = await Config.load(process.cwd()); const m = c.plugins.get(c.pjson.name).manifest; \
+  if (!m.commands['serve:mqwriter'] || !m.commands['migrate:up']) throw new Error('oclif manifest lacks commands'); \
+  writeFileSync('oclif.manifest.json', JSON.stringify(m))"
 
 # --- production dependencies only ---------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS deps
@@ -35,6 +41,7 @@ WORKDIR /app
 # Owned by root and not writable by the tpipe user: the code cannot be changed at run time.
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
+COPY --from=build /src/oclif.manifest.json ./
 COPY package.json ./
 COPY bin ./bin
 COPY migrations ./migrations

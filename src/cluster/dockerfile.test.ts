@@ -26,6 +26,11 @@ describe('Dockerfile', () => {
     expect(final).not.toMatch(/COPY src|COPY \. /)
   })
 
+  it('ships an oclif manifest, so a service start loads only its own command', () => {
+    expect(stages[0]).toMatch(/writeFileSync\('oclif\.manifest\.json'/)
+    expect(final).toMatch(/COPY --from=build \/src\/oclif\.manifest\.json \.\//)
+  })
+
   it('runs as a numeric non-root user (so runAsNonRoot can be checked)', () => {
     const user = lines.filter((l) => l.startsWith('USER '))
     expect(user.length).toBeGreaterThan(0)
