@@ -5,7 +5,8 @@ import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
 import { runDown } from './down.js'
-import { display, type CommandResult, type CommandSpec, type Executor } from './exec.js'
+import { display, execaExecutor, type CommandResult, type CommandSpec, type Executor } from './exec.js'
+import { copyCharts, helmBinary } from './helm.js'
 import { PACKAGE_ROOT } from './tools.js'
 import { ADDONS, ENDPOINTS, UpFailed, defaultImageTag, defaultUpOptions, planUp, runUp, type UpOptions } from './up.js'
 
@@ -147,6 +148,23 @@ describe('runUp', () => {
     expect(res.manifests?.map((m) => m.name)).toEqual(['kind/cluster.yaml', 'rendered'])
     expect(res.steps.find((s) => s.id === 'image')!.commands[2]).toMatch(/# only if kind load docker-image failed$/)
   })
+})
+
+describe('the plan’s helm commands, run for real (no cluster needed)', () => {
+  it('packages the staged umbrella chart and renders the migration Job that tpipe up applies', async () => {
+    const o = opts({ stagingDir: join(scratch, 'real', 'charts') })
+    const helm = helmBinary()!
+    const exec = execaExecutor({ helm })
+    const steps = planUp(o)
+    copyCharts(o.stagingDir, o.root)
+    const dep = await exec(steps.find((s) => s.id === 'pipeline')!.commands[0]!)
+    expect(dep.exitCode, dep.all).toBe(0)
+    const render = await exec(steps.find((s) => s.id === 'migrations')!.commands.find((c) => c.tool === 'helm')!)
+    expect(render.exitCode, render.all).toBe(0)
+    const job = parse(render.stdout)
+    expect(job).toMatchObject({ kind: 'Job', metadata: { name: 'tpipe-migrate' } })
+    expect(job.spec.template.spec.containers[0]).toMatchObject({ image: 'tpipe:0.1.0-test', imagePullPolicy: 'Never', args: ['migrate', 'up'] })
+  }, 120_000)
 })
 
 describe('tpipe up / tpipe down commands', () => {
