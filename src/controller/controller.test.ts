@@ -258,6 +258,18 @@ describe('assignments', () => {
     await eventually(() => doc()?.replicas === 3, { what: 'change seen' })
   })
 
+  it('a watch answered with 410 Gone relists and watches again', async () => {
+    const a = controller('ctl-a')
+    await eventually(() => doc()?.generation === 1 && fake.openWatches('statefulset') === 1, { what: 'watching' })
+    const lists = a.watch.lists
+    fake.goneNext('statefulset')
+    fake.endWatches('statefulset')
+    // ended → list → watch (410) → list → watch
+    await eventually(() => a.watch.lists >= lists + 2 && fake.openWatches('statefulset') === 1, { what: 'relisted after 410' })
+    fake.setReplicas('statefulset', NS, 'mqreader', 3)
+    await eventually(() => doc()?.replicas === 3, { what: 'change seen' })
+  })
+
   it('--restart-on-change merge-patches the pod template restartedAt annotation', async () => {
     controller('ctl-a', { restartOnChange: true })
     await eventually(() => doc()?.generation === 1, { what: 'generation 1' })

@@ -103,6 +103,8 @@ export interface KubeFake {
   openWatches(kind?: Kind): number
   /** Forget history so that a watch from an older resourceVersion gets 410 Gone. */
   compactHistory(): void
+  /** The next `times` watches of a kind get one ERROR event with a 410 Status, then the stream ends. */
+  goneNext(kind: Kind, times?: number): void
   /** Text served on GET /api/v1/namespaces/{ns}/pods/{pod}[:port]/proxy/metrics. */
   setPodMetrics(namespace: string, pod: string, text: string): void
   /** Recorded requests other than reads (GET) — what a follower must never send. */
@@ -159,6 +161,7 @@ export async function startKubeFake(opts: { namespace?: string } = {}): Promise<
   const requests: RecordedRequest[] = []
   const injections: Injection[] = []
   const podMetrics = new Map<string, string>()
+  const gone = new Map<Kind, number>()
   const sockets = new Set<Socket>()
 
   const key = (kind: Kind, ns: string, name: string) => `${kind}/${ns}/${name}`
@@ -260,6 +263,9 @@ export async function startKubeFake(opts: { namespace?: string } = {}): Promise<
     compactHistory() {
       compactedBefore = rv
       history.length = 0
+    },
+    goneNext(kind, times = 1) {
+      gone.set(kind, (gone.get(kind) ?? 0) + times)
     },
     setPodMetrics(namespace, pod, text) {
       podMetrics.set(`${namespace}/${pod}`, text)
@@ -388,7 +394,9 @@ export async function startKubeFake(opts: { namespace?: string } = {}): Promise<
       }
       if (rec.query.watch === 'true' || rec.query.watch === '1') {
         const from = rec.query.resourceVersion ? Number(rec.query.resourceVersion) : undefined
-        if (from !== undefined && from < compactedBefore) {
+        const forcedGone = (gone.get(kind) ?? 0) > 0
+        if (forcedGone) gone.set(kind, gone.get(kind)! - 1)
+        if (forcedGone || (from !== undefined && from < compactedBefore)) {
           // The real server answers 200 and sends one ERROR event with a 410 Status.
           rec.status = 200
           res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' })
