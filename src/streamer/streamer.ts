@@ -119,9 +119,10 @@ export class Streamer {
       }
     }
     let unreadable = 0
-    const parser = createReadStream(csv).pipe(
-      parse({ bom: true, info: true, relax_column_count: true, skip_records_with_error: true, skip_empty_lines: true }),
-    )
+    const source = createReadStream(csv)
+    const parser = source.pipe(parse({ bom: true, info: true, relax_column_count: true, skip_records_with_error: true, skip_empty_lines: true }))
+    // pipe() does not forward a read error; without this the loop below would wait forever.
+    source.on('error', (err) => parser.destroy(err))
     parser.on('skip', (err: Error & { lines?: number }) => {
       unreadable++
       this.countSkipped(pass, err.lines ?? 0, err.message)
@@ -174,6 +175,8 @@ export class Streamer {
     } catch (err) {
       await writer?.abort()
       throw err
+    } finally {
+      source.destroy()
     }
     if (!map) throw new Error(`${csv} is empty: no header row`)
     if (!writer) return
