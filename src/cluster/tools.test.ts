@@ -115,4 +115,17 @@ describe('versions and preflight', () => {
     expect(kind!.problem).toMatch(/too old \(need 0\.27\.0 or newer\)/)
     expect(helm).toMatchObject({ ok: true, source: 'bundled' })
   })
+
+  it('a helm on PATH older than required gives way to the bundled helm 4', async () => {
+    const bin = join(scratch, 'oldhelm')
+    execFileSync('sh', ['-c', `mkdir -p ${bin} && printf '#!/bin/sh\\necho "v3.12.0+gabcdef"\\n' > ${bin}/helm && chmod +x ${bin}/helm`])
+    const [plain] = await checkTools(['helm'], { PATH: bin })
+    expect(plain).toMatchObject({ ok: true, source: 'bundled' })
+    const [v4] = await checkTools(['helm'], { PATH: bin }, { min: { helm: [4, 0, 0] } })
+    expect(v4).toMatchObject({ ok: true, source: 'bundled' })
+    expect(v4!.version).toMatch(/^4\./)
+    const [tooNew] = await checkTools(['helm'], { PATH: bin }, { min: { helm: [99, 0, 0] } })
+    expect(tooNew).toMatchObject({ ok: false, path: join(bin, 'helm'), version: '3.12.0' })
+    expect(tooNew!.problem).toMatch(/too old \(need 99\.0\.0 or newer\)/)
+  })
 })

@@ -36,7 +36,7 @@ export interface ToolRequirement {
 export const TOOL_REQUIREMENTS: Record<ToolName, ToolRequirement> = {
   docker: { name: 'docker', min: [24, 0, 0], versionArgs: ['--version'], install: 'Docker Engine or Docker Desktop: https://docs.docker.com/get-docker/' },
   kind: { name: 'kind', min: [0, 27, 0], versionArgs: ['version'], install: 'kind: https://kind.sigs.k8s.io/docs/user/quick-start/#installation' },
-  // Helm 3.14+ renders these charts; Helm 4 is what they were checked with.
+  // Helm 3.14+ renders these charts (Helm 4 is what they were checked with); `tpipe up` needs Helm 4.
   helm: { name: 'helm', min: [3, 14, 0], versionArgs: ['version', '--short'], install: 'helm (v4 or v3.14+): https://helm.sh/docs/intro/install/' },
   kubectl: { name: 'kubectl', min: [1, 29, 0], versionArgs: ['version', '--client'], install: 'kubectl: https://kubernetes.io/docs/tasks/tools/' },
 }
@@ -201,38 +201,49 @@ function run(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv): Prom
   })
 }
 
+async function checkOne(name: ToolName, tool: ResolvedTool, min: readonly number[], env: NodeJS.ProcessEnv): Promise<ToolCheck> {
+  const req = TOOL_REQUIREMENTS[name]
+  const res = await run(tool.path, req.versionArgs, env)
+  const v = parseVersion(res.out)
+  const where = { path: tool.path, source: tool.source }
+  if (!v) return { name, ok: false, ...where, problem: `${name} at ${tool.path} did not report a version (${res.out.split('\n')[0] ?? ''})` }
+  const version = v.join('.')
+  if (!versionAtLeast(v, min)) return { name, ok: false, ...where, version, problem: `${name} ${version} is too old (need ${min.join('.')} or newer); upgrade ${req.install}` }
+  if (name === 'docker') {
+    const info = await run(tool.path, ['info', '--format', '{{.ServerVersion}}'], env)
+    if (!info.ok) return { name, ok: false, ...where, version, problem: `the Docker daemon is not reachable (${info.out.split('\n').find((l) => l.trim()) ?? 'no answer'}); start Docker and retry` }
+  }
+  return { name, ok: true, ...where, version }
+}
+
 /**
- * Checks each tool is present and recent enough, and that the Docker daemon answers. Never throws:
+ * Checks each tool is present and recent enough, and that the Docker daemon answers. A helm or kubectl
+ * on PATH that is too old gives way to the bundled copy when that one is recent enough. Never throws:
  * returns one result per tool so the caller can name everything missing at once.
  */
-export async function checkTools(names: readonly ToolName[], env: NodeJS.ProcessEnv = process.env): Promise<ToolCheck[]> {
+export async function checkTools(
+  names: readonly ToolName[],
+  env: NodeJS.ProcessEnv = process.env,
+  opts: { min?: Partial<Record<ToolName, readonly [number, number, number]>> } = {},
+): Promise<ToolCheck[]> {
   const out: ToolCheck[] = []
   for (const name of names) {
     const req = TOOL_REQUIREMENTS[name]
+    const min = opts.min?.[name] ?? req.min
     const tool = resolveTool(name, env.PATH)
     if (!tool) {
       out.push({ name, ok: false, problem: `${name} not found on PATH; install ${req.install}` })
       continue
     }
-    const res = await run(tool.path, req.versionArgs, env)
-    const v = parseVersion(res.out)
-    if (!v) {
-      out.push({ name, ok: false, path: tool.path, source: tool.source, problem: `${name} at ${tool.path} did not report a version (${res.out.split('\n')[0] ?? ''})` })
-      continue
-    }
-    const version = v.join('.')
-    if (!versionAtLeast(v, req.min)) {
-      out.push({ name, ok: false, path: tool.path, source: tool.source, version, problem: `${name} ${version} is too old (need ${req.min.join('.')} or newer); upgrade ${req.install}` })
-      continue
-    }
-    if (name === 'docker') {
-      const info = await run(tool.path, ['info', '--format', '{{.ServerVersion}}'], env)
-      if (!info.ok) {
-        out.push({ name, ok: false, path: tool.path, source: tool.source, version, problem: `the Docker daemon is not reachable (${info.out.split('\n').find((l) => l.trim()) ?? 'no answer'}); start Docker and retry` })
-        continue
+    let check = await checkOne(name, tool, min, env)
+    if (!check.ok && tool.source === 'path' && check.version && (name === 'helm' || name === 'kubectl')) {
+      const bundled = bundledTool(name)
+      if (bundled) {
+        const alt = await checkOne(name, { name, path: bundled, source: 'bundled' }, min, env)
+        if (alt.ok) check = alt
       }
     }
-    out.push({ name, ok: true, path: tool.path, source: tool.source, version })
+    out.push(check)
   }
   return out
 }

@@ -60,6 +60,7 @@ describe('planUp', () => {
     const install = cmds.find((c) => c.startsWith('helm upgrade --install tpipe'))!
     expect(install).not.toContain('--wait')
     expect(install).toContain('--set global.image.tag=0.1.0-test')
+    expect(install).toContain('--force-conflicts')
     expect(cmds.indexOf(install)).toBeLessThan(cmds.findIndex((c) => c.includes('rollout status statefulset/postgresql')))
     expect(cmds.findIndex((c) => c.includes('wait --for=condition=complete job/tpipe-migrate'))).toBeLessThan(cmds.findIndex((c) => c.includes('deployment/apigw')))
     expect(cmds.filter((c) => c.includes('kind create cluster'))[0]).toContain(join(PACKAGE_ROOT, 'kind', 'cluster.yaml'))

@@ -13,6 +13,8 @@ import { UMBRELLA_CHART, copyCharts, helmTemplate } from './helm.js'
 import { PACKAGE_ROOT, checkTools, preflightMessage, type ToolCheck, type ToolName } from './tools.js'
 
 export const UP_TOOLS: readonly ToolName[] = ['docker', 'kind', 'helm', 'kubectl']
+/** `tpipe up` uses Helm 4 (server-side apply, --force-conflicts); the charts alone render with 3.14+. */
+export const UP_MIN_VERSIONS = { helm: [4, 0, 0] } as const
 
 /** Third-party charts, pinned: `helm upgrade --install … --repo <url> --version <v>` needs no `helm repo add`. */
 export const ADDONS = {
@@ -180,7 +182,9 @@ export function planUp(o: UpOptions): PlannedStep[] {
       commands: [
         { tool: 'helm', args: ['dependency', 'update', '--skip-refresh', chart] },
         // No --wait: on a first install the services cannot be ready before the migrations have run.
-        { tool: 'helm', args: ['upgrade', '--install', o.release, chart, '--namespace', o.namespace, '--create-namespace', ...pipelineValueArgs(o), ...hkube, '--timeout', '10m'] },
+        // --force-conflicts: spec.replicas changed by `tpipe scale` (a workload without an HPA) is set back
+        // to the values instead of failing the server-side apply, so re-running converges.
+        { tool: 'helm', args: ['upgrade', '--install', o.release, chart, '--namespace', o.namespace, '--create-namespace', ...pipelineValueArgs(o), ...hkube, '--force-conflicts', '--timeout', '10m'] },
       ],
     },
     {
@@ -248,6 +252,8 @@ export interface RunUpDeps {
   exec: Executor
   /** Tool checks (injected so tests can run without the tools). */
   checkTools?: (names: readonly ToolName[]) => Promise<ToolCheck[]>
+  /** Filled by the preflight with the binaries it checked (e.g. the bundled helm); the executor reads it. */
+  paths?: Record<string, string>
   /** Render the umbrella chart for --dry-run (helm on this machine); omitted: no rendered manifests. */
   render?: (o: UpOptions) => Promise<{ name: string; content: string }[]>
   /** Progress output: listr2 'default' (a TTY), 'simple', or 'silent' (--json, tests). */
@@ -265,7 +271,8 @@ async function runStep(o: UpOptions, step: PlannedStep, deps: RunUpDeps, report:
   const at = (i: number): PlannedCommand => cmd[i]!
   switch (step.id) {
     case 'preflight': {
-      const checks = await (deps.checkTools ?? ((n) => checkTools(n)))(UP_TOOLS)
+      const checks = await (deps.checkTools ?? ((n) => checkTools(n, process.env, { min: UP_MIN_VERSIONS })))(UP_TOOLS)
+      for (const c of checks) if (c.ok && c.path && deps.paths) deps.paths[c.name] = c.path
       const problems = [preflightMessage(checks)].filter((m): m is string => m !== undefined)
       const files = ['Dockerfile', 'charts', join('kind', 'cluster.yaml'), join('kind', 'values.yaml')].filter((f) => !existsSync(join(o.root, f)))
       if (files.length > 0) problems.push(`not a tpipe checkout: ${files.join(', ')} missing under ${o.root} (run tpipe up from a clone of the repository)`)
