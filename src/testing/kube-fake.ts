@@ -7,7 +7,9 @@
 // patch content types (a JSON-patch body sent where a merge patch is meant is rejected), Lease times in
 // MicroTime form. Every request is recorded (method, path, query, content-type, body, bearer token) so a
 // test can assert what was — and was not — written.
+import * as fs from 'node:fs'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import * as path from 'node:path'
 import type { AddressInfo, Socket } from 'node:net'
 import { KubeConfig } from '@kubernetes/client-node'
 
@@ -556,4 +558,38 @@ export async function eventually<T>(check: () => T | Promise<T>, { timeoutMs = 1
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`)
     await new Promise((r) => setTimeout(r, intervalMs))
   }
+}
+
+/**
+ * Writes files into a directory the way the kubelet updates a mounted ConfigMap (its AtomicWriter):
+ * the data goes into a fresh `..<timestamp>` directory, a `..data_tmp` symlink to it is renamed over
+ * `..data` (the one atomic step), each visible file is a symlink `name -> ..data/name` (made once), and
+ * the previous timestamped directory is removed. A watch on the file itself misses this; a watch on the
+ * directory sees it.
+ */
+export function kubeletAtomicWrite(dir: string, files: Record<string, string>): void {
+  const { mkdirSync, writeFileSync, symlinkSync, renameSync, readlinkSync, rmSync, existsSync, lstatSync } = fs
+  const { join } = path
+  mkdirSync(dir, { recursive: true })
+  const stamp = `..${new Date().toISOString().replace(/[-:.TZ]/g, '_')}${process.hrtime.bigint()}`
+  const target = join(dir, stamp)
+  mkdirSync(target)
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(target, name), text)
+  const dataLink = join(dir, '..data')
+  const previous = existsSync(dataLink) ? readlinkSync(dataLink) : undefined
+  const tmp = join(dir, '..data_tmp')
+  rmSync(tmp, { force: true })
+  symlinkSync(stamp, tmp)
+  renameSync(tmp, dataLink)
+  for (const name of Object.keys(files)) {
+    const visible = join(dir, name)
+    let isLink = false
+    try {
+      isLink = lstatSync(visible).isSymbolicLink()
+    } catch {
+      isLink = false
+    }
+    if (!isLink) symlinkSync(join('..data', name), visible)
+  }
+  if (previous && previous !== stamp) rmSync(join(dir, previous), { recursive: true, force: true })
 }
