@@ -12,7 +12,8 @@ import { PartitionController, RESTARTED_AT } from './controller.js'
 
 const NS = 'tpipe'
 const log = pino({ level: 'silent' })
-const TIMING = { leaseDurationMs: 1000, renewDeadlineMs: 600, retryPeriodMs: 100, debounceMs: 100, relistIntervalMs: 30_000 }
+// Generous against a starved event loop (2 shared cores): a stall shorter than the renew deadline changes nothing.
+const TIMING = { leaseDurationMs: 2000, renewDeadlineMs: 1500, retryPeriodMs: 100, debounceMs: 100, relistIntervalMs: 30_000 }
 
 let fake: KubeFake
 const controllers: PartitionController[] = []
@@ -72,7 +73,7 @@ describe('leader election', () => {
     const lease = fake.get('lease', NS, 'partition-controller')!
     expect(lease.spec.holderIdentity).toBe(leader)
     expect(lease.spec.renewTime).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/)
-    expect(lease.spec.leaseDurationSeconds).toBe(1)
+    expect(lease.spec.leaseDurationSeconds).toBe(2)
     // Renewals are replaces carrying the resourceVersion that was read (optimistic concurrency).
     const puts = fake.requests.filter((r) => r.method === 'PUT' && r.path.endsWith('/leases/partition-controller') && r.status === 200)
     expect(puts.length).toBeGreaterThan(0)
@@ -134,7 +135,7 @@ describe('leader election', () => {
   })
 
   it('a leader that sees another holder in the Lease stops acting at once', async () => {
-    const slow = { leaseDurationMs: 3000, renewDeadlineMs: 2000 }
+    const slow = { leaseDurationMs: 5000, renewDeadlineMs: 3000 }
     const a = controller('ctl-a', slow)
     await eventually(() => a.isLeader(), { what: 'a leads' })
     await eventually(() => doc()?.generation === 1, { what: 'generation 1' })
@@ -285,7 +286,7 @@ describe('assignments', () => {
 
 describe('service', () => {
   it('serves /healthz, /readyz and the partition_controller_* metrics', async () => {
-    const config = loadConfig({}, { TPIPE_NAMESPACE: NS, TPIPE_CONTROLLER_IDENTITY: 'svc-a', TPIPE_DEFAULT_METRICS: 'false', TPIPE_CONTROLLER_LEASE_DURATION_MS: '1000', TPIPE_CONTROLLER_RENEW_DEADLINE_MS: '600', TPIPE_CONTROLLER_RETRY_PERIOD_MS: '100', TPIPE_CONTROLLER_DEBOUNCE_MS: '50' }, 'partition-controller')
+    const config = loadConfig({}, { TPIPE_NAMESPACE: NS, TPIPE_CONTROLLER_IDENTITY: 'svc-a', TPIPE_DEFAULT_METRICS: 'false', TPIPE_CONTROLLER_LEASE_DURATION_MS: '2000', TPIPE_CONTROLLER_RENEW_DEADLINE_MS: '1500', TPIPE_CONTROLLER_RETRY_PERIOD_MS: '100', TPIPE_CONTROLLER_DEBOUNCE_MS: '50' }, 'partition-controller')
     const { app, controller: c } = buildPartitionController(config, { logger: log, kubeConfig: fake.kubeConfig({ token: 'svc-a', namespace: NS }) })
     c.start()
     try {
