@@ -189,6 +189,8 @@ describe('GET /api/v1/gpus/{id}/telemetry', () => {
   it.each([
     ['start_time=yesterday', 'start_time'],
     ['end_time=2026-13-01T00:00:00Z', 'end_time'],
+    ['end_time=2025-02-30T00:00:00Z', 'end_time'],
+    ['start_time=9999999-01-01T00:00:00Z', 'start_time'],
     ['start_time=2026-01-01T00:00:00', 'start_time'],
     [`start_time=${T[2]}&end_time=${T[1]}`, 'start_time'],
     ['limit=0', 'limit'],

@@ -91,6 +91,10 @@ async function query<R extends object>(pool: Queryable, q: Query): Promise<R[]> 
     if (isUnavailable(err) || pgCode(err) === PG_ERROR.queryCanceled) {
       throw new TpipeError('TPIPE_ERR_DB_UNAVAILABLE', undefined, { retryAfter: RETRY_AFTER_SECONDS, cause: err })
     }
+    // The handlers validate times first; should PostgreSQL still refuse one, it is the caller's input.
+    if (pgCode(err) === PG_ERROR.datetimeFieldOverflow || pgCode(err) === PG_ERROR.invalidDatetimeFormat) {
+      throw new TpipeError('TPIPE_ERR_BAD_PARAMETER', `a time parameter is out of range: ${(err as Error).message}`)
+    }
     throw err
   }
 }

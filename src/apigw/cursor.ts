@@ -1,10 +1,18 @@
 // The opaque next_cursor: base64url of the last row's (ts, msg_uuid). Clients must not build it.
 import { UUID_RE } from '../mqwriter/uuidv7.js'
 
-export const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/
+export const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(?:[Zz]|[+-](\d{2}):(\d{2}))$/
 
+/**
+ * A full RFC 3339 date-time whose fields are in range. Date.parse alone is not enough: it turns
+ * 2025-02-30 into March 2, which PostgreSQL would refuse (and the request would fail with a 500).
+ */
 export function isRfc3339(s: string): boolean {
-  return RFC3339.test(s) && !Number.isNaN(Date.parse(s))
+  const m = RFC3339.exec(s)
+  if (!m) return false
+  const [y, mo, d, h, mi, sec, , oh, om] = m.slice(1).map((v) => (v === undefined || v.startsWith('.') ? 0 : Number(v)))
+  const daysInMonth = new Date(Date.UTC(y!, mo!, 0)).getUTCDate()
+  return mo! >= 1 && mo! <= 12 && d! >= 1 && d! <= daysInMonth && h! <= 23 && mi! <= 59 && sec! <= 59 && oh! <= 23 && om! <= 59
 }
 
 export function encodeCursor(ts: string, msgUuid: string): string {
