@@ -86,6 +86,21 @@ describe('gpus table trigger', () => {
     expect(r.rows).toEqual([{ gpu_uuid: g, last_seen: new Date('2026-03-01T00:00:00Z') }])
   })
 
+  it('fires for an INSERT inside a data-modifying WITH, the collector\'s form', async () => {
+    const g = `GPU-cte-${randomUUID()}`
+    const r = await db.pool.query(
+      `WITH t AS (
+         INSERT INTO telemetry (msg_uuid, gpu_uuid, gpu_id, device, hostname, model_name, metric_name, value, ts)
+         VALUES ($1, $2, 2, 'nvidia2', 'host-cte', 'm', 'DCGM_FI_DEV_GPU_UTIL', 1, '2026-04-02T00:00:00Z')
+         ON CONFLICT (msg_uuid) DO NOTHING RETURNING 1)
+       SELECT count(*)::int AS n FROM t`,
+      [randomUUID(), g],
+    )
+    expect(r.rows[0].n).toBe(1)
+    const row = await db.pool.query('SELECT hostname, gpu_id FROM gpus WHERE gpu_uuid = $1', [g])
+    expect(row.rows).toEqual([{ hostname: 'host-cte', gpu_id: 2 }])
+  })
+
   // The collector writes one INSERT per transaction; the trigger then locks gpus rows in gpu_uuid order.
   it('lets concurrent one-statement batches over the same GPUs, given in opposite orders, all commit (no deadlock)', async () => {
     const gpus = Array.from({ length: 40 }, (_, i) => `GPU-conc-${String(i).padStart(2, '0')}`)
