@@ -3,11 +3,13 @@ import { TpipeCommand } from '../src/cli/base.js'
 import { settingFlags } from '../src/cli/flags.js'
 import { cliClusterError } from '../src/cluster/kube.js'
 import { SCALABLE_SERVICES, ScaleError, formatScaleResult, scaleOnCluster, type ScaleResult } from '../src/cluster/scale.js'
+import { findLocalInstance } from '../src/local/client.js'
 
 const cluster = settingFlags('partition-controller')
+const cli = settingFlags('cli')
 
 export default class Scale extends TpipeCommand {
-  static override summary = 'Set the replica count of a service (on the Kubernetes cluster of the current or given context).'
+  static override summary = 'Set the replica count of a service: on the running `tpipe dev` instance, else on the Kubernetes cluster of the current or given context.'
   static override description =
     'Patches the scale subresource of the service’s Deployment (mqreader: StatefulSet). When a HorizontalPodAutoscaler manages it, says so; --pin sets the HPA’s min and max to the same count so the change sticks.'
   static override examples = ['<%= config.bin %> scale mqreader 4', '<%= config.bin %> scale mqwriter 3 --pin --context kind-tpipe --namespace tpipe']
@@ -21,12 +23,28 @@ export default class Scale extends TpipeCommand {
     context: cluster.context!,
     kubeconfig: cluster.kubeconfig!,
     'name-prefix': Flags.string({ description: 'prefix of the object names when the release names them <prefix>-mqreader etc.' }),
+    home: cli.home!,
+    target: Flags.string({ description: 'where to scale: auto (a running tpipe dev instance, else the cluster), local or cluster', options: ['auto', 'local', 'cluster'], default: 'auto' }),
     pin: Flags.boolean({ description: 'when an HPA manages the workload, set its minReplicas = maxReplicas = n', default: false }),
   }
 
-  async run(): Promise<ScaleResult> {
+  async run(): Promise<ScaleResult | { target: 'local'; service: string; from: number; to: number; moves: string[] }> {
     const { args, flags } = await this.parse(Scale)
-    const config = this.loadConfigFrom({ namespace: flags.namespace, context: flags.context, kubeconfig: flags.kubeconfig }, 'cli')
+    const config = this.loadConfigFrom({ namespace: flags.namespace, context: flags.context, kubeconfig: flags.kubeconfig, home: flags.home }, 'cli')
+    if (flags.target !== 'cluster') {
+      const local = await findLocalInstance(config.home)
+      if (local) {
+        try {
+          const r = await local.scale(args.service, args.replicas)
+          this.log(`${r.service}: ${r.from} → ${r.to} replicas on the tpipe dev instance (pid ${local.state.pid})`)
+          for (const m of r.moves) this.log(`  ${m}`)
+          return { target: 'local', ...r }
+        } catch (err) {
+          this.error((err as Error).message, { exit: 2 })
+        }
+      }
+      if (flags.target === 'local') this.error(`no tpipe dev instance is running under ${config.home} (start one with \`tpipe dev\`)`, { exit: 3 })
+    }
     try {
       const result = await scaleOnCluster({
         service: args.service,

@@ -3,11 +3,15 @@ import { TpipeCommand } from '../src/cli/base.js'
 import { settingFlags } from '../src/cli/flags.js'
 import { cliClusterError } from '../src/cluster/kube.js'
 import { clusterStatus, formatClusterStatus, type ClusterStatus } from '../src/cluster/status.js'
+import { findLocalInstance } from '../src/local/client.js'
+import type { DevStatus } from '../src/local/supervisor.js'
+import { renderStatus } from '../src/local/view.js'
 
 const cluster = settingFlags('partition-controller')
+const cli = settingFlags('cli')
 
 export default class Status extends TpipeCommand {
-  static override summary = 'Show replicas, the partition-controller’s leader and generation, and each reader’s partitions and buffer use.'
+  static override summary = 'Show the pipeline’s state: of the running `tpipe dev` instance, else of the cluster (replicas, controller leader and generation, each reader’s partitions and buffer use).'
   static override examples = ['<%= config.bin %> status', '<%= config.bin %> status --context kind-tpipe --namespace tpipe --json']
   static override enableJsonFlag = true
   static override flags = {
@@ -17,16 +21,28 @@ export default class Status extends TpipeCommand {
     configmap: cluster.configmap!,
     'lease-name': cluster['lease-name']!,
     'name-prefix': Flags.string({ description: 'prefix of the object names when the release names them <prefix>-mqreader etc.' }),
+    home: cli.home!,
+    target: Flags.string({ description: 'whose status: auto (a running tpipe dev instance, else the cluster), local or cluster', options: ['auto', 'local', 'cluster'], default: 'auto' }),
     'reader-metrics': Flags.boolean({ description: 'read each reader’s buffer utilization through the API server’s pod proxy', default: true, allowNo: true }),
     'reader-port': Flags.integer({ description: 'HTTP port of the mqreader pods (for their /metrics)', default: 8080 }),
   }
 
-  async run(): Promise<ClusterStatus> {
+  async run(): Promise<ClusterStatus | (DevStatus & { target: 'local' })> {
     const { flags } = await this.parse(Status)
     const config = this.loadConfigFrom(
-      { namespace: flags.namespace, context: flags.context, kubeconfig: flags.kubeconfig, configmap: flags.configmap, 'lease-name': flags['lease-name'] },
+      { namespace: flags.namespace, context: flags.context, kubeconfig: flags.kubeconfig, configmap: flags.configmap, 'lease-name': flags['lease-name'], home: flags.home },
       'cli',
     )
+    if (flags.target !== 'cluster') {
+      const local = await findLocalInstance(config.home)
+      if (local) {
+        const s = await local.status()
+        this.log(`tpipe dev (pid ${local.state.pid}, since ${local.state.startedAt})\n`)
+        this.log(renderStatus(s))
+        return { target: 'local', ...s }
+      }
+      if (flags.target === 'local') this.error(`no tpipe dev instance is running under ${config.home} (start one with \`tpipe dev\`)`, { exit: 3 })
+    }
     try {
       const status = await clusterStatus({
         namespace: config.namespace,

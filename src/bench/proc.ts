@@ -2,12 +2,13 @@
 // own process (and event loop), started from the built package like production.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
+import { PACKAGE_ROOT } from '../paths.js'
 
-export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
+export const ROOT = PACKAGE_ROOT
 export const RUN_JS = join(ROOT, 'bin', 'run.js')
-export const BENCH_DIR = dirname(fileURLToPath(import.meta.url))
+// The load generator and helpers run compiled, from dist, whichever way the suite itself was started.
+export const BENCH_DIR = join(PACKAGE_ROOT, 'dist', 'src', 'bench')
 
 export interface Service {
   child: ChildProcess
@@ -32,7 +33,7 @@ export async function waitReady(url: string, timeoutMs = 30_000): Promise<void> 
 /** Starts `tpipe serve <service>` on a port and waits for /readyz. */
 export async function startService(service: string, port: number, env: Record<string, string>, args: string[] = []): Promise<Service> {
   const child = spawn(process.execPath, [RUN_JS, 'serve', service, '--port', String(port), '--host', '127.0.0.1', ...args], {
-    env: { ...process.env, TPIPE_LOG_LEVEL: 'warn', ...env },
+    env: { ...process.env, NODE_ENV: 'production', TPIPE_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   })
   const url = `http://127.0.0.1:${port}`

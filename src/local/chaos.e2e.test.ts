@@ -17,7 +17,7 @@ import { Supervisor, waitFor } from './supervisor.js'
 // Its own embedded PostgreSQL (not the shared test server), because this test restarts it.
 const CHAOS_HOME = join(process.cwd(), '.tpipe-test', 'chaos')
 const LOOPS = 8
-const RATE = 700 // per streamer: ~15 s of streaming, long enough for every fault to land mid-flow
+const RATE = 400 // per streamer: ~25 s of streaming, so every fault lands while messages flow
 
 function csvRows(path: string): number {
   return readFileSync(path, 'utf8').trimEnd().split(/\r?\n/).length - 1
@@ -98,13 +98,15 @@ describe('exactly once through kill -9, scaling and a database restart', () => {
     kill('mqreader-0')
     await new Promise((r) => setTimeout(r, 1500))
     kill('mqwriter-0')
-    await new Promise((r) => setTimeout(r, 1000))
-    log(`scale mqreader 4: ${JSON.stringify((await sup.scale('mqreader', 4)).moves)}`)
-    log('restarting PostgreSQL')
+    await new Promise((r) => setTimeout(r, 1500))
+    log(`restarting PostgreSQL (telemetry rows so far: ${await persisted()})`)
     await restartEmbedded(CHAOS_HOME)
     log('PostgreSQL back')
     await new Promise((r) => setTimeout(r, 1500))
-    log(`scale mqreader 1: ${JSON.stringify((await sup.scale('mqreader', 1)).moves)}`)
+    log(`scale mqreader 4 (telemetry rows so far: ${await persisted()})`)
+    log(`scaled: ${JSON.stringify((await sup.scale('mqreader', 4)).moves)}`)
+    log(`scale mqreader 1 (telemetry rows so far: ${await persisted()}; streamers done: ${sup.list('streamer').filter((p) => p.state === 'done').length})`)
+    log(`scaled: ${JSON.stringify((await sup.scale('mqreader', 1)).moves)}`)
 
     // The streamers finish their loops; then the queue drains.
     await waitFor(() => sup!.list('streamer').every((p) => p.state === 'done'), 240_000, 'streamers to finish their loops', 500)

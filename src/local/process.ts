@@ -4,10 +4,10 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { createWriteStream, mkdirSync, readFileSync, type WriteStream } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { PACKAGE_ROOT } from '../paths.js'
 import type { ServiceName } from '../config/types.js'
 
-export const PACKAGE_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
+export { PACKAGE_ROOT }
 /** The built `tpipe` executable: the same command the container image runs. */
 export const TPIPE_BIN = join(PACKAGE_ROOT, 'bin', 'run.js')
 
@@ -65,7 +65,8 @@ export class ManagedProcess {
     this.log ??= createWriteStream(this.logFile, { flags: 'a' })
     this.log.write(`\n--- ${new Date().toISOString()} start ${this.spec.name}: tpipe serve ${this.spec.service} ${this.spec.args.join(' ')}\n`)
     const child = spawn(process.execPath, [TPIPE_BIN, 'serve', this.spec.service, '--port', String(this.spec.port), '--host', '127.0.0.1', ...this.spec.args], {
-      env: { ...process.env, ...this.spec.env },
+      // NODE_ENV=production: under a test runner (NODE_ENV=test) oclif would look for TypeScript sources.
+      env: { ...process.env, NODE_ENV: 'production', ...this.spec.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     this.child = child

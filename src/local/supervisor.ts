@@ -300,20 +300,24 @@ export class Supervisor {
     })
   }
 
-  /** Replaces each process of a service with one built from the current topology, one at a time. */
+  /**
+   * Replaces each process of a service with one built from the current topology. All at once: these
+   * are stateless clients (collectors, streamers) whose graceful stop finishes their in-flight work.
+   */
   private async rollingRestart(service: ServiceName): Promise<void> {
     const list = this.list(service)
-    for (let i = 0; i < list.length; i++) {
-      const old = list[i]!
-      if (old.state === 'done') continue
-      await old.stop()
-      old.closeLog()
-      const p = this.managed(await this.spec(service, i, old.spec.port), i)
-      p.restarts = old.restarts
-      list[i] = p
-      p.start()
-      await this.awaitReady(p)
-    }
+    await Promise.all(
+      list.map(async (old, i) => {
+        if (old.state === 'done') return
+        await old.stop()
+        old.closeLog()
+        const p = this.managed(await this.spec(service, i, old.spec.port), i)
+        p.restarts = old.restarts
+        list[i] = p
+        p.start()
+        await this.awaitReady(p)
+      }),
+    )
   }
 
   /**
@@ -335,17 +339,21 @@ export class Supervisor {
     }
     for (const name of Object.keys(this.plan)) if (!next[name]) moves.push(`${name}: ${rangeText(this.plan[name]!)} → -`)
 
+    const t0 = Date.now()
+    const step = (m: string) => this.log(`scale mqreader ${from} → ${n}: ${m} (+${((Date.now() - t0) / 1000).toFixed(1)} s)`)
     if (n > from) {
-      const previous = this.plan
-      this.plan = { ...previous } // new readers start with no partitions (they are not in the old plan)
+      // new readers start with no partitions (they are not in the current plan yet)
       await Promise.all(Array.from({ length: n - from }, (_, k) => this.launch('mqreader', from + k)))
+      step(`started ${n - from} reader(s)`)
       await this.rollingRestart('collector')
+      step('collectors know every reader')
     }
     this.plan = next
     this.generation++
     const generation = this.generation
     const targets = this.list('mqreader').map((p) => ({ p, partitions: next[p.spec.name] ? rangeText(next[p.spec.name]!) : '' }))
     await Promise.all(targets.map(({ p, partitions }) => this.putAssignment(p, partitions, generation)))
+    step(`generation ${generation} sent`)
     await waitFor(
       async () => {
         const views = await Promise.all(targets.map(({ p }) => getJson<AssignmentView>(`${p.url}/v1/assignment`)))
@@ -359,11 +367,13 @@ export class Supervisor {
       'readers to converge on the new partition plan',
       200,
     )
+    step('every reader owns exactly its range')
     if (n < from) {
       const removed = readers.splice(n)
       await this.rollingRestart('collector')
       await Promise.all(removed.map((p) => p.stop()))
       for (const p of removed) p.closeLog()
+      step(`stopped ${from - n} reader(s)`)
     }
     return moves
   }
@@ -461,14 +471,13 @@ export class Supervisor {
     let deadLetters: number | null = null
     if (this.opts.pool) {
       try {
-        // An estimate from the statistics (no count(*) scan of a large queue every second).
-        const r = await this.opts.pool.query<{ relname: string; n: string }>(
-          `SELECT relname, n_live_tup::bigint AS n FROM pg_stat_user_tables WHERE relname IN ('queue_messages', 'dead_letters')`,
+        // Counted up to a cap, so a very deep queue cannot make the status itself slow.
+        const r = await this.opts.pool.query<{ q: string; d: string | null }>(
+          `SELECT (SELECT count(*) FROM (SELECT 1 FROM queue_messages LIMIT 1000000) s) AS q,
+                  (SELECT count(*) FROM dead_letters) AS d`,
         )
-        for (const row of r.rows) {
-          if (row.relname === 'queue_messages') queueDepth = Number(row.n)
-          if (row.relname === 'dead_letters') deadLetters = Number(row.n)
-        }
+        queueDepth = Number(r.rows[0]!.q)
+        deadLetters = r.rows[0]!.d === null ? null : Number(r.rows[0]!.d)
       } catch {
         /* database restarting */
       }

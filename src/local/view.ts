@@ -38,7 +38,7 @@ export function renderStatus(s: DevStatus): string {
   return [
     renderTable(svcRows),
     '',
-    `publishes/s ${n0(s.publishesPerSecond)}   persisted/s ${n0(s.persistedPerSecond)}   queue depth ~${n0(s.queueDepth)}   leased ${n0(s.leased)}   dead letters ${n0(s.deadLetters)}`,
+    `publishes/s ${n0(s.publishesPerSecond)}   persisted/s ${n0(s.persistedPerSecond)}   queue depth ${n0(s.queueDepth)}   leased ${n0(s.leased)}   dead letters ${n0(s.deadLetters)}`,
     `published ${n0(s.published)}   persisted ${n0(s.persisted)}   partition generation ${s.generation}`,
     '',
     renderTable(readerRows),
@@ -50,7 +50,7 @@ export function renderStatus(s: DevStatus): string {
 export function statusLine(s: DevStatus): string {
   const down = s.processes.filter((p) => p.state !== 'up' && p.state !== 'done').map((p) => p.name)
   return (
-    `publishes/s=${n0(s.publishesPerSecond)} persisted/s=${n0(s.persistedPerSecond)} queue~${n0(s.queueDepth)} leased=${n0(s.leased)} ` +
+    `publishes/s=${n0(s.publishesPerSecond)} persisted/s=${n0(s.persistedPerSecond)} queue=${n0(s.queueDepth)} leased=${n0(s.leased)} ` +
     `dead=${n0(s.deadLetters)} readers=${s.readers.map((r) => `${r.name}:${r.partitions || '-'}`).join(' ')} restarts=${s.restarts}` +
     (down.length ? ` not-up=${down.join(',')}` : '')
   )
