@@ -463,14 +463,23 @@ export class PartitionOwner {
     const lasts = parts.map((p) => this.cursor[p]!)
     const epochs = this.epoch.slice()
     const limit = Math.min(this.o.loadBatch, room)
-    const perPartition = Math.min(limit, Math.max(64, Math.ceil((limit * 4) / n)))
+    const perPartition = Math.min(limit, Math.max(256, Math.ceil((limit * 4) / n)))
     const r = await this.o.pool.query<unknown[]>(loadBatch(parts, lasts, perPartition, limit))
     let added = 0
     let rows = 0
+    // A partition that filled its share may hold more: then the next refill must not wait.
+    let capped = false
+    let runPartition = -1
+    let run = 0
     for (const row of r.rows) {
       if (row[2] === null) continue
       rows++
       const p = row[2] as number
+      if (p !== runPartition) {
+        runPartition = p
+        run = 0
+      }
+      if (++run >= perPartition) capped = true
       if (this.state[p] !== OWNED || this.epoch[p] !== epochs[p]) continue
       const id = Number(row[3])
       if (id <= this.cursor[p]!) continue
@@ -481,7 +490,7 @@ export class PartitionOwner {
       added++
     }
     this.readyTotal += added
-    this.nextLoadAt = rows < limit ? performance.now() + this.o.refillIntervalMs : 0
+    this.nextLoadAt = rows < limit && !capped ? performance.now() + this.o.refillIntervalMs : 0
     const first = r.rows[0]
     if (first) this.noteSnapshot(Number(first[0]), Number(first[1]))
     if (added > 0) this.serveWaiters()
