@@ -39,7 +39,8 @@ export const mqreader = {
     env: 'TPIPE_READER_MAX_MESSAGES',
     description: 'Messages held in memory at most (ready + leased); the denominator of mqreader_buffer_utilization.',
     scopes: ['mqreader'],
-    default: 20000,
+    // Room for several collectors' leases in flight plus a refill's worth of ready messages (~0.6 KB each).
+    default: 50000,
     min: 10,
   }),
   readerLowWater: int({
@@ -47,7 +48,7 @@ export const mqreader = {
     env: 'TPIPE_READER_LOW_WATER',
     description: 'Refill from the database when fewer than this many messages are ready (also while leases are out).',
     scopes: ['mqreader'],
-    default: 8000,
+    default: 20000,
     min: 1,
   }),
   readerLoadBatch: int({
