@@ -232,6 +232,38 @@ describe('mqreader lease and ack', () => {
       await reader.close()
     }
   })
+  it('drains on close: stops leasing (503), still takes acks, releases its locks, leaves unacked rows for the next owner', async () => {
+    await clearQueue()
+    const reader = await startReader(db, { partitions: parsePartitions('0-255'), readerDrainTimeoutMs: 1500 })
+    const next = await startReader(db, { partitions: parsePartitions('0-255'), readerName: 'next' })
+    try {
+      await seed(db.pool, [1, 2, 3, 4].map((i) => ({ key: 'GPU-drain', payload: payload('GPU-drain', i) })))
+      const l1 = await waitFor(async () => {
+        const x = await postJson(`${reader.url}/v1/lease`, { max: 2, wait_ms: 1000 })
+        return x.body.messages?.length === 2 ? x : undefined
+      })
+      const l2 = await postJson(`${reader.url}/v1/lease`, { max: 2 })
+      expect(l2.body.messages).toHaveLength(2)
+      const started = Date.now()
+      const closing = reader.close()
+      await waitFor(async () => ((await postJson(`${reader.url}/v1/lease`, { max: 1 })).status === 503 ? true : undefined), 5000, 'leasing refused')
+      const refused = await postJson(`${reader.url}/v1/lease`, { max: 1 })
+      expect(refused.body.error.code).toBe('TPIPE_ERR_SHUTTING_DOWN')
+      expect((await postJson(`${reader.url}/v1/ack`, { lease_id: l1.body.lease_id })).status).toBe(200)
+      // l2 is acked only in part: the drain waits for the rest until its timeout, then lets go.
+      expect((await postJson(`${reader.url}/v1/ack`, { lease_id: l2.body.lease_id, msg_uuids: [l2.body.messages[0].msg_uuid] })).status).toBe(200)
+      await closing
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1400)
+      expect(await queueCount()).toBe(1)
+      await waitFor(async () => ((await next.app.inject('/v1/assignment')).json().owned === '0-255' ? true : undefined), 10_000, 'next owner takes over')
+      const rest = await drainAll(next)
+      expect(rest.map((m) => m.msg_uuid)).toEqual([l2.body.messages[1].msg_uuid])
+      expect(await queueCount()).toBe(0)
+    } finally {
+      await reader.close()
+      await next.close()
+    }
+  })
 })
 
 describe('mqreader ownership', () => {

@@ -147,6 +147,7 @@ export class PartitionOwner {
 
   private reconciling = false
   private reconcileAgain = false
+  private lastReconcileWarn = -Infinity
   private readonly reconcileTimer: NodeJS.Timeout
 
   private ackBatch: AckWaiter[] = []
@@ -333,7 +334,14 @@ export class PartitionOwner {
     }
     this.reconciling = true
     void this.reconcile()
-      .catch((err: unknown) => this.o.log.warn({ err: (err as Error).message }, 'partition lock reconcile failed; retrying'))
+      .catch((err: unknown) => {
+        // Retried every lockRetryMs while the database is down: one warning per 10 s is enough.
+        const now = performance.now()
+        if (now - this.lastReconcileWarn > 10_000) {
+          this.lastReconcileWarn = now
+          this.o.log.warn({ err: (err as Error).message }, 'partition lock reconcile failed; retrying')
+        }
+      })
       .finally(() => {
         this.reconciling = false
         if (this.reconcileAgain) {
