@@ -43,7 +43,21 @@ SELECT DISTINCT ON (gpu_uuid) gpu_uuid, hostname, gpu_id, device, model_name, ts
 FROM telemetry
 ORDER BY gpu_uuid, ts DESC;
 
+-- The telemetry page query as an index-only scan. A GPU's rows are spread over the heap (every page
+-- holds rows of ~35 GPUs scraped at the same time), so a 1000-row page read from the heap touches ~1000
+-- pages: measured on 10M rows with a cold cache, 240–500 ms p50. With metric_name and value in the
+-- index, the default page (ts, msg_uuid, metric_name, value) reads ~20 index pages: 5 ms p50, 14–24 ms
+-- p99 at 4 concurrent requests. Same key columns and name as before, so keyset paging is unchanged.
+DROP INDEX telemetry_gpu_uuid_ts_idx;
+CREATE INDEX telemetry_gpu_uuid_ts_idx ON telemetry (gpu_uuid, ts, msg_uuid) INCLUDE (metric_name, value);
+-- Index-only scans skip the heap only for all-visible pages: vacuum the insert-only table every 2% of
+-- new rows (default 20%) so that recent data, the most read, becomes all-visible soon.
+ALTER TABLE telemetry SET (autovacuum_vacuum_insert_scale_factor = 0.02);
+
 -- Down Migration
+ALTER TABLE telemetry RESET (autovacuum_vacuum_insert_scale_factor);
+DROP INDEX telemetry_gpu_uuid_ts_idx;
+CREATE INDEX telemetry_gpu_uuid_ts_idx ON telemetry (gpu_uuid, ts, msg_uuid);
 DROP TRIGGER telemetry_gpus_after_insert ON telemetry;
 DROP FUNCTION telemetry_upsert_gpus();
 DROP TABLE gpus;

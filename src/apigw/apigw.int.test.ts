@@ -171,6 +171,19 @@ describe('GET /api/v1/gpus/{id}/telemetry', () => {
     expect(none.body.telemetry).toEqual([])
   })
 
+  it('returns ts, metric_name, value and msg_uuid, and container, pod, namespace and labels only with detail=true', async () => {
+    const slim = await get(`/api/v1/gpus/${GPU}/telemetry?limit=1`)
+    expect(Object.keys(slim.body.telemetry[0]!).sort()).toEqual(['metric_name', 'msg_uuid', 'ts', 'value'])
+    const g = `GPU-detail-${randomUUID()}`
+    await db.pool.query(
+      `INSERT INTO telemetry (msg_uuid, gpu_uuid, gpu_id, device, hostname, model_name, metric_name, value, ts, container, pod, namespace, labels)
+       VALUES ($1, $2, 1, 'nvidia1', 'h', 'm', 'DCGM_FI_DEV_GPU_TEMP', 42.5, '2026-01-02T00:00:00Z', 'trainer', 'pod-1', 'ml', '{"job":"dcgm"}')`,
+      [randomUUID(), g],
+    )
+    const full = await get(`/api/v1/gpus/${g}/telemetry?detail=true`)
+    expect(full.body.telemetry[0]).toMatchObject({ ts: '2026-01-02T00:00:00.000000Z', metric_name: 'DCGM_FI_DEV_GPU_TEMP', value: 42.5, container: 'trainer', pod: 'pod-1', namespace: 'ml', labels: { job: 'dcgm' } })
+  })
+
   it('pages across equal timestamps and microseconds, returning every row exactly once', async () => {
     for (const limit of [1, 7, 25, 50, 102, 103]) {
       const seen: string[] = []
@@ -214,6 +227,7 @@ describe('GET /api/v1/gpus/{id}/telemetry', () => {
     ['cursor=not-a-cursor', 'cursor'],
     [`cursor=${Buffer.from('["x","y"]').toString('base64url')}`, 'cursor'],
     ['colour=blue', 'colour'],
+    ['detail=maybe', 'detail'],
   ])('answers 400 naming the parameter for %s', async (qs, name) => {
     const r = await get(`/api/v1/gpus/${GPU}/telemetry?${qs}`)
     expect(r.status).toBe(400)
@@ -279,27 +293,30 @@ describe('seedTelemetry and the query plan', () => {
       const lastSeen = await seeded.pool.query('SELECT last_seen FROM gpus WHERE gpu_uuid = $1', [r.gpuUuids[0]])
       expect(lastSeen.rows[0].last_seen).toEqual(new Date(start.getTime() + 19_000))
 
-      // Give 5 GPUs a long history (10,200 rows each): a first page of 1000 out of a window of ~3600 rows is
-      // an ordered index range scan on (gpu_uuid, ts, msg_uuid), no sort. When the planner expects about as
-      // few rows as the limit (a metric filter, a cursor near the end), it may rightly prefer a bitmap scan
-      // of the same range; either way the cursor is part of the index condition, so deep pages cost no more.
+      // Give 5 GPUs a long history (10,200 rows each). A page of 1000 out of a window of ~3600 rows is an
+      // ordered index-only range scan on (gpu_uuid, ts, msg_uuid) INCLUDE (metric_name, value): no sort,
+      // no heap. With a cursor the keyset is part of the index condition, so deep pages cost no more. When
+      // the planner expects about as few rows as the limit (a metric filter, a cursor near the end) it may
+      // rightly prefer a bitmap scan of the same range. detail=true needs the heap: a plain index scan.
       await seedTelemetry(seeded.pool, { rows: 50_000, gpus: 5, start, stepMs: 1000 })
-      for (const [metrics, after] of [
-        [[], undefined],
-        [['DCGM_FI_DEV_GPU_UTIL'], { ts: '2026-05-01T00:00:03Z', msgUuid: '00000000-0000-0000-0000-000000000000' }],
-        [[], { ts: '2026-05-01T00:10:00.5Z', msgUuid: 'ffffffff-0000-0000-0000-000000000000' }],
-      ] as const) {
-        const q = telemetryPage({ id: r.gpuUuids[3]!, start: '2026-05-01T00:00:00Z', end: '2026-05-01T01:00:00Z', metrics, limit: 1000, after })
-        const plan = await seeded.pool.query({ text: `EXPLAIN ${q.text}`, values: q.values })
-        const text = plan.rows.map((x: { 'QUERY PLAN': string }) => x['QUERY PLAN']).join('\n')
-        expect(text).toMatch(/Index Scan (using|on) telemetry_gpu_uuid_ts_idx/)
-        if (after) expect(text).toMatch(/Index Cond: .*ROW\(ts, msg_uuid\) >/)
-        expect(text).not.toMatch(/Seq Scan/)
-        if (metrics.length === 0 && !after) {
-          expect(text).toMatch(/^Limit.*\n\s+->\s+Index Scan using telemetry_gpu_uuid_ts_idx/)
-          expect(text).not.toMatch(/Sort|Bitmap/)
-        }
+      const explain = async (p: Omit<Parameters<typeof telemetryPage>[0], 'id' | 'start' | 'end' | 'limit'>) => {
+        const q = telemetryPage({ id: r.gpuUuids[3]!, start: '2026-05-01T00:00:00Z', end: '2026-05-01T01:00:00Z', limit: 1000, ...p })
+        const plan = await seeded.pool.query({ text: `EXPLAIN (ANALYZE, COSTS OFF) ${q.text}`, values: q.values })
+        return plan.rows.map((x: { 'QUERY PLAN': string }) => x['QUERY PLAN']).join('\n')
       }
+      const first = await explain({ metrics: [] })
+      expect(first).toMatch(/^Limit.*\n\s+->\s+Index Only Scan using telemetry_gpu_uuid_ts_idx/)
+      expect(first).toMatch(/Heap Fetches: 0/)
+      expect(first).not.toMatch(/Sort|Bitmap/)
+      const deep = await explain({ metrics: [], after: { ts: '2026-05-01T00:10:00.5Z', msgUuid: 'ffffffff-0000-0000-0000-000000000000' } })
+      expect(deep).toMatch(/Index Cond: .*ROW\(ts, msg_uuid\) >/)
+      expect(deep).toMatch(/Index Only Scan|Bitmap Index Scan on telemetry_gpu_uuid_ts_idx/)
+      const filtered = await explain({ metrics: ['DCGM_FI_DEV_GPU_UTIL'], after: { ts: '2026-05-01T00:00:03Z', msgUuid: '00000000-0000-0000-0000-000000000000' } })
+      expect(filtered).toMatch(/Index Cond: .*ROW\(ts, msg_uuid\) >/)
+      expect(filtered).not.toMatch(/Seq Scan/)
+      const detail = await explain({ metrics: [], detail: true })
+      expect(detail).toMatch(/^Limit.*\n\s+->\s+Index Scan using telemetry_gpu_uuid_ts_idx/)
+      expect(detail).not.toMatch(/Sort|Seq Scan/)
 
       const { app: a } = await buildApigw(CONFIG, { pool: seeded.pool, logger: silent })
       const page = await a.inject(`/api/v1/gpus/${r.gpuUuids[5]}/telemetry?limit=15`)

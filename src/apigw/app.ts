@@ -53,10 +53,10 @@ const telemetryRowSchema = {
     metric_name: { type: 'string', description: 'DCGM field, e.g. DCGM_FI_DEV_GPU_UTIL' },
     value: { type: 'number' },
     msg_uuid: { type: 'string', format: 'uuid', description: 'The message id: unique per row, the second key of the page order.' },
-    container: { type: 'string', nullable: true },
-    pod: { type: 'string', nullable: true },
-    namespace: { type: 'string', nullable: true },
-    labels: { type: 'object', nullable: true, additionalProperties: { type: 'string' } },
+    container: { type: 'string', nullable: true, description: 'Only with detail=true.' },
+    pod: { type: 'string', nullable: true, description: 'Only with detail=true.' },
+    namespace: { type: 'string', nullable: true, description: 'Only with detail=true.' },
+    labels: { type: 'object', nullable: true, additionalProperties: { type: 'string' }, description: 'The exporter labels; only with detail=true.' },
   },
 } as const
 
@@ -68,6 +68,7 @@ interface TelemetryQuery {
   metric?: string[]
   limit?: number
   cursor?: string
+  detail?: boolean
 }
 
 function badParameter(message: string): TpipeError {
@@ -194,6 +195,11 @@ export async function buildApigw(config: ApigwConfig, deps: ApigwDeps): Promise<
             metric: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 256 }, maxItems: 100, description: 'Only these metric names; repeat the parameter for several.' },
             limit: { type: 'integer', minimum: 1, maximum: MAX_LIMIT, default: DEFAULT_LIMIT, description: `Rows per page (1..${MAX_LIMIT}).` },
             cursor: { type: 'string', maxLength: 200, description: 'next_cursor of the previous page.' },
+            detail: {
+              type: 'boolean',
+              default: false,
+              description: 'Also return container, pod, namespace and labels. Slower on large tables: those columns are not in the index the page is read from.',
+            },
           },
         },
         response: {
@@ -233,7 +239,7 @@ export async function buildApigw(config: ApigwConfig, deps: ApigwDeps): Promise<
       const limit = q.limit ?? DEFAULT_LIMIT
       const rows = await query<{ msg_uuid: string; ts: string }>(
         deps.pool,
-        telemetryPage({ id, start: q.start_time ?? '-infinity', end: q.end_time ?? 'infinity', metrics: q.metric ?? [], limit, after }),
+        telemetryPage({ id, start: q.start_time ?? '-infinity', end: q.end_time ?? 'infinity', metrics: q.metric ?? [], limit, after, detail: q.detail === true }),
       )
       if (rows.length === 0 && after === undefined && (await query(deps.pool, gpuExists(id))).length === 0) {
         throw new TpipeError('TPIPE_ERR_GPU_NOT_FOUND', `no telemetry for GPU ${id}`)

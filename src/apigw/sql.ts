@@ -30,14 +30,17 @@ export interface TelemetryPage {
   metrics: readonly string[]
   limit: number
   after?: { ts: string; msgUuid: string } | undefined
+  /** Also container, pod, namespace and labels: these live only in the heap, so the scan is no longer index-only. */
+  detail?: boolean
 }
 
 /**
  * One page of a GPU's telemetry in (ts, msg_uuid) order. The keyset condition is a row comparison so
- * that the whole WHERE is one range on the index (gpu_uuid, ts, msg_uuid): the page costs the same on
- * the first and the millionth page, and rows sharing a timestamp are neither skipped nor repeated.
- * One row more than the limit is read to know whether a next page exists. ts is returned as text with
- * microseconds, because a JS Date would truncate them and break the cursor.
+ * that the whole WHERE is one range on the index (gpu_uuid, ts, msg_uuid) INCLUDE (metric_name, value):
+ * without `detail` the page is an index-only scan, costs the same on the first and the millionth page,
+ * and rows sharing a timestamp are neither skipped nor repeated. One row more than the limit is read to
+ * know whether a next page exists. ts is returned as text with microseconds, because a JS Date would
+ * truncate them and break the cursor.
  */
 export function telemetryPage(p: TelemetryPage): Query {
   const values: unknown[] = [p.id, p.start, p.end, p.limit + 1]
@@ -50,10 +53,11 @@ export function telemetryPage(p: TelemetryPage): Query {
     values.push(p.metrics)
     where += ` AND t.metric_name = ANY($${values.length}::text[])`
   }
+  const detail = p.detail ? ', t.container, t.pod, t.namespace, t.labels' : ''
   return {
-    name: `apigw_telemetry_${p.after ? 'c' : ''}${p.metrics.length ? 'm' : ''}`,
+    name: `apigw_telemetry_${p.after ? 'c' : ''}${p.metrics.length ? 'm' : ''}${p.detail ? 'd' : ''}`,
     // ORDER BY names the table's columns (t.ts), not the text column of the same name in the output.
-    text: `SELECT t.msg_uuid, ${TS_TEXT} AS ts, t.metric_name, t.value, t.container, t.pod, t.namespace, t.labels
+    text: `SELECT t.msg_uuid, ${TS_TEXT} AS ts, t.metric_name, t.value${detail}
            FROM telemetry AS t WHERE ${where}
            ORDER BY t.ts, t.msg_uuid LIMIT $4`,
     values,
