@@ -10,6 +10,12 @@ const COLUMNS: Column<TelemetryRow>[] = [
   ['value', (r) => r.value],
   ['msg_uuid', (r) => r.msg_uuid],
 ]
+const DETAIL: Column<TelemetryRow>[] = [
+  ['container', (r) => r.container],
+  ['pod', (r) => r.pod],
+  ['namespace', (r) => r.namespace],
+  ['labels', (r) => r.labels],
+]
 
 export default class GpusTelemetry extends TpipeCommand {
   static override summary = 'Show the telemetry of one GPU (by its uuid), in time order, from a running apigw.'
@@ -27,6 +33,7 @@ export default class GpusTelemetry extends TpipeCommand {
     limit: Flags.integer({ description: 'Rows per page (1..10000; apigw default 1000).', min: 1, max: 10000 }),
     cursor: Flags.string({ description: 'Start at this next_cursor of an earlier page.' }),
     all: Flags.boolean({ description: 'Follow next_cursor until the last page.' }),
+    detail: Flags.boolean({ description: 'Also show container, pod, namespace and labels (slower on large tables).' }),
     output: Flags.string({ char: 'o', description: 'Output format.', options: ['table', 'json', 'csv'], default: 'table' }),
   }
 
@@ -34,6 +41,7 @@ export default class GpusTelemetry extends TpipeCommand {
     const { args, flags } = await this.parse(GpusTelemetry)
     const config = this.loadConfigFrom(flags, 'cli')
     const client = new ApiClient(config.apiUrl)
+    const columns = flags.detail ? [...COLUMNS, ...DETAIL] : COLUMNS
     const rows: TelemetryRow[] = []
     let cursor = flags.cursor
     let next: string | null = null
@@ -41,11 +49,11 @@ export default class GpusTelemetry extends TpipeCommand {
     let first = true
     try {
       do {
-        const page = await client.telemetry(args.id, { start: flags.start, end: flags.end, metrics: flags.metric, limit: flags.limit, cursor })
+        const page = await client.telemetry(args.id, { start: flags.start, end: flags.end, metrics: flags.metric, limit: flags.limit, cursor, detail: flags.detail })
         next = page.next_cursor
         // CSV streams page by page, so --all over a long history does not wait for (or hold) everything.
         if (csv) {
-          const lines = [...(first ? [csvHeader(COLUMNS)] : []), ...csvRows(page.telemetry, COLUMNS)]
+          const lines = [...(first ? [csvHeader(columns)] : []), ...csvRows(page.telemetry, columns)]
           if (lines.length) this.log(lines.join('\n'))
         } else rows.push(...page.telemetry)
         first = false
@@ -64,7 +72,7 @@ export default class GpusTelemetry extends TpipeCommand {
     const result: TelemetryPage = { id: args.id, telemetry: rows, next_cursor: next }
     if (!this.jsonEnabled()) {
       if (flags.output === 'json') this.log(JSON.stringify(result, null, 2))
-      else if (!csv) this.log(rows.length ? table(rows, COLUMNS) : 'no telemetry in that window')
+      else if (!csv) this.log(rows.length ? table(rows, columns) : 'no telemetry in that window')
       if (next && !flags.all) this.logToStderr(`more rows: add --all, or --cursor ${next}`)
     }
     return result

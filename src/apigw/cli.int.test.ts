@@ -120,6 +120,8 @@ describe('tpipe gpus telemetry', () => {
     const body = JSON.parse(json.stdout) as { telemetry: { msg_uuid: string }[]; next_cursor: string | null }
     expect(new Set(body.telemetry.map((t) => t.msg_uuid)).size).toBe(6)
     expect(body.next_cursor).toBeNull()
+    const detail = await tpipe(['gpus', 'telemetry', GPU_A, '--api-url', api, '--limit', '1', '--detail', '-o', 'csv'])
+    expect(detail.stdout.split('\n')[0]).toBe('ts,metric_name,value,msg_uuid,container,pod,namespace,labels')
     // Without --all: one page and a hint on stderr.
     const one = await tpipe(['gpus', 'telemetry', GPU_A, '--api-url', api, '--limit', '4', '-o', 'json'])
     expect((JSON.parse(one.stdout) as { telemetry: unknown[] }).telemetry).toHaveLength(4)

@@ -44,6 +44,7 @@ export interface TelemetryQuery {
   metrics?: readonly string[] | undefined
   limit?: number | undefined
   cursor?: string | undefined
+  detail?: boolean | undefined
 }
 
 export class ApiClient {
@@ -102,6 +103,7 @@ export class ApiClient {
     for (const m of q.metrics ?? []) query.push(['metric', m])
     if (q.limit !== undefined) query.push(['limit', String(q.limit)])
     if (q.cursor) query.push(['cursor', q.cursor])
+    if (q.detail) query.push(['detail', 'true'])
     return this.get<TelemetryPage>(`/api/v1/gpus/${encodeURIComponent(id)}/telemetry`, query)
   }
 }
