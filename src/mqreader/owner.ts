@@ -81,6 +81,7 @@ const RELEASING = 4
 // transaction's nextval and its xid assignment, which a snapshot cannot see.
 const MARK_MS = 500
 const SETTLE_MS = 100
+const MAX_MARKS = 120
 
 interface Mark {
   t: number
@@ -518,6 +519,9 @@ export class PartitionOwner {
     }
     const last = this.marks[this.marks.length - 1]
     if (!last || t - last.t >= MARK_MS) this.marks.push({ t, xmax, horizon: undefined, cursors: this.cursor.slice(), epochs: this.epoch.slice() })
+    // A long-running transaction anywhere in the cluster holds xmin back and no mark comes due. Later
+    // marks cover earlier ranges, so thinning them only delays a check; it keeps memory bounded.
+    if (this.marks.length > MAX_MARKS) this.marks.splice(1, 1)
   }
 
   /**
