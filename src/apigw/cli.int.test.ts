@@ -139,6 +139,31 @@ describe('tpipe gpus telemetry', () => {
   })
 })
 
+describe('tpipe serve apigw', () => {
+  it('serves the API from its own process (its own pool, /metrics) and exits 0 on SIGTERM', async () => {
+    const probe = createServer()
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r))
+    const port = (probe.address() as { port: number }).port
+    await new Promise((r) => probe.close(r))
+    const child = execa('node', ['bin/run.js', 'serve', 'apigw', '--port', String(port), '--host', '127.0.0.1', '--statement-timeout-ms', '1234'], {
+      reject: false,
+      env: { TPIPE_DATABASE_URL: db.url, NODE_ENV: 'production', TPIPE_LOG_LEVEL: 'warn' },
+    })
+    try {
+      const base = `http://127.0.0.1:${port}`
+      await expect.poll(async () => (await fetch(`${base}/readyz`).catch(() => undefined))?.status, { timeout: 30_000, interval: 200 }).toBe(200)
+      const gpus = (await (await fetch(`${base}/api/v1/gpus`)).json()) as { gpus: { id: string }[] }
+      expect(gpus.gpus.map((g) => g.id)).toEqual([GPU_B, GPU_A])
+      const conns = await db.pool.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'tpipe-apigw' AND datname = current_database()")
+      expect(conns.rows[0].n).toBeGreaterThan(0)
+      expect(await (await fetch(`${base}/metrics`)).text()).toContain('apigw_request_duration_seconds_bucket{le="0.001",route="/api/v1/gpus",status="200"}')
+    } finally {
+      child.kill('SIGTERM')
+    }
+    expect((await child).exitCode).toBe(0)
+  })
+})
+
 describe('tpipe openapi', () => {
   it('writes the same document as the committed docs/openapi.json, without a database', async () => {
     const out = join(dir, 'openapi.json')
