@@ -1,7 +1,7 @@
 // Writes the project's sample DCGM exporter CSV (charts/streamer/files/telemetry.csv): the real export's
 // columns, metric names, value ranges and labels_raw form, for invented hosts with stable GPU uuids.
 // Deterministic (seeded), so regenerating it gives the same file unless the options change.
-//   npx tsx scripts/generate-sample-csv.ts [--out PATH] [--hosts 16] [--scrapes 2] [--start 2025-07-18T20:42:34Z]
+//   npx tsx scripts/generate-sample-csv.ts [--out PATH] [--hosts 12] [--scrapes 2] [--start 2025-07-18T20:42:34Z]
 import { createHash } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
@@ -22,7 +22,7 @@ export interface SampleOptions {
   seed: number
 }
 
-export const DEFAULTS: SampleOptions = { hosts: 16, gpusPerHost: 8, scrapes: 2, start: new Date('2025-07-18T20:42:34Z'), scrapeIntervalSeconds: 30, seed: 20250718 }
+export const DEFAULTS: SampleOptions = { hosts: 12, gpusPerHost: 8, scrapes: 2, start: new Date('2025-07-18T20:42:34Z'), scrapeIntervalSeconds: 30, seed: 20250718 }
 
 // mulberry32: tiny, seedable, good enough for plausible numbers.
 function rng(seed: number): () => number {

@@ -49,7 +49,7 @@ it('streams the shipped sample once with --loops 1, exits 0, and logs every ackn
   expect(r.stderr).toBe('')
   expect(r.exitCode).toBe(0)
   const lines = acked(ackLog)
-  expect(lines).toHaveLength(2560)
+  expect(lines).toHaveLength(1920)
   expect(new Set(lines)).toEqual(await stored())
   // Write-back is on by default: the copy now carries this run's timestamps.
   expect(readFileSync(csv, 'utf8')).not.toContain('2025-07-18T20:42:34Z')
