@@ -232,6 +232,39 @@ describe('mqreader lease and ack', () => {
       await reader.close()
     }
   })
+  it('an ack whose DELETE fails answers 503 and the messages are delivered again once the database is back', async () => {
+    await clearQueue()
+    const u = new URL(db.url)
+    const proxy = await startProxy(u.hostname, Number(u.port))
+    const flaky = createPool(viaProxy(db.url, proxy.port), { max: 4, connectionTimeoutMs: 1000 })
+    const reader = await startReader({ pool: flaky, url: db.url }, { partitions: parsePartitions('0-255') })
+    try {
+      const seeded = await seed(db.pool, [1, 2].map((i) => ({ key: 'GPU-ackfail', payload: payload('GPU-ackfail', i) })))
+      const lease = await waitFor(async () => {
+        const x = await postJson(`${reader.url}/v1/lease`, { max: 10, wait_ms: 1000 })
+        return x.body.messages?.length === 2 ? x : undefined
+      })
+      await proxy.cut()
+      const ack = await postJson(`${reader.url}/v1/ack`, { lease_id: lease.body.lease_id })
+      expect(ack.status).toBe(503)
+      expect(ack.body.error.code).toBe('TPIPE_ERR_DB_UNAVAILABLE')
+      expect(await queueCount()).toBe(2)
+      await proxy.restore()
+      const again = await waitFor(async () => {
+        const x = await postJson(`${reader.url}/v1/lease`, { max: 10, wait_ms: 1000 })
+        return x.body.messages?.length === 2 ? x : undefined
+      }, 15_000, 'redelivery after the failed ack')
+      expect(again.body.messages.map((m: { msg_uuid: string }) => m.msg_uuid)).toEqual(seeded.map((x) => x.msg_uuid))
+      expect(again.body.messages[0].delivery_count).toBe(2)
+      expect((await postJson(`${reader.url}/v1/ack`, { lease_id: again.body.lease_id })).status).toBe(200)
+      expect(await queueCount()).toBe(0)
+    } finally {
+      await reader.close()
+      await flaky.end()
+      await proxy.close()
+    }
+  })
+
   it('drains on close: stops leasing (503), still takes acks, releases its locks, leaves unacked rows for the next owner', async () => {
     await clearQueue()
     const reader = await startReader(db, { partitions: parsePartitions('0-255'), readerDrainTimeoutMs: 1500 })
