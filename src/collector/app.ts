@@ -18,6 +18,8 @@ export interface CollectorDeps {
   registry?: Registry
   /** Replaces DNS resolution of reader host names (tests). */
   resolve?: (host: string) => Promise<string[]>
+  /** Sees every non-empty lease as received, before persisting (tests check delivery order with it). */
+  onLease?: (messages: readonly LeasedMessage[]) => void
 }
 
 export type CollectorConfig = Pick<
@@ -210,6 +212,7 @@ export function buildCollector(config: CollectorConfig, deps: CollectorDeps): Co
       }
       readers.markOk(ep)
       received.inc(lease.messages.length)
+      deps.onLease?.(lease.messages)
       try {
         await persist(lease.messages)
         persistFailStreak = 0

@@ -7,7 +7,7 @@ import { parsePartitions } from '../partitions/ranges.js'
 import { payload, postJson, seed, silent, startReader, waitFor, type RunningReader } from '../mqreader/test-support.js'
 import { createTestDatabase, type TestDatabase } from '../testing/db.js'
 import { startProxy, viaProxy } from '../testing/proxy.js'
-import { buildCollector, type CollectorApp, type CollectorConfig } from './app.js'
+import { buildCollector, type CollectorApp, type CollectorConfig, type LeasedMessage } from './app.js'
 
 let db: TestDatabase
 
@@ -22,8 +22,13 @@ function collectorConfig(readers: string[], overrides: Partial<CollectorConfig> 
   return { ...loadConfig({ readers: readers.join(',') }, {}, 'collector'), metricsEnabled: false, collectorLeaseWaitMs: 500, ...overrides }
 }
 
-async function startCollector(readers: RunningReader[], overrides: Partial<CollectorConfig> = {}, pool: Pool = db.pool): Promise<CollectorApp> {
-  const c = buildCollector(collectorConfig(readers.map((r) => r.url), overrides), { pool, logger: silent })
+async function startCollector(
+  readers: RunningReader[],
+  overrides: Partial<CollectorConfig> = {},
+  pool: Pool = db.pool,
+  onLease?: (messages: readonly LeasedMessage[]) => void,
+): Promise<CollectorApp> {
+  const c = buildCollector(collectorConfig(readers.map((r) => r.url), overrides), { pool, logger: silent, ...(onLease ? { onLease } : {}) })
   await c.start()
   return c
 }
@@ -75,6 +80,28 @@ describe('collector', () => {
       await r1.close()
       await r2.close()
       await writer.app.close()
+    }
+  })
+
+  it('per-GPU order: a single collector receives each partition’s messages in enqueue order', async () => {
+    await reset()
+    const r1 = await startReader(db, { partitions: parsePartitions('0-127'), readerName: 'o1', readerLoadBatch: 500, readerLowWater: 400, readerMaxMessages: 2000 })
+    const r2 = await startReader(db, { partitions: parsePartitions('128-255'), readerName: 'o2', readerLoadBatch: 500, readerLowWater: 400, readerMaxMessages: 2000 })
+    const got = new Map<number, string[]>()
+    const c = await startCollector([r1, r2], { collectorLeasesInFlight: 1, collectorLeaseSize: 173 }, db.pool, (messages) => {
+      for (const m of messages) got.set(m.partition, [...(got.get(m.partition) ?? []), m.msg_uuid])
+    })
+    try {
+      const gpus = Array.from({ length: 30 }, (_, i) => `GPU-ord-${i}`)
+      const seeded = await seed(db.pool, Array.from({ length: 4000 }, (_, i) => ({ key: gpus[i % gpus.length]!, payload: payload(gpus[i % gpus.length]!, i) })))
+      await waitFor(async () => ((await count('queue_messages')) === 0 && (await count('telemetry')) === 4000 ? true : undefined), 30_000, 'drained')
+      const expected = new Map<number, string[]>()
+      for (const s of seeded) expected.set(s.partition, [...(expected.get(s.partition) ?? []), s.msg_uuid])
+      expect(got).toEqual(expected)
+    } finally {
+      await c.stop()
+      await r1.close()
+      await r2.close()
     }
   })
 
