@@ -7,7 +7,7 @@ import type { Config } from '../config/index.js'
 import { isUnavailable } from '../db/errors.js'
 import { ping, type Pool } from '../db/pool.js'
 import { buildServer } from '../http/server.js'
-import { Counter, Histogram, createRegistry, type Registry } from '../metrics/index.js'
+import { Counter, Histogram, createRegistry, metricValue, type Registry } from '../metrics/index.js'
 import { checkTelemetryPayload } from '../telemetry/payload.js'
 import { ReaderSet, type Endpoint } from './readers.js'
 import { insertOne, persistBatch, type DeadLetter, type TelemetryRowJson } from './sql.js'
@@ -279,6 +279,10 @@ export function buildCollector(config: CollectorConfig, deps: CollectorDeps): Co
     readers: readers.list.map((e) => e.origin + e.basePath),
     running,
     leases_in_flight: config.collectorLeasesInFlight,
+    messages_received_total: await metricValue(registry, 'collector_messages_received_total'),
+    rows_persisted_total: await metricValue(registry, 'collector_rows_persisted_total'),
+    dead_letters_total: await metricValue(registry, 'collector_dead_letters_total'),
+    lease_errors_total: await metricValue(registry, 'collector_lease_errors_total'),
   }))
 
   app.addHook('onClose', async () => {

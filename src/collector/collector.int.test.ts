@@ -150,6 +150,7 @@ describe('collector', () => {
       expect(byUuid.get(seeded[10]!.msg_uuid)!.error).toMatch(/value/)
       expect(byUuid.get(seeded[11]!.msg_uuid)!.payload).toEqual({ hello: 'world' })
       expect(await metricValue(c.registry, 'collector_dead_letters_total')).toBe(2)
+      expect((await c.app.inject('/v1/stats')).json()).toMatchObject({ running: true, rows_persisted_total: 20, dead_letters_total: 2, messages_received_total: 22 })
       // More good messages keep flowing after the poison.
       await seed(db.pool, [{ key: 'GPU-p', payload: payload('GPU-p', 999) }])
       await waitFor(async () => ((await count('telemetry')) === 21 ? true : undefined), 20_000, 'later message persisted')
