@@ -117,6 +117,36 @@ describe('mqreader lease and ack', () => {
     }
   })
 
+  it('coalesces acks that arrive together into one DELETE, answering each after it commits', async () => {
+    await clearQueue()
+    let deletes = 0
+    const counting = new Proxy(db.pool, {
+      get(target, key) {
+        if (key === 'query') {
+          return (q: { name?: string }, ...rest: unknown[]) => {
+            if (q?.name === 'mqreader_delete') deletes++
+            return (target.query as (...a: unknown[]) => unknown)(q, ...rest)
+          }
+        }
+        const v = Reflect.get(target, key) as unknown
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v
+      },
+    })
+    const reader = await startReader({ pool: counting, url: db.url }, { partitions: parsePartitions('0-255'), readerAckDelayMs: 1000 })
+    try {
+      await seed(db.pool, Array.from({ length: 50 }, (_, i) => ({ key: `GPU-co-${i % 7}`, payload: payload(`GPU-co-${i % 7}`, i) })))
+      await waitFor(async () => ((await reader.app.inject('/v1/stats')).json().ready === 50 ? true : undefined), 10_000, 'loaded')
+      const leases = []
+      for (let i = 0; i < 5; i++) leases.push((await postJson(`${reader.url}/v1/lease`, { max: 10 })).body.lease_id as string)
+      const acks = await Promise.all(leases.map((id) => postJson(`${reader.url}/v1/ack`, { lease_id: id })))
+      expect(acks.map((a) => a.body)).toEqual(Array(5).fill({ acked: 10 }))
+      expect(deletes).toBe(1)
+      expect(await queueCount()).toBe(0)
+    } finally {
+      await reader.close()
+    }
+  })
+
   it('an expired lease is delivered again with delivery_count + 1; its late ack gets 409', async () => {
     await clearQueue()
     const reader = await startReader(db, { partitions: parsePartitions('0-255') })
