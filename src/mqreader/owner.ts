@@ -82,6 +82,7 @@ const RELEASING = 4
 const MARK_MS = 500
 const SETTLE_MS = 100
 const MAX_MARKS = 120
+const FULL_SWEEP_MS = 30_000
 
 interface Mark {
   t: number
@@ -145,6 +146,7 @@ export class PartitionOwner {
   private nextLoadAt = 0
   private marks: Mark[] = []
   private dueGap: Mark | undefined
+  private lastFullSweep = performance.now()
 
   private reconciling = false
   private reconcileAgain = false
@@ -530,13 +532,18 @@ export class PartitionOwner {
    * ended, compare the ids stored below the mark's cursors with memory and load what is missing.
    */
   private async gapCheck(mark: Mark): Promise<void> {
+    // Now and then the whole range below the cursor is checked, not just the unsettled part: a backstop
+    // for anything the snapshot reasoning cannot see (it costs one id scan of what is in memory).
+    const full = mark.t - this.lastFullSweep >= FULL_SWEEP_MS
+    if (full) this.lastFullSweep = mark.t
     const parts: number[] = []
     const lows: number[] = []
     const highs: number[] = []
     for (const p of this.ownedList) {
-      if (this.epoch[p] !== mark.epochs[p] || mark.cursors[p]! <= this.settled[p]!) continue
+      if (this.epoch[p] !== mark.epochs[p]) continue
+      if (!full && mark.cursors[p]! <= this.settled[p]!) continue
       parts.push(p)
-      lows.push(this.settled[p]!)
+      lows.push(full ? 0 : this.settled[p]!)
       highs.push(mark.cursors[p]!)
     }
     if (parts.length === 0) return
