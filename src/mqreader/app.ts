@@ -11,6 +11,8 @@ import { Counter, Gauge, createRegistry, type Registry } from '../metrics/index.
 import { PARTITION_COUNT } from '../partitions/hash.js'
 import { parsePartitionList } from './assignment.js'
 import { watchAssignmentFile, type FileWatch } from './assignment-file.js'
+import { connectCluster } from '../cluster/kube.js'
+import { watchAssignmentConfigMap, type AssignmentWatch } from '../controller/assignment-watch.js'
 import { PartitionOwner, renderLease, type OwnerEvent } from './owner.js'
 
 export interface MqreaderDeps {
@@ -30,6 +32,11 @@ export type ReaderConfig = Pick<
   | 'metricsEnabled'
   | 'partitions'
   | 'assignmentFile'
+  | 'readerAssignmentConfigMap'
+  | 'kubeconfig'
+  | 'kubeContext'
+  | 'namespace'
+  | 'controllerRelistIntervalMs'
   | 'readerName'
   | 'readerVisibilityTimeoutMs'
   | 'readerMaxMessages'
@@ -97,9 +104,27 @@ export function buildMqreader(config: ReaderConfig, deps: MqreaderDeps): Mqreade
   new Gauge({ name: 'mqreader_partitions_owned', help: 'Partitions this reader holds the lock of and serves.', registers: [registry], collect() { this.set(owner.partitionsOwned) } })
 
   let fileWatch: FileWatch | undefined
+  let apiWatch: AssignmentWatch | undefined
+  // Assignment sources all feed owner.applyAssignment, whose generation check keeps the newest: the
+  // ConfigMap watch through the API (changes in under a second) and the mounted file (the kubelet
+  // updates it within about a minute) can both be on, the file then being the fallback.
+  if (config.readerAssignmentConfigMap) {
+    const access = connectCluster({ kubeconfig: config.kubeconfig, context: config.kubeContext, namespace: config.namespace })
+    apiWatch = watchAssignmentConfigMap(
+      {
+        kubeConfig: access.kubeConfig,
+        namespace: access.namespace,
+        configMap: config.readerAssignmentConfigMap,
+        readerName: config.readerName,
+        relistIntervalMs: config.controllerRelistIntervalMs,
+        log: app.log as unknown as Logger,
+      },
+      owner,
+    )
+  }
   if (config.assignmentFile) {
     fileWatch = watchAssignmentFile(config.assignmentFile, config.readerName, owner, { pollMs: config.readerAssignmentPollMs, log: app.log as unknown as Logger })
-  } else {
+  } else if (!apiWatch) {
     owner.applyAssignment({ generation: 0, partitions: config.partitions ?? Array.from({ length: PARTITION_COUNT }, (_, i) => i) })
   }
 
@@ -189,6 +214,7 @@ export function buildMqreader(config: ReaderConfig, deps: MqreaderDeps): Mqreade
   // preClose runs while the server still accepts requests: collectors can ack during the drain.
   app.addHook('preClose', async () => {
     fileWatch?.close()
+    await apiWatch?.stop()
     await owner.shutdown()
   })
   app.addHook('onClose', async () => {
