@@ -298,6 +298,8 @@ describe('mqreader lease and ack', () => {
   it('drains on close: stops leasing (503), still takes acks, releases its locks, leaves unacked rows for the next owner', async () => {
     await clearQueue()
     const reader = await startReader(db, { partitions: parsePartitions('0-255'), readerDrainTimeoutMs: 1500 })
+    // The first reader must hold every lock before the next one starts competing for them.
+    await waitFor(async () => ((await reader.app.inject('/v1/assignment')).json().owned === '0-255' ? true : undefined), 10_000, 'first owner holds 0-255')
     const next = await startReader(db, { partitions: parsePartitions('0-255'), readerName: 'next' })
     try {
       await seed(db.pool, [1, 2, 3, 4].map((i) => ({ key: 'GPU-drain', payload: payload('GPU-drain', i) })))
