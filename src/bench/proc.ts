@@ -62,7 +62,5 @@ export async function runJsonChild<T>(module: string, args: unknown): Promise<T>
   return JSON.parse(line) as T
 }
 
-let nextPort = 30000 + Math.floor(Math.random() * 10000)
-export function port(): number {
-  return nextPort++
-}
+/** A port the OS just handed out as free (a fixed range would collide with ephemeral client ports). */
+export { freePort as port } from '../local/supervisor.js'

@@ -59,7 +59,7 @@ export async function apiSuite(ctx: Context): Promise<Row[]> {
     const q = new URLSearchParams({ start_time: new Date(from).toISOString(), end_time: new Date(from + 3_600_000).toISOString(), limit: '1000' })
     return `/api/v1/gpus/${encodeURIComponent(gpu)}/telemetry?${q}`
   })
-  const svc = await startService('apigw', port(), { DATABASE_URL: url })
+  const svc = await startService('apigw', await port(), { DATABASE_URL: url })
   const rows: Row[] = []
   try {
     for (const [label, paths] of [

@@ -23,7 +23,7 @@ export interface LoadResult {
 
 /** fastify hello-world POST, ~400-byte JSON body, 64 keep-alive connections from another process. */
 export async function helloCeiling(durationS: number, connections = 64): Promise<LoadResult> {
-  const p = port()
+  const p = await port()
   const server = spawn(process.execPath, [join(BENCH_DIR, 'hello-server.js'), String(p)], { stdio: ['ignore', 'pipe', 'inherit'] })
   await once(server.stdout!, 'data')
   try {

@@ -19,12 +19,12 @@ async function drainOnce(ctx: Context, readers: number, collectors: number, mess
   try {
     const p = plan(replicaNames('mqreader', readers))
     const readerSvcs = await Promise.all(
-      Object.entries(p).map(([name, r]) => startService('mqreader', port(), env, ['--reader-name', name, '--partitions', rangeText(r)])),
+      Object.entries(p).map(async ([name, r]) => startService('mqreader', await port(), env, ['--reader-name', name, '--partitions', rangeText(r)])),
     )
     services.push(...readerSvcs)
     const started = Date.now()
     const collectorSvcs = await Promise.all(
-      Array.from({ length: collectors }, () => startService('collector', port(), env, ['--readers', readerSvcs.map((s) => s.url).join(',')])),
+      Array.from({ length: collectors }, async () => startService('collector', await port(), env, ['--readers', readerSvcs.map((s) => s.url).join(',')])),
     )
     services.push(...collectorSvcs)
     const deadline = Date.now() + 300_000

@@ -13,7 +13,7 @@ export interface WriterRun extends LoadResult {
 
 export async function mqwriterRun(pool: Pool, databaseUrl: string, durationS: number, mode: 'single' | 'array:100', connections = 64): Promise<WriterRun> {
   await pool.query('TRUNCATE queue_messages')
-  const svc = await startService('mqwriter', port(), { DATABASE_URL: databaseUrl })
+  const svc = await startService('mqwriter', await port(), { DATABASE_URL: databaseUrl })
   try {
     const r = await runJsonChild<LoadResult>('load.js', { url: `${svc.url}/v1/publish`, connections, durationS, mode })
     const perRequest = mode === 'single' ? 1 : 100
