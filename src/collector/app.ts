@@ -4,7 +4,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { Config } from '../config/index.js'
-import { isUnavailable } from '../db/errors.js'
+import { isDataError } from '../db/errors.js'
 import { ping, type Pool } from '../db/pool.js'
 import { buildServer } from '../http/server.js'
 import { Counter, Histogram, createRegistry, metricValue, type Registry } from '../metrics/index.js'
@@ -155,7 +155,9 @@ export function buildCollector(config: CollectorConfig, deps: CollectorDeps): Co
       persisted.inc(r.rows[0]?.inserted ?? 0)
       deadLetters.inc(r.rows[0]?.dead ?? 0)
     } catch (err) {
-      if (isUnavailable(err)) throw err
+      // Only a data error can be a poison row; anything else (deadlock, lost connection, timeout) is
+      // transient: throw, so the lease is not acked and the messages come again.
+      if (!isDataError(err)) throw err
       // A row the schema accepted but the database refuses fails the whole statement: find it alone,
       // dead-letter it, and keep every good row of the batch.
       log.warn({ err: (err as Error).message }, 'batch refused by the database; isolating the bad rows')
@@ -167,7 +169,7 @@ export function buildCollector(config: CollectorConfig, deps: CollectorDeps): Co
           await deps.pool.query(insertOne(row))
           good.push(row)
         } catch (e) {
-          if (isUnavailable(e)) throw e
+          if (!isDataError(e)) throw e
           bad.push(deadLetter(byUuid.get(row.msg_uuid)!, `database: ${(e as Error).message}`))
         }
       }
@@ -193,8 +195,10 @@ export function buildCollector(config: CollectorConfig, deps: CollectorDeps): Co
         const r = await post<LeaseAnswer>(ep, '/v1/lease', body, waitMs > 0 ? leaseAbort.signal : undefined)
         if (r.status !== 200) {
           // 503 while a reader drains or has lost its database: try the others for a while.
-          if (r.status >= 500 || r.status === 429) readers.markFailed(ep)
-          else log.warn({ reader: ep.origin, status: r.status, body: r.body }, 'lease refused')
+          // Any other answer (400: a lease size over the reader's limit, 404: a wrong URL) will not fix
+          // itself either: back off from that reader too instead of spinning on it.
+          if (r.status < 500 && r.status !== 429) log.warn({ reader: ep.origin, status: r.status, body: r.body }, 'lease refused')
+          readers.markFailed(ep)
           leaseErrors.inc()
           continue
         }

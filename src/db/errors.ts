@@ -40,7 +40,18 @@ export function isUnavailable(err: unknown): boolean {
   if (e.code && (CONNECTION_CODES.has(e.code) || UNAVAILABLE_SQLSTATES.has(e.code))) return true
   if (Array.isArray(e.errors) && e.errors.some(isUnavailable)) return true // AggregateError from net
   const m = e.message ?? ''
-  return /Connection terminated|connection timeout|Client has encountered a connection error|the database system is (starting up|shutting down)|Client was closed/i.test(m)
+  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|the database system is (starting up|shutting down)|Client was closed/i.test(m)
+}
+
+/**
+ * True only for errors that mean "this data can never be stored": SQLSTATE class 22 (data exception:
+ * bad text, out-of-range numbers, untranslatable characters) and 23 (integrity constraint violation).
+ * Everything else — deadlocks, serialization failures, cancelled statements, out of memory, a lost
+ * connection — is transient: the work must be retried, never dead-lettered or refused as bad input.
+ */
+export function isDataError(err: unknown): boolean {
+  const code = pgCode(err)
+  return code !== undefined && code.length === 5 && (code.startsWith('22') || code.startsWith('23'))
 }
 
 export function pgCode(err: unknown): string | undefined {

@@ -74,6 +74,12 @@ export class ManagedProcess {
     child.stdout!.pipe(this.log, { end: false })
     child.stderr!.pipe(this.log, { end: false })
     child.once('exit', (code, signal) => this.onExit(child, code, signal))
+    // A failed spawn (EAGAIN, ENOMEM) emits 'error' and maybe no 'exit': treat it as a crash, never
+    // let it take the supervisor down.
+    child.once('error', (err) => {
+      this.log?.write(`--- spawn failed: ${err.message}\n`)
+      if (child.exitCode === null && child.signalCode === null) this.onExit(child, null, null)
+    })
   }
 
   private onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {

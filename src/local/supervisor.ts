@@ -136,10 +136,13 @@ export class Supervisor {
   /** Scale operations run one at a time (an owner queue), since each reads and changes the topology. */
   private queue: Promise<unknown> = Promise.resolve()
   private stopped = false
+  /** Streamers split the rows by `--shard i/n`; n follows scaling. */
+  private streamerCount: number
 
   constructor(private readonly opts: SupervisorOptions) {
     this.logDir = join(opts.home, 'dev', 'logs')
     this.log = opts.log ?? (() => {})
+    this.streamerCount = opts.streamers
     for (const s of SCALABLE) this.processes.set(s, [])
   }
 
@@ -187,7 +190,7 @@ export class Supervisor {
           '--mqwriter',
           this.list('mqwriter').map((p) => p.url).join(','),
           '--shard',
-          `${index}/${this.opts.streamers}`,
+          `${index}/${Math.max(this.streamerCount, index + 1)}`,
           '--loops',
           String(this.opts.loops),
           '--write-back',
@@ -231,7 +234,16 @@ export class Supervisor {
     const p = this.managed(await this.spec(service, index), index)
     this.list(service).push(p)
     p.start()
-    await this.awaitReady(p)
+    try {
+      await this.awaitReady(p)
+    } catch (err) {
+      // A process that cannot start is not left behind restarting forever.
+      await p.stop(2000)
+      p.closeLog()
+      const list = this.list(service)
+      list.splice(list.indexOf(p), 1)
+      throw err
+    }
     return p
   }
 
@@ -288,14 +300,24 @@ export class Supervisor {
       if (service === 'mqreader' && n < 1) throw new Error('mqreader needs at least 1 replica: someone must own the partitions')
       const from = this.list(service).length
       if (service === 'mqreader') return { service, from, to: n, moves: await this.scaleReaders(n) }
-      if (n > from) {
-        await Promise.all(Array.from({ length: n - from }, (_, k) => this.launch(service, from + k)))
-      } else {
+      if (service === 'streamer') {
+        // The shard count changes for every streamer: stop the extra ones, restart the rest with i/n.
+        this.streamerCount = n
         const removed = this.list(service).splice(n)
         await Promise.all(removed.map((p) => p.stop()))
+        await this.rollingRestart('streamer')
+        await Promise.all(Array.from({ length: Math.max(0, n - from) }, (_, k) => this.launch(service, from + k)))
+        return { service, from, to: n, moves: [] }
       }
-      // Producers and consumers learn the new addresses by a graceful restart (they are stateless).
-      if (service === 'mqwriter') await this.rollingRestart('streamer')
+      if (n > from) {
+        await Promise.all(Array.from({ length: n - from }, (_, k) => this.launch(service, from + k)))
+        if (service === 'mqwriter') await this.rollingRestart('streamer')
+      } else {
+        const removed = this.list(service).splice(n)
+        // Producers learn the new writer list first, then the removed writers go (no refused publishes).
+        if (service === 'mqwriter') await this.rollingRestart('streamer')
+        await Promise.all(removed.map((p) => p.stop()))
+      }
       return { service, from, to: n, moves: [] }
     })
   }

@@ -1,5 +1,5 @@
 import { withTransaction, type Pool } from '../db/pool.js'
-import { isUnavailable } from '../db/errors.js'
+import { isDataError, isUnavailable } from '../db/errors.js'
 import { TpipeError } from '../errors.js'
 import { insertBatch, insertOne, type QueueRow } from './sql.js'
 
@@ -158,6 +158,13 @@ export class WriteBuffer {
         for (const w of batch.waiters) w.reject(e)
         return
       }
+      if (!isDataError(err)) {
+        // Transient (deadlock, cancelled statement, out of memory…): not the producers' fault → 503.
+        this.opts.onError?.(err)
+        const e = new TpipeError('TPIPE_ERR_DB_UNAVAILABLE', undefined, { retryAfter: this.opts.retryAfterSeconds, cause: err })
+        for (const w of batch.waiters) w.reject(e)
+        return
+      }
       // A data error fails the whole statement: find the bad publishes one by one so that good ones
       // in the same batch still succeed and only the bad ones get a 400.
       this.opts.onError?.(err)
@@ -166,7 +173,8 @@ export class WriteBuffer {
   }
 
   private async isolate(batch: Batch): Promise<void> {
-    for (const w of batch.waiters) {
+    for (let i = 0; i < batch.waiters.length; i++) {
+      const w = batch.waiters[i]!
       try {
         // One transaction per publish: an array publish is stored whole or not at all.
         await withTransaction(this.pool, async (client) => {
@@ -174,18 +182,23 @@ export class WriteBuffer {
             try {
               await client.query(insertOne(r))
             } catch (err) {
-              if (isUnavailable(err)) throw err
+              if (!isDataError(err)) throw err
               throw new TpipeError('TPIPE_ERR_VALIDATION', `message ${r.msg_uuid} (key ${JSON.stringify(r.key)}) cannot be stored: ${(err as Error).message}`)
             }
           }
         })
         w.resolve()
       } catch (err) {
-        if (err instanceof TpipeError) w.reject(err)
-        else {
-          this.healthy = false
-          w.reject(new TpipeError('TPIPE_ERR_DB_UNAVAILABLE', undefined, { retryAfter: this.opts.retryAfterSeconds, cause: err }))
+        if (err instanceof TpipeError) {
+          w.reject(err)
+          continue
         }
+        // Not bad data: the database is down or the error is transient. Nothing of the rest is tried
+        // (each try could wait for a connect timeout); every remaining publish gets 503 and is retried.
+        if (isUnavailable(err)) this.healthy = false
+        const e = new TpipeError('TPIPE_ERR_DB_UNAVAILABLE', undefined, { retryAfter: this.opts.retryAfterSeconds, cause: err })
+        for (const rest of batch.waiters.slice(i)) rest.reject(e)
+        return
       }
     }
   }

@@ -29,7 +29,19 @@ export class AckLog {
     if (this.fd === undefined || this.pending.length === 0) return
     const text = this.pending.join('\n') + '\n'
     this.pending = []
-    writeSync(this.fd, text)
+    try {
+      writeSync(this.fd, text)
+    } catch (err) {
+      // A full or failing disk must not kill the streamer (this runs in a timer and on exit): the log
+      // is switched off, loudly, and streaming goes on.
+      process.stderr.write(`ack log ${this.path}: write failed (${(err as Error).message}); ack log switched off\n`)
+      try {
+        closeSync(this.fd)
+      } catch {
+        /* already broken */
+      }
+      this.fd = undefined
+    }
   }
 
   close(): void {
