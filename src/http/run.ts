@@ -68,4 +68,14 @@ export async function runService(opts: RunOptions): Promise<void> {
   }
   process.once('SIGTERM', () => shutdown('SIGTERM'))
   process.once('SIGINT', () => shutdown('SIGINT'))
+
+  // Under a supervisor (tpipe dev), a child whose supervisor died (kill -9, a crash) would run on as an
+  // orphan forever: notice the parent change and shut down gracefully, like on SIGTERM.
+  const supervisor = Number(process.env.TPIPE_SUPERVISOR_PID)
+  if (Number.isInteger(supervisor) && supervisor > 0) {
+    const orphanCheck = setInterval(() => {
+      if (process.ppid !== supervisor) shutdown('supervisor gone')
+    }, 1000)
+    orphanCheck.unref()
+  }
 }

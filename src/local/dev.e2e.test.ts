@@ -30,7 +30,10 @@ describe('tpipe dev, scale and status', () => {
     db = await createTestDatabase()
   })
   afterAll(async () => {
-    dev?.kill('SIGKILL')
+    if (dev && dev.exitCode === null) {
+      dev.kill('SIGINT') // an ordered stop, so no service is left behind
+      await once(dev, 'exit')
+    }
     await db.drop()
   })
 

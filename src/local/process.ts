@@ -2,7 +2,7 @@
 // Owned by the Supervisor; must not decide topology (that is supervisor.ts).
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { createWriteStream, mkdirSync, readFileSync, type WriteStream } from 'node:fs'
+import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { PACKAGE_ROOT } from '../paths.js'
 import type { ServiceName } from '../config/types.js'
@@ -38,7 +38,6 @@ export class ManagedProcess {
   restarts = 0
   lastExit: { code: number | null; signal: NodeJS.Signals | null; at: string } | undefined
   readonly logFile: string
-  private log: WriteStream | undefined
   private backoffMs = 500
   private restartTimer: NodeJS.Timeout | undefined
   private upSince = 0
@@ -62,30 +61,43 @@ export class ManagedProcess {
 
   start(): void {
     this.state = 'starting'
-    this.log ??= createWriteStream(this.logFile, { flags: 'a' })
-    this.log.write(`\n--- ${new Date().toISOString()} start ${this.spec.name}: tpipe serve ${this.spec.service} ${this.spec.args.join(' ')}\n`)
-    const child = spawn(process.execPath, [TPIPE_BIN, 'serve', this.spec.service, '--port', String(this.spec.port), '--host', '127.0.0.1', ...this.spec.args], {
-      // NODE_ENV=production: under a test runner (NODE_ENV=test) oclif would look for TypeScript sources.
-      env: { ...process.env, NODE_ENV: 'production', ...this.spec.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
+    appendFileSync(this.logFile, `\n--- ${new Date().toISOString()} start ${this.spec.name}: tpipe serve ${this.spec.service} ${this.spec.args.join(' ')}\n`)
+    // The child writes its log straight into the file (not through a pipe to us): its output costs the
+    // supervisor nothing, and a child whose supervisor died can still log its own orderly shutdown.
+    const fd = openSync(this.logFile, 'a')
+    let child: ChildProcess
+    try {
+      child = spawn(process.execPath, [TPIPE_BIN, 'serve', this.spec.service, '--port', String(this.spec.port), '--host', '127.0.0.1', ...this.spec.args], {
+        // NODE_ENV=production: under a test runner (NODE_ENV=test) oclif would look for TypeScript sources.
+        env: { ...process.env, NODE_ENV: 'production', TPIPE_SUPERVISOR_PID: String(process.pid), ...this.spec.env },
+        stdio: ['ignore', fd, fd],
+      })
+    } finally {
+      closeSync(fd)
+    }
     this.child = child
     this.upSince = Date.now()
-    child.stdout!.pipe(this.log, { end: false })
-    child.stderr!.pipe(this.log, { end: false })
     child.once('exit', (code, signal) => this.onExit(child, code, signal))
     // A failed spawn (EAGAIN, ENOMEM) emits 'error' and maybe no 'exit': treat it as a crash, never
     // let it take the supervisor down.
     child.once('error', (err) => {
-      this.log?.write(`--- spawn failed: ${err.message}\n`)
+      this.note(`spawn failed: ${err.message}`)
       if (child.exitCode === null && child.signalCode === null) this.onExit(child, null, null)
     })
+  }
+
+  private note(text: string): void {
+    try {
+      appendFileSync(this.logFile, `--- ${new Date().toISOString()} ${text}\n`)
+    } catch {
+      /* the log is best effort */
+    }
   }
 
   private onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
     if (child !== this.child) return
     this.lastExit = { code, signal, at: new Date().toISOString() }
-    this.log?.write(`--- ${this.lastExit.at} exit code=${code} signal=${signal}\n`)
+    this.note(`exit code=${code} signal=${signal}`)
     if (this.state === 'stopping' || this.state === 'stopped') {
       this.state = 'stopped'
       return
@@ -149,8 +161,4 @@ export class ManagedProcess {
     this.state = 'stopped'
   }
 
-  closeLog(): void {
-    this.log?.end()
-    this.log = undefined
-  }
 }

@@ -239,7 +239,6 @@ export class Supervisor {
     } catch (err) {
       // A process that cannot start is not left behind restarting forever.
       await p.stop(2000)
-      p.closeLog()
       const list = this.list(service)
       list.splice(list.indexOf(p), 1)
       throw err
@@ -332,7 +331,6 @@ export class Supervisor {
       list.map(async (old, i) => {
         if (old.state === 'done') return
         await old.stop()
-        old.closeLog()
         const p = this.managed(await this.spec(service, i, old.spec.port), i)
         p.restarts = old.restarts
         list[i] = p
@@ -394,7 +392,6 @@ export class Supervisor {
       const removed = readers.splice(n)
       await this.rollingRestart('collector')
       await Promise.all(removed.map((p) => p.stop()))
-      for (const p of removed) p.closeLog()
       step(`stopped ${from - n} reader(s)`)
     }
     return moves
@@ -528,7 +525,6 @@ export class Supervisor {
     await this.queue.catch(() => {})
     for (const s of ['streamer', 'mqwriter', 'mqreader', 'collector', 'apigw'] as const) {
       await Promise.all(this.list(s).map((p) => p.stop(timeoutMs)))
-      for (const p of this.list(s)) p.closeLog()
     }
   }
 }
