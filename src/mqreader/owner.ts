@@ -90,6 +90,8 @@ interface Mark {
   horizon: number | undefined
   cursors: Float64Array
   epochs: Uint32Array
+  /** A sweep forced while no mark could come due: loads what is visible, settles nothing. */
+  forced?: boolean
 }
 
 interface AckWaiter {
@@ -524,6 +526,12 @@ export class PartitionOwner {
     // A long-running transaction anywhere in the cluster holds xmin back and no mark comes due. Later
     // marks cover earlier ranges, so thinning them only delays a check; it keeps memory bounded.
     if (this.marks.length > MAX_MARKS) this.marks.splice(1, 1)
+    // No mark has come due for two sweep periods (a long transaction holds xmin back): sweep what is
+    // visible below the cursors anyway, so rows committed out of order meanwhile are not kept waiting
+    // for that transaction. Such a sweep settles nothing; the marks still do that when they come due.
+    if (this.dueGap === undefined && t - this.lastFullSweep >= 2 * FULL_SWEEP_MS) {
+      this.dueGap = { t, xmax, horizon: xmax, cursors: this.cursor.slice(), epochs: this.epoch.slice(), forced: true }
+    }
   }
 
   /**
@@ -575,6 +583,7 @@ export class PartitionOwner {
         this.serveWaiters()
       }
     }
+    if (mark.forced) return
     for (let i = 0; i < parts.length; i++) {
       const p = parts[i]!
       if (this.epoch[p] === mark.epochs[p]) this.settled[p] = Math.max(this.settled[p]!, highs[i]!)
