@@ -9,7 +9,7 @@ import { createPool, migrate, resolveDatabaseUrl, type Pool } from '../db/index.
 import { machineInfo, type MachineInfo } from './machine.js'
 import { ROOT } from './proc.js'
 import { figure, fmt, fmtFigure, ratio, type Figure } from './stats.js'
-import { helloCeiling, insertCeiling, moveCeiling, setupBenchTables } from './suites/ceilings.js'
+import { helloCeiling, insertCeiling, moveCeiling, setupBenchTables, telemetryInsertCeiling } from './suites/ceilings.js'
 import { mqwriterRun } from './suites/mqwriter.js'
 
 export const SUITES = ['ceilings', 'mqwriter', 'drain', 'e2e', 'api', 'peer'] as const
@@ -75,10 +75,12 @@ const suites: Record<SuiteName, (ctx: Context) => Promise<Row[]>> = {
       return { rps: r.requestsPerSecond, p50: r.latencyP50, p99: r.latencyP99, bodyBytes: r.bodyBytes }
     })
     const insert = await repeat(ctx, 'ceilings.insert', () => insertCeiling(ctx.pool, ctx.opts.durationS))
+    const telemetryInsert = await repeat(ctx, 'ceilings.telemetryInsert', () => telemetryInsertCeiling(ctx.pool, ctx.opts.durationS))
     const move = await repeatMany(ctx, 'ceilings.move', () => moveCeiling(ctx.pool, ctx.opts.durationS, ctx.opts.smoke ? 5_000 : 200_000))
     return [
       { figure: `fastify hello-world POST (${fmt(hello.bodyBytes!.median)}-byte body, 64 conns), req/s`, value: fmtFigure(hello.rps!) },
       { figure: 'raw multi-row INSERT into a queue_messages-shaped table, rows/s', value: fmtFigure(insert) },
+      { figure: 'raw multi-row INSERT into a telemetry-shaped table, rows/s', value: fmtFigure(telemetryInsert) },
       { figure: 'raw SQL move SELECT → INSERT telemetry → DELETE, through the client, rows/s', value: fmtFigure(move.clientMove!) },
       { figure: 'raw SQL move in one server-side statement (upper bound), rows/s', value: fmtFigure(move.serverMove!) },
     ]

@@ -69,6 +69,37 @@ export async function insertCeiling(pool: Pool, durationS: number): Promise<numb
 }
 
 /**
+ * Raw multi-row INSERT into a telemetry-shaped table (the collector's write, without the queue):
+ * 1,000-row VALUES statements from 2 connections, rows/s.
+ */
+export async function telemetryInsertCeiling(pool: Pool, durationS: number): Promise<number> {
+  await pool.query('TRUNCATE bench_telemetry')
+  const rowsPer = 1000
+  const cols = 13
+  const p = (JSON.parse(bodyFor('single', 1)) as { payload: Record<string, unknown> }).payload
+  const labels = JSON.stringify(p.labels)
+  const placeholders = Array.from({ length: rowsPer }, (_, i) => `(${Array.from({ length: cols }, (_, c) => `$${i * cols + c + 1}`).join(',')})`).join(',')
+  const text = `INSERT INTO bench_telemetry (msg_uuid, gpu_uuid, gpu_id, device, hostname, model_name, metric_name, value, ts, container, pod, namespace, labels) VALUES ${placeholders}`
+  let rows = 0
+  const deadline = Date.now() + durationS * 1000
+  const started = Date.now()
+  await Promise.all(
+    [0, 1].map(async () => {
+      while (Date.now() < deadline) {
+        const values: unknown[] = []
+        const ts = new Date().toISOString()
+        for (let i = 0; i < rowsPer; i++) {
+          values.push(randomUUID(), p.gpu_uuid, i % 8, p.device, p.hostname, p.model_name, p.metric_name, i % 100, ts, null, null, null, labels)
+        }
+        await pool.query(text, values)
+        rows += rowsPer
+      }
+    }),
+  )
+  return rows / ((Date.now() - started) / 1000)
+}
+
+/**
  * Raw SQL move: SELECT a batch from a queue table, INSERT it into a telemetry table, DELETE it — one
  * transaction per 2,000 rows, the rows passing through the client like they do in tpipe, from 2
  * workers on disjoint partition halves. rows/s. Also measures the server-side single-statement move
