@@ -1,7 +1,8 @@
 import { Flags } from '@oclif/core'
 import { TpipeCommand } from '../../src/cli/base.js'
 import { settingFlags } from '../../src/cli/flags.js'
-import { ApiClient, ApiError, type Gpu } from '../../src/apigw/client.js'
+import type { Gpu } from '../../src/apigw/client.js'
+import { withApiClient } from '../../src/cli/api.js'
 import { csvHeader, csvRows, table, type Column } from '../../src/apigw/format.js'
 
 const COLUMNS: Column<Gpu>[] = [
@@ -25,20 +26,7 @@ export default class GpusList extends TpipeCommand {
   async run(): Promise<{ gpus: Gpu[] }> {
     const { flags } = await this.parse(GpusList)
     const config = this.loadConfigFrom(flags, 'cli')
-    const client = new ApiClient(config.apiUrl)
-    let gpus: Gpu[]
-    try {
-      gpus = await client.gpus()
-    } catch (err) {
-      if (err instanceof ApiError) {
-        // One line, unwrapped (this.error would wrap it to the terminal width).
-        this.logToStderr(`Error: ${err.message}`)
-        this.exit(1)
-      }
-      throw err
-    } finally {
-      await client.close()
-    }
+    const gpus = await withApiClient(this, config.apiUrl, (client) => client.gpus())
     if (!this.jsonEnabled()) {
       if (flags.output === 'json') this.log(JSON.stringify({ gpus }, null, 2))
       else if (flags.output === 'csv') this.log([csvHeader(COLUMNS), ...csvRows(gpus, COLUMNS)].join('\n'))

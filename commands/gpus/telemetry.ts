@@ -1,7 +1,8 @@
 import { Args, Flags } from '@oclif/core'
 import { TpipeCommand } from '../../src/cli/base.js'
 import { settingFlags } from '../../src/cli/flags.js'
-import { ApiClient, ApiError, type TelemetryPage, type TelemetryRow } from '../../src/apigw/client.js'
+import type { TelemetryPage, TelemetryRow } from '../../src/apigw/client.js'
+import { withApiClient } from '../../src/cli/api.js'
 import { csvHeader, csvRows, table, type Column } from '../../src/apigw/format.js'
 
 const COLUMNS: Column<TelemetryRow>[] = [
@@ -40,14 +41,13 @@ export default class GpusTelemetry extends TpipeCommand {
   async run(): Promise<TelemetryPage> {
     const { args, flags } = await this.parse(GpusTelemetry)
     const config = this.loadConfigFrom(flags, 'cli')
-    const client = new ApiClient(config.apiUrl)
     const columns = flags.detail ? [...COLUMNS, ...DETAIL] : COLUMNS
     const rows: TelemetryRow[] = []
     let cursor = flags.cursor
     let next: string | null = null
     const csv = flags.output === 'csv' && !this.jsonEnabled()
     let first = true
-    try {
+    await withApiClient(this, config.apiUrl, async (client) => {
       do {
         const page = await client.telemetry(args.id, { start: flags.start, end: flags.end, metrics: flags.metric, limit: flags.limit, cursor, detail: flags.detail })
         next = page.next_cursor
@@ -59,16 +59,7 @@ export default class GpusTelemetry extends TpipeCommand {
         first = false
         cursor = next ?? undefined
       } while (flags.all && next)
-    } catch (err) {
-      if (err instanceof ApiError) {
-        // One line, unwrapped (this.error would wrap it to the terminal width).
-        this.logToStderr(`Error: ${err.message}`)
-        this.exit(1)
-      }
-      throw err
-    } finally {
-      await client.close()
-    }
+    })
     const result: TelemetryPage = { id: args.id, telemetry: rows, next_cursor: next }
     if (!this.jsonEnabled()) {
       if (flags.output === 'json') this.log(JSON.stringify(result, null, 2))

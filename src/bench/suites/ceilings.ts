@@ -52,20 +52,11 @@ export async function insertCeiling(pool: Pool, durationS: number): Promise<numb
   const payload = JSON.stringify(body.payload)
   const placeholders = Array.from({ length: rowsPer }, (_, i) => `($${i * 4 + 1}, $${i * 4 + 2}, $${i * 4 + 3}, $${i * 4 + 4})`).join(',')
   const text = `INSERT INTO bench_queue (msg_uuid, partition, key, payload) VALUES ${placeholders}`
-  let rows = 0
-  const deadline = Date.now() + durationS * 1000
-  const started = Date.now()
-  await Promise.all(
-    [0, 1].map(async () => {
-      while (Date.now() < deadline) {
-        const values: unknown[] = []
-        for (let i = 0; i < rowsPer; i++) values.push(randomUUID(), i % 256, body.key, payload)
-        await pool.query(text, values)
-        rows += rowsPer
-      }
-    }),
-  )
-  return rows / ((Date.now() - started) / 1000)
+  return insertLoop(pool, durationS, text, rowsPer, () => {
+    const values: unknown[] = []
+    for (let i = 0; i < rowsPer; i++) values.push(randomUUID(), i % 256, body.key, payload)
+    return values
+  })
 }
 
 /**
@@ -80,18 +71,25 @@ export async function telemetryInsertCeiling(pool: Pool, durationS: number): Pro
   const labels = JSON.stringify(p.labels)
   const placeholders = Array.from({ length: rowsPer }, (_, i) => `(${Array.from({ length: cols }, (_, c) => `$${i * cols + c + 1}`).join(',')})`).join(',')
   const text = `INSERT INTO bench_telemetry (msg_uuid, gpu_uuid, gpu_id, device, hostname, model_name, metric_name, value, ts, container, pod, namespace, labels) VALUES ${placeholders}`
+  return insertLoop(pool, durationS, text, rowsPer, () => {
+    const values: unknown[] = []
+    const ts = new Date().toISOString()
+    for (let i = 0; i < rowsPer; i++) {
+      values.push(randomUUID(), p.gpu_uuid, i % 8, p.device, p.hostname, p.model_name, p.metric_name, i % 100, ts, null, null, null, labels)
+    }
+    return values
+  })
+}
+
+/** Runs one multi-row INSERT after another from 2 connections for durationS; rows/s. */
+async function insertLoop(pool: Pool, durationS: number, text: string, rowsPer: number, values: () => unknown[]): Promise<number> {
   let rows = 0
   const deadline = Date.now() + durationS * 1000
   const started = Date.now()
   await Promise.all(
     [0, 1].map(async () => {
       while (Date.now() < deadline) {
-        const values: unknown[] = []
-        const ts = new Date().toISOString()
-        for (let i = 0; i < rowsPer; i++) {
-          values.push(randomUUID(), p.gpu_uuid, i % 8, p.device, p.hostname, p.model_name, p.metric_name, i % 100, ts, null, null, null, labels)
-        }
-        await pool.query(text, values)
+        await pool.query(text, values())
         rows += rowsPer
       }
     }),
