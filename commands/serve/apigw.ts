@@ -15,12 +15,10 @@ export default class ServeApigw extends TpipeCommand {
       service: 'apigw',
       config,
       needsDatabase: true,
-      build: async ({ pool, log }) => {
-        const timeout = config.apigwStatementTimeoutMs
-        // A runaway query must not hold a connection: every apigw connection gets a statement timeout.
-        if (timeout > 0) pool!.on('connect', (client) => void client.query(`SET statement_timeout = ${timeout}`).catch(() => {}))
-        return (await buildApigw(config, { pool: pool!, logger: log })).app
-      },
+      // A runaway query must not hold a connection: every apigw connection gets a statement timeout,
+      // as a start-up parameter (a SET on 'connect' would race the connection's first query).
+      statementTimeoutMs: config.apigwStatementTimeoutMs,
+      build: async ({ pool, log }) => (await buildApigw(config, { pool: pool!, logger: log })).app,
     })
   }
 }

@@ -19,6 +19,8 @@ export interface RunOptions {
   config: Config
   needsDatabase: boolean
   build: (ctx: ServiceContext) => Promise<FastifyInstance> | FastifyInstance
+  /** Statement timeout for every connection of the pool, set at connection start-up (0/undefined: none). */
+  statementTimeoutMs?: number
   /** Runs after listen (e.g. start loops that need the address). */
   afterListen?: (address: string) => Promise<void> | void
 }
@@ -36,6 +38,7 @@ export async function runService(opts: RunOptions): Promise<void> {
     pool = createPool(url, {
       max: config.dbPoolMax,
       applicationName: `tpipe-${opts.service}`,
+      ...(opts.statementTimeoutMs ? { statementTimeoutMs: opts.statementTimeoutMs } : {}),
       onError: (err) => log.warn({ err: err.message }, 'idle database connection failed'),
     })
   }
