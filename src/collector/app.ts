@@ -12,6 +12,9 @@ import { checkTelemetryPayload } from '../telemetry/payload.js'
 import { ReaderSet, type Endpoint } from './readers.js'
 import { insertOne, persistBatch, type DeadLetter, type TelemetryRowJson } from './sql.js'
 
+/** An ack answers once its DELETE commits: well under this even on a busy database. */
+const ACK_TIMEOUT_MS = 10_000
+
 export interface CollectorDeps {
   pool: Pool
   logger?: Logger
@@ -228,17 +231,23 @@ export function buildCollector(config: CollectorConfig, deps: CollectorDeps): Co
         await sleep(Math.min(config.collectorErrorBackoffMs * 2 ** (persistFailStreak - 1), config.collectorErrorBackoffMs * 20))
         continue
       }
-      try {
-        const r = await post<unknown>(ep, '/v1/ack', { lease_id: lease.lease_id })
-        if (r.status === 409) ackRejected.inc()
-        else if (r.status !== 200) {
+      // One retry when the ack request itself fails (a reset connection): otherwise the whole lease
+      // would be redelivered after its visibility timeout and persisted again (harmless, but wasted).
+      // A retry of an ack that did land gets 409 (the lease is gone), which is fine.
+      for (let attempt = 1; attempt <= 2; attempt++) {
+        try {
+          const r = await post<unknown>(ep, '/v1/ack', { lease_id: lease.lease_id }, AbortSignal.timeout(ACK_TIMEOUT_MS))
+          if (r.status === 409) ackRejected.inc()
+          else if (r.status !== 200) {
+            leaseErrors.inc()
+            log.warn({ reader: ep.origin, status: r.status, body: r.body }, 'ack refused; the messages will be redelivered (persisted already)')
+          }
+          break
+        } catch (err) {
           leaseErrors.inc()
-          log.warn({ reader: ep.origin, status: r.status, body: r.body }, 'ack refused; the messages will be redelivered (persisted already)')
+          log.debug({ reader: ep.origin, err: (err as Error).message, attempt }, 'ack request failed')
+          if (attempt === 2) readers.markFailed(ep)
         }
-      } catch (err) {
-        leaseErrors.inc()
-        readers.markFailed(ep)
-        log.debug({ reader: ep.origin, err: (err as Error).message }, 'ack request failed')
       }
     }
   }
