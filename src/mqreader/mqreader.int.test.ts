@@ -363,6 +363,35 @@ describe('mqreader ownership', () => {
     }
   })
 
+  it('a drain cancelled by a newer assignment: a lease from before it, once expired, is redelivered at once', async () => {
+    await clearQueue()
+    const reader = await startReader(db, { partitions: parsePartitions('0-255'), readerDrainTimeoutMs: 60_000 })
+    try {
+      const key = keyFor(7)
+      const [seeded] = await seed(db.pool, [{ key, payload: payload(key, 1) }])
+      const lease = await waitFor(async () => {
+        const x = await postJson(`${reader.url}/v1/lease`, { max: 1, wait_ms: 1000, visibility_timeout_ms: 1500 })
+        return x.body.messages?.length === 1 ? x : undefined
+      })
+      // Lose partition 7 (it drains: its lease is out), then get it back before the drain ends.
+      expect((await postJson(`${reader.url}/v1/assignment`, { partitions: '0-6,8-255', generation: 1 }, 'PUT')).status).toBe(200)
+      expect((await postJson(`${reader.url}/v1/assignment`, { partitions: '0-255', generation: 2 }, 'PUT')).status).toBe(200)
+      await waitFor(async () => ((await reader.app.inject('/v1/assignment')).json().owned === '0-255' ? true : undefined), 10_000, 'partition 7 served again')
+      // The old lease expires after 1.5 s; its message must come back now, not after a full sweep (30 s+).
+      const again = await waitFor(async () => {
+        const x = await postJson(`${reader.url}/v1/lease`, { max: 1, wait_ms: 500 })
+        return x.body.messages?.length === 1 ? x : undefined
+      }, 8_000, 'redelivery of the expired lease')
+      expect(again.body.messages[0].msg_uuid).toBe(seeded!.msg_uuid)
+      expect(again.body.messages[0].delivery_count).toBe(2)
+      expect(lease.body.lease_id).not.toBe(again.body.lease_id)
+      expect((await postJson(`${reader.url}/v1/ack`, { lease_id: again.body.lease_id })).status).toBe(200)
+      expect(await queueCount()).toBe(0)
+    } finally {
+      await reader.close()
+    }
+  })
+
   it('live reassignment while messages flow: never served by two readers at once, nothing lost', async () => {
     await clearQueue()
     const events: OwnerEvent[] = []

@@ -680,6 +680,10 @@ export class PartitionOwner {
         this.leasedCount[p]!--
         this.leasedTotal--
       }
+      // An older epoch in a partition we own again can only be a lease from before a drain that was
+      // cancelled (resume): the lock was never released, the row is still queued, and the reload
+      // skipped it while it was leased. It is ready again now, under the current epoch.
+      if (this.state[p] === OWNED && this.epoch[p] !== m.ep && fromLease) m.ep = this.epoch[p]!
       if (this.state[p] === OWNED && this.epoch[p] === m.ep) {
         m.dc++
         const g = groups.get(p) ?? []

@@ -11,8 +11,9 @@ export interface Msg {
   readonly head: string
   /** Deliveries so far, counting the one in progress. */
   dc: number
-  /** The partition's ownership epoch the message was loaded under (stale epochs are dropped). */
-  readonly ep: number
+  /** The partition's ownership epoch the message was loaded under (stale epochs are dropped); moved
+   * forward when a cancelled drain resumes. */
+  ep: number
 }
 
 /**
