@@ -7,6 +7,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { pino, type Logger } from 'pino'
 import type { Config } from '../config/index.js'
 import { isUnavailable, pgCode, PG_ERROR } from '../db/errors.js'
+import { ping } from '../db/pool.js'
 import { TpipeError } from '../errors.js'
 import { buildServer } from '../http/server.js'
 import { Histogram, createRegistry, type Registry } from '../metrics/index.js'
@@ -121,13 +122,8 @@ export async function buildApigw(config: ApigwConfig, deps: ApigwDeps): Promise<
     bodyLimitBytes: config.bodyLimitBytes,
     registry,
     readiness: [
-      {
-        name: 'database',
-        check: async () => {
-          await deps.pool.query({ text: 'SELECT 1', values: [] })
-          return true
-        },
-      },
+      // Bounded: a hung database must make the probe answer false, not hang the probe.
+      { name: 'database', check: () => ping(deps.pool) },
     ],
   })
 

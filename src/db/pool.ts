@@ -51,12 +51,12 @@ export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClie
   }
 }
 
-/** SELECT 1 with a short timeout: the database part of /readyz. */
-export async function ping(pool: pg.Pool, timeoutMs = 1000): Promise<boolean> {
+/** SELECT 1 with a short timeout: the database part of /readyz. Anything with a pg-style query() will do. */
+export async function ping(pool: { query(q: { text: string; values: unknown[] }): Promise<unknown> }, timeoutMs = 1000): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined
   try {
     await Promise.race([
-      pool.query('SELECT 1'),
+      pool.query({ text: 'SELECT 1', values: [] }),
       new Promise((_, reject) => {
         timer = setTimeout(() => reject(new Error('ping timeout')), timeoutMs)
       }),
