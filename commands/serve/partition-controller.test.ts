@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { eventually, startKubeFake, type KubeFake } from '../../src/testing/kube-fake.js'
+import { startKubeFake, type KubeFake } from '../../src/testing/kube-fake.js'
+import { waitFor } from '../../src/util/async.js'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const NS = 'tpipe'
@@ -46,7 +47,7 @@ describe('tpipe serve partition-controller', () => {
     child.stderr.on('data', (d) => (output += String(d)))
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
     try {
-      await eventually(() => fake.get('configmap', NS, 'mqreader-partitions'), { timeoutMs: 30_000, what: `the ConfigMap (output: ${output})` })
+      await waitFor(() => fake.get('configmap', NS, 'mqreader-partitions'), { timeoutMs: 30_000, what: `the ConfigMap (output: ${output})` })
       const text = fake.get('configmap', NS, 'mqreader-partitions')!.data['partitions.json'] as string
       expect(JSON.parse(text)).toMatchObject({ generation: 1, replicas: 4 })
       expect(fake.get('lease', NS, 'partition-controller')!.spec.holderIdentity).toBe('ctl-process')

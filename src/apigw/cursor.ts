@@ -1,5 +1,5 @@
 // The opaque next_cursor: base64url of the last row's (ts, msg_uuid). Clients must not build it.
-import { UUID_RE } from '../mqwriter/uuidv7.js'
+import { UUID_RE } from '../util/ids.js'
 
 export const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(?:[Zz]|[+-](\d{2}):(\d{2}))$/
 

@@ -63,4 +63,4 @@ export async function runJsonChild<T>(module: string, args: unknown): Promise<T>
 }
 
 /** A port the OS just handed out as free (a fixed range would collide with ephemeral client ports). */
-export { freePort as port } from '../local/supervisor.js'
+export { freePort as port } from '../util/net.js'

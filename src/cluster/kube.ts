@@ -158,18 +158,6 @@ export function mergePatchOptions(opt?: ConfigurationOptions): ConfigurationOpti
   return setHeaderOptions('Content-Type', PatchStrategy.MergePatch, opt)
 }
 
-export const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
-  new Promise((resolve) => {
-    if (signal?.aborted) return resolve()
-    const t = setTimeout(done, ms)
-    function done() {
-      clearTimeout(t)
-      signal?.removeEventListener('abort', done)
-      resolve()
-    }
-    signal?.addEventListener('abort', done, { once: true })
-  })
-
 /** How a CLI command reports a cluster error: message, exit code and suggested actions. */
 export function cliClusterError(err: unknown): { message: string; exit: number; suggestions: string[] } | undefined {
   if (err instanceof ClusterUnavailableError) return { message: err.message, exit: 3, suggestions: err.suggestions }

@@ -10,6 +10,7 @@ import { buildServer } from '../http/server.js'
 import { Counter, Histogram, createRegistry, metricValue, type Registry } from '../metrics/index.js'
 import { checkTelemetryPayload } from '../telemetry/payload.js'
 import { ReaderSet, type Endpoint } from './readers.js'
+import { sleep } from '../util/async.js'
 import { insertOne, persistBatch, type DeadLetter, type TelemetryRowJson } from './sql.js'
 
 /** An ack answers once its DELETE commits: well under this even on a busy database. */
@@ -96,7 +97,6 @@ function deadLetter(m: LeasedMessage, error: string): DeadLetter {
   }
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref?.())
 
 export function buildCollector(config: CollectorConfig, deps: CollectorDeps): CollectorApp {
   const registry = deps.registry ?? createRegistry({ defaultMetrics: config.metricsEnabled })

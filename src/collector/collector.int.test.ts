@@ -4,7 +4,8 @@ import { createPool, type Pool } from '../db/pool.js'
 import { metricValue } from '../metrics/index.js'
 import { buildMqwriter } from '../mqwriter/app.js'
 import { parsePartitions } from '../partitions/ranges.js'
-import { payload, postJson, seed, silent, startReader, waitFor, type RunningReader } from '../mqreader/test-support.js'
+import { payload, postJson, seed, silent, startReader, type RunningReader } from '../mqreader/test-support.js'
+import { waitFor } from '../util/async.js'
 import { createTestDatabase, type TestDatabase } from '../testing/db.js'
 import { startProxy, viaProxy } from '../testing/proxy.js'
 import { buildCollector, type CollectorApp, type CollectorConfig, type LeasedMessage } from './app.js'
@@ -65,7 +66,7 @@ describe('collector', () => {
           published.push(...a.body.msg_uuids)
         }
       }
-      await waitFor(async () => ((await count('telemetry')) === N && (await count('queue_messages')) === 0 ? true : undefined), 60_000, 'all rows persisted')
+      await waitFor(async () => ((await count('telemetry')) === N && (await count('queue_messages')) === 0 ? true : undefined), { timeoutMs: 60_000, what: 'all rows persisted' })
       const rows = await db.pool.query<{ msg_uuid: string }>('SELECT msg_uuid FROM telemetry')
       expect(new Set(rows.rows.map((r) => r.msg_uuid))).toEqual(new Set(published))
       let persisted = 0
@@ -94,7 +95,7 @@ describe('collector', () => {
     try {
       const gpus = Array.from({ length: 30 }, (_, i) => `GPU-ord-${i}`)
       const seeded = await seed(db.pool, Array.from({ length: 4000 }, (_, i) => ({ key: gpus[i % gpus.length]!, payload: payload(gpus[i % gpus.length]!, i) })))
-      await waitFor(async () => ((await count('queue_messages')) === 0 && (await count('telemetry')) === 4000 ? true : undefined), 30_000, 'drained')
+      await waitFor(async () => ((await count('queue_messages')) === 0 && (await count('telemetry')) === 4000 ? true : undefined), { timeoutMs: 30_000, what: 'drained' })
       const expected = new Map<number, string[]>()
       for (const s of seeded) expected.set(s.partition, [...(expected.get(s.partition) ?? []), s.msg_uuid])
       expect(got).toEqual(expected)
@@ -117,7 +118,7 @@ describe('collector', () => {
       })
       const c = await startCollector([r])
       try {
-        await waitFor(async () => ((await count('telemetry')) === 50 && (await count('queue_messages')) === 0 ? true : undefined), 20_000, 'redelivered rows persisted')
+        await waitFor(async () => ((await count('telemetry')) === 50 && (await count('queue_messages')) === 0 ? true : undefined), { timeoutMs: 20_000, what: 'redelivered rows persisted' })
         const late = await postJson(`${r.url}/v1/ack`, { lease_id: stuck.body.lease_id })
         expect(late.status).toBe(409)
         expect(late.body.error.code).toBe('TPIPE_ERR_LEASE_EXPIRED')
@@ -143,7 +144,7 @@ describe('collector', () => {
         { key: 'GPU-p', payload: { hello: 'world' } },
       ]
       const seeded = await seed(db.pool, [...good.slice(0, 10), ...bad, ...good.slice(10)])
-      await waitFor(async () => ((await count('queue_messages')) === 0 && (await count('telemetry')) === 20 ? true : undefined), 20_000, 'pipeline drained')
+      await waitFor(async () => ((await count('queue_messages')) === 0 && (await count('telemetry')) === 20 ? true : undefined), { timeoutMs: 20_000, what: 'pipeline drained' })
       const dl = await db.pool.query<{ msg_uuid: string; error: string; delivery_count: number; payload: unknown }>('SELECT msg_uuid, error, delivery_count, payload FROM dead_letters ORDER BY msg_uuid')
       expect(dl.rows.map((x) => x.msg_uuid).sort()).toEqual([seeded[10]!.msg_uuid, seeded[11]!.msg_uuid].sort())
       const byUuid = new Map(dl.rows.map((x) => [x.msg_uuid, x]))
@@ -153,7 +154,7 @@ describe('collector', () => {
       expect((await c.app.inject('/v1/stats')).json()).toMatchObject({ running: true, rows_persisted_total: 20, dead_letters_total: 2, messages_received_total: 22 })
       // More good messages keep flowing after the poison.
       await seed(db.pool, [{ key: 'GPU-p', payload: payload('GPU-p', 999) }])
-      await waitFor(async () => ((await count('telemetry')) === 21 ? true : undefined), 20_000, 'later message persisted')
+      await waitFor(async () => ((await count('telemetry')) === 21 ? true : undefined), { timeoutMs: 20_000, what: 'later message persisted' })
     } finally {
       await c.stop()
       await r.close()
@@ -171,11 +172,11 @@ describe('collector', () => {
       const c = await startCollector([r], { collectorLeaseVisibilityMs: 1000, collectorErrorBackoffMs: 50 }, flaky)
       try {
         const seeded = await seed(db.pool, Array.from({ length: 30 }, (_, i) => ({ key: `GPU-f-${i % 3}`, payload: payload(`GPU-f-${i % 3}`, i) })))
-        await waitFor(async () => ((await metricValue(c.registry, 'collector_persist_failures_total')) > 0 ? true : undefined), 20_000, 'a failed persist')
+        await waitFor(async () => ((await metricValue(c.registry, 'collector_persist_failures_total')) > 0 ? true : undefined), { timeoutMs: 20_000, what: 'a failed persist' })
         expect(await count('telemetry')).toBe(0)
         expect(await count('queue_messages')).toBe(30) // not acked
         await proxy.restore()
-        await waitFor(async () => ((await count('telemetry')) === 30 && (await count('queue_messages')) === 0 ? true : undefined), 30_000, 'persisted after recovery')
+        await waitFor(async () => ((await count('telemetry')) === 30 && (await count('queue_messages')) === 0 ? true : undefined), { timeoutMs: 30_000, what: 'persisted after recovery' })
         const rows = await db.pool.query<{ msg_uuid: string }>('SELECT msg_uuid FROM telemetry')
         expect(rows.rows.map((x) => x.msg_uuid).sort()).toEqual(seeded.map((s) => s.msg_uuid).sort())
         expect(r.owner.redelivered).toBeGreaterThan(0)

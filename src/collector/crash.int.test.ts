@@ -3,11 +3,12 @@
 // collector dies mid-batch and a reader dies mid-lease, and that SIGTERM drains and exits 0.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { payload, seed, waitFor } from '../mqreader/test-support.js'
+import { payload, seed } from '../mqreader/test-support.js'
+import { waitFor } from '../util/async.js'
 import { createTestDatabase, type TestDatabase } from '../testing/db.js'
+import { freePort } from '../util/net.js'
 
 const BIN = join(process.cwd(), 'bin', 'run.js')
 let db: TestDatabase
@@ -21,18 +22,6 @@ afterAll(async () => {
   for (const c of children) c.kill('SIGKILL')
   await db.drop()
 })
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address()
-      const port = typeof a === 'object' && a ? a.port : 0
-      s.close(() => resolve(port))
-    })
-  })
-}
 
 interface Child {
   proc: ChildProcess
@@ -63,7 +52,7 @@ async function ready(port: number, timeoutMs = 30_000): Promise<void> {
     } catch {
       return undefined
     }
-  }, timeoutMs, `service on ${port} ready`)
+  }, { timeoutMs, what: `service on ${port} ready` })
 }
 
 async function count(table: string): Promise<number> {
@@ -86,18 +75,18 @@ describe('read side under kill -9', () => {
     const c2 = serve('collector', collectorArgs, p2)
     try {
       await Promise.all([ready(p1), ready(p2)])
-      await waitFor(async () => ((await count('telemetry')) > 2000 ? true : undefined), 30_000, 'flow started')
+      await waitFor(async () => ((await count('telemetry')) > 2000 ? true : undefined), { timeoutMs: 30_000, what: 'flow started' })
       c1.proc.kill('SIGKILL')
       expect(await c1.exited).toBe(null)
       const atCollectorKill = await count('telemetry')
-      await waitFor(async () => ((await count('telemetry')) > atCollectorKill + 3000 ? true : undefined), 30_000, 'flow continued')
+      await waitFor(async () => ((await count('telemetry')) > atCollectorKill + 3000 ? true : undefined), { timeoutMs: 30_000, what: 'flow continued' })
       reader.proc.kill('SIGKILL')
       await reader.exited
       const atReaderKill = await count('telemetry')
       expect(atReaderKill).toBeLessThan(N)
       reader = serve('mqreader', readerArgs, readerPort)
       await ready(readerPort)
-      await waitFor(async () => ((await count('telemetry')) === N && (await count('queue_messages')) === 0 ? true : undefined), 60_000, 'everything persisted')
+      await waitFor(async () => ((await count('telemetry')) === N && (await count('queue_messages')) === 0 ? true : undefined), { timeoutMs: 60_000, what: 'everything persisted' })
       const rows = await db.pool.query<{ msg_uuid: string; n: string }>('SELECT msg_uuid, count(*) OVER () AS n FROM telemetry')
       expect(new Set(rows.rows.map((r) => r.msg_uuid))).toEqual(new Set(seeded.map((s) => s.msg_uuid)))
 

@@ -15,7 +15,7 @@ export interface Endpoint {
   failures: number
 }
 
-export interface Pick {
+export interface ReaderChoice {
   ep: Endpoint
   waitMs: number
 }
@@ -33,7 +33,7 @@ const EMPTY_MS = 100
  */
 export class ReaderSet {
   private endpoints: Endpoint[] = []
-  private rr = 0
+  private turn = 0
 
   constructor(
     private readonly urls: readonly string[],
@@ -105,20 +105,20 @@ export class ReaderSet {
     this.endpoints = next
   }
 
-  pick(now = Date.now()): Pick | { sleepMs: number } {
+  pick(now = Date.now()): ReaderChoice | { sleepMs: number } {
     const eps = this.endpoints
     const n = eps.length
     if (n === 0) return { sleepMs: this.opts.backoffMs }
     for (let i = 0; i < n; i++) {
-      const ep = eps[(this.rr + i) % n]!
+      const ep = eps[(this.turn + i) % n]!
       if (ep.backoffUntil > now || ep.emptyUntil > now) continue
-      this.rr = (this.rr + i + 1) % n
+      this.turn = (this.turn + i + 1) % n
       return { ep, waitMs: 0 }
     }
     for (let i = 0; i < n; i++) {
-      const ep = eps[(this.rr + i) % n]!
+      const ep = eps[(this.turn + i) % n]!
       if (ep.backoffUntil > now) continue
-      this.rr = (this.rr + i + 1) % n
+      this.turn = (this.turn + i + 1) % n
       return { ep, waitMs: this.opts.waitMs }
     }
     return { sleepMs: Math.max(1, Math.min(...eps.map((e) => e.backoffUntil)) - now) }

@@ -11,15 +11,6 @@ export type ServiceName =
   | 'apigw'
   | 'partition-controller'
 
-export const SERVICES: readonly ServiceName[] = [
-  'mqwriter',
-  'mqreader',
-  'streamer',
-  'collector',
-  'apigw',
-  'partition-controller',
-]
-
 /** Where a setting applies: services, and `cli` for operations commands (migrate, db, gpus, dev…). */
 export type Scope = ServiceName | 'cli'
 
@@ -71,22 +62,6 @@ export function int<O extends Opts<number> & { min?: number; max?: number }>(opt
       if (!/^-?\d+$/.test(t)) fail(kind, raw)
       const n = Number(t)
       if (!Number.isSafeInteger(n) || n < min || n > max) fail(kind, raw)
-      return n
-    },
-  }
-}
-
-export function num<O extends Opts<number> & { min?: number; max?: number }>(opts: O): WithDefault<number, O> {
-  const min = opts.min ?? -Infinity
-  const max = opts.max ?? Infinity
-  const kind = opts.min !== undefined && opts.max !== undefined ? `number ${min}..${max}` : opts.min !== undefined ? `number >= ${min}` : 'number'
-  return <WithDefault<any, O>>{
-    ...opts,
-    kind,
-    parse(raw) {
-      const t = raw.trim()
-      const n = Number(t)
-      if (t === '' || !Number.isFinite(n) || n < min || n > max) fail(kind, raw)
       return n
     },
   }

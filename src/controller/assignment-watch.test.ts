@@ -1,7 +1,8 @@
 // mqreader's ConfigMap assignment source against the API fake: the real client lists and watches the one
 // ConfigMap (fieldSelector), and the reader gets its own entry, "no entry", and every later generation.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { eventually, startKubeFake, type KubeFake } from '../testing/kube-fake.js'
+import { startKubeFake, type KubeFake } from '../testing/kube-fake.js'
+import { waitFor } from '../util/async.js'
 import { ASSIGNMENT_KEY, formatAssignmentDoc, type AssignmentDoc, type ReaderAssignment } from './assignment.js'
 import { watchAssignmentConfigMap, type AssignmentWatch } from './assignment-watch.js'
 
@@ -46,20 +47,20 @@ describe('ConfigMap assignment watch', () => {
   it('no ConfigMap yet: the reader is told it has no entry; then it gets its range and every new generation', async () => {
     const sink = recordingSink()
     start(sink)
-    await eventually(() => sink.applied.length === 1, { what: 'first call' })
+    await waitFor(() => sink.applied.length === 1, { what: 'first call' })
     expect(sink.applied[0]).toEqual({ generation: 0, partitions: null })
 
     putDoc({ generation: 1, replicas: 2, assignments: { 'mqreader-0': '0-127', 'mqreader-1': '128-255' } })
-    await eventually(() => sink.applied.length === 2, { what: 'generation 1' })
+    await waitFor(() => sink.applied.length === 2, { what: 'generation 1' })
     expect(sink.applied[1]).toEqual({ generation: 1, partitions: range(128, 255) })
 
     putDoc({ generation: 2, replicas: 4, assignments: { 'mqreader-0': '0-63', 'mqreader-1': '128-191', 'mqreader-2': '64-127', 'mqreader-3': '192-255' } })
-    await eventually(() => sink.applied.length === 3, { what: 'generation 2' })
+    await waitFor(() => sink.applied.length === 3, { what: 'generation 2' })
     expect(sink.applied[2]).toEqual({ generation: 2, partitions: range(128, 191) })
 
     // The reader's entry disappears (scaled in below it): it is told so.
     putDoc({ generation: 3, replicas: 1, assignments: { 'mqreader-0': '0-255' } })
-    await eventually(() => sink.applied.length === 4, { what: 'generation 3' })
+    await waitFor(() => sink.applied.length === 4, { what: 'generation 3' })
     expect(sink.applied[3]).toEqual({ generation: 3, partitions: null })
 
     // Only the one ConfigMap is listed and watched.
@@ -72,14 +73,14 @@ describe('ConfigMap assignment watch', () => {
     putDoc({ generation: 5, replicas: 2, assignments: { 'mqreader-0': '0-127', 'mqreader-1': '128-255' } })
     const sink = recordingSink()
     start(sink)
-    await eventually(() => sink.applied.length === 1, { what: 'generation 5' })
+    await waitFor(() => sink.applied.length === 1, { what: 'generation 5' })
     putDoc({ generation: 4, replicas: 1, assignments: { 'mqreader-1': '0-255' } })
-    await eventually(() => w!.last?.generation === 4, { what: 'generation 4 seen' })
+    await waitFor(() => w!.last?.generation === 4, { what: 'generation 4 seen' })
     expect(sink.applied).toEqual([{ generation: 5, partitions: range(128, 255) }])
 
     fake.put('configmap', { ...fake.get('configmap', NS, 'mqreader-partitions')!, data: { [ASSIGNMENT_KEY]: '{"generation": "six"' } })
     putDoc({ generation: 6, replicas: 2, assignments: { 'mqreader-0': '0-99', 'mqreader-1': '100-255' } })
-    await eventually(() => sink.applied.length === 2, { what: 'generation 6' })
+    await waitFor(() => sink.applied.length === 2, { what: 'generation 6' })
     expect(sink.applied[1]).toEqual({ generation: 6, partitions: range(100, 255) })
   })
 
@@ -87,14 +88,14 @@ describe('ConfigMap assignment watch', () => {
     putDoc({ generation: 1, replicas: 2, assignments: { 'mqreader-0': '0-127', 'mqreader-1': '128-255' } })
     const sink = recordingSink()
     start(sink, 'mqreader-0')
-    await eventually(() => sink.applied.length === 1 && fake.openWatches('configmap') === 1, { what: 'watching' })
+    await waitFor(() => sink.applied.length === 1 && fake.openWatches('configmap') === 1, { what: 'watching' })
     // Unrelated edit (labels): same generation, same entry → no new call.
     const cm = fake.get('configmap', NS, 'mqreader-partitions')!
     fake.put('configmap', { ...cm, metadata: { ...cm.metadata, labels: { x: 'y' } } })
     expect(fake.endWatches('configmap')).toBe(1)
-    await eventually(() => fake.openWatches('configmap') === 1 && w!.watch.watches >= 2, { what: 'reopened' })
+    await waitFor(() => fake.openWatches('configmap') === 1 && w!.watch.watches >= 2, { what: 'reopened' })
     putDoc({ generation: 2, replicas: 3, assignments: { 'mqreader-0': '0-85', 'mqreader-1': '171-255', 'mqreader-2': '86-170' } })
-    await eventually(() => sink.applied.length === 2, { what: 'generation 2' })
+    await waitFor(() => sink.applied.length === 2, { what: 'generation 2' })
     expect(sink.applied).toEqual([
       { generation: 1, partitions: range(0, 127) },
       { generation: 2, partitions: range(0, 85) },

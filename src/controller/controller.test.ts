@@ -5,7 +5,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { loadConfig } from '../config/index.js'
 import { Registry } from '../metrics/index.js'
 import { assignmentsOf, plan, replicaNames } from '../partitions/index.js'
-import { eventually, startKubeFake, type KubeFake } from '../testing/kube-fake.js'
+import { startKubeFake, type KubeFake } from '../testing/kube-fake.js'
+import { waitFor } from '../util/async.js'
 import { buildPartitionController } from './app.js'
 import { ASSIGNMENT_KEY, parseAssignmentDoc, type AssignmentDoc } from './assignment.js'
 import { PartitionController, RESTARTED_AT } from './controller.js'
@@ -60,7 +61,7 @@ describe('leader election', () => {
   it('two controllers: exactly one leader, and the Lease names it with MicroTime times', async () => {
     const a = controller('ctl-a')
     const b = controller('ctl-b')
-    await eventually(() => leaders().length === 1, { what: 'one leader' })
+    await waitFor(() => leaders().length === 1, { what: 'one leader' })
     // Several renew rounds later there is still exactly one, and it is the Lease holder.
     const seen = new Set<number>()
     const until = Date.now() + 800
@@ -83,13 +84,13 @@ describe('leader election', () => {
 
   it('a follower never writes the ConfigMap or the StatefulSet, and none of its Lease writes succeed', async () => {
     const a = controller('ctl-a')
-    await eventually(() => a.isLeader(), { what: 'a leads' })
+    await waitFor(() => a.isLeader(), { what: 'a leads' })
     const b = controller('ctl-b')
-    await eventually(() => doc()?.generation === 1, { what: 'generation 1' })
+    await waitFor(() => doc()?.generation === 1, { what: 'generation 1' })
     fake.setReplicas('statefulset', NS, 'mqreader', 3)
-    await eventually(() => doc()?.generation === 2, { what: 'generation 2' })
+    await waitFor(() => doc()?.generation === 2, { what: 'generation 2' })
     fake.setReplicas('statefulset', NS, 'mqreader', 5)
-    await eventually(() => doc()?.generation === 3, { what: 'generation 3' })
+    await waitFor(() => doc()?.generation === 3, { what: 'generation 3' })
     expect(b.isLeader()).toBe(false)
     // The follower did read (it watches and campaigns) …
     expect(fake.requests.some((r) => r.token === 'ctl-b' && r.path.includes('/statefulsets'))).toBe(true)
@@ -102,15 +103,15 @@ describe('leader election', () => {
 
   it('the leader dies without releasing: the other takes over after the lease duration', async () => {
     const a = controller('ctl-a')
-    await eventually(() => a.isLeader(), { what: 'a leads' })
+    await waitFor(() => a.isLeader(), { what: 'a leads' })
     const b = controller('ctl-b')
-    await eventually(() => doc()?.generation === 1, { what: 'generation 1' })
+    await waitFor(() => doc()?.generation === 1, { what: 'generation 1' })
     // A crash: stop renewing, leave the Lease as it is.
     const died = Date.now()
     await a.stop({ release: false })
     expect(a.isLeader()).toBe(false)
     expect(fake.get('lease', NS, 'partition-controller')!.spec.holderIdentity).toBe('ctl-a')
-    await eventually(() => b.isLeader(), { what: 'b takes over' })
+    await waitFor(() => b.isLeader(), { what: 'b takes over' })
     const tookOver = Date.now() - died
     // b may only take over once the Lease has gone unrenewed for a lease duration (it last saw a renewal
     // at most one retry period before a died).
@@ -120,28 +121,28 @@ describe('leader election', () => {
     expect(lease.spec.leaseTransitions).toBe(1)
     // The new leader acts: a change after the takeover is written by b.
     fake.setReplicas('statefulset', NS, 'mqreader', 4)
-    await eventually(() => doc()?.generation === 2, { what: 'generation 2 by b' })
+    await waitFor(() => doc()?.generation === 2, { what: 'generation 2 by b' })
     expect(configMapWrites('ctl-b').length).toBe(1)
   })
 
   it('a graceful stop releases the Lease so the standby takes over without waiting for expiry', async () => {
     const a = controller('ctl-a', { leaseDurationMs: 10_000, renewDeadlineMs: 6000 })
-    await eventually(() => a.isLeader(), { what: 'a leads' })
+    await waitFor(() => a.isLeader(), { what: 'a leads' })
     const b = controller('ctl-b', { leaseDurationMs: 10_000, renewDeadlineMs: 6000 })
-    await eventually(() => b.status().leaseHolder === 'ctl-a', { what: 'b sees a' })
+    await waitFor(() => b.status().leaseHolder === 'ctl-a', { what: 'b sees a' })
     await a.stop({ release: true })
     expect(fake.get('lease', NS, 'partition-controller')!.spec.holderIdentity).toBe('')
-    await eventually(() => b.isLeader(), { what: 'b takes over', timeoutMs: 3000 })
+    await waitFor(() => b.isLeader(), { what: 'b takes over', timeoutMs: 3000 })
   })
 
   it('a leader that sees another holder in the Lease stops acting at once', async () => {
     const slow = { leaseDurationMs: 5000, renewDeadlineMs: 3000 }
     const a = controller('ctl-a', slow)
-    await eventually(() => a.isLeader(), { what: 'a leads' })
-    await eventually(() => doc()?.generation === 1, { what: 'generation 1' })
+    await waitFor(() => a.isLeader(), { what: 'a leads' })
+    await waitFor(() => doc()?.generation === 1, { what: 'generation 1' })
     const lease = fake.get('lease', NS, 'partition-controller')!
     fake.put('lease', { ...lease, spec: { ...lease.spec, holderIdentity: 'intruder', renewTime: new Date().toISOString().replace('Z', '000Z') } })
-    await eventually(() => !a.isLeader(), { what: 'a steps down' })
+    await waitFor(() => !a.isLeader(), { what: 'a steps down' })
     const writesBefore = configMapWrites('ctl-a').length
     fake.setReplicas('statefulset', NS, 'mqreader', 4)
     await new Promise((r) => setTimeout(r, 400)) // several debounce periods: a leader would have written
@@ -151,10 +152,10 @@ describe('leader election', () => {
 
   it('a 409 on the Lease renew means lost: the leader steps down at once', async () => {
     const a = controller('ctl-a')
-    await eventually(() => a.isLeader(), { what: 'a leads' })
+    await waitFor(() => a.isLeader(), { what: 'a leads' })
     expect(a.elector.stepDowns).toBe(0)
     fake.failNext({ method: 'PUT', pathIncludes: '/leases/partition-controller' }, 409)
-    await eventually(() => a.elector.stepDowns === 1, { what: 'a steps down' })
+    await waitFor(() => a.elector.stepDowns === 1, { what: 'a steps down' })
     expect(fake.requests.some((r) => r.token === 'ctl-a' && r.method === 'PUT' && r.path.includes('/leases') && r.status === 409)).toBe(true)
   })
 })
@@ -162,13 +163,13 @@ describe('leader election', () => {
 describe('assignments', () => {
   it('replicas 2 → 4 → 3: one new generation each, planned from the previous assignment', async () => {
     const a = controller('ctl-a')
-    await eventually(() => doc()?.generation === 1, { what: 'generation 1' })
+    await waitFor(() => doc()?.generation === 1, { what: 'generation 1' })
     expect(doc()).toEqual({ generation: 1, replicas: 2, assignments: { 'mqreader-0': '0-127', 'mqreader-1': '128-255' } })
     const created = fake.requests.find((r) => r.method === 'POST' && r.path === `/api/v1/namespaces/${NS}/configmaps`)
     expect(created?.status).toBe(201)
 
     fake.setReplicas('statefulset', NS, 'mqreader', 4)
-    await eventually(() => doc()?.generation === 2, { what: 'generation 2' })
+    await waitFor(() => doc()?.generation === 2, { what: 'generation 2' })
     // Minimal moves: each old reader keeps half of what it had.
     expect(doc()).toEqual({
       generation: 2,
@@ -177,7 +178,7 @@ describe('assignments', () => {
     })
 
     fake.setReplicas('statefulset', NS, 'mqreader', 3)
-    await eventually(() => doc()?.generation === 3, { what: 'generation 3' })
+    await waitFor(() => doc()?.generation === 3, { what: 'generation 3' })
     const prev = { 'mqreader-0': { start: 0, end: 63 }, 'mqreader-1': { start: 128, end: 191 }, 'mqreader-2': { start: 64, end: 127 }, 'mqreader-3': { start: 192, end: 255 } }
     const expected = assignmentsOf(plan(replicaNames('mqreader', 3), prev))
     expect(doc()).toEqual({ generation: 3, replicas: 3, assignments: expected })
@@ -192,32 +193,32 @@ describe('assignments', () => {
 
   it('a burst of replica changes is debounced into one write', async () => {
     controller('ctl-a', { debounceMs: 500 })
-    await eventually(() => doc()?.generation === 1, { what: 'generation 1' })
+    await waitFor(() => doc()?.generation === 1, { what: 'generation 1' })
     // Three changes pushed in one go (the fake writes their watch events at once).
     fake.setReplicas('statefulset', NS, 'mqreader', 3)
     fake.setReplicas('statefulset', NS, 'mqreader', 4)
     fake.setReplicas('statefulset', NS, 'mqreader', 5)
-    await eventually(() => doc()?.replicas === 5, { what: 'replicas 5 written' })
+    await waitFor(() => doc()?.replicas === 5, { what: 'replicas 5 written' })
     expect(doc()?.generation).toBe(2)
     expect(configMapWrites()).toHaveLength(2) // the create and one replace
   })
 
   it('a relist or an unrelated StatefulSet change does not bump the generation', async () => {
     const a = controller('ctl-a')
-    await eventually(() => doc()?.generation === 1, { what: 'generation 1' })
+    await waitFor(() => doc()?.generation === 1, { what: 'generation 1' })
     const sts = fake.get('statefulset', NS, 'mqreader')!
     fake.put('statefulset', { ...sts, metadata: { ...sts.metadata, labels: { touched: 'yes' } } })
-    await eventually(() => a.lastResult === 'unchanged', { what: 'an unchanged reconcile' })
+    await waitFor(() => a.lastResult === 'unchanged', { what: 'an unchanged reconcile' })
     expect(doc()?.generation).toBe(1)
     expect(configMapWrites()).toHaveLength(1)
   })
 
   it('a 409 on the ConfigMap replace is retried with a fresh read', async () => {
     controller('ctl-a')
-    await eventually(() => doc()?.generation === 1, { what: 'generation 1' })
+    await waitFor(() => doc()?.generation === 1, { what: 'generation 1' })
     fake.failNext({ method: 'PUT', pathIncludes: '/configmaps/mqreader-partitions' }, 409, { times: 2 })
     fake.setReplicas('statefulset', NS, 'mqreader', 4)
-    await eventually(() => doc()?.generation === 2, { what: 'generation 2 after conflicts' })
+    await waitFor(() => doc()?.generation === 2, { what: 'generation 2 after conflicts' })
     const puts = configMapWrites().filter((r) => r.method === 'PUT')
     expect(puts.map((r) => r.status)).toEqual([409, 409, 200])
     // Each retry read the ConfigMap again first.
@@ -227,54 +228,54 @@ describe('assignments', () => {
 
   it('a real conflict (someone else wrote the ConfigMap meanwhile) keeps their generation and goes one past it', async () => {
     controller('ctl-a')
-    await eventually(() => doc()?.generation === 1, { what: 'generation 1' })
+    await waitFor(() => doc()?.generation === 1, { what: 'generation 1' })
     // Another writer bumps the document to generation 7 (e.g. an operator); the next write builds on it.
     const cm = fake.get('configmap', NS, 'mqreader-partitions')!
     fake.put('configmap', { ...cm, data: { [ASSIGNMENT_KEY]: JSON.stringify({ generation: 7, replicas: 2, assignments: { 'mqreader-0': '0-127', 'mqreader-1': '128-255' } }) } })
     fake.setReplicas('statefulset', NS, 'mqreader', 4)
-    await eventually(() => doc()?.generation === 8, { what: 'generation 8' })
+    await waitFor(() => doc()?.generation === 8, { what: 'generation 8' })
     expect(doc()?.replicas).toBe(4)
   })
 
   it('a closed watch is reopened, and changes after it are seen', async () => {
     const a = controller('ctl-a')
-    await eventually(() => doc()?.generation === 1 && fake.openWatches('statefulset') === 1, { what: 'watching' })
+    await waitFor(() => doc()?.generation === 1 && fake.openWatches('statefulset') === 1, { what: 'watching' })
     const opened = a.watch.watches
     expect(fake.endWatches('statefulset')).toBe(1)
-    await eventually(() => a.watch.watches > opened && fake.openWatches('statefulset') === 1, { what: 'watch reopened' })
+    await waitFor(() => a.watch.watches > opened && fake.openWatches('statefulset') === 1, { what: 'watch reopened' })
     const watchRequests = fake.requests.filter((r) => r.path === `/apis/apps/v1/namespaces/${NS}/statefulsets` && r.query.watch === 'true')
     expect(watchRequests.length).toBeGreaterThanOrEqual(2)
     for (const w of watchRequests) expect(w.query.fieldSelector).toBe('metadata.name=mqreader')
     fake.setReplicas('statefulset', NS, 'mqreader', 6)
-    await eventually(() => doc()?.generation === 2 && doc()?.replicas === 6, { what: 'change after reopen' })
+    await waitFor(() => doc()?.generation === 2 && doc()?.replicas === 6, { what: 'change after reopen' })
   })
 
   it('a silent watch is replaced by the periodic relist (and history compaction does not lose changes)', async () => {
     const a = controller('ctl-a', { relistIntervalMs: 300 })
-    await eventually(() => doc()?.generation === 1, { what: 'generation 1' })
+    await waitFor(() => doc()?.generation === 1, { what: 'generation 1' })
     fake.compactHistory()
     const lists = a.watch.lists
-    await eventually(() => a.watch.lists > lists + 1, { what: 'relists' })
+    await waitFor(() => a.watch.lists > lists + 1, { what: 'relists' })
     fake.setReplicas('statefulset', NS, 'mqreader', 3)
-    await eventually(() => doc()?.replicas === 3, { what: 'change seen' })
+    await waitFor(() => doc()?.replicas === 3, { what: 'change seen' })
   })
 
   it('a watch answered with 410 Gone relists and watches again', async () => {
     const a = controller('ctl-a')
-    await eventually(() => doc()?.generation === 1 && fake.openWatches('statefulset') === 1, { what: 'watching' })
+    await waitFor(() => doc()?.generation === 1 && fake.openWatches('statefulset') === 1, { what: 'watching' })
     const lists = a.watch.lists
     fake.goneNext('statefulset')
     fake.endWatches('statefulset')
     // ended → list → watch (410) → list → watch
-    await eventually(() => a.watch.lists >= lists + 2 && fake.openWatches('statefulset') === 1, { what: 'relisted after 410' })
+    await waitFor(() => a.watch.lists >= lists + 2 && fake.openWatches('statefulset') === 1, { what: 'relisted after 410' })
     fake.setReplicas('statefulset', NS, 'mqreader', 3)
-    await eventually(() => doc()?.replicas === 3, { what: 'change seen' })
+    await waitFor(() => doc()?.replicas === 3, { what: 'change seen' })
   })
 
   it('--restart-on-change merge-patches the pod template restartedAt annotation', async () => {
     controller('ctl-a', { restartOnChange: true })
-    await eventually(() => doc()?.generation === 1, { what: 'generation 1' })
-    const patch = await eventually(() => fake.requests.find((r) => r.method === 'PATCH' && r.path.endsWith('/statefulsets/mqreader')), { what: 'patch' })
+    await waitFor(() => doc()?.generation === 1, { what: 'generation 1' })
+    const patch = await waitFor(() => fake.requests.find((r) => r.method === 'PATCH' && r.path.endsWith('/statefulsets/mqreader')), { what: 'patch' })
     expect(patch!.contentType).toBe('application/merge-patch+json')
     expect(patch!.status).toBe(200)
     const at = fake.get('statefulset', NS, 'mqreader')!.spec.template.metadata.annotations[RESTARTED_AT]
@@ -291,8 +292,8 @@ describe('service', () => {
     c.start()
     try {
       expect((await app.inject('/healthz')).statusCode).toBe(200)
-      await eventually(async () => (await app.inject('/readyz')).statusCode === 200, { what: 'ready' })
-      await eventually(() => doc()?.generation === 1, { what: 'generation 1' })
+      await waitFor(async () => (await app.inject('/readyz')).statusCode === 200, { what: 'ready' })
+      await waitFor(() => doc()?.generation === 1, { what: 'generation 1' })
       const text = (await app.inject('/metrics')).body
       expect(text).toMatch(/^partition_controller_is_leader 1$/m)
       expect(text).toMatch(/^partition_controller_generation 1$/m)

@@ -5,7 +5,8 @@
 // retry). One reconcile runs at a time (an owner loop: a change during a reconcile queues one more).
 import { AppsV1Api, CoreV1Api, CoordinationV1Api, type KubeConfig, type V1ConfigMap, type V1StatefulSet } from '@kubernetes/client-node'
 import type { Logger } from 'pino'
-import { apiMessage, isConflict, isNotFound, mergePatchOptions, sleep } from '../cluster/kube.js'
+import { apiMessage, isConflict, isNotFound, mergePatchOptions } from '../cluster/kube.js'
+import { sleep } from '../util/async.js'
 import { Counter, Gauge, type Registry } from '../metrics/index.js'
 import { ASSIGNMENT_KEY, formatAssignmentDoc, nextAssignmentDoc, parseAssignmentDoc, type AssignmentDoc } from './assignment.js'
 import { LeaderElector } from './leader.js'
@@ -63,27 +64,27 @@ export class PartitionController {
   /** The outcome of the last reconcile, for tests and logs. */
   lastResult: ReconcileResult | undefined
 
-  constructor(private readonly o: PartitionControllerOptions) {
-    this.apps = o.kubeConfig.makeApiClient(AppsV1Api)
-    this.core = o.kubeConfig.makeApiClient(CoreV1Api)
-    this.isLeaderGauge = new Gauge({ name: 'partition_controller_is_leader', help: '1 while this replica holds the leader Lease, else 0.', registers: [o.registry] })
+  constructor(private readonly opts: PartitionControllerOptions) {
+    this.apps = opts.kubeConfig.makeApiClient(AppsV1Api)
+    this.core = opts.kubeConfig.makeApiClient(CoreV1Api)
+    this.isLeaderGauge = new Gauge({ name: 'partition_controller_is_leader', help: '1 while this replica holds the leader Lease, else 0.', registers: [opts.registry] })
     this.reconciles = new Counter({
       name: 'partition_controller_reconciles_total',
       help: 'Reconciles by outcome: written (new generation), unchanged, error.',
       labelNames: ['result'],
-      registers: [o.registry],
+      registers: [opts.registry],
     })
-    this.generationGauge = new Gauge({ name: 'partition_controller_generation', help: 'Generation of the assignment ConfigMap as last read or written.', registers: [o.registry] })
+    this.generationGauge = new Gauge({ name: 'partition_controller_generation', help: 'Generation of the assignment ConfigMap as last read or written.', registers: [opts.registry] })
     this.isLeaderGauge.set(0)
     this.elector = new LeaderElector({
-      api: o.kubeConfig.makeApiClient(CoordinationV1Api),
-      namespace: o.namespace,
-      name: o.leaseName,
-      identity: o.identity,
-      leaseDurationMs: o.leaseDurationMs,
-      renewDeadlineMs: o.renewDeadlineMs,
-      retryPeriodMs: o.retryPeriodMs,
-      log: o.log,
+      api: opts.kubeConfig.makeApiClient(CoordinationV1Api),
+      namespace: opts.namespace,
+      name: opts.leaseName,
+      identity: opts.identity,
+      leaseDurationMs: opts.leaseDurationMs,
+      renewDeadlineMs: opts.renewDeadlineMs,
+      retryPeriodMs: opts.retryPeriodMs,
+      log: opts.log,
       onStartedLeading: () => {
         this.isLeaderGauge.set(1)
         // A new leader checks the ConfigMap at once: the old one may have died mid-change.
@@ -95,13 +96,13 @@ export class PartitionController {
       },
     })
     this.watch = new ObjectWatch<V1StatefulSet>({
-      kubeConfig: o.kubeConfig,
-      path: `/apis/apps/v1/namespaces/${encodeURIComponent(o.namespace)}/statefulsets`,
-      name: o.statefulSet,
-      relistIntervalMs: o.relistIntervalMs,
-      list: (fieldSelector) => this.apps.listNamespacedStatefulSet({ namespace: o.namespace, fieldSelector }),
+      kubeConfig: opts.kubeConfig,
+      path: `/apis/apps/v1/namespaces/${encodeURIComponent(opts.namespace)}/statefulsets`,
+      name: opts.statefulSet,
+      relistIntervalMs: opts.relistIntervalMs,
+      list: (fieldSelector) => this.apps.listNamespacedStatefulSet({ namespace: opts.namespace, fieldSelector }),
       onObject: (sts) => this.observe(sts),
-      onError: (err, phase) => o.log.warn({ err: apiMessage(err), phase, statefulSet: o.statefulSet }, 'StatefulSet watch failed; restarting'),
+      onError: (err, phase) => opts.log.warn({ err: apiMessage(err), phase, statefulSet: opts.statefulSet }, 'StatefulSet watch failed; restarting'),
     })
   }
 
@@ -126,7 +127,7 @@ export class PartitionController {
 
   status(): ControllerStatus {
     return {
-      identity: this.o.identity,
+      identity: this.opts.identity,
       leader: this.isLeader(),
       leaseHolder: this.elector.holder,
       replicas: this.desired,
@@ -137,11 +138,11 @@ export class PartitionController {
 
   private observe(sts: V1StatefulSet | undefined): void {
     const replicas = sts ? (sts.spec?.replicas ?? 1) : undefined
-    if (replicas !== this.desired) this.o.log.info({ statefulSet: this.o.statefulSet, from: this.desired, to: replicas }, 'mqreader replicas changed')
+    if (replicas !== this.desired) this.opts.log.info({ statefulSet: this.opts.statefulSet, from: this.desired, to: replicas }, 'mqreader replicas changed')
     this.desired = replicas
     // Every list and event schedules a reconcile: after a relist this doubles as a periodic resync
     // (a ConfigMap deleted or edited by hand is repaired); an unchanged one costs one GET.
-    this.schedule(this.o.debounceMs)
+    this.schedule(this.opts.debounceMs)
   }
 
   private schedule(delayMs: number): void {
@@ -160,7 +161,7 @@ export class PartitionController {
         do {
           this.again = false
           const result = await this.reconcile()
-          if (result === 'error') this.schedule(this.o.retryPeriodMs)
+          if (result === 'error') this.schedule(this.opts.retryPeriodMs)
         } while (this.again && !this.stopped)
       } finally {
         this.running = undefined
@@ -171,7 +172,7 @@ export class PartitionController {
   /** One reconcile: make the ConfigMap say the plan for the current replica count. */
   async reconcile(): Promise<ReconcileResult> {
     const result = await this.reconcileOnce().catch((err: unknown) => {
-      this.o.log.error({ err: apiMessage(err), configMap: this.o.configMap }, 'reconcile failed; retrying')
+      this.opts.log.error({ err: apiMessage(err), configMap: this.opts.configMap }, 'reconcile failed; retrying')
       return 'error' as const
     })
     this.lastResult = result
@@ -180,8 +181,8 @@ export class PartitionController {
   }
 
   private async reconcileOnce(): Promise<ReconcileResult> {
-    const { namespace, configMap: name, statefulSet } = this.o
-    const attempts = this.o.maxConflictRetries ?? 8
+    const { namespace, configMap: name, statefulSet } = this.opts
+    const attempts = this.opts.maxConflictRetries ?? 8
     for (let attempt = 1; ; attempt++) {
       if (!this.isLeader()) return 'not-leader'
       const replicas = this.desired
@@ -198,7 +199,7 @@ export class PartitionController {
         try {
           previous = parseAssignmentDoc(text)
         } catch (err) {
-          this.o.log.warn({ err: (err as Error).message, configMap: name }, 'existing assignment is not valid; replacing it')
+          this.opts.log.warn({ err: (err as Error).message, configMap: name }, 'existing assignment is not valid; replacing it')
         }
       }
       const next = nextAssignmentDoc(previous, statefulSet, replicas)
@@ -226,15 +227,15 @@ export class PartitionController {
         }
       } catch (err) {
         if (isConflict(err) && attempt < attempts) {
-          this.o.log.info({ configMap: name, attempt }, 'assignment write conflicted; reading again')
+          this.opts.log.info({ configMap: name, attempt }, 'assignment write conflicted; reading again')
           await sleep(Math.min(50 * attempt, 500), this.stopSignal.signal)
           continue
         }
         throw err
       }
       this.setGeneration(next.generation)
-      this.o.log.info({ configMap: name, generation: next.generation, replicas, assignments: next.assignments }, 'assignment written')
-      if (this.o.restartOnChange) await this.restartReaders()
+      this.opts.log.info({ configMap: name, generation: next.generation, replicas, assignments: next.assignments }, 'assignment written')
+      if (this.opts.restartOnChange) await this.restartReaders()
       return 'written'
     }
   }
@@ -247,11 +248,11 @@ export class PartitionController {
   /** Fallback: a rolling restart, as `kubectl rollout restart` does it (merge patch of the pod template). */
   private async restartReaders(): Promise<void> {
     if (!this.isLeader()) return
-    const { namespace, statefulSet: name } = this.o
+    const { namespace, statefulSet: name } = this.opts
     await this.apps.patchNamespacedStatefulSet(
       { name, namespace, body: { spec: { template: { metadata: { annotations: { [RESTARTED_AT]: new Date().toISOString() } } } } } },
       mergePatchOptions(),
     )
-    this.o.log.info({ statefulSet: name }, 'rolling restart requested (--restart-on-change)')
+    this.opts.log.info({ statefulSet: name }, 'rolling restart requested (--restart-on-change)')
   }
 }

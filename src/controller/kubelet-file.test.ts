@@ -10,7 +10,8 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { watchAssignmentFile, type FileWatch } from '../mqreader/assignment-file.js'
 import type { Assignment } from '../mqreader/assignment.js'
 import { TpipeError } from '../errors.js'
-import { eventually, kubeletAtomicWrite } from '../testing/kube-fake.js'
+import { kubeletAtomicWrite } from '../testing/kube-fake.js'
+import { waitFor } from '../util/async.js'
 import { ASSIGNMENT_KEY, formatAssignmentDoc, nextAssignmentDoc } from './assignment.js'
 
 let fw: FileWatch | undefined
@@ -45,17 +46,17 @@ describe('assignment file swapped like the kubelet does it', () => {
     const sink = ownerLike()
     // A long poll: changes must be seen through the directory watch, not the periodic re-read.
     fw = watchAssignmentFile(file, 'mqreader-1', sink, { pollMs: 60_000, log: pino({ level: 'silent' }) })
-    await eventually(() => sink.applied.length === 1, { what: 'first read' })
+    await waitFor(() => sink.applied.length === 1, { what: 'first read' })
     expect(sink.applied[0]).toEqual({ generation: 1, partitions: null })
 
     const g2 = nextAssignmentDoc(g1, 'mqreader', 2)!
     kubeletAtomicWrite(dir, { [ASSIGNMENT_KEY]: formatAssignmentDoc(g2) })
-    await eventually(() => sink.applied.length === 2, { what: 'generation 2 through the ..data swap' })
+    await waitFor(() => sink.applied.length === 2, { what: 'generation 2 through the ..data swap' })
     expect(sink.applied[1]).toEqual({ generation: 2, partitions: range(128, 255) })
 
     const g3 = nextAssignmentDoc(g2, 'mqreader', 4)!
     kubeletAtomicWrite(dir, { [ASSIGNMENT_KEY]: formatAssignmentDoc(g3) })
-    await eventually(() => sink.applied.length === 3, { what: 'generation 3' })
+    await waitFor(() => sink.applied.length === 3, { what: 'generation 3' })
     expect(sink.applied[2]).toEqual({ generation: 3, partitions: range(128, 191) })
 
     // An older document (e.g. a stale ConfigMap restored) is refused; a newer one after it still applies.
@@ -64,7 +65,7 @@ describe('assignment file swapped like the kubelet does it', () => {
     expect(JSON.parse(readFileSync(file, 'utf8')).generation).toBe(2)
     const g4 = { ...nextAssignmentDoc(g3, 'mqreader', 1)!, generation: 4 }
     kubeletAtomicWrite(dir, { [ASSIGNMENT_KEY]: formatAssignmentDoc(g4) })
-    await eventually(() => sink.applied.length === 4, { what: 'generation 4' })
+    await waitFor(() => sink.applied.length === 4, { what: 'generation 4' })
     expect(sink.applied.map((a) => a.generation)).toEqual([1, 2, 3, 4])
     expect(sink.applied[3]).toEqual({ generation: 4, partitions: null })
   })

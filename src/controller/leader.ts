@@ -9,7 +9,8 @@
 import { performance } from 'node:perf_hooks'
 import { V1MicroTime, type CoordinationV1Api, type V1Lease } from '@kubernetes/client-node'
 import type { Logger } from 'pino'
-import { apiMessage, isConflict, isNotFound, sleep } from '../cluster/kube.js'
+import { apiMessage, isConflict, isNotFound } from '../cluster/kube.js'
+import { sleep } from '../util/async.js'
 
 export interface LeaderElectorOptions {
   api: CoordinationV1Api
@@ -29,12 +30,12 @@ export interface LeaderElectorOptions {
 type Attempt = 'held' | 'other' | 'lost'
 
 /** Validates the timing the way client-go does; throws with the setting names. */
-export function checkLeaseTiming(o: Pick<LeaderElectorOptions, 'leaseDurationMs' | 'renewDeadlineMs' | 'retryPeriodMs'>): void {
-  if (o.renewDeadlineMs >= o.leaseDurationMs) {
-    throw new Error(`TPIPE_CONTROLLER_RENEW_DEADLINE_MS (${o.renewDeadlineMs}) must be below TPIPE_CONTROLLER_LEASE_DURATION_MS (${o.leaseDurationMs})`)
+export function checkLeaseTiming(opts: Pick<LeaderElectorOptions, 'leaseDurationMs' | 'renewDeadlineMs' | 'retryPeriodMs'>): void {
+  if (opts.renewDeadlineMs >= opts.leaseDurationMs) {
+    throw new Error(`TPIPE_CONTROLLER_RENEW_DEADLINE_MS (${opts.renewDeadlineMs}) must be below TPIPE_CONTROLLER_LEASE_DURATION_MS (${opts.leaseDurationMs})`)
   }
-  if (o.retryPeriodMs >= o.renewDeadlineMs) {
-    throw new Error(`TPIPE_CONTROLLER_RETRY_PERIOD_MS (${o.retryPeriodMs}) must be below TPIPE_CONTROLLER_RENEW_DEADLINE_MS (${o.renewDeadlineMs})`)
+  if (opts.retryPeriodMs >= opts.renewDeadlineMs) {
+    throw new Error(`TPIPE_CONTROLLER_RETRY_PERIOD_MS (${opts.retryPeriodMs}) must be below TPIPE_CONTROLLER_RENEW_DEADLINE_MS (${opts.renewDeadlineMs})`)
   }
 }
 
@@ -51,13 +52,13 @@ export class LeaderElector {
   /** Times this elector stopped leading (lease lost, deadline passed or stopped). */
   stepDowns = 0
 
-  constructor(private readonly o: LeaderElectorOptions) {
-    checkLeaseTiming(o)
+  constructor(private readonly opts: LeaderElectorOptions) {
+    checkLeaseTiming(opts)
   }
 
   /** True only while we hold a Lease renewed within the renew deadline. */
   isLeader(): boolean {
-    return this.leading && !this.stopped && performance.now() - this.lastRenewAt < this.o.renewDeadlineMs
+    return this.leading && !this.stopped && performance.now() - this.lastRenewAt < this.opts.renewDeadlineMs
   }
 
   /** The holder last seen in the Lease ("" when released, undefined before the first read). */
@@ -88,7 +89,7 @@ export class LeaderElector {
       try {
         attempt = await this.tryAcquireOrRenew()
       } catch (err) {
-        this.o.log?.warn({ err: apiMessage(err), lease: this.o.name }, 'lease acquire/renew failed')
+        this.opts.log?.warn({ err: apiMessage(err), lease: this.opts.name }, 'lease acquire/renew failed')
         attempt = 'error'
       }
       if (this.stopped) return
@@ -97,14 +98,14 @@ export class LeaderElector {
         this.lastRenewAt = now
         if (!this.leading) {
           this.leading = true
-          this.o.log?.info({ identity: this.o.identity, lease: this.o.name }, 'became leader')
-          this.o.onStartedLeading?.()
+          this.opts.log?.info({ identity: this.opts.identity, lease: this.opts.name }, 'became leader')
+          this.opts.onStartedLeading?.()
         }
       } else if (this.leading) {
         // 'other'/'lost': someone else holds it now; 'error': keep trying until the renew deadline.
-        if (attempt !== 'error' || now - this.lastRenewAt >= this.o.renewDeadlineMs) this.stepDown(attempt === 'error' ? 'renew deadline passed' : 'lease taken')
+        if (attempt !== 'error' || now - this.lastRenewAt >= this.opts.renewDeadlineMs) this.stepDown(attempt === 'error' ? 'renew deadline passed' : 'lease taken')
       }
-      await sleep(this.o.retryPeriodMs, this.stopSignal.signal)
+      await sleep(this.opts.retryPeriodMs, this.stopSignal.signal)
       // A renew deadline can pass while we sleep (slow API): step down at once, not on the next round.
       if (this.leading && !this.isLeader() && !this.stopped) this.stepDown('renew deadline passed')
     }
@@ -114,8 +115,8 @@ export class LeaderElector {
     if (!this.leading) return
     this.leading = false
     this.stepDowns++
-    this.o.log?.warn({ identity: this.o.identity, lease: this.o.name, why }, 'lost leadership')
-    this.o.onStoppedLeading?.()
+    this.opts.log?.warn({ identity: this.opts.identity, lease: this.opts.name, why }, 'lost leadership')
+    this.opts.onStoppedLeading?.()
   }
 
   private observe(lease: V1Lease): void {
@@ -128,15 +129,15 @@ export class LeaderElector {
     this.observedRv = lease.metadata?.resourceVersion
     const changed = holder !== this.observedHolder
     this.observedHolder = holder
-    if (changed) this.o.onNewLeader?.(holder)
+    if (changed) this.opts.onNewLeader?.(holder)
   }
 
   private leaseSeconds(): number {
-    return Math.max(1, Math.ceil(this.o.leaseDurationMs / 1000))
+    return Math.max(1, Math.ceil(this.opts.leaseDurationMs / 1000))
   }
 
   private async tryAcquireOrRenew(): Promise<Attempt> {
-    const { api, namespace, name, identity } = this.o
+    const { api, namespace, name, identity } = this.opts
     const now = new V1MicroTime(Date.now())
     let lease: V1Lease
     try {
@@ -164,7 +165,7 @@ export class LeaderElector {
     const spec = lease.spec ?? {}
     const holder = spec.holderIdentity ?? ''
     const ours = holder === identity
-    if (holder !== '' && !ours && performance.now() - this.observedAt < this.o.leaseDurationMs) return 'other'
+    if (holder !== '' && !ours && performance.now() - this.observedAt < this.opts.leaseDurationMs) return 'other'
     if (this.stopped) return 'other'
     const body: V1Lease = {
       ...lease,
@@ -188,7 +189,7 @@ export class LeaderElector {
   }
 
   private async release(): Promise<void> {
-    const { api, namespace, name, identity } = this.o
+    const { api, namespace, name, identity } = this.opts
     try {
       const lease = await api.readNamespacedLease({ name, namespace })
       if (lease.spec?.holderIdentity !== identity) return
@@ -198,10 +199,10 @@ export class LeaderElector {
         namespace,
         body: { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: now, acquireTime: lease.spec.acquireTime ?? now } },
       })
-      this.o.log?.info({ identity, lease: name }, 'released the lease')
+      this.opts.log?.info({ identity, lease: name }, 'released the lease')
     } catch (err) {
       // Best effort: the Lease expires on its own.
-      this.o.log?.warn({ err: apiMessage(err), lease: name, rv: this.observedRv }, 'could not release the lease')
+      this.opts.log?.warn({ err: apiMessage(err), lease: name, rv: this.observedRv }, 'could not release the lease')
     }
   }
 }

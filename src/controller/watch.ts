@@ -4,7 +4,7 @@
 // watch from the list's resourceVersion → on end, error or 410 Gone, list again after a backoff; and
 // list again every relist interval whatever happens, which also covers a silent watch.
 import { Watch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node'
-import { sleep } from '../cluster/kube.js'
+import { sleep } from '../util/async.js'
 
 export interface ObjectWatchOptions<T extends KubernetesObject> {
   kubeConfig: KubeConfig

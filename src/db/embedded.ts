@@ -13,6 +13,7 @@ import { dirname, join, resolve } from 'node:path'
 import { promisify } from 'node:util'
 import { userInfo } from 'node:os'
 import pg from 'pg'
+import { freePort } from '../util/net.js'
 
 const execFileAsync = promisify(execFile)
 
@@ -97,18 +98,6 @@ async function portFree(port: number): Promise<boolean> {
     const srv = createServer()
     srv.once('error', () => res(false))
     srv.listen(port, '127.0.0.1', () => srv.close(() => res(true)))
-  })
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer()
-    srv.once('error', rej)
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address()
-      const port = typeof addr === 'object' && addr ? addr.port : 0
-      srv.close(() => res(port))
-    })
   })
 }
 

@@ -12,7 +12,8 @@ import { migrate } from '../db/migrate.js'
 import { createPool, type Pool } from '../db/pool.js'
 import { withDatabase } from '../testing/db.js'
 import { DEFAULT_CSV } from './dev.js'
-import { Supervisor, waitFor } from './supervisor.js'
+import { Supervisor } from './supervisor.js'
+import { waitFor } from '../util/async.js'
 
 // Its own embedded PostgreSQL (not the shared test server), because this test restarts it.
 const CHAOS_HOME = join(process.cwd(), '.tpipe-test', 'chaos')
@@ -92,7 +93,7 @@ describe('exactly once through kill -9, scaling and a database restart', () => {
       log(`SIGKILL ${name}`)
     }
 
-    await waitFor(async () => (await persisted()) > 1000, 60_000, 'first rows to be persisted')
+    await waitFor(async () => (await persisted()) > 1000, { timeoutMs: 60_000, what: 'first rows to be persisted' })
     kill('collector-0')
     await new Promise((r) => setTimeout(r, 1500))
     kill('mqreader-0')
@@ -109,15 +110,17 @@ describe('exactly once through kill -9, scaling and a database restart', () => {
     log(`scaled: ${JSON.stringify((await sup.scale('mqreader', 1)).moves)}`)
 
     // The streamers finish their loops; then the queue drains.
-    await waitFor(() => sup!.list('streamer').every((p) => p.state === 'done'), 240_000, 'streamers to finish their loops', 500)
+    await waitFor(() => sup!.list('streamer').every((p) => p.state === 'done'), { timeoutMs: 240_000, what: 'streamers to finish their loops', intervalMs: 500 })
     await waitFor(
       async () => {
         const q = await pool!.query('SELECT count(*)::int AS n FROM queue_messages').catch(() => undefined)
         return q?.rows[0].n === 0
       },
-      180_000,
-      'the queue to drain',
-      500,
+      {
+        timeoutMs: 180_000,
+        what: 'the queue to drain',
+        intervalMs: 500,
+      },
     )
     const status = await sup.status()
 

@@ -8,7 +8,8 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestDatabase, type TestDatabase } from '../testing/db.js'
 import { stateFile } from './client.js'
-import { freePort, waitFor } from './supervisor.js'
+import { waitFor } from '../util/async.js'
+import { freePort } from '../util/net.js'
 
 const RUN = join(process.cwd(), 'bin', 'run.js')
 
@@ -57,12 +58,12 @@ describe('tpipe dev, scale and status', () => {
     })
     dev.stdout!.on('data', (d: Buffer) => (output += d.toString()))
     dev.stderr!.on('data', (d: Buffer) => (output += d.toString()))
-    await waitFor(() => existsSync(stateFile(home)), 120_000, `tpipe dev to start:\n${output}`, 250)
+    await waitFor(() => existsSync(stateFile(home)), { timeoutMs: 120_000, what: `tpipe dev to start:\n${output}`, intervalMs: 250 })
     expect(output).toMatch(/Swagger UI http:\/\/127\.0\.0\.1:\d+\/swagger/)
 
     // GPUs show up within seconds
     const api = `http://127.0.0.1:${apiPort}`
-    await waitFor(() => tpipe(['gpus', 'list', '--api-url', api, '--output', 'json'], env).stdout.includes('GPU-'), 60_000, 'GPUs in the API', 1000)
+    await waitFor(() => tpipe(['gpus', 'list', '--api-url', api, '--output', 'json'], env).stdout.includes('GPU-'), { timeoutMs: 60_000, what: 'GPUs in the API', intervalMs: 1000 })
     const list = tpipe(['gpus', 'list', '--api-url', api], env)
     expect(list.code).toBe(0)
 

@@ -2,7 +2,6 @@
 // which ports), starts them in order, restarts crashed ones, scales them, moves reader partitions live
 // with the same planner as the Kubernetes controller, and shuts everything down in order.
 // It talks to the services only through their public HTTP APIs, like an operator would.
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import type { Pool } from '../db/pool.js'
 import type { ServiceName } from '../config/types.js'
@@ -10,6 +9,8 @@ import { parsePrometheus } from '../metrics/text.js'
 import { formatPartitions, parsePartitions } from '../partitions/ranges.js'
 import { plan as planPartitions, rangeText, type Plan } from '../partitions/plan.js'
 import { ManagedProcess, type ProcessSpec } from './process.js'
+import { waitFor } from '../util/async.js'
+import { freePort } from '../util/net.js'
 
 export interface Topology {
   streamers: number
@@ -78,18 +79,6 @@ export interface DevStatus {
   restarts: number
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address()
-      const p = typeof a === 'object' && a ? a.port : 0
-      srv.close(() => resolve(p))
-    })
-  })
-}
-
 async function getJson<T>(url: string, timeoutMs = 2000): Promise<T | undefined> {
   try {
     const r = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) })
@@ -107,15 +96,6 @@ async function getText(url: string, timeoutMs = 2000): Promise<string | undefine
   } catch {
     return undefined
   }
-}
-
-export async function waitFor(cond: () => Promise<boolean> | boolean, timeoutMs: number, what: string, intervalMs = 100): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    if (await cond()) return
-    await new Promise((r) => setTimeout(r, intervalMs))
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
 }
 
 interface AssignmentView {
@@ -257,8 +237,7 @@ export class Supervisor {
         const path = p.spec.service === 'mqreader' && !this.plan[p.spec.name] ? '/healthz' : '/readyz'
         return (await getText(`${p.url}${path}`, 1000)) !== undefined
       },
-      timeoutMs,
-      `${p.spec.name} to become ready (log: ${p.logFile})`,
+      { timeoutMs, what: `${p.spec.name} to become ready (log: ${p.logFile})`, intervalMs: 100 },
     )
     p.markUp()
   }
@@ -383,9 +362,11 @@ export class Supervisor {
           return formatPartitions(parsePartitions(v.owned ?? '')) === want && !v.draining && !v.waiting
         })
       },
-      120_000,
-      'readers to converge on the new partition plan',
-      200,
+      {
+        timeoutMs: 120_000,
+        what: 'readers to converge on the new partition plan',
+        intervalMs: 200,
+      },
     )
     step('every reader owns exactly its range')
     if (n < from) {
@@ -413,9 +394,11 @@ export class Supervisor {
           return false // restarting: retry
         }
       },
-      60_000,
-      `${p.spec.name} to accept its assignment`,
-      200,
+      {
+        timeoutMs: 60_000,
+        what: `${p.spec.name} to accept its assignment`,
+        intervalMs: 200,
+      },
     )
   }
 

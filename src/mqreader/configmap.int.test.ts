@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ASSIGNMENT_KEY, formatAssignmentDoc, type AssignmentDoc } from '../controller/assignment.js'
 import { createTestDatabase, type TestDatabase } from '../testing/db.js'
 import { startKubeFake, type KubeFake } from '../testing/kube-fake.js'
-import { startReader, waitFor, type RunningReader } from './test-support.js'
+import { startReader, type RunningReader } from './test-support.js'
+import { waitFor } from '../util/async.js'
 
 const NS = 'tpipe'
 
@@ -39,15 +40,15 @@ describe('mqreader assignment from the ConfigMap watch', () => {
     writeFileSync(kubeconfig, fake.kubeconfigYaml({ token: 'reader', namespace: NS }))
     reader = await startReader(db, { readerAssignmentConfigMap: 'mqreader-partitions', kubeconfig, namespace: NS, readerName: 'mqreader-1', partitions: undefined })
 
-    await waitFor(async () => (await fetch(`${reader!.url}/readyz`)).status === 503 || undefined, 10_000, 'not ready without an entry')
+    await waitFor(async () => (await fetch(`${reader!.url}/readyz`)).status === 503 || undefined, { timeoutMs: 10_000, what: 'not ready without an entry' })
     expect((await assignment()).owned).toBe('')
 
     putDoc({ generation: 1, replicas: 2, assignments: { 'mqreader-0': '0-127', 'mqreader-1': '128-255' } })
-    await waitFor(async () => (await assignment()).owned === '128-255' || undefined, 20_000, 'generation 1 owned')
-    await waitFor(async () => (await fetch(`${reader!.url}/readyz`)).status === 200 || undefined, 10_000, 'ready with an entry')
+    await waitFor(async () => (await assignment()).owned === '128-255' || undefined, { timeoutMs: 20_000, what: 'generation 1 owned' })
+    await waitFor(async () => (await fetch(`${reader!.url}/readyz`)).status === 200 || undefined, { timeoutMs: 10_000, what: 'ready with an entry' })
 
     putDoc({ generation: 2, replicas: 4, assignments: { 'mqreader-0': '0-63', 'mqreader-1': '128-191', 'mqreader-2': '64-127', 'mqreader-3': '192-255' } })
-    await waitFor(async () => (await assignment()).owned === '128-191' || undefined, 20_000, 'generation 2 owned')
+    await waitFor(async () => (await assignment()).owned === '128-191' || undefined, { timeoutMs: 20_000, what: 'generation 2 owned' })
     expect((await assignment()).generation).toBe(2)
 
     putDoc({ generation: 1, replicas: 2, assignments: { 'mqreader-0': '0-127', 'mqreader-1': '128-255' } })

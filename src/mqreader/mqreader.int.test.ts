@@ -8,7 +8,8 @@ import { startProxy, viaProxy } from '../testing/proxy.js'
 import { createPool } from '../db/pool.js'
 import { parsePartitions } from '../partitions/ranges.js'
 import type { OwnerEvent } from './owner.js'
-import { keyFor, payload, postJson, seed, startReader, waitFor, type RunningReader } from './test-support.js'
+import { keyFor, payload, postJson, seed, startReader, type RunningReader } from './test-support.js'
+import { waitFor } from '../util/async.js'
 
 let db: TestDatabase
 
@@ -45,7 +46,7 @@ describe('mqreader lease and ack', () => {
     await clearQueue()
     const reader = await startReader(db, { partitions: parsePartitions('0-255') })
     try {
-      await waitFor(async () => (await reader.app.inject('/readyz')).statusCode === 200, 10_000, 'ready')
+      await waitFor(async () => (await reader.app.inject('/readyz')).statusCode === 200, { timeoutMs: 10_000, what: 'ready' })
       const seeded = await seed(db.pool, [0, 1, 2].map((i) => ({ key: 'GPU-a', payload: payload('GPU-a', i) })))
       const r = await waitFor(async () => {
         const x = await postJson(`${reader.url}/v1/lease`, { max: 10, wait_ms: 2000 })
@@ -135,7 +136,7 @@ describe('mqreader lease and ack', () => {
     const reader = await startReader({ pool: counting, url: db.url }, { partitions: parsePartitions('0-255'), readerAckDelayMs: 1000 })
     try {
       await seed(db.pool, Array.from({ length: 50 }, (_, i) => ({ key: `GPU-co-${i % 7}`, payload: payload(`GPU-co-${i % 7}`, i) })))
-      await waitFor(async () => ((await reader.app.inject('/v1/stats')).json().ready === 50 ? true : undefined), 10_000, 'loaded')
+      await waitFor(async () => ((await reader.app.inject('/v1/stats')).json().ready === 50 ? true : undefined), { timeoutMs: 10_000, what: 'loaded' })
       const leases = []
       for (let i = 0; i < 5; i++) leases.push((await postJson(`${reader.url}/v1/lease`, { max: 10 })).body.lease_id as string)
       const acks = await Promise.all(leases.map((id) => postJson(`${reader.url}/v1/ack`, { lease_id: id })))
@@ -159,7 +160,7 @@ describe('mqreader lease and ack', () => {
       const again = await waitFor(async () => {
         const x = await postJson(`${reader.url}/v1/lease`, { max: 10, wait_ms: 1000 })
         return x.body.messages?.length > 0 ? x : undefined
-      }, 10_000, 'redelivery')
+      }, { timeoutMs: 10_000, what: 'redelivery' })
       expect(again.body.messages.map((m: { msg_uuid: string }) => m.msg_uuid)).toEqual(seeded.map((s) => s.msg_uuid))
       expect(again.body.messages.every((m: { delivery_count: number }) => m.delivery_count === 2)).toBe(true)
       const late = await postJson(`${reader.url}/v1/ack`, { lease_id: first.body.lease_id })
@@ -178,7 +179,7 @@ describe('mqreader lease and ack', () => {
     await clearQueue()
     const reader = await startReader(db, { partitions: parsePartitions('0-255') })
     try {
-      await waitFor(async () => (await reader.app.inject('/v1/assignment')).json().waiting === '', 10_000, 'locks')
+      await waitFor(async () => (await reader.app.inject('/v1/assignment')).json().waiting === '', { timeoutMs: 10_000, what: 'locks' })
       const pending = postJson(`${reader.url}/v1/lease`, { max: 10, wait_ms: 20_000 })
       await new Promise((r) => setTimeout(r, 200))
       await seed(db.pool, [{ key: 'GPU-d', payload: payload('GPU-d', 1) }])
@@ -237,7 +238,7 @@ describe('mqreader lease and ack', () => {
     const slowWriter = new pg.Client({ connectionString: db.url })
     await slowWriter.connect()
     try {
-      await waitFor(async () => (await reader.app.inject('/v1/assignment')).json().waiting === '', 10_000, 'locks')
+      await waitFor(async () => (await reader.app.inject('/v1/assignment')).json().waiting === '', { timeoutMs: 10_000, what: 'locks' })
       // The slow transaction takes a lower id, a later one commits a higher id first and is delivered.
       await slowWriter.query('BEGIN')
       // Same key, so same partition: the late row moves that partition's cursor past the early one.
@@ -253,7 +254,7 @@ describe('mqreader lease and ack', () => {
       const second = await waitFor(async () => {
         const x = await postJson(`${reader.url}/v1/lease`, { max: 10, wait_ms: 1000 })
         return x.body.messages?.length > 0 ? x : undefined
-      }, 15_000, 'the row committed late')
+      }, { timeoutMs: 15_000, what: 'the row committed late' })
       expect(second.body.messages.map((m: { msg_uuid: string }) => m.msg_uuid)).toEqual([early[0]!.msg_uuid])
       await postJson(`${reader.url}/v1/ack`, { lease_id: second.body.lease_id })
       expect(await queueCount()).toBe(0)
@@ -283,7 +284,7 @@ describe('mqreader lease and ack', () => {
       const again = await waitFor(async () => {
         const x = await postJson(`${reader.url}/v1/lease`, { max: 10, wait_ms: 1000 })
         return x.body.messages?.length === 2 ? x : undefined
-      }, 15_000, 'redelivery after the failed ack')
+      }, { timeoutMs: 15_000, what: 'redelivery after the failed ack' })
       expect(again.body.messages.map((m: { msg_uuid: string }) => m.msg_uuid)).toEqual(seeded.map((x) => x.msg_uuid))
       expect(again.body.messages[0].delivery_count).toBe(2)
       expect((await postJson(`${reader.url}/v1/ack`, { lease_id: again.body.lease_id })).status).toBe(200)
@@ -299,7 +300,7 @@ describe('mqreader lease and ack', () => {
     await clearQueue()
     const reader = await startReader(db, { partitions: parsePartitions('0-255'), readerDrainTimeoutMs: 1500 })
     // The first reader must hold every lock before the next one starts competing for them.
-    await waitFor(async () => ((await reader.app.inject('/v1/assignment')).json().owned === '0-255' ? true : undefined), 10_000, 'first owner holds 0-255')
+    await waitFor(async () => ((await reader.app.inject('/v1/assignment')).json().owned === '0-255' ? true : undefined), { timeoutMs: 10_000, what: 'first owner holds 0-255' })
     const next = await startReader(db, { partitions: parsePartitions('0-255'), readerName: 'next' })
     try {
       await seed(db.pool, [1, 2, 3, 4].map((i) => ({ key: 'GPU-drain', payload: payload('GPU-drain', i) })))
@@ -311,7 +312,7 @@ describe('mqreader lease and ack', () => {
       expect(l2.body.messages).toHaveLength(2)
       const started = Date.now()
       const closing = reader.close()
-      await waitFor(async () => ((await postJson(`${reader.url}/v1/lease`, { max: 1 })).status === 503 ? true : undefined), 5000, 'leasing refused')
+      await waitFor(async () => ((await postJson(`${reader.url}/v1/lease`, { max: 1 })).status === 503 ? true : undefined), { timeoutMs: 5000, what: 'leasing refused' })
       const refused = await postJson(`${reader.url}/v1/lease`, { max: 1 })
       expect(refused.body.error.code).toBe('TPIPE_ERR_SHUTTING_DOWN')
       expect((await postJson(`${reader.url}/v1/ack`, { lease_id: l1.body.lease_id })).status).toBe(200)
@@ -320,7 +321,7 @@ describe('mqreader lease and ack', () => {
       await closing
       expect(Date.now() - started).toBeGreaterThanOrEqual(1400)
       expect(await queueCount()).toBe(1)
-      await waitFor(async () => ((await next.app.inject('/v1/assignment')).json().owned === '0-255' ? true : undefined), 10_000, 'next owner takes over')
+      await waitFor(async () => ((await next.app.inject('/v1/assignment')).json().owned === '0-255' ? true : undefined), { timeoutMs: 10_000, what: 'next owner takes over' })
       const rest = await drainAll(next)
       expect(rest.map((m) => m.msg_uuid)).toEqual([l2.body.messages[1].msg_uuid])
       expect(await queueCount()).toBe(0)
@@ -341,7 +342,7 @@ describe('mqreader ownership', () => {
         const va = (await a.app.inject('/v1/assignment')).json()
         const vb = (await b.app.inject('/v1/assignment')).json()
         return parsePartitions(va.owned).length + parsePartitions(vb.owned).length === 256 ? true : undefined
-      }, 10_000, 'all partitions owned')
+      }, { timeoutMs: 10_000, what: 'all partitions owned' })
       const ownedA = new Set(parsePartitions((await a.app.inject('/v1/assignment')).json().owned))
       const ownedB = new Set(parsePartitions((await b.app.inject('/v1/assignment')).json().owned))
       for (const p of ownedA) expect(ownedB.has(p)).toBe(false)
@@ -354,7 +355,7 @@ describe('mqreader ownership', () => {
       expect(new Set([...fromA, ...fromB].map((m) => m.msg_uuid))).toEqual(new Set(seeded.map((s) => s.msg_uuid)))
       // The one left waiting takes over when the other lets go.
       await a.close()
-      await waitFor(async () => ((await b.app.inject('/v1/assignment')).json().owned === '100-255' ? true : undefined), 10_000, 'takeover of the overlap')
+      await waitFor(async () => ((await b.app.inject('/v1/assignment')).json().owned === '100-255' ? true : undefined), { timeoutMs: 10_000, what: 'takeover of the overlap' })
       const still = (await b.app.inject('/v1/assignment')).json()
       expect(still.waiting).toBe('')
     } finally {
@@ -376,12 +377,12 @@ describe('mqreader ownership', () => {
       // Lose partition 7 (it drains: its lease is out), then get it back before the drain ends.
       expect((await postJson(`${reader.url}/v1/assignment`, { partitions: '0-6,8-255', generation: 1 }, 'PUT')).status).toBe(200)
       expect((await postJson(`${reader.url}/v1/assignment`, { partitions: '0-255', generation: 2 }, 'PUT')).status).toBe(200)
-      await waitFor(async () => ((await reader.app.inject('/v1/assignment')).json().owned === '0-255' ? true : undefined), 10_000, 'partition 7 served again')
+      await waitFor(async () => ((await reader.app.inject('/v1/assignment')).json().owned === '0-255' ? true : undefined), { timeoutMs: 10_000, what: 'partition 7 served again' })
       // The old lease expires after 1.5 s; its message must come back now, not after a full sweep (30 s+).
       const again = await waitFor(async () => {
         const x = await postJson(`${reader.url}/v1/lease`, { max: 1, wait_ms: 500 })
         return x.body.messages?.length === 1 ? x : undefined
-      }, 8_000, 'redelivery of the expired lease')
+      }, { timeoutMs: 8_000, what: 'redelivery of the expired lease' })
       expect(again.body.messages[0].msg_uuid).toBe(seeded!.msg_uuid)
       expect(again.body.messages[0].delivery_count).toBe(2)
       expect(lease.body.lease_id).not.toBe(again.body.lease_id)
@@ -400,7 +401,7 @@ describe('mqreader ownership', () => {
     const b = await startReader(db, { partitions: [], readerName: 'rb', readerDrainTimeoutMs: 5000 }, onEvent)
     let stop = false
     try {
-      await waitFor(async () => ((await a.app.inject('/v1/assignment')).json().owned === '0-255' ? true : undefined), 10_000, 'a owns all')
+      await waitFor(async () => ((await a.app.inject('/v1/assignment')).json().owned === '0-255' ? true : undefined), { timeoutMs: 10_000, what: 'a owns all' })
       const keys = Array.from({ length: 64 }, (_, i) => `GPU-move-${i}`)
       const published: string[] = []
       const received = new Set<string>()
@@ -425,11 +426,11 @@ describe('mqreader ownership', () => {
       // Move the upper half to b, then part of it back, then split differently: generations increase.
       expect((await postJson(`${b.url}/v1/assignment`, { partitions: '128-255', generation: 1 }, 'PUT')).status).toBe(200)
       expect((await postJson(`${a.url}/v1/assignment`, { partitions: '0-127', generation: 1 }, 'PUT')).status).toBe(200)
-      await waitFor(async () => ((await b.app.inject('/v1/assignment')).json().owned === '128-255' ? true : undefined), 15_000, 'b owns 128-255')
+      await waitFor(async () => ((await b.app.inject('/v1/assignment')).json().owned === '128-255' ? true : undefined), { timeoutMs: 15_000, what: 'b owns 128-255' })
       await new Promise((r) => setTimeout(r, 300))
       await postJson(`${a.url}/v1/assignment`, { partitions: '0-191', generation: 2 }, 'PUT')
       await postJson(`${b.url}/v1/assignment`, { partitions: [...Array(64).keys()].map((i) => 192 + i), generation: 2 }, 'PUT')
-      await waitFor(async () => ((await a.app.inject('/v1/assignment')).json().owned === '0-191' ? true : undefined), 15_000, 'a owns 0-191')
+      await waitFor(async () => ((await a.app.inject('/v1/assignment')).json().owned === '0-191' ? true : undefined), { timeoutMs: 15_000, what: 'a owns 0-191' })
       // An older generation is refused.
       const stale = await postJson(`${a.url}/v1/assignment`, { partitions: '0-255', generation: 1 }, 'PUT')
       expect(stale.status).toBe(409)
@@ -479,18 +480,18 @@ describe('mqreader ownership', () => {
     write({ generation: 3, replicas: 2, assignments: { 'other-0': '0-127' } })
     const r = await startReader(db, { assignmentFile: file, readerName: 'mqreader-1', readerAssignmentPollMs: 200 })
     try {
-      await waitFor(async () => ((await r.app.inject('/v1/assignment')).json().generation === 3 ? true : undefined), 10_000, 'file read')
+      await waitFor(async () => ((await r.app.inject('/v1/assignment')).json().generation === 3 ? true : undefined), { timeoutMs: 10_000, what: 'file read' })
       expect((await r.app.inject('/readyz')).statusCode).toBe(503)
       expect((await r.app.inject('/v1/assignment')).json()).toMatchObject({ owned: '', waiting: '' })
       write({ generation: 4, replicas: 2, assignments: { 'other-0': '0-127', 'mqreader-1': '128-255' } })
-      await waitFor(async () => ((await r.app.inject('/v1/assignment')).json().owned === '128-255' ? true : undefined), 10_000, 'gen 4 applied')
-      await waitFor(async () => (await r.app.inject('/readyz')).statusCode === 200, 10_000, 'ready')
+      await waitFor(async () => ((await r.app.inject('/v1/assignment')).json().owned === '128-255' ? true : undefined), { timeoutMs: 10_000, what: 'gen 4 applied' })
+      await waitFor(async () => (await r.app.inject('/readyz')).statusCode === 200, { timeoutMs: 10_000, what: 'ready' })
       write('generation: 2\nassignments:\n  mqreader-1: 0-255\n') // YAML, and older: ignored
       write('{broken')
       await new Promise((res) => setTimeout(res, 600))
       expect((await r.app.inject('/v1/assignment')).json()).toMatchObject({ generation: 4, owned: '128-255' })
       write('generation: 5\nassignments:\n  mqreader-1: [0, 1, 2]\n')
-      await waitFor(async () => ((await r.app.inject('/v1/assignment')).json().owned === '0-2' ? true : undefined), 10_000, 'gen 5 applied')
+      await waitFor(async () => ((await r.app.inject('/v1/assignment')).json().owned === '0-2' ? true : undefined), { timeoutMs: 10_000, what: 'gen 5 applied' })
     } finally {
       await r.close()
     }
@@ -504,19 +505,19 @@ describe('mqreader ownership', () => {
     const pool = createPool(db.url, { max: 4 })
     const r = await startReader({ pool, url: lockUrl }, { partitions: parsePartitions('0-255') })
     try {
-      await waitFor(async () => ((await r.app.inject('/v1/assignment')).json().owned === '0-255' ? true : undefined), 10_000, 'owned')
+      await waitFor(async () => ((await r.app.inject('/v1/assignment')).json().owned === '0-255' ? true : undefined), { timeoutMs: 10_000, what: 'owned' })
       await seed(db.pool, [1, 2, 3].map((i) => ({ key: 'GPU-lock', payload: payload('GPU-lock', i) })))
       const lease = await waitFor(async () => {
         const x = await postJson(`${r.url}/v1/lease`, { max: 1, wait_ms: 1000 })
         return x.body.messages?.length === 1 ? x : undefined
       })
       await proxy.cut()
-      await waitFor(async () => ((await r.app.inject('/v1/assignment')).json().owned === '' ? true : undefined), 10_000, 'service stopped')
+      await waitFor(async () => ((await r.app.inject('/v1/assignment')).json().owned === '' ? true : undefined), { timeoutMs: 10_000, what: 'service stopped' })
       expect((await r.app.inject('/readyz')).statusCode).toBe(503)
       expect((await postJson(`${r.url}/v1/ack`, { lease_id: lease.body.lease_id })).status).toBe(409)
       expect((await postJson(`${r.url}/v1/lease`, { max: 10 })).body.messages).toEqual([])
       await proxy.restore()
-      await waitFor(async () => ((await r.app.inject('/v1/assignment')).json().owned === '0-255' ? true : undefined), 15_000, 'locks taken again')
+      await waitFor(async () => ((await r.app.inject('/v1/assignment')).json().owned === '0-255' ? true : undefined), { timeoutMs: 15_000, what: 'locks taken again' })
       const got = await drainAll(r)
       expect(got).toHaveLength(3)
       expect(await queueCount()).toBe(0)

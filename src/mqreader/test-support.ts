@@ -3,7 +3,7 @@
 import { pino } from 'pino'
 import { loadConfig } from '../config/index.js'
 import type { Pool } from '../db/pool.js'
-import { uuidv7 } from '../mqwriter/uuidv7.js'
+import { uuidv7 } from '../util/ids.js'
 import { partitionOf } from '../partitions/hash.js'
 import { buildMqreader, type MqreaderApp, type ReaderConfig } from './app.js'
 import type { OwnerEvent } from './owner.js'
@@ -84,16 +84,6 @@ export function keyFor(p: number, salt = 0): string {
   for (let i = 0; ; i++) {
     const k = `GPU-${salt}-${i}`
     if (partitionOf(k) === p) return k
-  }
-}
-
-export async function waitFor<T>(fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000, what = 'condition'): Promise<T> {
-  const end = Date.now() + timeoutMs
-  for (;;) {
-    const v = await fn()
-    if (v !== undefined && v !== false) return v
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 25))
   }
 }
 

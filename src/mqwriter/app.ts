@@ -4,13 +4,12 @@ import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { Config } from '../config/index.js'
 import { ping, type Pool } from '../db/pool.js'
-import { TpipeError } from '../errors.js'
 import { buildServer } from '../http/server.js'
 import { Counter, Gauge, Histogram, createRegistry, type Registry } from '../metrics/index.js'
 import { partitionOf } from '../partitions/hash.js'
 import { WriteBuffer } from './buffer.js'
 import type { QueueRow } from './sql.js'
-import { uuidv7 } from './uuidv7.js'
+import { uuidv7 } from '../util/ids.js'
 import { publishMessageSchema, validatePublishBody } from './validate.js'
 
 export interface MqwriterDeps {
@@ -180,4 +179,3 @@ export function buildMqwriter(config: WriterConfig, deps: MqwriterDeps): Mqwrite
   return { app, buffer, registry }
 }
 
-export { TpipeError }

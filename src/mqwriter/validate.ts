@@ -1,4 +1,4 @@
-import { UUID_RE } from './uuidv7.js'
+import { UUID_RE } from '../util/ids.js'
 
 export interface PublishMessage {
   key: string
@@ -31,12 +31,12 @@ export function validatePublishBody(body: unknown, maxBatch: number): { messages
 
 function checkMessage(m: unknown, path: string): string | undefined {
   if (m === null || typeof m !== 'object' || Array.isArray(m)) return `${path} must be an object with key and payload`
-  const o = m as Record<string, unknown>
-  for (const k in o) if (!ALLOWED.has(k)) return `${path}/${k} is not allowed (allowed: key, payload, id)`
-  if (typeof o.key !== 'string') return `${path}/key must be a string`
-  if (o.key.length === 0 || o.key.length > MAX_KEY_LENGTH) return `${path}/key must be 1..${MAX_KEY_LENGTH} characters`
-  if (o.payload === null || typeof o.payload !== 'object' || Array.isArray(o.payload)) return `${path}/payload must be an object`
-  if (o.id !== undefined && (typeof o.id !== 'string' || !UUID_RE.test(o.id))) return `${path}/id must be a UUID`
+  const msg = m as Record<string, unknown>
+  for (const k in msg) if (!ALLOWED.has(k)) return `${path}/${k} is not allowed (allowed: key, payload, id)`
+  if (typeof msg.key !== 'string') return `${path}/key must be a string`
+  if (msg.key.length === 0 || msg.key.length > MAX_KEY_LENGTH) return `${path}/key must be 1..${MAX_KEY_LENGTH} characters`
+  if (msg.payload === null || typeof msg.payload !== 'object' || Array.isArray(msg.payload)) return `${path}/payload must be an object`
+  if (msg.id !== undefined && (typeof msg.id !== 'string' || !UUID_RE.test(msg.id))) return `${path}/id must be a UUID`
   return undefined
 }
 

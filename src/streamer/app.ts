@@ -4,7 +4,6 @@
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { Config } from '../config/index.js'
-import { parseShard } from '../config/settings/streamer.js'
 import { buildServer } from '../http/server.js'
 import { Counter, Gauge, createRegistry, type Registry } from '../metrics/index.js'
 import { AckLog } from './acklog.js'
@@ -82,7 +81,7 @@ export function buildStreamer(config: StreamerConfig, deps: StreamerDeps): Strea
     csv: config.streamerCsv,
     loops: config.streamerLoops,
     rate: config.streamerRate,
-    shard: parseShard(config.streamerShard),
+    shard: config.streamerShard,
     writeBack: config.streamerWriteBack,
     log,
     publisher,

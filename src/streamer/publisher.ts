@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import { Pool } from 'undici'
-import { uuidv7 } from '../mqwriter/uuidv7.js'
+import { uuidv7 } from '../util/ids.js'
 import type { AckLog } from './acklog.js'
 
 export interface PublisherOptions {

@@ -2,6 +2,7 @@ import { createReadStream, promises as fsp } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parse } from 'csv-parse'
 import type { Logger } from 'pino'
+import type { Shard } from '../config/settings/streamer.js'
 import { csvLine, mapColumns, toPayload, type ColumnMap } from './columns.js'
 import type { Publisher } from './publisher.js'
 import { PassWriter, nodeFs, type WriteBackFs } from './writeback.js'
@@ -12,7 +13,7 @@ export interface StreamerOptions {
   loops: number
   /** Messages/s; 0 = unlimited. */
   rate: number
-  shard: [index: number, count: number]
+  shard: Shard
   writeBack: boolean
   log: Logger
   publisher: Publisher
@@ -105,7 +106,7 @@ export class Streamer {
 
   private async pass(pass: number): Promise<void> {
     const { csv, log, publisher } = this.opts
-    const [shardIndex, shardCount] = this.opts.shard
+    const { index: shardIndex, count: shardCount } = this.opts.shard
     const style = await fileStyle(csv)
     let writer: PassWriter | undefined
     let writerOk = true

@@ -544,22 +544,6 @@ export async function startKubeFake(opts: { namespace?: string } = {}): Promise<
   return fake
 }
 
-/** Polls until `check` returns a truthy value (or throws after `timeoutMs`): no timing assertions. */
-export async function eventually<T>(check: () => T | Promise<T>, { timeoutMs = 10_000, intervalMs = 25, what = 'condition' } = {}): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  let last: unknown
-  for (;;) {
-    try {
-      const v = await check()
-      if (v) return v
-    } catch (err) {
-      last = err
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`)
-    await new Promise((r) => setTimeout(r, intervalMs))
-  }
-}
-
 /**
  * Writes files into a directory the way the kubelet updates a mounted ConfigMap (its AtomicWriter):
  * the data goes into a fresh `..<timestamp>` directory, a `..data_tmp` symlink to it is renamed over

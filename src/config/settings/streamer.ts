@@ -1,14 +1,26 @@
 import { bool, custom, int, list, str } from '../types.js'
 
-/** `i/n` (0 <= i < n): which of n streamer replicas this is. Returns [i, n]. */
-export function parseShard(raw: string): [number, number] {
+/** Which of `count` streamer replicas this is (0 <= index < count); prints as `index/count`. */
+export interface Shard {
+  readonly index: number
+  readonly count: number
+}
+
+/** `i/n` (0 <= i < n): which of n streamer replicas this is. */
+export function parseShard(raw: string): Shard {
   const m = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(raw)
   const i = m ? Number(m[1]) : NaN
   const n = m ? Number(m[2]) : NaN
   if (!m || !Number.isSafeInteger(i) || !Number.isSafeInteger(n) || n < 1 || i >= n) {
     throw new Error(`expected i/n with 0 <= i < n (e.g. 0/3), got ${JSON.stringify(raw)}`)
   }
-  return [i, n]
+  return shard(i, n)
+}
+
+function shard(index: number, count: number): Shard {
+  // toString/toJSON: the README table, logs and `redact` show the form the flag takes.
+  const text = `${index}/${count}`
+  return Object.freeze({ index, count, toString: () => text, toJSON: () => text })
 }
 
 /** Messages per second; 0 or "max" means unlimited. */
@@ -68,11 +80,8 @@ export const streamer = {
     description: 'i/n: this replica sends only the data rows whose index mod n is i, so n replicas split the file.',
     scopes: ['streamer'],
     kind: 'i/n',
-    default: '0/1',
-    parse: (raw: string) => {
-      const [i, n] = parseShard(raw)
-      return `${i}/${n}`
-    },
+    default: shard(0, 1),
+    parse: parseShard,
   }),
   streamerWriteBack: bool({
     flag: 'write-back',

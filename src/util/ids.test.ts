@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { uuidv7 } from './uuidv7.js'
+import { uuidv7 } from './ids.js'
 
 describe('uuidv7', () => {
   it('has version 7, the RFC 9562 variant and the timestamp in the first 48 bits', () => {
