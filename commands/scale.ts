@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core'
 import { TpipeCommand } from '../src/cli/base.js'
 import { settingFlags } from '../src/cli/flags.js'
-import { cliClusterError } from '../src/cluster/kube.js'
+import { cliClusterError } from '../src/cli/cluster.js'
 import { SCALABLE_SERVICES, ScaleError, formatScaleResult, scaleOnCluster, type ScaleResult } from '../src/cluster/scale.js'
 import { findLocalInstance } from '../src/local/client.js'
 

@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core'
 import { TpipeCommand } from '../src/cli/base.js'
 import { settingFlags } from '../src/cli/flags.js'
-import { cliClusterError } from '../src/cluster/kube.js'
+import { cliClusterError } from '../src/cli/cluster.js'
 import { clusterStatus, formatClusterStatus, type ClusterStatus } from '../src/cluster/status.js'
 import { findLocalInstance } from '../src/local/client.js'
 import type { DevStatus } from '../src/local/supervisor.js'

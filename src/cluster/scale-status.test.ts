@@ -1,13 +1,14 @@
 // `tpipe scale` / `tpipe status` cluster backends against the API fake: the right requests (scale
 // subresource, merge patch, HPA pin), the right reading of Lease/ConfigMap, and clear errors without a cluster.
 import { mkdtempSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { ASSIGNMENT_KEY, formatAssignmentDoc } from '../controller/assignment.js'
 import { startKubeFake, type KubeFake } from '../testing/kube-fake.js'
-import { ClusterUnavailableError } from './kube.js'
+import { cliClusterError } from '../cli/cluster.js'
+import { ClusterUnavailableError } from '../kube/index.js'
+import { freePort } from '../util/net.js'
 import { ScaleError, formatScaleResult, scaleOnCluster } from './scale.js'
 import { clusterStatus, formatClusterStatus, parseGauge } from './status.js'
 
@@ -156,8 +157,10 @@ describe('without a cluster', () => {
     const env = { HOME: home }
     const err = await scaleOnCluster({ service: 'mqreader', replicas: 2, env }).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(ClusterUnavailableError)
-    expect((err as Error).message).toMatch(/^no `tpipe dev` instance is running and no Kubernetes cluster is reachable: no kubeconfig/)
-    await expect(clusterStatus({ env })).rejects.toThrow(/no `tpipe dev` instance is running and no Kubernetes cluster is reachable/)
+    expect((err as Error).message).toMatch(/^no Kubernetes cluster is reachable: no kubeconfig/)
+    // The CLI names both possibilities (these commands try a local `tpipe dev` first).
+    expect(cliClusterError(err)).toMatchObject({ exit: 3, message: expect.stringMatching(/^no `tpipe dev` instance is running and no Kubernetes cluster is reachable: no kubeconfig/) })
+    await expect(clusterStatus({ env })).rejects.toThrow(/no Kubernetes cluster is reachable/)
     await expect(clusterStatus({ kubeconfig: join(home, 'missing'), env })).rejects.toThrow(/kubeconfig .*missing does not exist/)
   })
 
@@ -167,12 +170,7 @@ describe('without a cluster', () => {
 
   it('connection refused: names the server and the context', async () => {
     // A port that was free a moment ago: nothing listens there.
-    const port = await new Promise<number>((resolve) => {
-      const s = createServer().listen(0, '127.0.0.1', () => {
-        const p = (s.address() as { port: number }).port
-        s.close(() => resolve(p))
-      })
-    })
+    const port = await freePort()
     const yaml = fake.kubeconfigYaml({ context: 'kind-gone' }).replace(fake.url, `http://127.0.0.1:${port}`)
     writeFileSync(kubeconfig, yaml)
     const err = await clusterStatus({ kubeconfig }).catch((e: unknown) => e)

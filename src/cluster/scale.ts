@@ -3,7 +3,7 @@
 // workload it would undo a plain scale on its next sync, so the user is told, and with --pin the HPA's
 // minReplicas and maxReplicas are set to n first so the change sticks.
 import { AppsV1Api, AutoscalingV2Api, type V2HorizontalPodAutoscaler } from '@kubernetes/client-node'
-import { apiStatus, connectCluster, explainClusterError, isNotFound, mergePatchOptions, type ClusterAccess, type ClusterOptions } from './kube.js'
+import { apiStatus, connectCluster, explainClusterError, isNotFound, mergePatchOptions, type ClusterAccess, type ClusterOptions } from '../kube/index.js'
 
 export const WORKLOAD_KINDS = {
   mqwriter: 'Deployment',

@@ -5,7 +5,7 @@
 import { AppsV1Api, CoordinationV1Api, CoreV1Api, type V1Lease, type V1ConfigMap } from '@kubernetes/client-node'
 import { ASSIGNMENT_KEY, parseAssignmentDoc, type AssignmentDoc } from '../controller/assignment.js'
 import { parsePartitions, replicaNames } from '../partitions/index.js'
-import { connectCluster, explainClusterError, isNotFound, type ClusterAccess } from './kube.js'
+import { connectCluster, explainClusterError, isNotFound, type ClusterAccess } from '../kube/index.js'
 import { SCALABLE_SERVICES, WORKLOAD_KINDS, findHpa, objectName, type ClusterTarget, type HpaInfo, type ScalableService } from './scale.js'
 
 export interface StatusOptions extends ClusterTarget {

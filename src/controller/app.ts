@@ -4,7 +4,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { KubeConfig } from '@kubernetes/client-node'
 import type { Logger } from 'pino'
-import { ClusterUnavailableError, connectCluster, type ClusterAccess } from '../cluster/kube.js'
+import { ClusterUnavailableError, connectCluster, type ClusterAccess } from '../kube/index.js'
 import type { Config } from '../config/index.js'
 import { buildServer } from '../http/server.js'
 import { createRegistry, type Registry } from '../metrics/index.js'
@@ -27,7 +27,6 @@ export function buildPartitionController(config: Config, deps: ControllerDeps): 
   try {
     access = connectCluster({ kubeConfig: deps.kubeConfig, kubeconfig: config.kubeconfig, context: config.kubeContext, namespace: config.namespace })
   } catch (err) {
-    // The CLI's wording mentions `tpipe dev`; a service only needs the reason.
     if (err instanceof ClusterUnavailableError) throw new Error(`partition-controller cannot reach Kubernetes: ${err.reason}`, { cause: err })
     throw err
   }

@@ -5,12 +5,11 @@
 // retry). One reconcile runs at a time (an owner loop: a change during a reconcile queues one more).
 import { AppsV1Api, CoreV1Api, CoordinationV1Api, type KubeConfig, type V1ConfigMap, type V1StatefulSet } from '@kubernetes/client-node'
 import type { Logger } from 'pino'
-import { apiMessage, isConflict, isNotFound, mergePatchOptions } from '../cluster/kube.js'
+import { ObjectWatch, apiMessage, isConflict, isNotFound, mergePatchOptions } from '../kube/index.js'
 import { sleep } from '../util/async.js'
 import { Counter, Gauge, type Registry } from '../metrics/index.js'
 import { ASSIGNMENT_KEY, formatAssignmentDoc, nextAssignmentDoc, parseAssignmentDoc, type AssignmentDoc } from './assignment.js'
 import { LeaderElector } from './leader.js'
-import { ObjectWatch } from './watch.js'
 
 export interface PartitionControllerOptions {
   kubeConfig: KubeConfig

@@ -9,7 +9,7 @@
 import { performance } from 'node:perf_hooks'
 import { V1MicroTime, type CoordinationV1Api, type V1Lease } from '@kubernetes/client-node'
 import type { Logger } from 'pino'
-import { apiMessage, isConflict, isNotFound } from '../cluster/kube.js'
+import { apiMessage, isConflict, isNotFound } from '../kube/index.js'
 import { sleep } from '../util/async.js'
 
 export interface LeaderElectorOptions {

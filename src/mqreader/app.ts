@@ -11,8 +11,8 @@ import { Counter, Gauge, createRegistry, type Registry } from '../metrics/index.
 import { PARTITION_COUNT } from '../partitions/hash.js'
 import { parsePartitionList } from './assignment.js'
 import { watchAssignmentFile, type FileWatch } from './assignment-file.js'
-import { connectCluster } from '../cluster/kube.js'
-import { watchAssignmentConfigMap, type AssignmentWatch } from '../controller/assignment-watch.js'
+import { connectCluster } from '../kube/index.js'
+import { watchAssignmentConfigMap, type AssignmentWatch } from './assignment-configmap.js'
 import { PartitionOwner, renderLease, type OwnerEvent } from './owner.js'
 
 export interface MqreaderDeps {

@@ -3,8 +3,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { startKubeFake, type KubeFake } from '../testing/kube-fake.js'
 import { waitFor } from '../util/async.js'
-import { ASSIGNMENT_KEY, formatAssignmentDoc, type AssignmentDoc, type ReaderAssignment } from './assignment.js'
-import { watchAssignmentConfigMap, type AssignmentWatch } from './assignment-watch.js'
+import { ASSIGNMENT_KEY, formatAssignmentDoc, type AssignmentDoc, type ReaderAssignment } from '../controller/assignment.js'
+import { watchAssignmentConfigMap, type AssignmentWatch } from './assignment-configmap.js'
 
 const NS = 'tpipe'
 let fake: KubeFake

@@ -5,9 +5,8 @@
 // (no entry, or no ConfigMap yet) means serve nothing. Needs get/list/watch on that ConfigMap.
 import { CoreV1Api, type KubeConfig, type V1ConfigMap } from '@kubernetes/client-node'
 import type { Logger } from 'pino'
-import { apiMessage } from '../cluster/kube.js'
-import { ASSIGNMENT_KEY, parseAssignmentDoc, readerAssignment, type ReaderAssignment } from './assignment.js'
-import { ObjectWatch } from './watch.js'
+import { ObjectWatch, apiMessage } from '../kube/index.js'
+import { ASSIGNMENT_KEY, parseAssignmentDoc, readerAssignment, type ReaderAssignment } from '../controller/assignment.js'
 
 /** Structurally mqreader's AssignmentSink: whatever it throws (a stale generation) is logged, not fatal. */
 export interface AssignmentSink {

@@ -7,12 +7,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pino } from 'pino'
 import { afterEach, describe, expect, it } from 'vitest'
-import { watchAssignmentFile, type FileWatch } from '../mqreader/assignment-file.js'
-import type { Assignment } from '../mqreader/assignment.js'
+import { watchAssignmentFile, type FileWatch } from './assignment-file.js'
+import type { Assignment } from './assignment.js'
 import { TpipeError } from '../errors.js'
 import { kubeletAtomicWrite } from '../testing/kube-fake.js'
 import { waitFor } from '../util/async.js'
-import { ASSIGNMENT_KEY, formatAssignmentDoc, nextAssignmentDoc } from './assignment.js'
+import { ASSIGNMENT_KEY, formatAssignmentDoc, nextAssignmentDoc } from '../controller/assignment.js'
 
 let fw: FileWatch | undefined
 afterEach(() => {
