@@ -14,11 +14,10 @@ export default class ServeApigw extends TpipeCommand {
     await runService({
       service: 'apigw',
       config,
-      needsDatabase: true,
       // A runaway query must not hold a connection: every apigw connection gets a statement timeout,
       // as a start-up parameter (a SET on 'connect' would race the connection's first query).
-      statementTimeoutMs: config.apigwStatementTimeoutMs,
-      build: async ({ pool, log }) => (await buildApigw(config, { pool: pool!, logger: log })).app,
+      database: { statementTimeoutMs: config.apigwStatementTimeoutMs },
+      build: ({ pool, log }) => buildApigw(config, { pool, logger: log }),
     })
   }
 }

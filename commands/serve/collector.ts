@@ -1,6 +1,6 @@
 import { TpipeCommand } from '../../src/cli/base.js'
 import { settingFlags } from '../../src/cli/flags.js'
-import { buildCollector, type CollectorApp } from '../../src/collector/app.js'
+import { buildCollector } from '../../src/collector/app.js'
 import { runService } from '../../src/http/run.js'
 
 export default class ServeCollector extends TpipeCommand {
@@ -11,16 +11,11 @@ export default class ServeCollector extends TpipeCommand {
   async run(): Promise<void> {
     const { flags } = await this.parse(ServeCollector)
     const config = this.loadConfigFrom(flags, 'collector')
-    let collector: CollectorApp | undefined
     await runService({
       service: 'collector',
       config,
-      needsDatabase: true,
-      build: ({ pool, log }) => {
-        collector = buildCollector(config, { pool: pool!, logger: log })
-        return collector.app
-      },
-      afterListen: () => collector?.start(),
+      database: {},
+      build: ({ pool, log }) => buildCollector(config, { pool, logger: log }),
     })
   }
 }

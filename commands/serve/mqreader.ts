@@ -1,6 +1,5 @@
 import { TpipeCommand } from '../../src/cli/base.js'
 import { settingFlags } from '../../src/cli/flags.js'
-import { resolveDatabaseUrl } from '../../src/db/index.js'
 import { runService } from '../../src/http/run.js'
 import { buildMqreader } from '../../src/mqreader/app.js'
 
@@ -18,12 +17,9 @@ export default class ServeMqreader extends TpipeCommand {
     await runService({
       service: 'mqreader',
       config,
-      needsDatabase: true,
-      build: async ({ pool, log }) => {
-        // Same URL the pool uses (the embedded server is already running by now); the lock session needs it.
-        const databaseUrl = await resolveDatabaseUrl(config)
-        return buildMqreader(config, { pool: pool!, logger: log, databaseUrl }).app
-      },
+      database: {},
+      // The lock session connects to the same URL as the pool (resolved once by runService).
+      build: ({ pool, log, databaseUrl }) => buildMqreader(config, { pool, logger: log, databaseUrl }),
     })
   }
 }

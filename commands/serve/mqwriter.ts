@@ -13,8 +13,8 @@ export default class ServeMqwriter extends TpipeCommand {
     await runService({
       service: 'mqwriter',
       config,
-      needsDatabase: true,
-      build: ({ pool, log }) => buildMqwriter(config, { pool: pool!, logger: log }).app,
+      database: {},
+      build: ({ pool, log }) => buildMqwriter(config, { pool, logger: log }),
     })
   }
 }

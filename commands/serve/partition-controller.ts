@@ -13,12 +13,7 @@ export default class ServePartitionController extends TpipeCommand {
     await runService({
       service: 'partition-controller',
       config,
-      needsDatabase: false,
-      build: ({ log }) => {
-        const { app, controller } = buildPartitionController(config, { logger: log })
-        controller.start()
-        return app
-      },
+      build: ({ log }) => buildPartitionController(config, { logger: log }),
     })
   }
 }

@@ -45,7 +45,7 @@ function serve(service: string, args: string[], port: number): Child {
   return { proc, log: () => out, exited }
 }
 
-async function ready(port: number, timeoutMs = 30_000): Promise<void> {
+async function ready(port: number, timeoutMs = 60_000): Promise<void> {
   await waitFor(async () => {
     try {
       return (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200 ? true : undefined
@@ -60,7 +60,7 @@ async function count(table: string): Promise<number> {
 }
 
 describe('read side under kill -9', () => {
-  it('a collector killed mid-batch and a reader killed mid-lease then restarted: no loss, no duplicate; SIGTERM exits 0', async () => {
+  it('a collector killed mid-batch and a reader killed mid-lease then restarted: no loss, no duplicate; SIGTERM exits 0', { timeout: 240_000 }, async () => {
     const N = 30_000
     const gpus = Array.from({ length: 100 }, (_, i) => `GPU-crash-${i}`)
     const seeded = await seed(db.pool, Array.from({ length: N }, (_, i) => ({ key: gpus[i % gpus.length]!, payload: payload(gpus[i % gpus.length]!, i) })))

@@ -1,12 +1,12 @@
 // The partition-controller service: composition root of one controller replica (cluster access,
 // metrics, the controller) behind the common HTTP skeleton (/healthz, /readyz, /metrics).
 // Ready once the StatefulSet has been listed; followers are ready too (they are warm standbys).
-import type { FastifyInstance } from 'fastify'
 import type { KubeConfig } from '@kubernetes/client-node'
 import type { Logger } from 'pino'
 import { ClusterUnavailableError, connectCluster, type ClusterAccess } from '../kube/index.js'
 import type { Config } from '../config/index.js'
 import { buildServer } from '../http/server.js'
+import type { Service } from '../http/service.js'
 import { createRegistry, type Registry } from '../metrics/index.js'
 import { PartitionController } from './controller.js'
 
@@ -16,10 +16,13 @@ export interface ControllerDeps {
   kubeConfig?: KubeConfig
 }
 
-export interface ControllerApp {
-  app: FastifyInstance
+export interface ControllerApp extends Service {
   controller: PartitionController
   registry: Registry
+  /** Starts watching the StatefulSet and campaigning for the Lease. */
+  start(): void
+  /** Stops both and releases the Lease, so the standby takes over without waiting for expiry. */
+  stop(): Promise<void>
 }
 
 export function buildPartitionController(config: Config, deps: ControllerDeps): ControllerApp {
@@ -58,5 +61,5 @@ export function buildPartitionController(config: Config, deps: ControllerDeps): 
   // Release the Lease on a graceful shutdown so the standby takes over without waiting for expiry.
   app.addHook('onClose', async () => controller.stop({ release: true }))
   deps.logger.info({ namespace: access.namespace, server: access.server, identity: config.controllerIdentity }, 'partition-controller configured')
-  return { app, controller, registry }
+  return { app, controller, registry, start: () => controller.start(), stop: () => controller.stop({ release: true }) }
 }

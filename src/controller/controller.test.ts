@@ -288,8 +288,9 @@ describe('assignments', () => {
 describe('service', () => {
   it('serves /healthz, /readyz and the partition_controller_* metrics', async () => {
     const config = loadConfig({}, { TPIPE_NAMESPACE: NS, TPIPE_CONTROLLER_IDENTITY: 'svc-a', TPIPE_DEFAULT_METRICS: 'false', TPIPE_CONTROLLER_LEASE_DURATION_MS: '2000', TPIPE_CONTROLLER_RENEW_DEADLINE_MS: '1500', TPIPE_CONTROLLER_RETRY_PERIOD_MS: '100', TPIPE_CONTROLLER_DEBOUNCE_MS: '50' }, 'partition-controller')
-    const { app, controller: c } = buildPartitionController(config, { logger: log, kubeConfig: fake.kubeConfig({ token: 'svc-a', namespace: NS }) })
-    c.start()
+    const service = buildPartitionController(config, { logger: log, kubeConfig: fake.kubeConfig({ token: 'svc-a', namespace: NS }) })
+    const { app } = service
+    service.start()
     try {
       expect((await app.inject('/healthz')).statusCode).toBe(200)
       await waitFor(async () => (await app.inject('/readyz')).statusCode === 200, { what: 'ready' })

@@ -1,10 +1,10 @@
 // streamer: replays a DCGM exporter CSV into mqwriter, one message per publish, key = GPU uuid.
 // Owns the CSV pass loop (Streamer), the publisher (undici pools to mqwriter) and the optional ack log.
 // Must not touch the database: its only output is POST /v1/publish (and write-back to its own CSV).
-import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { Config } from '../config/index.js'
 import { buildServer } from '../http/server.js'
+import type { Service, ServiceHost } from '../http/service.js'
 import { Counter, Gauge, createRegistry, type Registry } from '../metrics/index.js'
 import { AckLog } from './acklog.js'
 import { Publisher } from './publisher.js'
@@ -34,12 +34,13 @@ export interface StreamerDeps {
   fs?: WriteBackFs
 }
 
-export interface StreamerApp {
-  app: FastifyInstance
+export interface StreamerApp extends Service {
   registry: Registry
   streamer: Streamer
   /** Streams the configured passes; resolves after the last publish is answered. */
   run(): Promise<StreamResult>
+  /** Runs the streaming beside the HTTP server; with --loops N the service finishes when it is done. */
+  start(host: ServiceHost): void
 }
 
 export function buildStreamer(config: StreamerConfig, deps: StreamerDeps): StreamerApp {
@@ -114,6 +115,15 @@ export function buildStreamer(config: StreamerConfig, deps: StreamerDeps): Strea
     run() {
       running ??= streamer.run()
       return running
+    },
+    start(host) {
+      this.run().then(
+        (result) => {
+          log.info({ result }, 'streaming finished')
+          host.finish()
+        },
+        (err: unknown) => host.finish(new Error(`streaming failed: ${(err as Error).message}`, { cause: err })),
+      )
     },
   }
 }
