@@ -10,7 +10,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['src/**/*.test.ts', 'commands/**/*.test.ts', 'scripts/**/*.test.ts', 'test/**/*.test.ts'],
+          include: ['src/**/*.test.ts', 'commands/**/*.test.ts', 'scripts/**/*.test.ts', 'test/**/*.test.ts', 'bench/**/*.test.ts'],
           exclude: ['**/*.int.test.ts', '**/*.e2e.test.ts', 'node_modules/**', 'dist/**'],
         },
       },
@@ -28,7 +28,7 @@ export default defineConfig({
       {
         test: {
           name: 'e2e',
-          include: ['src/**/*.e2e.test.ts', 'test/**/*.e2e.test.ts'],
+          include: ['src/**/*.e2e.test.ts', 'test/**/*.e2e.test.ts', 'bench/**/*.e2e.test.ts'],
           globalSetup: ['src/testing/global-setup.ts'],
           testTimeout: 600_000,
           hookTimeout: 180_000,

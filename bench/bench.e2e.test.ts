@@ -5,12 +5,12 @@ import { mkdtempSync, readFileSync, readdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, inject, it } from 'vitest'
-import { SUITES } from './main.js'
+import { SUITES } from './context.js'
 
 describe('npm run bench --smoke', () => {
   it('runs every suite and writes its JSON', () => {
     const out = mkdtempSync(join(tmpdir(), 'tpipe-bench-'))
-    const r = spawnSync(process.execPath, [join(process.cwd(), 'dist', 'src', 'bench', 'cli.js'), '--smoke', '--runs', '1', '--duration', '1', '--out', out], {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', join(process.cwd(), 'bench', 'cli.ts'), '--smoke', '--runs', '1', '--duration', '1', '--out', out], {
       env: { ...process.env, DATABASE_URL: inject('adminDatabaseUrl') },
       encoding: 'utf8',
       timeout: 400_000,

@@ -1,5 +1,5 @@
 import { cpus, totalmem } from 'node:os'
-import type { Pool } from '../db/pool.js'
+import type { Pool } from '../src/db/pool.js'
 
 export interface MachineInfo {
   cpuModel: string

@@ -1,45 +1,18 @@
 // `npm run bench [-- suite…] [--duration S] [--runs N] [--out DIR]`: runs the benchmark suites in one
 // process tree against one database, prints a table per suite and writes JSON with the machine's
 // description under bench/results/. Every figure is the median of N runs (default 3) with min–max.
+// Not part of the package: it needs a clone with dev dependencies (autocannon, pg-boss, tsx).
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import pg from 'pg'
-import { loadConfig } from '../config/index.js'
-import { createPool, migrate, resolveDatabaseUrl, type Pool } from '../db/index.js'
+import { loadConfig } from '../src/config/index.js'
+import { createPool, migrate, resolveDatabaseUrl } from '../src/db/index.js'
+import { SUITES, type BenchOptions, type Context, type Row, type SuiteName } from './context.js'
 import { machineInfo, type MachineInfo } from './machine.js'
 import { ROOT } from './proc.js'
 import { figure, fmt, fmtFigure, ratio, type Figure } from './stats.js'
 import { helloCeiling, insertCeiling, moveCeiling, setupBenchTables, telemetryInsertCeiling } from './suites/ceilings.js'
 import { mqwriterRun } from './suites/mqwriter.js'
-
-export const SUITES = ['ceilings', 'mqwriter', 'drain', 'e2e', 'api', 'peer'] as const
-export type SuiteName = (typeof SUITES)[number]
-
-export interface BenchOptions {
-  suites: SuiteName[]
-  durationS: number
-  runs: number
-  outDir: string
-  databaseUrl?: string
-  /** Tiny sizes (a few thousand messages, one short run) to check that every suite works. */
-  smoke?: boolean
-}
-
-export interface Row {
-  figure: string
-  value: string
-  ratio?: string
-  target?: string
-}
-
-export interface Context {
-  pool: Pool
-  databaseUrl: string
-  opts: BenchOptions
-  /** Figures shared between suites (ceilings feed the ratios of later ones). */
-  figures: Map<string, Figure>
-  log: (msg: string) => void
-}
 
 async function repeat(ctx: Context, name: string, fn: () => Promise<number>): Promise<Figure> {
   const runs: number[] = []
@@ -205,3 +178,5 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
   return { suites: suitesArg.length ? suitesArg : [...SUITES], durationS, runs, outDir, smoke }
 }
 
+
+export { SUITES, type BenchOptions, type SuiteName } from './context.js'

@@ -1,14 +1,20 @@
 // Child processes for the benchmarks: the services under test and the load generator each get their
-// own process (and event loop), started from the built package like production.
+// own process (and event loop). Services start from the built package (bin/run.js → dist) like
+// production; the bench's own helpers (load generator, hello-world server, peer worker) run from
+// bench/ through tsx, which transpiles them once at load (no cost per request).
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { join } from 'node:path'
-import { PACKAGE_ROOT } from '../paths.js'
+import { PACKAGE_ROOT } from '../src/paths.js'
 
 export const ROOT = PACKAGE_ROOT
 export const RUN_JS = join(ROOT, 'bin', 'run.js')
-// The load generator and helpers run compiled, from dist, whichever way the suite itself was started.
-export const BENCH_DIR = join(PACKAGE_ROOT, 'dist', 'src', 'bench')
+export const BENCH_DIR = join(PACKAGE_ROOT, 'bench')
+
+/** node arguments that run one of the bench's own TypeScript modules (bench/<module>.ts). */
+export function benchModule(module: string): string[] {
+  return ['--import', 'tsx', join(BENCH_DIR, module)]
+}
 
 export interface Service {
   child: ChildProcess
@@ -51,9 +57,9 @@ export async function startService(service: string, port: number, env: Record<st
   }
 }
 
-/** Runs a module from dist/src/bench as a child process and parses the JSON line it prints. */
+/** Runs a bench module as a child process and parses the JSON line it prints. */
 export async function runJsonChild<T>(module: string, args: unknown): Promise<T> {
-  const child = spawn(process.execPath, [join(BENCH_DIR, module), JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, [...benchModule(module), JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'inherit'] })
   let out = ''
   child.stdout.on('data', (d: Buffer) => (out += d.toString()))
   const [code] = (await once(child, 'exit')) as [number]
@@ -63,4 +69,4 @@ export async function runJsonChild<T>(module: string, args: unknown): Promise<T>
 }
 
 /** A port the OS just handed out as free (a fixed range would collide with ephemeral client ports). */
-export { freePort as port } from '../util/net.js'
+export { freePort as port } from '../src/util/net.js'

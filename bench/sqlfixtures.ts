@@ -1,5 +1,5 @@
 // Bench tables and data made in SQL, so preloading 200,000 messages takes seconds, not minutes.
-import type { Pool } from '../db/pool.js'
+import type { Pool } from '../src/db/pool.js'
 
 /** A JSON payload of the telemetry shape, built server-side for row i. */
 export const PAYLOAD_SQL = `jsonb_build_object(

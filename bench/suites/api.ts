@@ -3,9 +3,9 @@
 // (latency at moderate load, not saturation). The seeded database is kept between runs (seeding 10M
 // rows takes minutes); it is re-seeded when its row count differs.
 import pg from 'pg'
-import { createPool, migrate } from '../../db/index.js'
-import { seedTelemetry } from '../../apigw/seed.js'
-import type { Context, Row } from '../main.js'
+import { createPool, migrate } from '../../src/db/index.js'
+import { seedTelemetry } from '../../src/apigw/seed.js'
+import type { Context, Row } from '../context.js'
 import { port, runJsonChild, startService } from '../proc.js'
 import type { LoadResult } from './ceilings.js'
 import { fmt, figure } from '../stats.js'
@@ -68,7 +68,7 @@ export async function apiSuite(ctx: Context): Promise<Row[]> {
     ] as const) {
       const runs: LoadResult[] = []
       for (let i = 0; i < ctx.opts.runs; i++) {
-        runs.push(await runJsonChild<LoadResult>('load.js', { url: svc.url, connections: 4, durationS: ctx.opts.durationS, mode: 'get', paths }))
+        runs.push(await runJsonChild<LoadResult>('load.ts', { url: svc.url, connections: 4, durationS: ctx.opts.durationS, mode: 'get', paths }))
         const r = runs.at(-1)!
         ctx.log(`  api ${label} run ${i + 1}/${ctx.opts.runs}: ${fmt(r.requestsPerSecond)} req/s, p50 ${r.latencyP50} ms, p99 ${r.latencyP99} ms, non-2xx ${r.non2xx}`)
         if (r.non2xx > 0) throw new Error(`${label}: ${r.non2xx} non-2xx answers`)

@@ -1,12 +1,11 @@
 // Ceilings: what this machine can do at all, measured in the same run and on the same database as
 // tpipe, so tpipe's figures can be read as ratios. No tpipe code runs here.
 import { randomUUID } from 'node:crypto'
-import type { Pool } from '../../db/pool.js'
+import type { Pool } from '../../src/db/pool.js'
 import { port, runJsonChild } from '../proc.js'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { join } from 'node:path'
-import { BENCH_DIR } from '../proc.js'
+import { benchModule } from '../proc.js'
 import { bodyFor } from '../bodies.js'
 import { preloadQueue } from '../sqlfixtures.js'
 
@@ -24,10 +23,10 @@ export interface LoadResult {
 /** fastify hello-world POST, ~400-byte JSON body, 64 keep-alive connections from another process. */
 export async function helloCeiling(durationS: number, connections = 64): Promise<LoadResult> {
   const p = await port()
-  const server = spawn(process.execPath, [join(BENCH_DIR, 'hello-server.js'), String(p)], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const server = spawn(process.execPath, [...benchModule('hello-server.ts'), String(p)], { stdio: ['ignore', 'pipe', 'inherit'] })
   await once(server.stdout!, 'data')
   try {
-    return await runJsonChild<LoadResult>('load.js', { url: `http://127.0.0.1:${p}/v1/publish`, connections, durationS, mode: 'hello' })
+    return await runJsonChild<LoadResult>('load.ts', { url: `http://127.0.0.1:${p}/v1/publish`, connections, durationS, mode: 'hello' })
   } finally {
     server.kill('SIGTERM')
     await once(server, 'exit')

@@ -2,11 +2,11 @@
 // collector processes (1 reader + 2 collectors, then 2 + 4); messages/s from the first row moved to
 // the queue being empty, checked against the telemetry row count. Read against the raw SQL move
 // ceiling measured in the same run.
-import type { Context, Row } from '../main.js'
+import type { Context, Row } from '../context.js'
 import { port, startService, type Service } from '../proc.js'
 import { preloadQueue } from '../sqlfixtures.js'
 import { fmt, fmtFigure, ratio, figure } from '../stats.js'
-import { plan, replicaNames, rangeText } from '../../partitions/plan.js'
+import { plan, replicaNames, rangeText } from '../../src/partitions/plan.js'
 
 export const DRAIN_MESSAGES = 200_000
 

@@ -7,9 +7,9 @@ import { randomUUID } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { tmpdir } from 'node:os'
-import { Supervisor } from '../../local/supervisor.js'
-import { DEFAULT_CSV } from '../../local/dev.js'
-import type { Context, Row } from '../main.js'
+import { Supervisor } from '../../src/local/supervisor.js'
+import { DEFAULT_CSV } from '../../src/local/dev.js'
+import type { Context, Row } from '../context.js'
 import { fmt, fmtFigure, figure, percentile, ratio } from '../stats.js'
 
 export interface E2ETopology {

@@ -4,13 +4,12 @@
 // tpipe's drain and e2e figures from the same run.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { join } from 'node:path'
-import type { Context, Row } from '../main.js'
-import { BENCH_DIR } from '../proc.js'
+import type { Context, Row } from '../context.js'
+import { benchModule } from '../proc.js'
 import { fmt, fmtFigure, figure } from '../stats.js'
 
 function start(args: unknown): { child: ChildProcess; ready: Promise<void>; result: Promise<Record<string, number>> } {
-  const child = spawn(process.execPath, [join(BENCH_DIR, 'peer-worker.js'), JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, [...benchModule('peer-worker.ts'), JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'inherit'] })
   let out = ''
   let readyResolve!: () => void
   const ready = new Promise<void>((r) => (readyResolve = r))
