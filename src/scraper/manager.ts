@@ -92,7 +92,7 @@ export class ScrapeManager {
 
   constructor(private readonly opts: ScrapeManagerOptions) {
     this.now = opts.now ?? Date.now
-    this.agent = new Agent({ keepAliveTimeout: 60_000, connections: 4, connect: { timeout: opts.timeoutMs } })
+    this.agent = new Agent({ keepAliveTimeout: 60_000, connect: { timeout: opts.timeoutMs } })
     const registers = [opts.registry]
     this.m = {
       up: new Gauge({ name: 'scraper_target_up', help: '1 when the last scrape of the target succeeded, else 0 (like Prometheus up).', labelNames: ['target'] as const, registers }),
@@ -247,6 +247,8 @@ export class ScrapeManager {
       this.m.duration.set({ target: url }, seconds)
       this.m.samples.set({ target: url }, messages.length)
       this.m.scrapes.inc({ result: 'ok' })
+      s.running = false
+      // The next scrape of this target does not wait for this one's publish (memory is bounded by maxPending).
       await this.publish(s, messages, at)
     } finally {
       s.running = false
