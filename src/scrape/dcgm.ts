@@ -46,8 +46,10 @@ function str(labels: Readonly<Record<string, string>>, ...names: string[]): stri
 
 const MAX_TEXT = 256
 
+/** Bounded like the CSV columns; NUL removed (PostgreSQL text and jsonb cannot hold it: one such label must not fail a batch). */
 function clip(s: string): string {
-  return s.length > MAX_TEXT ? s.slice(0, MAX_TEXT) : s
+  const t = s.includes('\0') ? s.replaceAll('\0', '') : s
+  return t.length > MAX_TEXT ? t.slice(0, MAX_TEXT) : t
 }
 
 /**
@@ -69,7 +71,7 @@ export function toTelemetry(
   const gpu = gpuRaw !== undefined && /^\d{1,5}$/.test(gpuRaw) ? Number(gpuRaw) : NaN
   if (!(gpu >= 0 && gpu <= 32767)) return 'no_gpu_index'
   const all: Record<string, string> = { __name__: name }
-  for (const k in labels) if (k !== '__name__') all[k] = labels[k]!
+  for (const k in labels) if (k !== '__name__') all[k] = clip(labels[k]!)
   const empty = (v: string | undefined) => (v === undefined || v === '' ? null : clip(v))
   const payload: TelemetryPayload = {
     ts: new Date(timestampMs).toISOString(),

@@ -2,7 +2,7 @@ import { hostname } from 'node:os'
 import { custom, int, list, oneOf, str } from '../types.js'
 import { parseShard } from './streamer.js'
 
-/** scraper: pulls dcgm-exporter /metrics into mqwriter; the DCGM name prefix is shared with remote_write. */
+/** Live sources: the scraper (dcgm-exporter /metrics into mqwriter) and mqwriter's remote_write receiver. */
 export const scraper = {
   dcgmPrefix: str({
     flag: 'dcgm-prefix',
@@ -10,6 +10,14 @@ export const scraper = {
     description: 'Only series whose name starts with this become telemetry (scraped or remote-written); the rest are counted and dropped.',
     scopes: ['scraper', 'mqwriter'],
     default: 'DCGM_',
+  }),
+  remoteWriteMaxDecodedBytes: int({
+    flag: 'remote-write-max-decoded-bytes',
+    env: 'TPIPE_REMOTE_WRITE_MAX_DECODED_BYTES',
+    description: 'mqwriter POST /api/v1/write: largest WriteRequest after snappy decompression; larger ones get 413 (the compressed body is bounded by the body limit).',
+    scopes: ['mqwriter'],
+    default: 32 * 1024 * 1024,
+    min: 1024,
   }),
   scrapeTargets: list({
     flag: 'scrape-targets',
