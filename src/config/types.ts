@@ -10,6 +10,7 @@ export type ServiceName =
   | 'collector'
   | 'apigw'
   | 'partition-controller'
+  | 'scraper'
 
 /** Where a setting applies: services, and `cli` for operations commands (migrate, db, gpus, dev…). */
 export type Scope = ServiceName | 'cli'

@@ -17,7 +17,7 @@ export function parseShard(raw: string): Shard {
   return shard(i, n)
 }
 
-function shard(index: number, count: number): Shard {
+export function shard(index: number, count: number): Shard {
   // toString/toJSON: the README table, logs and `redact` show the form the flag takes.
   const text = `${index}/${count}`
   return Object.freeze({ index, count, toString: () => text, toJSON: () => text })
@@ -45,7 +45,7 @@ export const streamer = {
     flag: 'mqwriter',
     env: 'TPIPE_MQWRITER_URL',
     description: 'mqwriter base URL; several comma-separated URLs are used in turn.',
-    scopes: ['streamer'],
+    scopes: ['streamer', 'scraper'],
     required: true,
   }),
   streamerLoops: int({
