@@ -18,7 +18,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['src/**/*.int.test.ts', 'commands/**/*.int.test.ts', 'test/**/*.int.test.ts'],
-          globalSetup: ['src/testing/global-setup.ts'],
+          globalSetup: ['test/support/global-setup.ts'],
           testTimeout: 60_000,
           hookTimeout: 120_000,
           // Two cores: files in parallel would fight over the CPU and PostgreSQL and make timings noisy.
@@ -29,7 +29,7 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['src/**/*.e2e.test.ts', 'test/**/*.e2e.test.ts', 'bench/**/*.e2e.test.ts'],
-          globalSetup: ['src/testing/global-setup.ts'],
+          globalSetup: ['test/support/global-setup.ts'],
           testTimeout: 600_000,
           hookTimeout: 180_000,
           fileParallelism: false,

@@ -4,7 +4,7 @@
 // rows takes minutes); it is re-seeded when its row count differs.
 import pg from 'pg'
 import { createPool, migrate } from '../../src/db/index.js'
-import { seedTelemetry } from '../../src/apigw/seed.js'
+import { seedTelemetry } from '../../test/support/seed.js'
 import type { Context, Row } from '../context.js'
 import { port, runJsonChild, startService } from '../proc.js'
 import type { LoadResult } from './ceilings.js'

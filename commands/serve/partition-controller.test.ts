@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startKubeFake, type KubeFake } from '../../src/testing/kube-fake.js'
+import { startKubeFake, type KubeFake } from '../../test/support/kube-fake.js'
 import { waitFor } from '../../src/util/async.js'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))

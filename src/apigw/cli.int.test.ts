@@ -9,7 +9,7 @@ import { execa } from 'execa'
 import type { FastifyInstance } from 'fastify'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestDatabase, type TestDatabase } from '../testing/db.js'
+import { createTestDatabase, type TestDatabase } from '../../test/support/db.js'
 import { buildApigw } from './app.js'
 
 const GPU_A = 'GPU-aaaaaaaa-0000-0000-0000-000000000001'

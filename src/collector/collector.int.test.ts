@@ -4,10 +4,10 @@ import { createPool, type Pool } from '../db/pool.js'
 import { metricValue } from '../metrics/index.js'
 import { buildMqwriter } from '../mqwriter/app.js'
 import { parsePartitions } from '../partitions/ranges.js'
-import { payload, postJson, seed, silent, startReader, type RunningReader } from '../mqreader/test-support.js'
+import { payload, postJson, seed, silent, startReader, type RunningReader } from '../../test/support/mqreader.js'
 import { waitFor } from '../util/async.js'
-import { createTestDatabase, type TestDatabase } from '../testing/db.js'
-import { startProxy, viaProxy } from '../testing/proxy.js'
+import { createTestDatabase, type TestDatabase } from '../../test/support/db.js'
+import { startProxy, viaProxy } from '../../test/support/proxy.js'
 import { buildCollector, type CollectorApp, type CollectorConfig, type LeasedMessage } from './app.js'
 
 let db: TestDatabase

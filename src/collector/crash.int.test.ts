@@ -5,9 +5,9 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { payload, seed } from '../mqreader/test-support.js'
+import { payload, seed } from '../../test/support/mqreader.js'
 import { waitFor } from '../util/async.js'
-import { createTestDatabase, type TestDatabase } from '../testing/db.js'
+import { createTestDatabase, type TestDatabase } from '../../test/support/db.js'
 import { freePort } from '../util/net.js'
 
 const BIN = join(process.cwd(), 'bin', 'run.js')

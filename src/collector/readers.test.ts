@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { ReaderSet } from './readers.js'
 import { toRows, type LeasedMessage } from './app.js'
-import { payload } from '../mqreader/test-support.js'
+import { payload } from '../../test/support/mqreader.js'
 
 let sets: ReaderSet[] = []
 afterEach(async () => {

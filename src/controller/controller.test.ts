@@ -1,11 +1,11 @@
-// partition-controller against the recorded-contract API fake (src/testing/kube-fake.ts): the real
+// partition-controller against the recorded-contract API fake (test/support/kube-fake.ts): the real
 // @kubernetes/client-node talks HTTP to it. Timings are small (lease 1 s) and every wait polls.
 import { pino } from 'pino'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { loadConfig } from '../config/index.js'
 import { Registry } from '../metrics/index.js'
 import { assignmentsOf, plan, replicaNames } from '../partitions/index.js'
-import { startKubeFake, type KubeFake } from '../testing/kube-fake.js'
+import { startKubeFake, type KubeFake } from '../../test/support/kube-fake.js'
 import { waitFor } from '../util/async.js'
 import { buildPartitionController } from './app.js'
 import { ASSIGNMENT_KEY, parseAssignmentDoc, type AssignmentDoc } from './assignment.js'

@@ -1,7 +1,7 @@
 // mqreader's ConfigMap assignment source against the API fake: the real client lists and watches the one
 // ConfigMap (fieldSelector), and the reader gets its own entry, "no entry", and every later generation.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { startKubeFake, type KubeFake } from '../testing/kube-fake.js'
+import { startKubeFake, type KubeFake } from '../../test/support/kube-fake.js'
 import { waitFor } from '../util/async.js'
 import { ASSIGNMENT_KEY, formatAssignmentDoc, type AssignmentDoc, type ReaderAssignment } from '../controller/assignment.js'
 import { watchAssignmentConfigMap, type AssignmentWatch } from './assignment-configmap.js'

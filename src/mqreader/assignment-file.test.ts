@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { watchAssignmentFile, type FileWatch } from './assignment-file.js'
 import type { Assignment } from './assignment.js'
 import { TpipeError } from '../errors.js'
-import { kubeletAtomicWrite } from '../testing/kube-fake.js'
+import { kubeletAtomicWrite } from '../../test/support/kube-fake.js'
 import { waitFor } from '../util/async.js'
 import { ASSIGNMENT_KEY, formatAssignmentDoc, nextAssignmentDoc } from '../controller/assignment.js'
 

@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../config/index.js'
 import { createPool } from '../db/pool.js'
 import { partitionOf } from '../partitions/hash.js'
-import { createTestDatabase, type TestDatabase } from '../testing/db.js'
-import { startProxy, viaProxy } from '../testing/proxy.js'
+import { createTestDatabase, type TestDatabase } from '../../test/support/db.js'
+import { startProxy, viaProxy } from '../../test/support/proxy.js'
 import { buildMqwriter } from './app.js'
 
 const silent = pino({ level: 'silent' })

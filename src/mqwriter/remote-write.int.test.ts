@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../config/index.js'
 import { encodeWriteRequest, type RemoteSeries } from '../remotewrite/proto.js'
 import { sampleId } from '../scrape/dcgm.js'
-import { createTestDatabase, type TestDatabase } from '../testing/db.js'
+import { createTestDatabase, type TestDatabase } from '../../test/support/db.js'
 import { buildMqwriter } from './app.js'
 
 const silent = pino({ level: 'silent' })

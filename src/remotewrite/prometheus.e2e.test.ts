@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startDcgmSim, type DcgmSim } from '../dcgmsim/server.js'
-import { createTestDatabase, type TestDatabase } from '../testing/db.js'
+import { createTestDatabase, type TestDatabase } from '../../test/support/db.js'
 
 const BIN = join(process.cwd(), 'bin', 'run.js')
 const CSV = join(process.cwd(), 'charts', 'streamer', 'files', 'telemetry.csv')

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startKubeFake, type KubeFake, type Obj } from '../testing/kube-fake.js'
+import { startKubeFake, type KubeFake, type Obj } from '../../test/support/kube-fake.js'
 import { PodDiscovery } from './discovery.js'
 import type { Target } from './manager.js'
 import { mine } from './shard.js'

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../config/index.js'
 import { startDcgmSim, type DcgmSim } from '../dcgmsim/server.js'
 import { buildMqwriter, type MqwriterApp } from '../mqwriter/app.js'
-import { createTestDatabase, type TestDatabase } from '../testing/db.js'
+import { createTestDatabase, type TestDatabase } from '../../test/support/db.js'
 import { buildScraper, type ScraperApp } from './app.js'
 
 const silent = pino({ level: 'silent' })

@@ -8,7 +8,7 @@ import { pino } from 'pino'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { loadConfig } from '../config/index.js'
 import { buildMqwriter, type MqwriterApp } from '../mqwriter/app.js'
-import { createTestDatabase, type TestDatabase } from '../testing/db.js'
+import { createTestDatabase, type TestDatabase } from '../../test/support/db.js'
 
 const SAMPLE = join(process.cwd(), 'charts', 'streamer', 'files', 'telemetry.csv')
 let db: TestDatabase

@@ -3,7 +3,7 @@
 // <repo>/.tpipe-test is started (and left running for the next run, like `tpipe db start`).
 import { join } from 'node:path'
 import type { TestProject } from 'vitest/node'
-import { ensureEmbedded } from '../db/embedded.js'
+import { ensureEmbedded } from '../../src/db/embedded.js'
 
 export const TEST_HOME = join(process.cwd(), '.tpipe-test')
 

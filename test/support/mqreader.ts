@@ -1,12 +1,12 @@
 // Helpers for the read side's integration tests (no vitest import: usable from scripts too).
 // Must not be imported by service code.
 import { pino } from 'pino'
-import { loadConfig } from '../config/index.js'
-import type { Pool } from '../db/pool.js'
-import { uuidv7 } from '../util/ids.js'
-import { partitionOf } from '../partitions/hash.js'
-import { buildMqreader, type MqreaderApp, type ReaderConfig } from './app.js'
-import type { OwnerEvent } from './owner.js'
+import { loadConfig } from '../../src/config/index.js'
+import type { Pool } from '../../src/db/pool.js'
+import { uuidv7 } from '../../src/util/ids.js'
+import { partitionOf } from '../../src/partitions/hash.js'
+import { buildMqreader, type MqreaderApp, type ReaderConfig } from '../../src/mqreader/app.js'
+import type { OwnerEvent } from '../../src/mqreader/owner.js'
 
 export const silent = pino({ level: 'silent' })
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import type { Pool } from '../db/pool.js'
+import type { Pool } from '../../src/db/pool.js'
 
 export interface SeedOptions {
   rows: number
