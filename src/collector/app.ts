@@ -8,6 +8,8 @@ import { isDataError } from '../db/errors.js'
 import { ping, type Pool } from '../db/pool.js'
 import { buildServer } from '../http/server.js'
 import { Counter, Histogram, createRegistry, metricValue, type Registry } from '../metrics/index.js'
+import type { LeaseAnswer, LeaseRequest, LeasedMessage } from '../protocol/lease.js'
+import type { CollectorStats } from '../protocol/stats.js'
 import { checkTelemetryPayload } from '../telemetry/payload.js'
 import { ReaderSet, type Endpoint } from './readers.js'
 import { insertOne, persistBatch, type DeadLetter, type TelemetryRowJson } from './sql.js'
@@ -49,21 +51,7 @@ export interface CollectorApp {
   stop(): Promise<void>
 }
 
-/** One delivered message as the reader sends it. */
-export interface LeasedMessage {
-  msg_uuid: string
-  key: string
-  partition: number
-  payload: unknown
-  enqueued_at: string
-  delivery_count: number
-}
-
-interface LeaseAnswer {
-  lease_id: string | null
-  expires_at: string | null
-  messages: LeasedMessage[]
-}
+export type { LeasedMessage } from '../protocol/lease.js'
 
 /** Splits a lease into telemetry rows and dead letters (payloads that cannot become a row). */
 export function toRows(messages: readonly LeasedMessage[]): { rows: TelemetryRowJson[]; dead: DeadLetter[] } {
@@ -193,7 +181,7 @@ export function buildCollector(config: CollectorConfig, deps: CollectorDeps): Co
       const { ep, waitMs } = pick
       let lease: LeaseAnswer
       try {
-        const body: Record<string, number> = { max: config.collectorLeaseSize, wait_ms: waitMs }
+        const body: LeaseRequest = { max: config.collectorLeaseSize, wait_ms: waitMs }
         if (config.collectorLeaseVisibilityMs !== undefined) body.visibility_timeout_ms = config.collectorLeaseVisibilityMs
         const r = await post<LeaseAnswer>(ep, '/v1/lease', body, waitMs > 0 ? leaseAbort.signal : undefined)
         if (r.status !== 200) {
@@ -288,7 +276,7 @@ export function buildCollector(config: CollectorConfig, deps: CollectorDeps): Co
     return stopping
   }
 
-  app.get('/v1/stats', async () => ({
+  app.get('/v1/stats', async (): Promise<CollectorStats> => ({
     readers: readers.list.map((e) => e.origin + e.basePath),
     running,
     leases_in_flight: config.collectorLeasesInFlight,
