@@ -8,7 +8,8 @@ import { payload, postJson, seed, silent, startReader, type RunningReader } from
 import { waitFor } from '../util/async.js'
 import { createTestDatabase, type TestDatabase } from '../../test/support/db.js'
 import { startProxy, viaProxy } from '../../test/support/proxy.js'
-import { buildCollector, type CollectorApp, type CollectorConfig, type LeasedMessage } from './app.js'
+import type { LeasedMessage } from '../protocol/lease.js'
+import { buildCollector, type CollectorApp, type CollectorConfig } from './app.js'
 
 let db: TestDatabase
 

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { ReaderSet } from './readers.js'
-import { toRows, type LeasedMessage } from './app.js'
+import type { LeasedMessage } from '../protocol/lease.js'
+import { toRows } from './persist.js'
 import { payload } from '../../test/support/mqreader.js'
 
 let sets: ReaderSet[] = []
@@ -45,16 +46,16 @@ describe('ReaderSet', () => {
     await s.refresh()
     const [a, b, c] = s.list
     const now = 1_000_000
-    const order = [0, 1, 2, 3].map(() => (s.pick(now) as { ep: unknown }).ep)
+    const order = [0, 1, 2, 3].map(() => (s.pick(now) as { endpoint: unknown }).endpoint)
     expect(order).toEqual([a, b, c, a])
     s.markEmpty(b!, now)
     s.markFailed(c!, now)
     const picks = [0, 1, 2].map(() => s.pick(now))
-    for (const p of picks) expect(p).toEqual({ ep: a, waitMs: 0 })
+    for (const p of picks) expect(p).toEqual({ endpoint: a, waitMs: 0 })
     s.markEmpty(a!, now)
-    const lp = s.pick(now) as { ep: unknown; waitMs: number }
+    const lp = s.pick(now) as { endpoint: unknown; waitMs: number }
     expect(lp.waitMs).toBe(1000)
-    expect(lp.ep === a || lp.ep === b).toBe(true)
+    expect(lp.endpoint === a || lp.endpoint === b).toBe(true)
     // Empty marks wear off quickly; failures back off longer.
     expect(s.pick(now + 150)).toMatchObject({ waitMs: 0 })
     s.markFailed(a!, now)

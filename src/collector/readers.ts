@@ -16,7 +16,7 @@ export interface Endpoint {
 }
 
 export interface ReaderChoice {
-  ep: Endpoint
+  endpoint: Endpoint
   waitMs: number
 }
 
@@ -106,37 +106,37 @@ export class ReaderSet {
   }
 
   pick(now = Date.now()): ReaderChoice | { sleepMs: number } {
-    const eps = this.endpoints
-    const n = eps.length
+    const endpoints = this.endpoints
+    const n = endpoints.length
     if (n === 0) return { sleepMs: this.opts.backoffMs }
     for (let i = 0; i < n; i++) {
-      const ep = eps[(this.turn + i) % n]!
-      if (ep.backoffUntil > now || ep.emptyUntil > now) continue
+      const endpoint = endpoints[(this.turn + i) % n]!
+      if (endpoint.backoffUntil > now || endpoint.emptyUntil > now) continue
       this.turn = (this.turn + i + 1) % n
-      return { ep, waitMs: 0 }
+      return { endpoint, waitMs: 0 }
     }
     for (let i = 0; i < n; i++) {
-      const ep = eps[(this.turn + i) % n]!
-      if (ep.backoffUntil > now) continue
+      const endpoint = endpoints[(this.turn + i) % n]!
+      if (endpoint.backoffUntil > now) continue
       this.turn = (this.turn + i + 1) % n
-      return { ep, waitMs: this.opts.waitMs }
+      return { endpoint, waitMs: this.opts.waitMs }
     }
-    return { sleepMs: Math.max(1, Math.min(...eps.map((e) => e.backoffUntil)) - now) }
+    return { sleepMs: Math.max(1, Math.min(...endpoints.map((e) => e.backoffUntil)) - now) }
   }
 
-  markEmpty(ep: Endpoint, now = Date.now()): void {
-    ep.emptyUntil = now + EMPTY_MS
-    ep.failures = 0
+  markEmpty(endpoint: Endpoint, now = Date.now()): void {
+    endpoint.emptyUntil = now + EMPTY_MS
+    endpoint.failures = 0
   }
 
-  markOk(ep: Endpoint): void {
-    ep.emptyUntil = 0
-    ep.failures = 0
+  markOk(endpoint: Endpoint): void {
+    endpoint.emptyUntil = 0
+    endpoint.failures = 0
   }
 
-  markFailed(ep: Endpoint, now = Date.now()): void {
-    ep.failures++
-    ep.backoffUntil = now + Math.min(this.opts.backoffMs * 2 ** (ep.failures - 1), this.opts.backoffMs * 20)
+  markFailed(endpoint: Endpoint, now = Date.now()): void {
+    endpoint.failures++
+    endpoint.backoffUntil = now + Math.min(this.opts.backoffMs * 2 ** (endpoint.failures - 1), this.opts.backoffMs * 20)
   }
 
   async close(): Promise<void> {

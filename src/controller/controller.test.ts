@@ -8,7 +8,7 @@ import { assignmentsOf, plan, replicaNames } from '../partitions/index.js'
 import { startKubeFake, type KubeFake } from '../../test/support/kube-fake.js'
 import { waitFor } from '../util/async.js'
 import { buildPartitionController } from './app.js'
-import { ASSIGNMENT_KEY, parseAssignmentDoc, type AssignmentDoc } from './assignment.js'
+import { ASSIGNMENT_KEY, parseAssignmentDoc, type AssignmentDoc } from '../protocol/assignment.js'
 import { PartitionController, RESTARTED_AT } from './controller.js'
 
 const NS = 'tpipe'

@@ -8,7 +8,8 @@ import type { Logger } from 'pino'
 import { ObjectWatch, apiMessage, isConflict, isNotFound, mergePatchOptions } from '../kube/index.js'
 import { sleep } from '../util/async.js'
 import { Counter, Gauge, type Registry } from '../metrics/index.js'
-import { ASSIGNMENT_KEY, formatAssignmentDoc, nextAssignmentDoc, parseAssignmentDoc, type AssignmentDoc } from './assignment.js'
+import { ASSIGNMENT_KEY, formatAssignmentDoc, parseAssignmentDoc, type AssignmentDoc } from '../protocol/assignment.js'
+import { nextAssignmentDoc } from './assignment.js'
 import { LeaderElector } from './leader.js'
 
 export interface PartitionControllerOptions {

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs'
 import { createHash } from 'node:crypto'
 import { parse } from 'csv-parse/sync'
-import { mapColumns, toPayload } from '../streamer/columns.js'
+import { mapColumns, toPayload } from '../telemetry/csv.js'
 
 /** HELP text and TYPE of the fields dcgm-exporter exports by default (its default-counters.csv). */
 export const DCGM_FIELDS: Readonly<Record<string, { type: 'gauge' | 'counter'; help: string }>> = {

@@ -8,6 +8,8 @@ import type { ServiceName } from '../config/types.js'
 import { parsePrometheus } from '../metrics/text.js'
 import { formatPartitions, parsePartitions } from '../partitions/ranges.js'
 import { plan as planPartitions, rangeText, type Plan } from '../partitions/plan.js'
+import type { AssignmentPut, AssignmentView } from '../protocol/assignment.js'
+import type { OwnerStats } from '../protocol/stats.js'
 import { ManagedProcess, type ProcessSpec } from './process.js'
 import { waitFor } from '../util/async.js'
 import { freePort } from '../util/net.js'
@@ -96,13 +98,6 @@ async function getText(url: string, timeoutMs = 2000): Promise<string | undefine
   } catch {
     return undefined
   }
-}
-
-interface AssignmentView {
-  generation: number
-  owned: string
-  draining: string
-  waiting: string
 }
 
 export class Supervisor {
@@ -237,7 +232,7 @@ export class Supervisor {
         const path = p.spec.service === 'mqreader' && !this.plan[p.spec.name] ? '/healthz' : '/readyz'
         return (await getText(`${p.url}${path}`, 1000)) !== undefined
       },
-      { timeoutMs, what: `${p.spec.name} to become ready (log: ${p.logFile})`, intervalMs: 100 },
+      { timeoutMs, what: `${p.spec.name} to become ready (log: ${p.logFile})`, intervalMs: 100, failFast: true },
     )
     p.markUp()
   }
@@ -385,7 +380,7 @@ export class Supervisor {
           const r = await fetch(`${p.url}/v1/assignment`, {
             method: 'PUT',
             headers: { 'content-type': 'application/json' },
-            body: JSON.stringify({ partitions, generation }),
+            body: JSON.stringify({ partitions, generation } satisfies AssignmentPut),
             signal: AbortSignal.timeout(5000),
           })
           await r.body?.cancel()
@@ -453,7 +448,7 @@ export class Supervisor {
 
     const readers: ReaderStatus[] = await Promise.all(
       this.list('mqreader').map(async (p) => {
-        const s = await getJson<{ generation?: number; partitions_owned?: number; ready?: number; leased?: number; buffer_utilization?: number }>(`${p.url}/v1/stats`)
+        const s = await getJson<OwnerStats>(`${p.url}/v1/stats`)
         const a = await getJson<AssignmentView>(`${p.url}/v1/assignment`)
         const owned = a?.owned ?? ''
         return {

@@ -3,7 +3,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { startKubeFake, type KubeFake } from '../../test/support/kube-fake.js'
 import { waitFor } from '../util/async.js'
-import { ASSIGNMENT_KEY, formatAssignmentDoc, type AssignmentDoc, type ReaderAssignment } from '../controller/assignment.js'
+import { ASSIGNMENT_KEY, formatAssignmentDoc, type AssignmentDoc, type Assignment } from '../protocol/assignment.js'
 import { watchAssignmentConfigMap, type AssignmentWatch } from './assignment-configmap.js'
 
 const NS = 'tpipe'
@@ -12,11 +12,11 @@ let w: AssignmentWatch | undefined
 
 /** A sink with the owner's generation rule: an older generation is refused (throws). */
 function recordingSink() {
-  const applied: ReaderAssignment[] = []
+  const applied: Assignment[] = []
   let generation = -1
   return {
     applied,
-    applyAssignment(a: ReaderAssignment) {
+    applyAssignment(a: Assignment) {
       if (a.generation < generation) throw new Error(`generation ${a.generation} is older than ${generation}`)
       generation = a.generation
       applied.push(a)

@@ -8,11 +8,11 @@ import { join } from 'node:path'
 import { pino } from 'pino'
 import { afterEach, describe, expect, it } from 'vitest'
 import { watchAssignmentFile, type FileWatch } from './assignment-file.js'
-import type { Assignment } from './assignment.js'
 import { TpipeError } from '../errors.js'
 import { kubeletAtomicWrite } from '../../test/support/kube-fake.js'
 import { waitFor } from '../util/async.js'
-import { ASSIGNMENT_KEY, formatAssignmentDoc, nextAssignmentDoc } from '../controller/assignment.js'
+import { ASSIGNMENT_KEY, formatAssignmentDoc, type Assignment } from '../protocol/assignment.js'
+import { nextAssignmentDoc } from '../controller/assignment.js'
 
 let fw: FileWatch | undefined
 afterEach(() => {

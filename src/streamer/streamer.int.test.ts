@@ -14,7 +14,7 @@ import { buildMqwriter, type MqwriterApp } from '../mqwriter/app.js'
 import { checkTelemetryPayload } from '../telemetry/payload.js'
 import { createTestDatabase, type TestDatabase } from '../../test/support/db.js'
 import { buildStreamer } from './app.js'
-import { MissingColumnError } from './columns.js'
+import { MissingColumnError } from '../telemetry/csv.js'
 import type { WriteBackFs } from './writeback.js'
 import { nodeFs } from './writeback.js'
 

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { parse } from 'csv-parse'
 import type { Logger } from 'pino'
 import type { Shard } from '../config/settings/streamer.js'
-import { csvLine, mapColumns, toPayload, type ColumnMap } from './columns.js'
+import { csvLine, mapColumns, toPayload, type ColumnMap } from '../telemetry/csv.js'
 import type { Publisher } from './publisher.js'
 import { PassWriter, nodeFs, type WriteBackFs } from './writeback.js'
 

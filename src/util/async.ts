@@ -21,19 +21,27 @@ export interface WaitOptions {
   intervalMs?: number
   /** What is awaited, for the timeout message. */
   what?: string
+  /**
+   * An error thrown by `check` ends the wait at once (a supervisor's child that died while starting
+   * must not be waited for until the timeout). By default an error counts as "not yet" (a server
+   * still starting refuses connections) and the last one is named in the timeout message.
+   */
+  failFast?: boolean
 }
 
-/**
- * Polls `check` until it returns a truthy value and returns that value; throws after `timeoutMs`.
- * An error thrown by `check` ends the wait at once (a supervisor's child that died while starting
- * must not be waited for until the timeout).
- */
-export async function waitFor<T>(check: () => T | Promise<T>, { timeoutMs = 20_000, intervalMs = 25, what = 'condition' }: WaitOptions = {}): Promise<NonNullable<T>> {
+/** Polls `check` until it returns a truthy value and returns that value; throws after `timeoutMs`. */
+export async function waitFor<T>(check: () => T | Promise<T>, { timeoutMs = 20_000, intervalMs = 25, what = 'condition', failFast = false }: WaitOptions = {}): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs
+  let last: unknown
   for (;;) {
-    const v = await check()
-    if (v) return v as NonNullable<T>
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    try {
+      const v = await check()
+      if (v) return v as NonNullable<T>
+    } catch (err) {
+      if (failFast) throw err
+      last = err
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last === undefined ? '' : `: ${String(last)}`}`)
     await new Promise((r) => setTimeout(r, intervalMs))
   }
 }

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { parseRate, parseShard } from '../config/settings/streamer.js'
-import { MissingColumnError, csvLine, mapColumns, normalise, toPayload } from './columns.js'
+import { MissingColumnError, csvLine, mapColumns, normalise, toPayload } from './csv.js'
 
 const HEADER = ['timestamp', 'metric_name', 'gpu_id', 'device', 'uuid', 'modelName', 'Hostname', 'container', 'pod', 'namespace', 'value', 'labels_raw']
 const ROW = ['2025-07-18T20:42:34Z', 'DCGM_FI_DEV_GPU_TEMP', '3', 'nvidia3', 'GPU-abc', 'NVIDIA H100 80GB HBM3', 'host-1', '', 'pod-a', '', '41', 'gpu="3",job="x"']
@@ -68,17 +67,5 @@ describe('row → payload', () => {
 
   it('quotes every field on write-back', () => {
     expect(csvLine(['a', 'b"c', ''])).toBe('"a","b""c",""')
-  })
-})
-
-describe('streamer settings', () => {
-  it('parses shards and rates', () => {
-    expect(parseShard('1/3')).toMatchObject({ index: 1, count: 3 })
-    expect(String(parseShard(' 1 / 3 '))).toBe('1/3')
-    expect(() => parseShard('3/3')).toThrow(/0 <= i < n/)
-    expect(() => parseShard('x')).toThrow()
-    expect(parseRate('max')).toBe(0)
-    expect(parseRate('250.5')).toBe(250.5)
-    expect(() => parseRate('-1')).toThrow()
   })
 })

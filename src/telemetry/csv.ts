@@ -1,5 +1,6 @@
-// Header-based column mapping and row → telemetry payload conversion. Pure: no I/O.
-import { checkTelemetryPayload, parseLabels, type TelemetryPayload } from '../telemetry/payload.js'
+// The DCGM exporter CSV: header-based column mapping and row → telemetry payload conversion, shared by
+// the streamer (which replays a CSV) and dcgm-sim (which models GPUs from one). Pure: no I/O.
+import { checkTelemetryPayload, parseLabels, type TelemetryPayload } from './payload.js'
 
 export type Field =
   | 'timestamp'
