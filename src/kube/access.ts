@@ -22,6 +22,8 @@ export interface ClusterOptions {
 export interface ClusterAccess {
   kubeConfig: KubeConfig
   namespace: string
+  /** Where the namespace came from: --namespace/TPIPE_NAMESPACE, the pod, the kubeconfig context, found by locateInstall, or "default". */
+  namespaceFrom?: 'flag' | 'pod' | 'context' | 'found' | 'default'
   /** The context in use (undefined in-cluster). */
   context: string | undefined
   /** The API server URL, for messages. */
@@ -96,7 +98,8 @@ export function connectCluster(opts: ClusterOptions = {}, env: NodeJS.ProcessEnv
       // fall through to "default", as kubectl does
     }
   }
-  return { kubeConfig: kc, namespace: namespace || 'default', context: inCluster ? undefined : kc.getCurrentContext(), server: cluster.server }
+  const namespaceFrom: ClusterAccess['namespaceFrom'] = opts.namespace ? 'flag' : inCluster ? 'pod' : namespace ? 'context' : 'default'
+  return { kubeConfig: kc, namespace: namespace || 'default', namespaceFrom, context: inCluster ? undefined : kc.getCurrentContext(), server: cluster.server }
 }
 
 /** Turns a transport failure into ClusterUnavailableError (naming the server); other errors pass through. */
