@@ -13,7 +13,7 @@ async function restricted(filePath: string, source: string): Promise<string[]> {
   return result!.messages.filter((m) => m.ruleId === 'no-restricted-imports').map((m) => m.message)
 }
 
-describe('import rules', () => {
+describe('import rules', { timeout: 60_000 }, () => {
   it.each([
     ['a service imports src/cluster/', 'src/mqreader/x.ts', "import { x } from '../cluster/kube.js'"],
     ['a service imports src/local/', 'src/collector/x.ts', "import { x } from '../local/supervisor.js'"],
