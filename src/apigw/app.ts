@@ -12,6 +12,7 @@ import { TpipeError } from '../errors.js'
 import { buildServer } from '../http/server.js'
 import { Histogram, createRegistry, type Registry } from '../metrics/index.js'
 import { decodeCursor, encodeCursor, isRfc3339 } from './cursor.js'
+import { loadDashboard, registerDashboard, type DashboardFiles } from './dashboard.js'
 import { gpuExists, listGpus, telemetryPage, type Query } from './sql.js'
 
 /** What apigw needs of a pool; `tpipe openapi` passes one that has no database behind it. */
@@ -23,6 +24,8 @@ export interface ApigwDeps {
   pool: Queryable
   logger?: Logger
   registry?: Registry
+  /** The built dashboard (dist/web); tests and `tpipe openapi` may pass their own or none. */
+  dashboard?: DashboardFiles
 }
 
 type ApigwConfig = Pick<Config, 'logLevel' | 'bodyLimitBytes' | 'metricsEnabled'>
@@ -151,6 +154,7 @@ export async function buildApigw(config: ApigwConfig, deps: ApigwDeps): Promise<
   })
 
   app.get('/openapi.json', { schema: { hide: true } as object }, async () => app.swagger())
+  registerDashboard(app, deps.dashboard ?? loadDashboard())
 
   app.get(
     '/api/v1/gpus',
