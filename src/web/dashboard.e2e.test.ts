@@ -6,58 +6,24 @@
 // points, range switches, live refresh, the "no data yet" and "API unreachable" states, no console errors.
 // Writes screenshots (laptop 1366×768, phone 390×844) and the page-weight / time-to-first-chart figures
 // into screenshots/ (git-ignored; TPIPE_SCREENSHOTS to put them elsewhere).
-import { randomUUID } from 'node:crypto'
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { parse } from 'csv-parse/sync'
 import type { FastifyInstance } from 'fastify'
 import { pino } from 'pino'
 import puppeteer, { type Browser, type Page } from 'puppeteer-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildApigw } from '../apigw/app.js'
-import { persistBatch, type TelemetryRowJson } from '../collector/sql.js'
 import { createPool, type Pool } from '../db/pool.js'
-import { mapColumns, toPayload } from '../streamer/columns.js'
 import type { TelemetryPayload } from '../telemetry/payload.js'
+import { csvScrape, persist, scrapeAt } from '../testing/dcgm-fixture.js'
 import { createTestDatabase, type TestDatabase } from '../testing/db.js'
 import { startProxy, viaProxy, type TcpProxy } from '../testing/proxy.js'
 import { fleetCounts, formatValue, KEY_METRICS } from './metrics.js'
 
-const CSV = join(process.cwd(), '..', 'shared', 'data', 'dcgm_metrics_20250718_134233.csv')
-const CSV_FALLBACK = join(process.cwd(), 'charts', 'streamer', 'files', 'telemetry.csv')
 export const CHROMIUM = process.env.TPIPE_CHROMIUM ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].find((p) => existsSync(p)) ?? 'chromium'
 const SHOTS = process.env.TPIPE_SCREENSHOTS ?? join(process.cwd(), 'screenshots')
 const LAPTOP = { width: 1366, height: 768 }
 const PHONE = { width: 390, height: 844, isMobile: true, hasTouch: true }
-
-/** One scrape of every GPU of the CSV (the file holds one scrape: 247 GPUs × 10 metrics). */
-function csvScrape(): TelemetryPayload[] {
-  const text = readFileSync(existsSync(CSV) ? CSV : CSV_FALLBACK, 'utf8')
-  const [header, ...records] = parse(text, { relax_column_count: true }) as string[][]
-  const map = mapColumns(header!)
-  const out: TelemetryPayload[] = []
-  for (const r of records) {
-    const p = toPayload(r, map, new Date().toISOString())
-    if ('payload' in p) out.push(p.payload)
-  }
-  return out
-}
-
-/** The scrape at time ts, values moved along a slow wave per GPU so trends are not flat lines. */
-function scrapeAt(base: TelemetryPayload[], ts: Date, k: number, override?: (p: TelemetryPayload) => number | undefined): TelemetryRowJson[] {
-  return base.map((p, i) => {
-    const g = Math.floor(i / 10)
-    const wave = Math.sin(k / 6 + g)
-    const pct = p.metric_name.endsWith('_UTIL')
-    let value = pct ? Math.min(100, Math.max(0, p.value + 20 * wave)) : p.value * (1 + 0.05 * wave)
-    value = override?.(p) ?? Math.round(value * 10) / 10
-    return { ...p, ts: ts.toISOString(), value, msg_uuid: randomUUID() }
-  })
-}
-
-async function persist(pool: Pool, rows: TelemetryRowJson[]): Promise<void> {
-  for (let i = 0; i < rows.length; i += 2000) await pool.query(persistBatch(rows.slice(i, i + 2000), []))
-}
 
 interface ApiGpu {
   id: string
