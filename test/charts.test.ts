@@ -195,7 +195,46 @@ function unknownFields(value: unknown, type: string, path: string, out: string[]
   return out
 }
 
+interface ModelClass {
+  new (data: unknown): { validate(): void }
+}
+
+/** The kubernetes-models class (upstream OpenAPI schema, offline) of an apiVersion + kind. */
+async function upstreamModel(apiVersion: string, kind: string): Promise<ModelClass | undefined> {
+  const mod = (await import(`kubernetes-models/${apiVersion}`)) as Record<string, ModelClass | undefined>
+  return mod[kind]
+}
+
+/** Validates one object against the upstream schema; the problems found ([] when valid). */
+async function upstreamProblems(o: K8s, where: string): Promise<string[]> {
+  const Model = await upstreamModel(o.apiVersion, o.kind)
+  if (!Model) return [`${where}: no upstream schema for ${o.apiVersion} ${o.kind}`]
+  try {
+    new Model(o).validate()
+    return []
+  } catch (err) {
+    return [`${where}: ${(err as Error).message}`]
+  }
+}
+
 describe('rendered manifests', () => {
+  it('every object of every render validates against the upstream Kubernetes schemas (kubernetes-models, offline)', async () => {
+    // The validator itself catches a wrong type, a missing required field and an unknown kind.
+    expect(await upstreamProblems({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'x' }, spec: { replicas: '2', selector: {}, template: {} } }, 'd')).toEqual([expect.stringMatching(/replicas must be integer/)])
+    expect(await upstreamProblems({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'x' }, spec: { ports: [{ name: 'http' }] } }, 's')).toEqual([expect.stringMatching(/must have required property '?port'?/)])
+    expect(await upstreamProblems({ apiVersion: 'apps/v1', kind: 'Deploymnt', metadata: { name: 'x' } }, 'k')).toEqual(['k: no upstream schema for apps/v1 Deploymnt'])
+    let checked = 0
+    for (const r of ALL_RENDERS()) {
+      expect(renders[r]!.length, r).toBeGreaterThan(0)
+      for (const o of renders[r]!) {
+        expect(await upstreamProblems(o, `${r} ${o.kind}/${o.metadata?.name}`)).toEqual([])
+        checked++
+      }
+    }
+    // The umbrella three times (default, kind, autoscaling) and every chart alone.
+    expect(checked).toBeGreaterThan(100)
+  })
+
   it('every object is a known kind at its API version, with only fields the Kubernetes API defines, of the right types', () => {
     // The checker itself catches a misplaced field and a wrong type.
     expect(unknownFields({ spec: { template: { spec: { containers: [{ name: 'x', securityContxt: {} }] } } } }, 'V1Deployment', 'd')).toEqual(['d.spec.template.spec.containers[0].securityContxt: no such field in V1Container'])
