@@ -12,7 +12,7 @@ import { figure, fmt, fmtFigure, ratio, type Figure } from './stats.js'
 import { helloCeiling, insertCeiling, moveCeiling, setupBenchTables, telemetryInsertCeiling } from './suites/ceilings.js'
 import { mqwriterRun } from './suites/mqwriter.js'
 
-export const SUITES = ['ceilings', 'mqwriter', 'drain', 'e2e', 'api', 'peer'] as const
+export const SUITES = ['ceilings', 'mqwriter', 'drain', 'e2e', 'api', 'peer', 'web'] as const
 export type SuiteName = (typeof SUITES)[number]
 
 export interface BenchOptions {
@@ -129,6 +129,10 @@ const suites: Record<SuiteName, (ctx: Context) => Promise<Row[]>> = {
   async api(ctx) {
     const { apiSuite } = await import('./suites/api.js')
     return apiSuite(ctx)
+  },
+  async web(ctx) {
+    const { webSuite } = await import('./suites/web.js')
+    return webSuite(ctx)
   },
   async peer(ctx) {
     const { peerSuite } = await import('./suites/peer.js')
