@@ -147,3 +147,15 @@ export class Chart {
     }
   }
 }
+
+/** The view of a page that is its charts: they go with it and follow the colour scheme. */
+export function chartsView(charts: ReadonlyMap<string, Chart>): { dispose(): void; restyle(): void } {
+  return {
+    dispose() {
+      for (const c of charts.values()) c.destroy()
+    },
+    restyle() {
+      for (const c of charts.values()) c.restyle()
+    },
+  }
+}

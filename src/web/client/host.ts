@@ -3,7 +3,7 @@
 import { formatValue, KEY_METRICS, metricInfo } from '../metrics.js'
 import { apiUrl, getJson, type ApiGpu, type FleetSeries, type Params } from './api.js'
 import type { Ctx, View } from './app.js'
-import { Chart } from './chart.js'
+import { Chart, chartsView } from './chart.js'
 import { $, agoText, esc } from './dom.js'
 import { rangeControl, rangeParams, readRange } from './range.js'
 
@@ -63,12 +63,5 @@ export function hostView(ctx: Ctx, hostname: string): View {
     ctx.loaded()
   })
 
-  return {
-    dispose() {
-      for (const c of charts.values()) c.destroy()
-    },
-    restyle() {
-      for (const c of charts.values()) c.restyle()
-    },
-  }
+  return chartsView(charts)
 }
