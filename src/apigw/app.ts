@@ -12,6 +12,7 @@ import { TpipeError } from '../errors.js'
 import { buildServer } from '../http/server.js'
 import { Histogram, createRegistry, type Registry } from '../metrics/index.js'
 import { decodeCursor, encodeCursor, isRfc3339 } from './cursor.js'
+import { compressJson } from './compress.js'
 import { loadDashboard, registerDashboard, type DashboardFiles } from './dashboard.js'
 import { gpuExists, listGpus, telemetryPage, type Query } from './sql.js'
 
@@ -155,6 +156,7 @@ export async function buildApigw(config: ApigwConfig, deps: ApigwDeps): Promise<
 
   app.get('/openapi.json', { schema: { hide: true } as object }, async () => app.swagger())
   registerDashboard(app, deps.dashboard ?? loadDashboard())
+  compressJson(app)
 
   app.get(
     '/api/v1/gpus',

@@ -14,9 +14,10 @@ import { PACKAGE_ROOT } from '../paths.js'
 const CSV = join(PACKAGE_ROOT, '..', 'shared', 'data', 'dcgm_metrics_20250718_134233.csv')
 const CSV_FALLBACK = join(PACKAGE_ROOT, 'charts', 'streamer', 'files', 'telemetry.csv')
 
-/** One scrape of every GPU of the CSV (the shared file, else the chart's copy). */
+/** One scrape of every GPU of the CSV (TPIPE_DCGM_CSV, else the shared export of 247 GPUs, else the chart's copy). */
 export function csvScrape(): TelemetryPayload[] {
-  const text = readFileSync(existsSync(CSV) ? CSV : CSV_FALLBACK, 'utf8')
+  const file = process.env.TPIPE_DCGM_CSV ?? (existsSync(CSV) ? CSV : CSV_FALLBACK)
+  const text = readFileSync(file, 'utf8')
   const [header, ...records] = parse(text, { relax_column_count: true }) as string[][]
   const map = mapColumns(header!)
   const out: TelemetryPayload[] = []

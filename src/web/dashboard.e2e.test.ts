@@ -146,14 +146,19 @@ describe('web dashboard in Chromium', () => {
         assets_transfer_bytes: sum(statics, 'transferSize'),
         assets_decoded_bytes: sum(statics, 'decodedBodySize'),
         api_transfer_bytes: sum(apis, 'transferSize'),
+        api_decoded_bytes: sum(apis, 'decodedBodySize'),
         api_requests: apis.length,
         first_chart_ms: Math.round(performance.getEntriesByName('tpipe:fleet-rendered')[0]?.startTime ?? -1),
+        dom_content_loaded_ms: Math.round(nav.domContentLoadedEventEnd),
+        api_ms: apis.map((r) => `${new URL(r.name).pathname.split('/').pop()}${new URL(r.name).searchParams.get('metric')?.replace('DCGM_FI_DEV_', ' ') ?? ''} ${Math.round(r.startTime)}+${Math.round(r.duration)}`),
       }
     })
     figures.fleet = perf
     console.log(`[web] fleet page with ${expectedGpus} GPUs: ${JSON.stringify(perf)}`)
     expect(perf.api_requests).toBe(1 + KEY_METRICS.length)
     expect(perf.first_chart_ms).toBeGreaterThan(0)
+    // The JSON comes gzip-compressed to the browser (the trends of every GPU are most of the page's bytes).
+    expect(perf.api_transfer_bytes).toBeLessThan(perf.api_decoded_bytes / 3)
 
     const gpus = (await api<{ gpus: ApiGpu[] }>(`/api/v1/gpus?metrics=${KEY_METRICS.join(',')}`)).gpus
     expect(gpus).toHaveLength(expectedGpus)
