@@ -2,7 +2,7 @@
 // terminal, y labels with the metric's unit, a time axis under it. Drawing is asciichart's; this file
 // maps bucketed points onto terminal columns by time (not by index, so missing buckets keep their place).
 import * as asciichart from 'asciichart'
-import { formatValue, metricInfo } from '../web/metrics.js'
+import { chooseStep, durationText, formatValue, metricInfo } from '../web/metrics.js'
 
 export type Point = readonly [number, number]
 
@@ -81,4 +81,55 @@ export function plotMetric(metric: string, points: readonly Point[], opts: PlotO
   const last = points[points.length - 1]![1]
   const stats = `min ${formatValue(metric, Math.min(...all))} · max ${formatValue(metric, Math.max(...all))} · last ${formatValue(metric, last)} · ${points.length} points`
   return [title, stats, chart, ' '.repeat(LABEL_WIDTH + 1) + axis].join('\n')
+}
+
+/** The bucketed answer of GET /api/v1/gpus/{id}/telemetry?step=… (the Query API contract). */
+export interface GpuSeriesAnswer {
+  gpu: string
+  step_seconds: number
+  agg: string
+  start: string
+  end: string
+  series: { metric: string; points: [number, number][] }[]
+}
+
+export interface PlotRequest {
+  /** A relative window (`1h`, `24h`) or absolute start/end. */
+  window?: string
+  start?: string
+  end?: string
+  step?: string
+  agg?: string
+  metrics: readonly string[]
+}
+
+/** Query parameters of a plot: a step that gives about one bucket per terminal column unless one is given. */
+export function plotQuery(req: PlotRequest, columns: number): [string, string][] {
+  const q: [string, string][] = req.metrics.map((m) => ['metric', m])
+  if (req.start) q.push(['start', req.start])
+  if (req.end) q.push(['end', req.end])
+  if (!req.start && !req.end) q.push(['window', req.window ?? '1h'])
+  if (req.step) q.push(['step', req.step])
+  else {
+    const seconds = req.start ? (Date.parse(req.end ?? new Date().toISOString()) - Date.parse(req.start)) / 1000 : windowSeconds(req.window ?? '1h')
+    q.push(['step', durationText(chooseStep(seconds, Math.max(10, columns - LABEL_WIDTH - 2)))])
+  }
+  q.push(['agg', req.agg ?? 'avg'])
+  return q
+}
+
+function windowSeconds(w: string): number {
+  const m = /^(\d+)(s|m|h|d)$/.exec(w.replace(/^-/, ''))
+  return m ? Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[m[2] as 's'] : 3600
+}
+
+/** Every series of an answer as one chart each, metrics without points included (said so). */
+export function plotAnswer(a: GpuSeriesAnswer, metrics: readonly string[], opts: Omit<PlotOptions, 'start' | 'end' | 'note'>): string {
+  const start = Date.parse(a.start) / 1000
+  const end = Date.parse(a.end) / 1000
+  const byMetric = new Map(a.series.map((s) => [s.metric, s.points]))
+  const names = metrics.length ? metrics : a.series.map((s) => s.metric)
+  return names
+    .map((m) => plotMetric(m, byMetric.get(m) ?? [], { ...opts, start, end, note: `${a.agg} per ${durationText(a.step_seconds)}` }))
+    .join('\n\n')
 }
