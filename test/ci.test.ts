@@ -24,7 +24,7 @@ describe('.ci/run', () => {
 
   it('typechecks every test file: tsconfig.json includes each folder that holds tests', () => {
     const pkg = JSON.parse(read('package.json')) as { scripts: Record<string, string> }
-    expect(pkg.scripts.typecheck).toBe('tsc -p tsconfig.json --noEmit')
+    expect(pkg.scripts.typecheck).toMatch(/^tsc -p tsconfig.json --noEmit\b/)
     const tsconfig = JSON.parse(read('tsconfig.json')) as { include: string[]; exclude?: string[] }
     for (const folder of ['src', 'commands', 'scripts', 'test', 'bench']) expect(tsconfig.include).toContain(folder)
     expect(JSON.stringify(tsconfig.exclude ?? [])).not.toMatch(/test/)

@@ -1,11 +1,12 @@
 // The process side of a service: logger, database pool, listen, signals, graceful shutdown.
 // Every `tpipe serve <service>` goes through runService, so every service starts and stops the same way:
 // build (its one factory) → listen → start() → … SIGTERM/SIGINT, or the service says it is finished →
-// stop() (background work) → app.close() (stop accepting, finish in-flight requests, onClose hooks:
+// /readyz false (and, on a signal, shutdownDelayMs of serving on) → stop() (background work) → app.close() (stop accepting, finish in-flight requests, onClose hooks:
 // flush, drain) → close the pool → exit, bounded by the shutdown timeout.
 import { pino, type Logger } from 'pino'
 import { redact, type Config } from '../config/index.js'
 import { createPool, resolveDatabaseUrl, type Pool } from '../db/index.js'
+import { markShuttingDown } from './server.js'
 import type { Service } from './service.js'
 
 export type { Service, ServiceHost } from './service.js'
@@ -80,8 +81,12 @@ export async function startService<D extends DatabaseOptions | undefined = undef
   let stopping: Promise<number> | undefined
   const shutdown = (reason: string, err?: unknown): Promise<number> => {
     stopping ??= (async () => {
-      if (err === undefined) log.info({ reason }, 'shutting down')
+      // Readiness first: /readyz fails at once (the endpoint is taken out of its Services) while requests
+      // are still served for shutdownDelayMs, so clients behind a ClusterIP are not refused meanwhile.
+      markShuttingDown(service.app)
+      if (err === undefined) log.info({ reason, delayMs: config.shutdownDelayMs }, 'shutting down')
       else log.error({ reason, err: err instanceof Error ? err.message : String(err) }, 'shutting down after a failure')
+      if (config.shutdownDelayMs > 0 && err === undefined && reason !== 'finished') await new Promise((r) => setTimeout(r, config.shutdownDelayMs))
       // Bounded: a close that hangs (a stuck query, a client that never reads) still ends the service.
       let timer: NodeJS.Timeout | undefined
       const timedOut = new Promise<'timeout'>((resolve) => {
