@@ -102,6 +102,11 @@ export function buildCollector(config: CollectorConfig, deps: CollectorDeps): Co
   const registry = deps.registry ?? createRegistry({ defaultMetrics: config.metricsEnabled })
   const persisted = new Counter({ name: 'collector_rows_persisted_total', help: 'Telemetry rows inserted (redelivered duplicates excluded).', registers: [registry] })
   const received = new Counter({ name: 'collector_messages_received_total', help: 'Messages received in leases.', registers: [registry] })
+  const unpartitioned = new Counter({
+    name: 'collector_rows_unpartitioned_total',
+    help: 'Telemetry rows stored in the default partition: late or far-future samples whose time has no partition yet (kept; maintenance moves them into their partition when it creates it).',
+    registers: [registry],
+  })
   const deadLetters = new Counter({ name: 'collector_dead_letters_total', help: 'Poison messages written to dead_letters.', registers: [registry] })
   const batchDuration = new Histogram({
     name: 'collector_batch_duration_seconds',
@@ -154,8 +159,9 @@ export function buildCollector(config: CollectorConfig, deps: CollectorDeps): Co
     const { rows, dead } = toRows(messages)
     const t0 = process.hrtime.bigint()
     try {
-      const r = await deps.pool.query<{ inserted: number; dead: number }>(persistBatch(rows, dead))
+      const r = await deps.pool.query<{ inserted: number; dead: number; unpartitioned: number }>(persistBatch(rows, dead))
       persisted.inc(r.rows[0]?.inserted ?? 0)
+      unpartitioned.inc(r.rows[0]?.unpartitioned ?? 0)
       deadLetters.inc(r.rows[0]?.dead ?? 0)
     } catch (err) {
       // Only a data error can be a poison row; anything else (deadlock, lost connection, timeout) is

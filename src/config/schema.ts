@@ -9,6 +9,7 @@ import { controller } from './settings/controller.js'
 import { mqreader } from './settings/mqreader.js'
 import { mqwriter } from './settings/mqwriter.js'
 import { streamer } from './settings/streamer.js'
+import { telemetry } from './settings/telemetry.js'
 import type { Setting } from './types.js'
 
 export const SETTINGS = {
@@ -16,6 +17,7 @@ export const SETTINGS = {
   ...mqwriter,
   ...mqreader,
   ...collector,
+  ...telemetry,
   ...streamer,
   ...apigw,
   ...controller,
