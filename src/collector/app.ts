@@ -8,6 +8,7 @@ import { isDataError } from '../db/errors.js'
 import { ping, type Pool } from '../db/pool.js'
 import { buildServer } from '../http/server.js'
 import { Counter, Histogram, createRegistry, metricValue, type Registry } from '../metrics/index.js'
+import { startMaintenanceLoop, type MaintenanceLoop } from '../telemetry/loop.js'
 import { checkTelemetryPayload } from '../telemetry/payload.js'
 import { ReaderSet, type Endpoint } from './readers.js'
 import { insertOne, persistBatch, type DeadLetter, type TelemetryRowJson } from './sql.js'
@@ -38,6 +39,10 @@ export type CollectorConfig = Pick<
   | 'collectorErrorBackoffMs'
   | 'collectorResolveIntervalMs'
   | 'shutdownTimeoutMs'
+  | 'maintenanceIntervalMs'
+  | 'telemetryPartitionMs'
+  | 'telemetryRetentionMs'
+  | 'rollupRetentionMs'
 >
 
 export interface CollectorApp {
@@ -142,6 +147,7 @@ export function buildCollector(config: CollectorConfig, deps: CollectorDeps): Co
   let resolveTimer: NodeJS.Timeout | undefined
   const leaseAbort = new AbortController()
   let persistFailStreak = 0
+  let maintenance: MaintenanceLoop | undefined
 
   async function post<T>(ep: Endpoint, path: string, body: unknown, signal?: AbortSignal): Promise<{ status: number; body: T }> {
     const res = await ep.http.request({
@@ -262,6 +268,15 @@ export function buildCollector(config: CollectorConfig, deps: CollectorDeps): Co
     if (started) return started
     started = (async () => {
       await readers.refresh()
+      // Telemetry partitions, retention and rollup retention: the collector is the writer that needs the
+      // partitions; every replica runs the loop, an advisory lock lets one pass run at a time.
+      maintenance = startMaintenanceLoop({
+        pool: deps.pool,
+        registry,
+        log,
+        intervalMs: config.maintenanceIntervalMs,
+        maintain: { partitionMs: config.telemetryPartitionMs, retentionMs: config.telemetryRetentionMs, rollupRetentionMs: config.rollupRetentionMs },
+      })
       running = true
       resolveTimer = setInterval(() => void readers.refresh().catch(() => {}), config.collectorResolveIntervalMs)
       resolveTimer.unref()
@@ -279,6 +294,7 @@ export function buildCollector(config: CollectorConfig, deps: CollectorDeps): Co
       if (started) await started
       running = false
       clearInterval(resolveTimer)
+      await maintenance?.stop()
       // Long-polls are abandoned (nothing was leased to them); batches being persisted finish and ack.
       leaseAbort.abort()
       let timer: NodeJS.Timeout | undefined

@@ -250,3 +250,39 @@ describe('partitioned telemetry', () => {
     }
   })
 })
+
+describe('the collector’s maintenance loop', () => {
+  let db: TestDatabase
+  beforeAll(async () => {
+    db = await createTestDatabase()
+  })
+  afterAll(async () => {
+    await db.drop()
+  })
+
+  it('runs a pass at start (partitions ahead, metrics), and a failed pass is counted, not fatal', async () => {
+    const { startMaintenanceLoop } = await import('./loop.js')
+    const { createRegistry, metricValue } = await import('../metrics/index.js')
+    const { pino } = await import('pino')
+    const registry = createRegistry({ defaultMetrics: false })
+    // Hourly partitions: the next 48 hours must exist after the first pass.
+    const loop = startMaintenanceLoop({ pool: db.pool, registry, log: pino({ level: 'silent' }), intervalMs: 3_600_000, maintain: { partitionMs: 3_600_000, retentionMs: 7 * DAY, rollupRetentionMs: 90 * DAY } })
+    try {
+      await expect.poll(async () => metricValue(registry, 'telemetry_maintenance_runs_total'), { timeout: 20_000 }).toBe(1)
+      const probe = row('GPU-loop', 'DCGM_FI_DEV_GPU_UTIL', 1, new Date(Date.now() + 47 * 3_600_000).toISOString())
+      expect((await insert(db, [probe])).unpartitioned).toBe(0)
+      // A pass that fails (the functions are gone) is counted as failed; the loop goes on.
+      await db.pool.query('ALTER FUNCTION tpipe_ensure_partition(text, text, timestamptz, timestamptz) RENAME TO tpipe_ensure_partition_gone')
+      await db.pool.query("SELECT tpipe_drop_partition('telemetry', relname) FROM pg_class WHERE relname LIKE 'telemetry_p%' AND relkind = 'r' ORDER BY relname DESC LIMIT 1")
+      await loop.runOnce()
+      const text = await registry.metrics()
+      expect(text).toMatch(/telemetry_maintenance_runs_total\{result="failed"\} 1/)
+      await db.pool.query('ALTER FUNCTION tpipe_ensure_partition_gone(text, text, timestamptz, timestamptz) RENAME TO tpipe_ensure_partition')
+      const again = await loop.runOnce()
+      expect(again?.ran).toBe(true)
+      expect(again!.created.length).toBeGreaterThan(0) // the hours of the dropped day within the next 48 h
+    } finally {
+      await loop.stop()
+    }
+  })
+})

@@ -27,6 +27,7 @@ export const telemetry = {
     scopes: ['collector', 'cli'],
     kind: 'duration (1h..3650d)',
     default: 7 * DAY,
+    defaultText: '7d',
     parse: duration(HOUR, 3650 * DAY),
   }),
   rollupRetentionMs: custom({
@@ -36,6 +37,7 @@ export const telemetry = {
     scopes: ['collector', 'cli'],
     kind: 'duration (1d..3650d)',
     default: 90 * DAY,
+    defaultText: '90d',
     parse: duration(DAY, 3650 * DAY),
   }),
   telemetryPartitionMs: custom({
@@ -45,6 +47,7 @@ export const telemetry = {
     scopes: ['collector', 'cli'],
     kind: 'duration (1h..7d)',
     default: DAY,
+    defaultText: '1d',
     parse: duration(HOUR, 7 * DAY),
   }),
   maintenanceIntervalMs: int({
