@@ -7,6 +7,7 @@ import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { persistBatch, type TelemetryRowJson } from '../collector/sql.js'
 import { createTestDatabase, type TestDatabase } from '../testing/db.js'
+import { deriveOnce } from '../telemetry/derive.js'
 import { buildApigw } from './app.js'
 import { MAX_POINTS_PER_SERIES } from './query.js'
 
@@ -46,6 +47,8 @@ beforeAll(async () => {
   const tie = NOW - 3_600_000 + 123
   for (const v of [11.5, 12.5]) rows.push({ msg_uuid: randomUUID(), ...GPUS[0]!, device: 'nvidia0', metric_name: UTIL, value: v, ts: new Date(tie).toISOString(), tsMs: tie })
   for (let i = 0; i < rows.length; i += 500) await db.pool.query(persistBatch(rows.slice(i, i + 500).map(({ tsMs: _t, ...r }) => r), []))
+  // What the collector's derive job does every second.
+  await deriveOnce(db.pool, { quietSeconds: 0 })
 }, 120_000)
 afterAll(async () => {
   await app?.close()

@@ -38,7 +38,7 @@ export async function seedFleet(pool: Pool, s: FleetSeed): Promise<void> {
     await pool.query('SELECT tpipe_ensure_partition($1, $2, $3, $4)', ['telemetry_1m', 'bucket', new Date(w).toISOString(), new Date(w + 7 * DAY).toISOString()])
   }
   // The derived tables are built in bulk below; the per-batch trigger would only slow the seed down.
-  await pool.query('ALTER TABLE telemetry DISABLE TRIGGER telemetry_rollups_after_insert')
+  await pool.query('ALTER TABLE telemetry DISABLE TRIGGER telemetry_mark_dirty_after_insert')
   await pool.query('ALTER TABLE telemetry DISABLE TRIGGER telemetry_gpus_after_insert')
   try {
     const have = await pool.query<{ last: Date | null }>('SELECT max(ts) AS last FROM telemetry')
@@ -99,7 +99,7 @@ export async function seedFleet(pool: Pool, s: FleetSeed): Promise<void> {
                       FROM telemetry WHERE ts >= (SELECT max(ts) - interval '1 minute' FROM telemetry)
                       ORDER BY gpu_uuid, ts DESC`)
   } finally {
-    await pool.query('ALTER TABLE telemetry ENABLE TRIGGER telemetry_rollups_after_insert')
+    await pool.query('ALTER TABLE telemetry ENABLE TRIGGER telemetry_mark_dirty_after_insert')
     await pool.query('ALTER TABLE telemetry ENABLE TRIGGER telemetry_gpus_after_insert')
   }
   log('  vacuum analyze…')

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { migrate, migrationFiles } from '../db/migrate.js'
 import { persistBatch, type TelemetryRowJson } from '../collector/sql.js'
 import { createTestDatabase, type TestDatabase } from '../testing/db.js'
+import { deriveOnce } from './derive.js'
 import { maintain, type MaintainOptions } from './maintain.js'
 
 const DAY = 86_400_000
@@ -24,6 +25,11 @@ function row(gpu: string, metric: string, value: number, ts: string, over: Parti
     ts,
     ...over,
   }
+}
+
+/** The derive job's run, without waiting for minutes to be quiet. */
+async function derive(db: TestDatabase) {
+  return deriveOnce(db.pool, { quietSeconds: 0 })
 }
 
 async function partitions(db: TestDatabase, table: string): Promise<string[]> {
@@ -110,6 +116,7 @@ describe('migration to the partitioned table', () => {
 
 /** telemetry_latest = newest raw row by (ts, msg_uuid); telemetry_1m = aggregates of the raw rows per minute. */
 async function expectDerivedTablesMatchRaw(db: TestDatabase): Promise<void> {
+  await derive(db)
   const raw = await db.pool.query<{ gpu_uuid: string; metric_name: string; value: number; ts: Date; msg_uuid: string }>(
     'SELECT gpu_uuid, metric_name, value, ts, msg_uuid::text FROM telemetry',
   )
@@ -173,6 +180,7 @@ describe('partitioned telemetry', () => {
     expect((await insert(db, batch.slice(0, 10))).inserted).toBe(0)
     const n = await db.pool.query("SELECT count(*)::int AS n FROM telemetry WHERE gpu_uuid LIKE 'GPU-d%'")
     expect(n.rows[0].n).toBe(50)
+    await derive(db)
     const rolled = await db.pool.query("SELECT sum(count)::int AS n FROM telemetry_1m WHERE gpu_uuid LIKE 'GPU-d%'")
     expect(rolled.rows[0].n).toBe(50)
     await expectDerivedTablesMatchRaw(db)
@@ -211,6 +219,7 @@ describe('partitioned telemetry', () => {
     for (const d of days) {
       await insert(db, [row('GPU-ret', 'DCGM_FI_DEV_GPU_UTIL', d, new Date(now + d * DAY).toISOString())])
     }
+    await derive(db) // what the collector does within seconds of ingest
     // All went to the default partition (no partitions for June 2026 yet): maintenance with a long
     // retention creates their partitions.
     await runMaintain(db, maintainOpts(now, { retentionMs: 30 * DAY }))
@@ -248,6 +257,65 @@ describe('partitioned telemetry', () => {
       await holder.query('SELECT pg_advisory_unlock(7466272736913)')
       holder.release()
     }
+  })
+})
+
+describe('the derive job (latest values and rollups)', () => {
+  let db: TestDatabase
+  beforeAll(async () => {
+    db = await createTestDatabase()
+  })
+  afterAll(async () => {
+    await db.drop()
+  })
+
+  it('updates latest at once, rollups of a minute once it is quiet; a redelivery marks nothing', async () => {
+    const t = Date.now() - 120_000
+    const first = [row('GPU-j', 'DCGM_FI_DEV_GPU_UTIL', 1, new Date(t).toISOString()), row('GPU-j', 'DCGM_FI_DEV_GPU_UTIL', 2, new Date(t + 1000).toISOString())]
+    await insert(db, first)
+    const marks = await db.pool.query('SELECT (SELECT count(*) FROM telemetry_dirty_latest)::int AS l, (SELECT count(*) FROM telemetry_dirty_rollups)::int AS r')
+    expect(marks.rows[0]).toEqual({ l: 1, r: 1 }) // one mark per batch and minute, not per row
+    // The default run: latest now, the rollup only when the minute has been quiet for 5 s.
+    const r1 = await deriveOnce(db.pool)
+    expect(r1).toEqual({ ran: true, latest: 1, rollups: 0 })
+    expect((await db.pool.query("SELECT value FROM telemetry_latest WHERE gpu_uuid = 'GPU-j'")).rows).toEqual([{ value: 2 }])
+    await db.pool.query("UPDATE telemetry_dirty_rollups SET marked_at = now() - interval '6 seconds'")
+    const r2 = await deriveOnce(db.pool)
+    expect(r2).toEqual({ ran: true, latest: 0, rollups: 1 })
+    // A redelivery inserts nothing and marks nothing; an older sample does not replace latest.
+    await insert(db, first)
+    expect((await db.pool.query('SELECT count(*)::int AS n FROM telemetry_dirty_latest')).rows[0].n).toBe(0)
+    await insert(db, [row('GPU-j', 'DCGM_FI_DEV_GPU_UTIL', 0.5, new Date(t - 500).toISOString())])
+    expect(await deriveOnce(db.pool, { quietSeconds: 0 })).toEqual({ ran: true, latest: 0, rollups: 1 })
+    expect((await db.pool.query("SELECT value FROM telemetry_latest WHERE gpu_uuid = 'GPU-j'")).rows).toEqual([{ value: 2 }])
+    const minute = await db.pool.query("SELECT count, sum, min, max, last FROM telemetry_1m WHERE gpu_uuid = 'GPU-j' ORDER BY bucket")
+    expect(minute.rows.reduce((s: number, x: { count: string }) => s + Number(x.count), 0)).toBe(3)
+    await expectDerivedTablesMatchRaw(db)
+  })
+
+  it('one run at a time: a second caller skips while the lock is held', async () => {
+    const holder = await db.pool.connect()
+    try {
+      await holder.query('SELECT pg_advisory_lock(7466272736914)')
+      expect(await deriveOnce(db.pool)).toEqual({ ran: false, latest: 0, rollups: 0 })
+    } finally {
+      await holder.query('SELECT pg_advisory_unlock(7466272736914)')
+      holder.release()
+    }
+  })
+
+  it('stays exact under concurrent batches and concurrent runs', async () => {
+    const t = Date.now() - 600_000
+    const writers = Array.from({ length: 4 }, async (_, w) => {
+      for (let b = 0; b < 10; b++) {
+        await insert(db, Array.from({ length: 100 }, (_, i) => row(`GPU-c${i % 7}`, `M${i % 3}`, w * 1000 + b * 100 + i, new Date(t + (b * 100 + i) * 250 + w).toISOString())))
+      }
+    })
+    const runs = (async () => {
+      for (let i = 0; i < 20; i++) await deriveOnce(db.pool, { quietSeconds: 0 }).catch(() => undefined)
+    })()
+    await Promise.all([...writers, runs])
+    await expectDerivedTablesMatchRaw(db)
   })
 })
 
