@@ -11,9 +11,10 @@ import { ping } from '../db/pool.js'
 import { TpipeError } from '../errors.js'
 import { buildServer } from '../http/server.js'
 import { Histogram, createRegistry, type Registry } from '../metrics/index.js'
+import { Gpu, TelemetryRow } from '../protocol/apigw.js'
 import { decodeCursor, encodeCursor } from './cursor.js'
 import { badParameter, buckets, DEFAULT_WINDOW_MS, parseAgg, parseGroupBy, parseMetricList, parseStep, resolveRange, type Range } from './query.js'
-import { fleetGpuSchema, fleetListResponse, fleetSeriesResponse, gpuSeriesExample, gpuSeriesSchema, latestValueSchema } from './schemas.js'
+import { fleetGpuSchema, fleetListResponse, fleetSeriesResponse, gpuSeriesExample, gpuSeriesSchema, latestValueSchema } from '../protocol/series.js'
 import { fleetGroupCount, fleetLatest, fleetSeries, gpuExists, gpuMetrics, gpuSeries, telemetryPage, type Query } from './sql.js'
 
 /** What apigw needs of a pool; `tpipe openapi` passes one that has no database behind it. */
@@ -32,36 +33,6 @@ type ApigwConfig = Pick<Config, 'logLevel' | 'bodyLimitBytes' | 'metricsEnabled'
 export const DEFAULT_LIMIT = 1000
 export const MAX_LIMIT = 10000
 const RETRY_AFTER_SECONDS = 1
-
-const gpuSchema = {
-  $id: 'Gpu',
-  type: 'object',
-  required: ['id', 'hostname', 'gpu_id', 'device', 'model_name', 'last_seen'],
-  properties: {
-    id: { type: 'string', description: 'The GPU uuid (GPU-…): globally unique, the {id} of the telemetry endpoint.' },
-    hostname: { type: 'string' },
-    gpu_id: { type: 'integer', description: 'Index of the GPU on its host (0–7); repeats across hosts.' },
-    device: { type: 'string', description: 'e.g. nvidia0' },
-    model_name: { type: 'string' },
-    last_seen: { type: 'string', format: 'date-time', description: 'Time of the newest telemetry row of this GPU.' },
-  },
-} as const
-
-const telemetryRowSchema = {
-  $id: 'TelemetryRow',
-  type: 'object',
-  required: ['ts', 'metric_name', 'value', 'msg_uuid'],
-  properties: {
-    ts: { type: 'string', format: 'date-time' },
-    metric_name: { type: 'string', description: 'DCGM field, e.g. DCGM_FI_DEV_GPU_UTIL' },
-    value: { type: 'number' },
-    msg_uuid: { type: 'string', format: 'uuid', description: 'The message id: unique per row, the second key of the page order.' },
-    container: { type: 'string', nullable: true, description: 'Only with detail=true.' },
-    pod: { type: 'string', nullable: true, description: 'Only with detail=true.' },
-    namespace: { type: 'string', nullable: true, description: 'Only with detail=true.' },
-    labels: { type: 'object', nullable: true, additionalProperties: { type: 'string' }, description: 'The exporter labels; only with detail=true.' },
-  },
-} as const
 
 const telemetryPageSchema = {
   $id: 'TelemetryPage',
@@ -206,8 +177,8 @@ export async function buildApigw(config: ApigwConfig, deps: ApigwDeps): Promise<
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
   })
   await app.register(swaggerUi, { routePrefix: '/swagger' })
-  app.addSchema(gpuSchema)
-  app.addSchema(telemetryRowSchema)
+  app.addSchema(Gpu)
+  app.addSchema(TelemetryRow)
   app.addSchema(latestValueSchema)
   app.addSchema(fleetGpuSchema)
   app.addSchema(telemetryPageSchema)

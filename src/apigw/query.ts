@@ -4,15 +4,9 @@
 import { TpipeError } from '../errors.js'
 import { formatDuration, parseDuration, parseTime } from '../telemetry/time.js'
 
-export const AGGS = ['avg', 'min', 'max', 'last', 'count'] as const
-export type Agg = (typeof AGGS)[number]
-export const GROUP_BYS = ['gpu', 'hostname', 'model'] as const
-export type GroupBy = (typeof GROUP_BYS)[number]
+import { AGGS, GROUP_BYS, MAX_POINTS, MAX_POINTS_PER_SERIES, type Agg, type GroupBy } from '../protocol/series.js'
 
-/** Like Prometheus' 11,000 points per series: more is never drawn, and bounds each answer. */
-export const MAX_POINTS_PER_SERIES = 11_000
-/** Points per response (all series together): about 2.5 MB of JSON at most. */
-export const MAX_POINTS = 100_000
+export { AGGS, GROUP_BYS, MAX_POINTS, MAX_POINTS_PER_SERIES, type Agg, type GroupBy }
 /** A step query without any time parameter covers the last hour. */
 export const DEFAULT_WINDOW_MS = 3_600_000
 export const MAX_STEP_MS = 31 * 86_400_000

@@ -10,15 +10,6 @@ export interface Query {
 
 const TS_TEXT = `to_char(t.ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`
 
-export function listGpus(): Query {
-  return {
-    name: 'apigw_list_gpus',
-    text: `SELECT gpu_uuid AS id, hostname, gpu_id, device, model_name,
-                  to_char(last_seen AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS last_seen
-           FROM gpus ORDER BY hostname, gpu_id, gpu_uuid`,
-    values: [],
-  }
-}
 
 export function gpuExists(id: string): Query {
   return { name: 'apigw_gpu_exists', text: 'SELECT 1 FROM gpus WHERE gpu_uuid = $1', values: [id] }

@@ -1,5 +1,48 @@
-// Response schemas (with the examples the OpenAPI document shows) of the bucketed and fleet queries.
-import { AGGS, GROUP_BYS, MAX_POINTS, MAX_POINTS_PER_SERIES } from './query.js'
+// apigw's bucketed and fleet answers (issue 14): the schemas the routes declare, with the examples the
+// OpenAPI document shows, the limits they promise, and the types the CLI's client reads them as.
+
+export const AGGS = ['avg', 'min', 'max', 'last', 'count'] as const
+export type Agg = (typeof AGGS)[number]
+export const GROUP_BYS = ['gpu', 'hostname', 'model'] as const
+export type GroupBy = (typeof GROUP_BYS)[number]
+/** Like Prometheus' 11,000 points per series: more is never drawn, and bounds each answer. */
+export const MAX_POINTS_PER_SERIES = 11_000
+/** Points per response (all series together): about 2.5 MB of JSON at most. */
+export const MAX_POINTS = 100_000
+
+/** [bucket start in Unix seconds, value] */
+export type Point = [number, number]
+export interface LatestValue {
+  value: number
+  ts: string
+}
+export interface FleetGpu {
+  id: string
+  hostname: string
+  gpu_id: number
+  device: string
+  model_name: string
+  last_seen: string
+  latest?: Record<string, LatestValue>
+}
+export interface FleetList {
+  gpus: FleetGpu[]
+}
+interface Bucketed {
+  step_seconds: number
+  agg: Agg
+  start: string
+  end: string
+}
+export interface GpuSeries extends Bucketed {
+  gpu: string
+  series: { metric: string; points: Point[] }[]
+}
+export interface FleetSeries extends Bucketed {
+  metric: string
+  group_by: GroupBy
+  series: { group: string; points: Point[] }[]
+}
 
 const point = {
   type: 'array',
