@@ -13,6 +13,8 @@ import { buildServer } from '../http/server.js'
 import { Histogram, createRegistry, type Registry } from '../metrics/index.js'
 import { Gpu, TelemetryRow } from '../protocol/apigw.js'
 import { decodeCursor, encodeCursor } from './cursor.js'
+import { compressJson } from './compress.js'
+import { loadDashboard, registerDashboard, type DashboardFiles } from './dashboard.js'
 import { badParameter, buckets, DEFAULT_WINDOW_MS, parseAgg, parseGroupBy, parseMetricList, parseStep, resolveRange, type Range } from './query.js'
 import { fleetGpuSchema, fleetListResponse, fleetSeriesResponse, gpuSeriesExample, gpuSeriesSchema, latestValueSchema } from '../protocol/series.js'
 import { fleetGroupCount, fleetLatest, fleetSeries, gpuExists, gpuMetrics, gpuSeries, telemetryPage, type Query } from './sql.js'
@@ -26,6 +28,8 @@ export interface ApigwDeps {
   pool: Queryable
   logger?: Logger
   registry?: Registry
+  /** The built dashboard (dist/web); tests and `tpipe openapi` may pass their own or none. */
+  dashboard?: DashboardFiles
 }
 
 type ApigwConfig = Pick<Config, 'logLevel' | 'bodyLimitBytes' | 'metricsEnabled'>
@@ -190,6 +194,8 @@ export async function buildApigw(config: ApigwConfig, deps: ApigwDeps): Promise<
   })
 
   app.get('/openapi.json', { schema: { hide: true } as object }, async () => app.swagger())
+  registerDashboard(app, deps.dashboard ?? loadDashboard())
+  compressJson(app)
 
   app.get(
     '/api/v1/gpus',
