@@ -3,7 +3,9 @@ import { TpipeCommand } from '../src/cli/base.js'
 import { settingFlags } from '../src/cli/flags.js'
 import { cliClusterError } from '../src/cluster/kube.js'
 import { SCALABLE_SERVICES, ScaleError, formatScaleResult, scaleOnCluster, type ScaleResult } from '../src/cluster/scale.js'
+import { replicaProblem } from '../src/cli/replicas.js'
 import { findLocalInstance } from '../src/local/client.js'
+import type { ScaleResult as LocalScaleResult } from '../src/local/supervisor.js'
 
 const cluster = settingFlags('partition-controller')
 const cli = settingFlags('cli')
@@ -16,7 +18,7 @@ export default class Scale extends TpipeCommand {
   static override enableJsonFlag = true
   static override args = {
     service: Args.string({ description: `service to scale: ${SCALABLE_SERVICES.join(', ')}`, required: true, options: SCALABLE_SERVICES }),
-    replicas: Args.integer({ description: 'replica count', required: true, min: 0 }),
+    replicas: Args.string({ description: 'replica count: a whole number from 0 to 64 (mqreader: from 1)', required: true }),
   }
   static override flags = {
     namespace: cluster.namespace!,
@@ -28,16 +30,21 @@ export default class Scale extends TpipeCommand {
     pin: Flags.boolean({ description: 'when an HPA manages the workload, set its minReplicas = maxReplicas = n', default: false }),
   }
 
-  async run(): Promise<ScaleResult | { target: 'local'; service: string; from: number; to: number; moves: string[] }> {
-    const { args, flags } = await this.parse(Scale)
+  async run(): Promise<ScaleResult | ({ target: 'local' } & LocalScaleResult)> {
+    const { args: raw, flags } = await this.parse(Scale)
+    const problem = replicaProblem(raw.service, raw.replicas)
+    if (problem) this.error(problem, { exit: 2 })
+    const args = { service: raw.service, replicas: Number(raw.replicas) }
     const config = this.loadConfigFrom({ namespace: flags.namespace, context: flags.context, kubeconfig: flags.kubeconfig, home: flags.home }, 'cli')
     if (flags.target !== 'cluster') {
       const local = await findLocalInstance(config.home)
       if (local) {
         try {
-          const r = await local.scale(args.service, args.replicas)
-          this.log(`${r.service}: ${r.from} → ${r.to} replicas on the tpipe dev instance (pid ${local.state.pid})`)
+          const t0 = Date.now()
+          const r = await local.scale(args.service, args.replicas, (m) => (this.jsonEnabled() ? this.logToStderr(`  … ${m}`) : this.log(`  … ${m}`)))
+          this.log(`${r.service}: ${r.from} → ${r.to} replicas on the tpipe dev instance (pid ${local.state.pid}) in ${((Date.now() - t0) / 1000).toFixed(1)} s`)
           for (const m of r.moves) this.log(`  ${m}`)
+          if (r.service !== 'mqreader' && r.to > r.from) for (const u of r.urls.slice(r.from)) this.log(`  new ${r.service}: ${u}`)
           return { target: 'local', ...r }
         } catch (err) {
           this.error((err as Error).message, { exit: 2 })

@@ -1,6 +1,7 @@
 // collector: leases telemetry messages from the readers, writes each lease's rows in one statement
 // (telemetry + dead_letters, ON CONFLICT (msg_uuid) DO NOTHING) and acks only after that commits.
 // Owns its lease loops and reader list; must not touch queue_messages (the readers own it).
+import { readFile } from 'node:fs/promises'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { Config } from '../config/index.js'
@@ -37,6 +38,7 @@ export type CollectorConfig = Pick<
   | 'collectorLeaseVisibilityMs'
   | 'collectorErrorBackoffMs'
   | 'collectorResolveIntervalMs'
+  | 'collectorReadersFile'
   | 'shutdownTimeoutMs'
 >
 
@@ -123,8 +125,9 @@ export function buildCollector(config: CollectorConfig, deps: CollectorDeps): Co
   })
   const log = app.log as unknown as Logger
 
-  if (!config.readers || config.readers.length === 0) throw new Error('collector: no readers configured (--readers / TPIPE_READERS)')
-  const readers = new ReaderSet(config.readers, {
+  const readersFile = config.collectorReadersFile
+  if (!readersFile && (!config.readers || config.readers.length === 0)) throw new Error('collector: no readers configured (--readers / TPIPE_READERS or --readers-file)')
+  const readers = new ReaderSet(config.readers ?? [], {
     connections: config.collectorLeasesInFlight + 1,
     waitMs: config.collectorLeaseWaitMs,
     backoffMs: config.collectorErrorBackoffMs,
@@ -252,12 +255,31 @@ export function buildCollector(config: CollectorConfig, deps: CollectorDeps): Co
     }
   }
 
+  /** With a readers file: its URLs (one per line) replace the configured ones when it changes. */
+  let readersFileText: string | undefined
+  async function refreshReaders(): Promise<void> {
+    if (readersFile) {
+      try {
+        const text = await readFile(readersFile, 'utf8')
+        if (text !== readersFileText) {
+          readersFileText = text
+          const urls = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'))
+          readers.setUrls(urls)
+          log.info({ readers: urls }, 'reader list changed')
+        }
+      } catch (err) {
+        log.warn({ err: (err as Error).message, readersFile }, 'cannot read the readers file; keeping the current readers')
+      }
+    }
+    await readers.refresh()
+  }
+
   async function start(): Promise<void> {
     if (started) return started
     started = (async () => {
-      await readers.refresh()
+      await refreshReaders()
       running = true
-      resolveTimer = setInterval(() => void readers.refresh().catch(() => {}), config.collectorResolveIntervalMs)
+      resolveTimer = setInterval(() => void refreshReaders().catch(() => {}), config.collectorResolveIntervalMs)
       resolveTimer.unref()
       workers = Array.from({ length: config.collectorLeasesInFlight }, () =>
         worker().catch((err: unknown) => log.error({ err }, 'collector loop failed')),

@@ -36,12 +36,17 @@ export class ReaderSet {
   private rr = 0
 
   constructor(
-    private readonly urls: readonly string[],
+    private urls: readonly string[],
     private readonly opts: { connections: number; waitMs: number; backoffMs: number; resolve?: (host: string) => Promise<string[]> },
   ) {}
 
   get list(): readonly Endpoint[] {
     return this.endpoints
+  }
+
+  /** Replaces the configured URLs (a readers file changed); takes effect at the next refresh. */
+  setUrls(urls: readonly string[]): void {
+    this.urls = urls
   }
 
   /** Resolves every configured URL again; keeps the state of endpoints that are still there. */
