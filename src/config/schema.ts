@@ -8,6 +8,7 @@ import { common } from './settings/common.js'
 import { controller } from './settings/controller.js'
 import { mqreader } from './settings/mqreader.js'
 import { mqwriter } from './settings/mqwriter.js'
+import { scraper } from './settings/scraper.js'
 import { streamer } from './settings/streamer.js'
 import type { Setting } from './types.js'
 
@@ -17,6 +18,7 @@ export const SETTINGS = {
   ...mqreader,
   ...collector,
   ...streamer,
+  ...scraper,
   ...apigw,
   ...controller,
   ...cli,

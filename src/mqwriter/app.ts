@@ -9,6 +9,7 @@ import { buildServer } from '../http/server.js'
 import { Counter, Gauge, Histogram, createRegistry, type Registry } from '../metrics/index.js'
 import { partitionOf } from '../partitions/hash.js'
 import { WriteBuffer } from './buffer.js'
+import { registerRemoteWrite } from './remote-write.js'
 import type { QueueRow } from './sql.js'
 import { uuidv7 } from './uuidv7.js'
 import { publishMessageSchema, validatePublishBody } from './validate.js'
@@ -30,6 +31,8 @@ type WriterConfig = Pick<
   | 'writerFlushConcurrency'
   | 'writerMaxPublishBatch'
   | 'writerRetryAfterSeconds'
+  | 'dcgmPrefix'
+  | 'remoteWriteMaxDecodedBytes'
 >
 
 export interface MqwriterApp {
@@ -171,6 +174,15 @@ export function buildMqwriter(config: WriterConfig, deps: MqwriterDeps): Mqwrite
       return reply.status(201).send({ msg_uuids: uuids, partitions })
     },
   )
+
+  registerRemoteWrite(app, {
+    buffer,
+    registry,
+    prefix: config.dcgmPrefix,
+    maxDecodedBytes: config.remoteWriteMaxDecodedBytes,
+    bufferCapacity: config.writerBufferCapacity,
+    retryAfterSeconds: config.writerRetryAfterSeconds,
+  })
 
   app.addHook('onClose', async () => {
     clearInterval(healer)
