@@ -59,14 +59,8 @@ export default class Dev extends TpipeCommand {
         log: (m) => this.log(m),
       })
     } catch (err) {
-      if (err instanceof InstanceRunningError) {
-        this.logToStderr(`Error: ${err.message}`)
-        this.exit(3)
-      }
-      if (err instanceof DevStartError) {
-        this.logToStderr(`Error: tpipe dev could not start: ${err.message}`)
-        this.exit(1)
-      }
+      if (err instanceof InstanceRunningError) this.fail(err.message, 'TPIPE_ERR_ALREADY_RUNNING')
+      if (err instanceof DevStartError) this.fail(`tpipe dev could not start: ${err.message}`, 'TPIPE_ERR_START_FAILED')
       throw err
     }
   }

@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core'
 import { TpipeCommand } from '../src/cli/base.js'
 import { settingFlags } from '../src/cli/flags.js'
-import { cliClusterError } from '../src/cluster/kube.js'
+import { ClusterUnavailableError, cliClusterError } from '../src/cluster/kube.js'
 import { SCALABLE_SERVICES, ScaleError, formatScaleResult, scaleOnCluster, type ScaleResult } from '../src/cluster/scale.js'
 import { replicaProblem } from '../src/cli/replicas.js'
 import { findLocalInstance } from '../src/local/client.js'
@@ -33,7 +33,7 @@ export default class Scale extends TpipeCommand {
   async run(): Promise<ScaleResult | ({ target: 'local' } & LocalScaleResult)> {
     const { args: raw, flags } = await this.parse(Scale)
     const problem = replicaProblem(raw.service, raw.replicas)
-    if (problem) this.error(problem, { exit: 2 })
+    if (problem) this.fail(problem, 'TPIPE_ERR_USAGE')
     const args = { service: raw.service, replicas: Number(raw.replicas) }
     const config = this.loadConfigFrom({ namespace: flags.namespace, context: flags.context, kubeconfig: flags.kubeconfig, home: flags.home }, 'cli')
     if (flags.target !== 'cluster') {
@@ -47,10 +47,10 @@ export default class Scale extends TpipeCommand {
           if (r.service !== 'mqreader' && r.to > r.from) for (const u of r.urls.slice(r.from)) this.log(`  new ${r.service}: ${u}`)
           return { target: 'local', ...r }
         } catch (err) {
-          this.error((err as Error).message, { exit: 2 })
+          this.fail((err as Error).message, 'TPIPE_ERR_FAILED', 2)
         }
       }
-      if (flags.target === 'local') this.error(`no tpipe dev instance is running under ${config.home} (start one with \`tpipe dev\`)`, { exit: 3 })
+      if (flags.target === 'local') this.fail(`no tpipe dev instance is running under ${config.home} (start one with \`tpipe dev\`)`, 'TPIPE_ERR_NOT_RUNNING')
     }
     try {
       const result = await scaleOnCluster({
@@ -65,7 +65,9 @@ export default class Scale extends TpipeCommand {
       this.log(formatScaleResult(result))
       return result
     } catch (err) {
-      if (err instanceof ScaleError) this.error(err.message, { exit: 2 })
+      if (err instanceof ScaleError) this.fail(err.message, 'TPIPE_ERR_USAGE')
+      // With --target cluster the dev instance does not matter: name only what is missing.
+      if (err instanceof ClusterUnavailableError && flags.target === 'cluster') this.fail(`no Kubernetes cluster is reachable: ${err.reason}`, 'TPIPE_ERR_UNREACHABLE', 3)
       const e = cliClusterError(err)
       if (e) this.error(e.message, { exit: e.exit, suggestions: e.suggestions })
       throw err

@@ -137,9 +137,12 @@ describe('tpipe dev, scale and status', () => {
     expect(s.processes.filter((p) => p.service === 'mqreader')).toHaveLength(2)
   })
 
-  it('lists GPUs and shows skipped bad rows (count and last reason) in status --json', async () => {
-    const api = `http://127.0.0.1:${apiPort}`
-    await waitFor(() => tpipe(['gpus', 'list', '--api-url', api, '--output', 'json'], env).stdout.includes('GPU-'), 60_000, 'GPUs in the API', 1000)
+  it('tpipe gpus list finds the running instance’s apigw by itself (and takes host:port), and status --json shows skipped bad rows', async () => {
+    // No --api-url: the apigw of the tpipe dev on TPIPE_HOME, not the default localhost:8080.
+    await waitFor(() => tpipe(['gpus', 'list', '--output', 'json'], env).stdout.includes('GPU-'), 60_000, 'GPUs through the dev instance’s apigw', 1000)
+    const hostPort = tpipe(['gpus', 'list', '--api-url', `127.0.0.1:${apiPort}`, '--output', 'json'], env)
+    expect(hostPort.stderr).toBe('')
+    expect(hostPort.stdout).toMatch(/GPU-/)
     const status = JSON.parse(tpipe(['status', '--json'], env).stdout) as Status
     expect(status.target).toBe('local')
     expect(status.skipped).toBeGreaterThanOrEqual(3)
