@@ -4,15 +4,11 @@
 import { renameSync, writeFileSync } from 'node:fs'
 import { formatPartitions, parsePartitions } from '../partitions/ranges.js'
 import { rangeText, type Plan } from '../partitions/plan.js'
+import type { AssignmentPut, AssignmentView } from '../protocol/assignment.js'
+import type { CollectorStats } from '../protocol/stats.js'
 import { getJson, waitFor } from './http.js'
 import type { ManagedProcess } from './process.js'
 
-export interface AssignmentView {
-  generation: number
-  owned: string
-  draining: string
-  waiting: string
-}
 
 /** Writes the reader URLs for the collectors atomically (a collector never reads half a file). */
 export function writeReadersFile(file: string, urls: readonly string[]): void {
@@ -27,7 +23,7 @@ export async function collectorsFollow(collectors: readonly ManagedProcess[], ur
   await waitFor(
     async () => {
       const views = await Promise.all(
-        collectors.filter((c) => c.state === 'up').map((c) => getJson<{ readers?: string[] }>(`${c.url}/v1/stats`, 1000)),
+        collectors.filter((c) => c.state === 'up').map((c) => getJson<CollectorStats>(`${c.url}/v1/stats`, 1000)),
       )
       return views.every((v) => v !== undefined && [...(v.readers ?? [])].sort().join(',') === want)
     },
@@ -54,7 +50,7 @@ export async function putAssignment(p: ManagedProcess, partitions: string, gener
         const r = await fetch(`${p.url}/v1/assignment`, {
           method: 'PUT',
           headers: { 'content-type': 'application/json', ...headers },
-          body: JSON.stringify({ partitions, generation }),
+          body: JSON.stringify({ partitions, generation } satisfies AssignmentPut),
           signal: AbortSignal.timeout(5000),
         })
         await r.body?.cancel()

@@ -5,6 +5,8 @@ import type { ServiceName } from '../config/types.js'
 import type { Pool } from '../db/pool.js'
 import { parsePrometheus } from '../metrics/text.js'
 import { parsePartitions } from '../partitions/ranges.js'
+import type { AssignmentView } from '../protocol/assignment.js'
+import type { OwnerStats } from '../protocol/stats.js'
 import { getJson, getText } from './http.js'
 import type { ManagedProcess } from './process.js'
 import { queueCounts } from './sql.js'
@@ -78,12 +80,6 @@ export interface StatusSource {
   readonly pool: Pool | undefined
 }
 
-interface AssignmentView {
-  generation: number
-  owned: string
-  draining: string
-  waiting: string
-}
 
 /** A counter summed over processes that may restart: keeps each process's last value across restarts. */
 class DurableCounter {
@@ -178,7 +174,7 @@ export class StatusCollector {
     const readers: ReaderStatus[] = await Promise.all(
       this.src.list('mqreader').map(async (p) => {
         const [s, a] = await Promise.all([
-          getJson<{ ready?: number; leased?: number; buffer_utilization?: number }>(`${p.url}/v1/stats`, 1000),
+          getJson<OwnerStats>(`${p.url}/v1/stats`, 1000),
           getJson<AssignmentView>(`${p.url}/v1/assignment`, 1000),
         ])
         const owned = a?.owned ?? ''

@@ -12,7 +12,8 @@ import { WriteBuffer } from './buffer.js'
 import { registerRemoteWrite } from './remote-write.js'
 import type { QueueRow } from './sql.js'
 import { uuidv7 } from './uuidv7.js'
-import { publishMessageSchema, validatePublishBody } from './validate.js'
+import { PublishAnswer, publishBodySchema, type PublishMessage } from '../protocol/publish.js'
+import { validatePublishBody } from './validate.js'
 
 export interface MqwriterDeps {
   pool: Pool
@@ -122,33 +123,27 @@ export function buildMqwriter(config: WriterConfig, deps: MqwriterDeps): Mqwrite
 
   const REASONS: Record<number, string> = { 400: 'invalid', 413: 'too_large', 415: 'invalid', 429: 'buffer_full', 503: 'unavailable' }
 
-  app.post(
+  app.post<{ Body: PublishMessage[]; Reply: PublishAnswer }>(
     '/v1/publish',
     {
       schema: {
         summary: 'Publish one message or an array of messages',
         description:
           'Answers 201 only after the batch holding the messages has committed: a success is durable. 429 with Retry-After when the buffer is full; 503 when the database is unavailable.',
-        body: { oneOf: [publishMessageSchema, { type: 'array', items: publishMessageSchema, minItems: 1, maxItems: config.writerMaxPublishBatch }] },
+        body: publishBodySchema(config.writerMaxPublishBatch),
         response: {
-          201: {
-            type: 'object',
-            required: ['msg_uuids', 'partitions'],
-            properties: {
-              msg_uuids: { type: 'array', items: { type: 'string', format: 'uuid' } },
-              partitions: { type: 'array', items: { type: 'integer' } },
-            },
-          },
+          201: PublishAnswer,
           400: { $ref: 'ErrorBody#' },
           413: { $ref: 'ErrorBody#' },
           429: { $ref: 'ErrorBody#' },
           503: { $ref: 'ErrorBody#' },
         },
       },
-      // The schema above documents the body; this validator checks it and names the bad element/field.
+      // The schema above documents the body; this validator checks it, names the bad element/field, and
+      // hands the handler its result: the body as a list of messages.
       validatorCompiler: () => (body: unknown) => {
         const r = validatePublishBody(body, config.writerMaxPublishBatch)
-        return 'error' in r ? { error: new Error(r.error) } : { value: body }
+        return 'error' in r ? { error: new Error(r.error) } : { value: r.messages }
       },
       onResponse: (_req, reply, done) => {
         const reason = REASONS[reply.statusCode]
@@ -157,8 +152,7 @@ export function buildMqwriter(config: WriterConfig, deps: MqwriterDeps): Mqwrite
       },
     },
     async (request, reply) => {
-      const body = request.body as { key: string; payload: Record<string, unknown>; id?: string } | { key: string; payload: Record<string, unknown>; id?: string }[]
-      const list = Array.isArray(body) ? body : [body]
+      const list = request.body
       const rows: QueueRow[] = new Array(list.length)
       const uuids: string[] = new Array(list.length)
       const partitions: number[] = new Array(list.length)

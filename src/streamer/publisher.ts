@@ -3,6 +3,7 @@ import type { Logger } from 'pino'
 import { Pool } from 'undici'
 import { uuidv7 } from '../mqwriter/uuidv7.js'
 import type { AckLog } from './acklog.js'
+import type { PublishAnswer } from '../protocol/publish.js'
 
 export interface PublisherOptions {
   urls: readonly string[]
@@ -116,7 +117,7 @@ export class Publisher {
           bodyTimeout: this.opts.timeoutMs,
         })
         if (res.statusCode === 201) {
-          const answer = (await res.body.json()) as { msg_uuids?: string[] }
+          const answer = (await res.body.json()) as Partial<PublishAnswer>
           this.opts.ackLog?.append(answer.msg_uuids?.[0] ?? id)
           this.opts.onPublished?.()
           return
