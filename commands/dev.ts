@@ -15,6 +15,7 @@ export default class Dev extends TpipeCommand {
     '<%= config.bin %> dev',
     '<%= config.bin %> dev --readers 4 --collectors 4 --rate max',
     '<%= config.bin %> dev --csv ./my-export.csv --keep-timestamps --loops 1',
+    '<%= config.bin %> dev --source scrape --sim-nodes 20 --scrape-interval 5',
     'DATABASE_URL=postgres://user:pass@localhost:5432/tpipe <%= config.bin %> dev --port-base 9080',
   ]
   static override flags = {
@@ -32,6 +33,13 @@ export default class Dev extends TpipeCommand {
     'port-base': Flags.integer({ description: 'apigw port (0: any free port; the other services bind free ports and report them)', default: 8080, min: 0, max: 65535 }),
     duration: Flags.integer({ description: 'stop after this many seconds (0 = until Ctrl-C)', default: 0, min: 0 }),
     'no-view': Flags.boolean({ description: 'no live status view (logs only)' }),
+    source: Flags.string({
+      description: 'csv: streamers loop the CSV; scrape: --streamers N scrapers scrape a dcgm-sim (the CSV served as dcgm-exporter nodes)',
+      options: ['csv', 'scrape'],
+      default: 'csv',
+    }),
+    'sim-nodes': Flags.integer({ description: 'with --source scrape: simulated dcgm-exporter nodes', default: 4, min: 1, max: 10000 }),
+    'scrape-interval': Flags.integer({ description: 'with --source scrape: seconds between scrapes of each node', default: 15, min: 1 }),
   }
 
   async run(): Promise<void> {
@@ -56,6 +64,9 @@ export default class Dev extends TpipeCommand {
         logLevel: config.logLevel,
         view: flags['no-view'] ? 'none' : 'auto',
         durationS: flags.duration,
+        source: flags.source as 'csv' | 'scrape',
+        simNodes: flags['sim-nodes'],
+        scrapeIntervalMs: flags['scrape-interval'] * 1000,
         log: (m) => this.log(m),
       })
     } catch (err) {

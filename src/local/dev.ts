@@ -15,6 +15,7 @@ import { PACKAGE_ROOT } from './process.js'
 import { devPool, telemetryRows } from './sql.js'
 import { Supervisor, type Topology } from './supervisor.js'
 import { LiveView, formatTotals } from './view.js'
+import { startDcgmSim, type DcgmSim } from '../dcgmsim/server.js'
 
 export const DEFAULT_CSV = join(PACKAGE_ROOT, 'charts', 'streamer', 'files', 'telemetry.csv')
 /** Per streamer: modest, so a laptop stays responsive; `--rate max` lifts it. */
@@ -33,6 +34,10 @@ export interface DevOptions extends Topology {
   view: 'auto' | 'none'
   /** Stop after this many seconds (0 = until Ctrl-C / SIGTERM). */
   durationS: number
+  /** csv: streamers loop the CSV; scrape: `streamers` scrapers scrape an in-process dcgm-sim of simNodes nodes. */
+  source?: 'csv' | 'scrape'
+  simNodes?: number
+  scrapeIntervalMs?: number
   log: (msg: string) => void
 }
 
@@ -73,7 +78,7 @@ export async function runDev(o: DevOptions): Promise<void> {
   const lock = await DevLock.acquire(o.home)
   let embeddedStarted = false
   let databaseUrl = o.databaseUrl
-  const ctx: { sup?: Supervisor; pool?: Pool } = {}
+  const ctx: { sup?: Supervisor; pool?: Pool; sim?: DcgmSim } = {}
   const signals = stopSignals(() => {
     o.log('second signal: killing every service now')
     for (const p of ctx.sup?.all() ?? []) p.signal('SIGKILL')
@@ -81,6 +86,7 @@ export async function runDev(o: DevOptions): Promise<void> {
   })
   const cleanup = async () => {
     await ctx.sup?.stop(5000, { drainMs: 0 }).catch(() => {})
+    await ctx.sim?.close().catch(() => {})
     await ctx.pool?.end().catch(() => {})
     if (embeddedStarted) await stopEmbedded(o.home).catch(() => {})
     await lock.release().catch(() => {})
@@ -121,8 +127,14 @@ export async function runDev(o: DevOptions): Promise<void> {
           title: 'services',
           task: async (_c, task) => {
             ctx.pool = devPool(databaseUrl!)
+            const scrape = o.source === 'scrape'
+            if (scrape) {
+              ctx.sim = await startDcgmSim({ csv: o.csv, nodes: o.simNodes ?? 4, layout: 'ports', host: '127.0.0.1', port: 0 })
+              task.output = `dcgm-sim: ${ctx.sim.nodes.length} simulated dcgm-exporter nodes, ${ctx.sim.urls[0]} …`
+            }
             const sup = new Supervisor({
               ...o,
+              ...(scrape ? { streamers: 0, scrapers: o.streamers, scrapeTargets: ctx.sim!.urls, scrapeIntervalMs: o.scrapeIntervalMs ?? 15_000 } : {}),
               databaseUrl: databaseUrl!,
               apigwPort: o.portBase,
               pool: ctx.pool,
@@ -182,6 +194,7 @@ export async function runDev(o: DevOptions): Promise<void> {
       if (s === 'streamer') final = await sup.status().catch(() => undefined)
     },
   })
+  await ctx.sim?.close()
   const rows = ctx.pool ? await telemetryRows(ctx.pool).catch(() => undefined) : undefined
   const after = ctx.pool ? await sup.status().catch(() => undefined) : undefined
   await ctx.pool?.end().catch(() => {})

@@ -25,6 +25,17 @@ export interface ReaderStatus {
   bufferUtilization: number | null
 }
 
+/** One scraper's targets (its /v1/targets), for the status views. */
+export interface ScraperStatus {
+  name: string
+  targets: number
+  up: number
+  down: number
+  /** The first failing target and why, when any. */
+  lastError: string | null
+  samples: number
+}
+
 export interface ProcessStatus {
   name: string
   service: ServiceName
@@ -62,6 +73,7 @@ export interface DevStatus {
   /** Whether the supervisor reaches the database; the error when it does not. */
   database: { reachable: boolean; error: string | null }
   readers: ReaderStatus[]
+  scrapers: ScraperStatus[]
   generation: number
   apigwUrl: string
   /** Every apigw's URL (after `tpipe scale apigw 2` there are two). */
@@ -191,6 +203,21 @@ export class StatusCollector {
         }
       }),
     )
+    const scrapers: ScraperStatus[] = await Promise.all(
+      this.src.list('scraper').map(async (p) => {
+        const v = await getJson<{ targets: { up: boolean | null; url: string; last_error: string | null; last_samples: number }[] }>(`${p.url}/v1/targets`, 1000)
+        const t = v?.targets ?? []
+        const bad = t.find((x) => x.up === false)
+        return {
+          name: p.spec.name,
+          targets: t.length,
+          up: t.filter((x) => x.up === true).length,
+          down: t.filter((x) => x.up === false).length,
+          lastError: bad ? `${bad.url}: ${bad.last_error}` : null,
+          samples: t.reduce((a, x) => a + x.last_samples, 0),
+        }
+      }),
+    )
     let queueDepth: number | null = null
     let deadLetters: number | null = null
     const database: DevStatus['database'] = { reachable: true, error: null }
@@ -217,6 +244,7 @@ export class StatusCollector {
       deadLetters,
       database,
       readers,
+      scrapers,
       generation: this.src.generation,
       apigwUrl: this.src.apigwUrl,
       apigwUrls,

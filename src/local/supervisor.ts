@@ -15,7 +15,7 @@ import { queueCounts } from './sql.js'
 import { SCALABLE, StatusCollector, type DevStatus } from './status.js'
 
 export { freePort, waitFor } from './http.js'
-export { SCALABLE, type DevStatus, type ProcessStatus, type ReaderStatus } from './status.js'
+export { SCALABLE, type DevStatus, type ProcessStatus, type ReaderStatus, type ScraperStatus } from './status.js'
 
 export interface Topology {
   streamers: number
@@ -41,6 +41,10 @@ export interface SupervisorOptions extends Topology {
   env?: Record<string, string>
   /** Per-service extra args. */
   extraArgs?: Partial<Record<ServiceName, string[]>>
+  /** `tpipe dev --source scrape`: this many scrapers (static shards i/n) scrape these dcgm-exporter URLs. */
+  scrapers?: number
+  scrapeTargets?: readonly string[]
+  scrapeIntervalMs?: number
   /** When set, streamer i appends acknowledged msg_uuids to <ackLogDir>/streamer-i.acks. */
   ackLogDir?: string
   log?: (msg: string) => void
@@ -57,7 +61,7 @@ export interface ScaleResult {
 }
 
 /** Stop order: producers first so nothing new enters, then the queue drains outward. */
-const STOP_ORDER = ['streamer', 'mqwriter', 'mqreader', 'collector', 'apigw'] as const
+const STOP_ORDER = ['scraper', 'streamer', 'mqwriter', 'mqreader', 'collector', 'apigw'] as const
 
 export class Supervisor {
   readonly processes = new Map<ServiceName, ManagedProcess[]>()
@@ -79,6 +83,7 @@ export class Supervisor {
     this.log = opts.log ?? (() => {})
     this.streamerCount = opts.streamers
     for (const s of SCALABLE) this.processes.set(s, [])
+    this.processes.set('scraper', [])
     this.statusCollector = new StatusCollector(this)
   }
 
@@ -156,6 +161,20 @@ export class Supervisor {
         if (this.opts.ackLogDir) args.push('--ack-log', join(this.opts.ackLogDir, `${name}.acks`))
         break
       }
+      case 'scraper':
+        args = [
+          '--scrape-targets',
+          (this.opts.scrapeTargets ?? []).join(','),
+          '--mqwriter',
+          this.list('mqwriter').map((p) => p.url).join(','),
+          '--scrape-shard',
+          `${index}/${Math.max(this.opts.scrapers ?? 1, index + 1)}`,
+          '--scrape-interval-ms',
+          String(this.opts.scrapeIntervalMs ?? 15_000),
+          '--scrape-timeout-ms',
+          String(Math.min(10_000, Math.floor((this.opts.scrapeIntervalMs ?? 15_000) * 0.8))),
+        ]
+        break
       default:
         throw new Error(`tpipe dev does not run ${service}`)
     }
@@ -243,6 +262,11 @@ export class Supervisor {
     await step(`streamer ×${o.streamers}${o.rate > 0 ? ` at ${o.rate} msg/s each` : ' at full speed'}`, async () => {
       await Promise.all(n(o.streamers).map((i) => this.launch('streamer', i)))
     })
+    if (o.scrapers) {
+      await step(`scraper ×${o.scrapers} on ${o.scrapeTargets?.length ?? 0} dcgm-exporter targets`, async () => {
+        await Promise.all(n(o.scrapers ?? 0).map((i) => this.launch('scraper', i)))
+      })
+    }
   }
 
   /** Runs topology changes one at a time. */

@@ -47,6 +47,15 @@ export function renderStatus(s: DevStatus): string {
       r.bufferUtilization === null ? '-' : `${Math.round(r.bufferUtilization * 100)}%`,
     ])
   }
+  const scraperLines = s.scrapers?.length
+    ? [
+        '',
+        renderTable([
+          ['scraper', 'targets', 'up', 'down', 'samples/scrape', 'failing'],
+          ...s.scrapers.map((x) => [x.name, String(x.targets), String(x.up), String(x.down), n0(x.samples), x.lastError ?? '']),
+        ]),
+      ]
+    : []
   const db = s.database?.reachable === false ? `database UNREACHABLE: ${s.database.error}` : 'database ok'
   const skip = s.lastSkip ? `   last: ${s.lastSkip.streamer} line ${s.lastSkip.line}: ${s.lastSkip.reason}` : ''
   return [
@@ -58,6 +67,7 @@ export function renderStatus(s: DevStatus): string {
     `skipped bad CSV rows ${n0(s.skipped ?? 0)}${skip}`,
     '',
     renderTable(readerRows),
+    ...scraperLines,
     '',
     `API ${(s.apigwUrls?.length ? s.apigwUrls : [s.apigwUrl]).map((u) => `${u}/api/v1/gpus`).join('  ')}   Swagger UI ${s.swaggerUrl}`,
     ...(s.logs ? [`logs ${s.logs}`] : []),

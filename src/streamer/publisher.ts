@@ -15,12 +15,28 @@ export interface PublisherOptions {
   onPublished?: () => void
   onRetry?: (reason: string) => void
   onRejected?: () => void
+  /**
+   * Connection recycling: a target's pool is replaced (the old one closes once its requests are answered)
+   * after this many requests or this age, whichever comes first. kube-proxy balances per connection, so
+   * a keep-alive pool to a Service would otherwise stay on the pods it first reached and new replicas
+   * would get no traffic. Defaults: CONNECTION_MAX_REQUESTS, CONNECTION_MAX_AGE_MS.
+   */
+  connectionMaxRequests?: number
+  connectionMaxAgeMs?: number
 }
+
+/** Requests per pool generation before new connections are opened (each of `inFlight` connections gets about 1/inFlight of them). */
+export const CONNECTION_MAX_REQUESTS = 1000
+/** Age of a pool generation before new connections are opened. */
+export const CONNECTION_MAX_AGE_MS = 15_000
 
 interface Target {
   pool: Pool
   path: string
   url: string
+  origin: string
+  bornAt: number
+  requests: number
 }
 
 const RETRY_STATUS = new Set([408, 429, 500, 502, 503, 504])
@@ -47,11 +63,21 @@ export class Publisher {
       const url = new URL(u)
       return {
         url: u,
+        origin: url.origin,
         path: `${url.pathname.replace(/\/$/, '')}/v1/publish`,
-        pool: new Pool(url.origin, { connections: opts.inFlight, pipelining: 1, keepAliveTimeout: 30_000 }),
+        pool: this.newPool(url.origin),
+        bornAt: Date.now(),
+        requests: 0,
       }
     })
   }
+
+  private newPool(origin: string): Pool {
+    return new Pool(origin, { connections: this.opts.inFlight, pipelining: 1, keepAliveTimeout: 30_000 })
+  }
+
+  /** Pools replaced so far (connection recycling). */
+  recycled = 0
 
   get pending(): number {
     return this.inFlight
@@ -88,6 +114,17 @@ export class Publisher {
   private pick(): Target {
     const t = this.targets[this.next % this.targets.length]!
     this.next++
+    const now = Date.now()
+    if (t.requests >= (this.opts.connectionMaxRequests ?? CONNECTION_MAX_REQUESTS) || now - t.bornAt >= (this.opts.connectionMaxAgeMs ?? CONNECTION_MAX_AGE_MS)) {
+      // New connections (kube-proxy picks a backend for each); the old pool finishes its requests, then closes.
+      const old = t.pool
+      t.pool = this.newPool(t.origin)
+      t.bornAt = now
+      t.requests = 0
+      this.recycled++
+      void old.close().catch(() => {})
+    }
+    t.requests++
     return t
   }
 
