@@ -37,6 +37,13 @@ function codeForStatus(status: number): ErrorCode {
 // @fastify/swagger reads `hide`; the base FastifySchema type does not know it.
 const HIDDEN = { hide: true } as FastifySchema
 
+const shuttingDown = new WeakMap<FastifyInstance, () => void>()
+
+/** Readiness-first shutdown: /readyz answers 503 from now on while every route keeps being served. */
+export function markShuttingDown(app: FastifyInstance): void {
+  shuttingDown.get(app)?.()
+}
+
 export function buildServer(opts: ServerOptions): FastifyInstance {
   const app = Fastify({
     ...(opts.logger ? { loggerInstance: opts.logger } : { logger: { level: opts.logLevel ?? 'info', base: { service: opts.service } } }),
@@ -52,6 +59,9 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   app.addSchema(errorBodySchema)
   let closing = false
   app.addHook('onClose', async () => {
+    closing = true
+  })
+  shuttingDown.set(app, () => {
     closing = true
   })
 
