@@ -117,6 +117,13 @@ export async function startService<D extends DatabaseOptions | undefined = undef
 
   const address = await service.app.listen({ host: config.host, port: config.port })
   log.info({ address }, `${opts.service} listening`)
+  // Under a supervisor (tpipe dev) the port may be 0: report the bound one over the IPC channel, so the
+  // supervisor never has to pick a port before the service binds it.
+  if (process.send && process.env.TPIPE_SUPERVISOR_PID) {
+    const bound = service.app.server.address()
+    process.send({ tpipe: 'listening', port: typeof bound === 'object' && bound ? bound.port : config.port })
+    process.channel?.unref()
+  }
   await service.start?.({ address, finish: (err?: unknown) => void shutdown(err === undefined ? 'finished' : 'failed', err) })
   return { address, service, shutdown, done }
 }
