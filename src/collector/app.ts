@@ -11,6 +11,8 @@ import { buildServer } from '../http/server.js'
 import { createRegistry, type Registry } from '../metrics/index.js'
 import { CollectorStats } from '../protocol/stats.js'
 import type { LeasedMessage } from '../protocol/lease.js'
+import { startDeriveLoop, type DeriveLoop } from '../telemetry/derive.js'
+import { startMaintenanceLoop, type MaintenanceLoop } from '../telemetry/loop.js'
 import { collectorMetrics } from './metrics.js'
 import { persister } from './persist.js'
 import { ReaderSet } from './readers.js'
@@ -39,7 +41,13 @@ export type CollectorConfig = Pick<
   | 'collectorLeaseVisibilityMs'
   | 'collectorErrorBackoffMs'
   | 'collectorResolveIntervalMs'
+  | 'collectorReadersFile'
   | 'shutdownTimeoutMs'
+  | 'maintenanceIntervalMs'
+  | 'deriveIntervalMs'
+  | 'telemetryPartitionMs'
+  | 'telemetryRetentionMs'
+  | 'rollupRetentionMs'
 >
 
 export interface CollectorApp {
@@ -64,8 +72,16 @@ export function buildCollector(config: CollectorConfig, deps: CollectorDeps): Co
   })
   const log = app.log as unknown as Logger
 
-  if (!config.readers || config.readers.length === 0) throw new Error('collector: no readers configured (--readers / TPIPE_READERS)')
-  const readers = new ReaderSet(config.readers, {
+  const urlsFile = config.collectorReadersFile
+  if (!urlsFile && (!config.readers || config.readers.length === 0)) throw new Error('collector: no readers configured (--readers / TPIPE_READERS or --readers-file)')
+  const readers = new ReaderSet(config.readers ?? [], {
+    ...(urlsFile
+      ? {
+          urlsFile,
+          onUrlsFile: (e: { urls?: readonly string[]; error?: string }) =>
+            e.error ? log.warn({ err: e.error, readersFile: urlsFile }, 'cannot read the readers file; keeping the current readers') : log.info({ readers: e.urls }, 'reader list changed'),
+        }
+      : {}),
     connections: config.collectorLeasesInFlight + 1,
     waitMs: config.collectorLeaseWaitMs,
     backoffMs: config.collectorErrorBackoffMs,
@@ -89,9 +105,31 @@ export function buildCollector(config: CollectorConfig, deps: CollectorDeps): Co
     collectorStats(registry, readers.list, loops.isRunning, config.collectorLeasesInFlight),
   )
 
-  app.addHook('onClose', async () => {
+  // Telemetry partitions and retention, and the derived tables (latest values, rollups): the collector is
+  // the writer that needs the partitions; every replica runs both loops, advisory locks let one run at a
+  // time. Derived within seconds by a job, not in each batch's statement: measured cheaper for ingest
+  // (see migration 1764202000000).
+  let maintenance: MaintenanceLoop | undefined
+  let derive: DeriveLoop | undefined
+  async function start(): Promise<void> {
+    maintenance ??= startMaintenanceLoop({
+      pool: deps.pool,
+      registry,
+      log,
+      intervalMs: config.maintenanceIntervalMs,
+      maintain: { partitionMs: config.telemetryPartitionMs, retentionMs: config.telemetryRetentionMs, rollupRetentionMs: config.rollupRetentionMs },
+    })
+    derive ??= startDeriveLoop({ pool: deps.pool, registry, log, intervalMs: config.deriveIntervalMs })
+    await loops.start()
+  }
+  async function stop(): Promise<void> {
     await loops.stop()
+    await Promise.all([maintenance?.stop(), derive?.stop()])
+  }
+
+  app.addHook('onClose', async () => {
+    await stop()
   })
 
-  return { app, registry, start: () => loops.start(), stop: () => loops.stop() }
+  return { app, registry, start, stop }
 }

@@ -49,8 +49,9 @@ export function persister(pool: Pool, metrics: CollectorMetrics, log: Logger): (
     const { rows, dead } = toRows(messages)
     const t0 = process.hrtime.bigint()
     try {
-      const r = await pool.query<{ inserted: number; dead: number }>(persistBatch(rows, dead))
+      const r = await pool.query<{ inserted: number; dead: number; unpartitioned: number }>(persistBatch(rows, dead))
       metrics.persisted.inc(r.rows[0]?.inserted ?? 0)
+      metrics.unpartitioned.inc(r.rows[0]?.unpartitioned ?? 0)
       metrics.deadLetters.inc(r.rows[0]?.dead ?? 0)
     } catch (err) {
       // Only a data error can be a poison row; anything else (deadlock, lost connection, timeout) is

@@ -1,5 +1,5 @@
 // Pure SQL builders for the collector: one statement per lease writes every telemetry row and every
-// dead letter of the batch (one implicit transaction), idempotently on msg_uuid.
+// dead letter of the batch (one implicit transaction), idempotently on (ts, msg_uuid).
 
 export interface Statement {
   name?: string
@@ -27,7 +27,9 @@ const TELEMETRY_RECORD = `msg_uuid uuid, gpu_uuid text, gpu_id smallint, device 
 /**
  * The whole batch in one statement: rows and dead letters each travel as one JSON array parameter
  * (serialised once, statement text constant, so it is prepared once per connection). ON CONFLICT makes
- * a redelivered message a no-op. Returns (inserted, dead) counts.
+ * a redelivered message a no-op: the table is partitioned on ts, so the key is (ts, msg_uuid), which is
+ * as good because a redelivery carries the same payload, hence the same ts. Returns (inserted, dead,
+ * unpartitioned) counts; unpartitioned rows went to the default partition (no partition for their time).
  */
 export function persistBatch(rows: readonly TelemetryRowJson[], dead: readonly DeadLetter[]): Statement {
   return {
@@ -35,7 +37,7 @@ export function persistBatch(rows: readonly TelemetryRowJson[], dead: readonly D
     text: `WITH t AS (
              INSERT INTO telemetry (${TELEMETRY_COLUMNS})
              SELECT ${TELEMETRY_COLUMNS} FROM json_to_recordset($1::json) AS r(${TELEMETRY_RECORD})
-             ON CONFLICT (msg_uuid) DO NOTHING RETURNING 1
+             ON CONFLICT (ts, msg_uuid) DO NOTHING RETURNING tableoid
            ), d AS (
              INSERT INTO dead_letters (msg_uuid, partition, key, payload, error, delivery_count, enqueued_at)
              SELECT msg_uuid, partition, key, payload, error, delivery_count, enqueued_at
@@ -43,7 +45,8 @@ export function persistBatch(rows: readonly TelemetryRowJson[], dead: readonly D
                                                    delivery_count integer, enqueued_at timestamptz)
              ON CONFLICT (msg_uuid) DO NOTHING RETURNING 1
            )
-           SELECT (SELECT count(*) FROM t)::int AS inserted, (SELECT count(*) FROM d)::int AS dead`,
+           SELECT (SELECT count(*) FROM t)::int AS inserted, (SELECT count(*) FROM d)::int AS dead,
+                  (SELECT count(*) FROM t WHERE tableoid = 'telemetry_default'::regclass)::int AS unpartitioned`,
     values: [JSON.stringify(rows), JSON.stringify(dead)],
   }
 }
@@ -53,7 +56,7 @@ export function insertOne(row: TelemetryRowJson): Statement {
   return {
     text: `INSERT INTO telemetry (${TELEMETRY_COLUMNS})
            SELECT ${TELEMETRY_COLUMNS} FROM json_to_recordset($1::json) AS r(${TELEMETRY_RECORD})
-           ON CONFLICT (msg_uuid) DO NOTHING`,
+           ON CONFLICT (ts, msg_uuid) DO NOTHING`,
     values: [JSON.stringify([row])],
   }
 }

@@ -10,6 +10,7 @@ import { mqreader } from './settings/mqreader.js'
 import { mqwriter } from './settings/mqwriter.js'
 import { scraper } from './settings/scraper.js'
 import { streamer } from './settings/streamer.js'
+import { telemetry } from './settings/telemetry.js'
 import type { Setting } from './types.js'
 
 export const SETTINGS = {
@@ -17,6 +18,7 @@ export const SETTINGS = {
   ...mqwriter,
   ...mqreader,
   ...collector,
+  ...telemetry,
   ...streamer,
   ...scraper,
   ...apigw,

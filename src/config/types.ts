@@ -36,6 +36,8 @@ export interface Setting<T> {
   readonly scopes: readonly Scope[] | 'all'
   /** Undefined means: no default; the setting is optional unless `required`. */
   readonly default?: T
+  /** How the docs spell the default when the value itself reads badly (a duration in ms: `7d`). */
+  readonly defaultText?: string
   readonly required?: boolean
   /** Hidden in logs (database URLs carry passwords). */
   readonly secret?: boolean
@@ -134,16 +136,18 @@ export function oneOf<const V extends string, O extends Opts<V> & { values: read
   }
 }
 
-export function url<O extends Opts<string>>(opts: O): WithDefault<string, O> {
+/** `hostPort: true`: `host:port` (no scheme) means http://host:port, as people type it. */
+export function url<O extends Opts<string> & { hostPort?: boolean }>(opts: O): WithDefault<string, O> {
   return <WithDefault<any, O>>{
     ...opts,
     kind: 'URL',
     parse(raw) {
       try {
-        const u = new URL(raw.trim())
+        const t = raw.trim()
+        const u = new URL(opts.hostPort && !/^[a-z][a-z0-9+.-]*:\/\//i.test(t) ? `http://${t}` : t)
         return u.toString().replace(/\/$/, '')
       } catch {
-        return fail('an absolute URL', raw)
+        return fail(opts.hostPort ? 'a URL such as http://host:port (or host:port)' : 'an absolute URL', raw)
       }
     },
   }
