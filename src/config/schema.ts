@@ -8,11 +8,13 @@ import { common } from './settings/common.js'
 import { controller } from './settings/controller.js'
 import { mqreader } from './settings/mqreader.js'
 import { mqwriter } from './settings/mqwriter.js'
+import { security } from './settings/security.js'
 import { streamer } from './settings/streamer.js'
 import type { Setting } from './types.js'
 
 export const SETTINGS = {
   ...common,
+  ...security,
   ...mqwriter,
   ...mqreader,
   ...collector,

@@ -19,7 +19,7 @@ export interface RunOptions {
   config: Config
   needsDatabase: boolean
   build: (ctx: ServiceContext) => Promise<FastifyInstance> | FastifyInstance
-  /** Statement timeout for every connection of the pool, set at connection start-up (0/undefined: none). */
+  /** Statement timeout for every connection of the pool, set at connection start-up (default: TPIPE_DB_STATEMENT_TIMEOUT_MS). */
   statementTimeoutMs?: number
   /** Runs after listen (e.g. start loops that need the address). */
   afterListen?: (address: string) => Promise<void> | void
@@ -38,7 +38,8 @@ export async function runService(opts: RunOptions): Promise<void> {
     pool = createPool(url, {
       max: config.dbPoolMax,
       applicationName: `tpipe-${opts.service}`,
-      ...(opts.statementTimeoutMs ? { statementTimeoutMs: opts.statementTimeoutMs } : {}),
+      statementTimeoutMs: opts.statementTimeoutMs ?? config.dbStatementTimeoutMs,
+      lockTimeoutMs: config.dbLockTimeoutMs,
       onError: (err) => log.warn({ err: err.message }, 'idle database connection failed'),
     })
   }
