@@ -4,9 +4,10 @@
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { Config } from '../config/index.js'
-import { isDataError } from '../db/errors.js'
+import { isTransient } from '../db/errors.js'
 import { ping, type Pool } from '../db/pool.js'
-import { buildServer } from '../http/server.js'
+import { authHeader } from '../http/auth.js'
+import { buildServer, httpLimits } from '../http/server.js'
 import { Counter, Histogram, createRegistry, metricValue, type Registry } from '../metrics/index.js'
 import { checkTelemetryPayload } from '../telemetry/payload.js'
 import { ReaderSet, type Endpoint } from './readers.js'
@@ -38,6 +39,11 @@ export type CollectorConfig = Pick<
   | 'collectorErrorBackoffMs'
   | 'collectorResolveIntervalMs'
   | 'shutdownTimeoutMs'
+  | 'queueToken'
+  | 'httpRequestTimeoutMs'
+  | 'httpHeadersTimeoutMs'
+  | 'httpIdleTimeoutMs'
+  | 'jsonMaxDepth'
 >
 
 export interface CollectorApp {
@@ -70,7 +76,12 @@ export function toRows(messages: readonly LeasedMessage[]): { rows: TelemetryRow
   const rows: TelemetryRowJson[] = []
   const dead: DeadLetter[] = []
   for (const m of messages) {
-    const err = checkTelemetryPayload(m.payload)
+    let err: string | undefined
+    try {
+      err = checkTelemetryPayload(m.payload)
+    } catch (e) {
+      err = ` cannot be checked: ${(e as Error).message}`
+    }
     if (err === undefined) {
       // The payload object itself becomes the row (json_to_recordset takes the columns it knows):
       // no copy per message, one JSON.stringify per batch.
@@ -82,6 +93,32 @@ export function toRows(messages: readonly LeasedMessage[]): { rows: TelemetryRow
     }
   }
   return { rows, dead }
+}
+
+/**
+ * Each row and dead letter serialised on its own: a message whose payload cannot be serialised (nested
+ * too deep for JSON.stringify, say) becomes a dead letter with the reason instead of failing the batch.
+ */
+export function serialise(rows: readonly TelemetryRowJson[], dead: readonly DeadLetter[], byUuid: ReadonlyMap<string, LeasedMessage>): { rows: string[]; rowUuids: string[]; dead: string[] } {
+  const out = { rows: [] as string[], rowUuids: [] as string[], dead: [] as string[] }
+  const deadOut = (d: DeadLetter) => {
+    try {
+      out.dead.push(JSON.stringify(d))
+    } catch (e) {
+      // The payload itself cannot be serialised: keep the reason and where it came from, not the payload.
+      out.dead.push(JSON.stringify({ ...d, payload: { unserialisable: true }, error: `${d.error}; payload not stored: ${(e as Error).message}`.slice(0, 2000) }))
+    }
+  }
+  for (const row of rows) {
+    try {
+      out.rows.push(JSON.stringify(row))
+      out.rowUuids.push(row.msg_uuid)
+    } catch (e) {
+      deadOut(deadLetter(byUuid.get(row.msg_uuid)!, `payload cannot be serialised: ${(e as Error).message}`))
+    }
+  }
+  for (const d of dead) deadOut(d)
+  return out
 }
 
 function deadLetter(m: LeasedMessage, error: string): DeadLetter {
@@ -111,6 +148,7 @@ export function buildCollector(config: CollectorConfig, deps: CollectorDeps): Co
   })
   const leaseErrors = new Counter({ name: 'collector_lease_errors_total', help: 'Lease or ack requests that failed (reader unreachable, 5xx).', registers: [registry] })
   const ackRejected = new Counter({ name: 'collector_acks_rejected_total', help: 'Acks answered 409 (lease expired first; the rows are already persisted, redelivery is harmless).', registers: [registry] })
+  const unstorable = new Counter({ name: 'collector_messages_unstorable_total', help: 'Messages the database refused even as a dead letter (logged, then acked).', registers: [registry] })
   const persistFailures = new Counter({ name: 'collector_persist_failures_total', help: 'Batches not persisted (not acked: they will be redelivered).', registers: [registry] })
 
   const app = buildServer({
@@ -118,6 +156,7 @@ export function buildCollector(config: CollectorConfig, deps: CollectorDeps): Co
     logLevel: config.logLevel,
     ...(deps.logger ? { logger: deps.logger } : {}),
     bodyLimitBytes: config.bodyLimitBytes,
+    limits: httpLimits(config),
     registry,
     readiness: [{ name: 'database', check: () => ping(deps.pool) }],
   })
@@ -142,7 +181,7 @@ export function buildCollector(config: CollectorConfig, deps: CollectorDeps): Co
     const res = await ep.http.request({
       path: ep.basePath + path,
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...authHeader(config.queueToken) },
       body: JSON.stringify(body),
       ...(signal ? { signal } : {}),
     })
@@ -151,36 +190,63 @@ export function buildCollector(config: CollectorConfig, deps: CollectorDeps): Co
   }
 
   async function persist(messages: LeasedMessage[]): Promise<void> {
-    const { rows, dead } = toRows(messages)
+    const byUuid = new Map(messages.map((m) => [m.msg_uuid, m]))
     const t0 = process.hrtime.bigint()
+    let batch: { rows: string[]; rowUuids: string[]; dead: string[] } | undefined
     try {
-      const r = await deps.pool.query<{ inserted: number; dead: number }>(persistBatch(rows, dead))
+      const { rows, dead } = toRows(messages)
+      batch = serialise(rows, dead, byUuid)
+      const r = await deps.pool.query<{ inserted: number; dead: number }>(persistBatch(batch.rows, batch.dead))
       persisted.inc(r.rows[0]?.inserted ?? 0)
       deadLetters.inc(r.rows[0]?.dead ?? 0)
     } catch (err) {
-      // Only a data error can be a poison row; anything else (deadlock, lost connection, timeout) is
-      // transient: throw, so the lease is not acked and the messages come again.
-      if (!isDataError(err)) throw err
-      // A row the schema accepted but the database refuses fails the whole statement: find it alone,
-      // dead-letter it, and keep every good row of the batch.
-      log.warn({ err: (err as Error).message }, 'batch refused by the database; isolating the bad rows')
-      const good: TelemetryRowJson[] = []
-      const bad: DeadLetter[] = [...dead]
-      const byUuid = new Map(messages.map((m) => [m.msg_uuid, m]))
-      for (const row of rows) {
-        try {
-          await deps.pool.query(insertOne(row))
-          good.push(row)
-        } catch (e) {
-          if (!isDataError(e)) throw e
-          bad.push(deadLetter(byUuid.get(row.msg_uuid)!, `database: ${(e as Error).message}`))
-        }
-      }
-      const r = await deps.pool.query<{ inserted: number; dead: number }>(persistBatch([], bad))
-      persisted.inc(good.length)
-      deadLetters.inc(r.rows[0]?.dead ?? 0)
+      // Only the database or the network is transient: throw, the lease is not acked and the messages
+      // come again. Anything else (a data error, a message our code cannot handle) is one message's
+      // fault: find it alone, dead-letter it with the reason, and keep every good row of the batch.
+      if (isTransient(err)) throw err
+      log.warn({ err: (err as Error).message }, 'batch failed for a message; isolating the bad ones')
+      await isolate(messages, byUuid)
     }
     batchDuration.observe(Number(process.hrtime.bigint() - t0) / 1e9)
+  }
+
+  /** Message by message: good rows are inserted, every failure that is not transient is dead-lettered. */
+  async function isolate(messages: readonly LeasedMessage[], byUuid: ReadonlyMap<string, LeasedMessage>): Promise<void> {
+    const bad: string[] = []
+    let good = 0
+    for (const m of messages) {
+      try {
+        const { rows, dead } = toRows([m])
+        const one = serialise(rows, dead, byUuid)
+        bad.push(...one.dead)
+        if (one.rows.length === 1) {
+          await deps.pool.query(insertOne(one.rows[0]!))
+          good++
+        }
+      } catch (e) {
+        if (isTransient(e)) throw e
+        bad.push(...serialise([], [deadLetter(m, `cannot be stored: ${(e as Error).message}`)], byUuid).dead)
+      }
+    }
+    persisted.inc(good)
+    try {
+      const r = await deps.pool.query<{ inserted: number; dead: number }>(persistBatch([], bad))
+      deadLetters.inc(r.rows[0]?.dead ?? 0)
+    } catch (err) {
+      if (isTransient(err)) throw err
+      // Even a dead letter can be refused (a key the database cannot hold): store the others, log the
+      // rest loudly — acking them beats redelivering the whole lease forever.
+      for (const d of bad) {
+        try {
+          const r = await deps.pool.query<{ inserted: number; dead: number }>(persistBatch([], [d]))
+          deadLetters.inc(r.rows[0]?.dead ?? 0)
+        } catch (e) {
+          if (isTransient(e)) throw e
+          unstorable.inc()
+          log.error({ err: (e as Error).message, deadLetter: d.slice(0, 500) }, 'a message can be stored neither as telemetry nor as a dead letter; dropping it')
+        }
+      }
+    }
   }
 
   async function worker(): Promise<void> {

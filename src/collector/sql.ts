@@ -25,11 +25,13 @@ const TELEMETRY_RECORD = `msg_uuid uuid, gpu_uuid text, gpu_id smallint, device 
   metric_name text, value double precision, ts timestamptz, container text, pod text, namespace text, labels jsonb`
 
 /**
- * The whole batch in one statement: rows and dead letters each travel as one JSON array parameter
- * (serialised once, statement text constant, so it is prepared once per connection). ON CONFLICT makes
- * a redelivered message a no-op. Returns (inserted, dead) counts.
+ * The whole batch in one statement: rows and dead letters each travel as one JSON array parameter,
+ * joined from each message's own serialised text (the caller serialises each one alone, so one that
+ * cannot be serialised is dead-lettered and never fails the batch); the statement text is constant, so
+ * it is prepared once per connection. ON CONFLICT makes a redelivered message a no-op. Returns
+ * (inserted, dead) counts.
  */
-export function persistBatch(rows: readonly TelemetryRowJson[], dead: readonly DeadLetter[]): Statement {
+export function persistBatch(rows: readonly string[], dead: readonly string[]): Statement {
   return {
     name: 'collector_persist',
     text: `WITH t AS (
@@ -44,16 +46,16 @@ export function persistBatch(rows: readonly TelemetryRowJson[], dead: readonly D
              ON CONFLICT (msg_uuid) DO NOTHING RETURNING 1
            )
            SELECT (SELECT count(*) FROM t)::int AS inserted, (SELECT count(*) FROM d)::int AS dead`,
-    values: [JSON.stringify(rows), JSON.stringify(dead)],
+    values: [`[${rows.join(',')}]`, `[${dead.join(',')}]`],
   }
 }
 
-/** One row alone: used only to find which rows of a failed batch the database refuses. */
-export function insertOne(row: TelemetryRowJson): Statement {
+/** One row (its serialised text) alone: used only to find which rows of a failed batch the database refuses. */
+export function insertOne(row: string): Statement {
   return {
     text: `INSERT INTO telemetry (${TELEMETRY_COLUMNS})
            SELECT ${TELEMETRY_COLUMNS} FROM json_to_recordset($1::json) AS r(${TELEMETRY_RECORD})
            ON CONFLICT (msg_uuid) DO NOTHING`,
-    values: [JSON.stringify([row])],
+    values: [`[${row}]`],
   }
 }
