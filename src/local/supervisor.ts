@@ -2,6 +2,7 @@
 // which ports), starts them in order, restarts crashed ones, scales them, moves reader partitions live
 // with the same planner as the Kubernetes controller, and shuts everything down in order.
 // It talks to the services only through their public HTTP APIs, like an operator would.
+import { randomBytes } from 'node:crypto'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import type { Pool } from '../db/pool.js'
@@ -141,6 +142,7 @@ export class Supervisor {
 
   constructor(private readonly opts: SupervisorOptions) {
     this.logDir = join(opts.home, 'dev', 'logs')
+    this.tokens = devTokens(opts.env)
     this.log = opts.log ?? (() => {})
     this.streamerCount = opts.streamers
     for (const s of SCALABLE) this.processes.set(s, [])
@@ -162,8 +164,15 @@ export class Supervisor {
     return Array.from({ length: n }, (_, i) => `mqreader-${i}`)
   }
 
+  /**
+   * The service tokens of this run (README › Security): generated unless the caller's env sets them,
+   * handed to every child, so producers, collectors and the supervisor itself authenticate and nothing
+   * else on the machine can publish, lease, ack or steer the readers.
+   */
+  readonly tokens: Record<'TPIPE_PUBLISH_TOKEN' | 'TPIPE_QUEUE_TOKEN' | 'TPIPE_CONTROL_TOKEN', string>
+
   private baseEnv(): Record<string, string> {
-    return { DATABASE_URL: this.opts.databaseUrl, TPIPE_HOME: this.opts.home, TPIPE_LOG_LEVEL: 'info', ...this.opts.env }
+    return { DATABASE_URL: this.opts.databaseUrl, TPIPE_HOME: this.opts.home, TPIPE_LOG_LEVEL: 'info', ...this.tokens, ...this.opts.env }
   }
 
   private async spec(service: ServiceName, index: number, keepPort?: number): Promise<ProcessSpec> {
@@ -398,17 +407,21 @@ export class Supervisor {
   }
 
   private async putAssignment(p: ManagedProcess, partitions: string, generation: number): Promise<void> {
+    let refused: string | undefined
     await waitFor(
       async () => {
         try {
           const r = await fetch(`${p.url}/v1/assignment`, {
             method: 'PUT',
-            headers: { 'content-type': 'application/json' },
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${this.tokens.TPIPE_CONTROL_TOKEN}` },
             body: JSON.stringify({ partitions, generation }),
             signal: AbortSignal.timeout(5000),
           })
-          await r.body?.cancel()
-          return r.ok || r.status === 409 // 409: it already has a newer generation
+          // A 409 is NOT accepted: the reader holds a newer generation than ours, so it does not own
+          // what we planned. Say so instead of believing the plan is in force.
+          if (r.status === 409) refused = await r.text()
+          else await r.body?.cancel()
+          return r.ok || r.status === 409
         } catch {
           return false // restarting: retry
         }
@@ -417,6 +430,7 @@ export class Supervisor {
       `${p.spec.name} to accept its assignment`,
       200,
     )
+    if (refused !== undefined) throw new Error(`${p.spec.name} refused assignment generation ${generation}: ${refused.slice(0, 300)}`)
   }
 
   /** Restarts (kill -9 / SIGTERM) are the supervisor's job; this only signals, for the chaos test. */
@@ -526,5 +540,15 @@ export class Supervisor {
     for (const s of ['streamer', 'mqwriter', 'mqreader', 'collector', 'apigw'] as const) {
       await Promise.all(this.list(s).map((p) => p.stop(timeoutMs)))
     }
+  }
+}
+
+/** Random service tokens for one `tpipe dev` run; any already set in env are kept. */
+export function devTokens(env: Record<string, string> | undefined): Record<'TPIPE_PUBLISH_TOKEN' | 'TPIPE_QUEUE_TOKEN' | 'TPIPE_CONTROL_TOKEN', string> {
+  const make = () => randomBytes(24).toString('base64url')
+  return {
+    TPIPE_PUBLISH_TOKEN: env?.TPIPE_PUBLISH_TOKEN ?? make(),
+    TPIPE_QUEUE_TOKEN: env?.TPIPE_QUEUE_TOKEN ?? make(),
+    TPIPE_CONTROL_TOKEN: env?.TPIPE_CONTROL_TOKEN ?? make(),
   }
 }

@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { Config } from '../config/index.js'
 import { parseShard } from '../config/settings/streamer.js'
-import { buildServer } from '../http/server.js'
+import { buildServer, httpLimits } from '../http/server.js'
 import { Counter, Gauge, createRegistry, type Registry } from '../metrics/index.js'
 import { AckLog } from './acklog.js'
 import { Publisher } from './publisher.js'
@@ -27,6 +27,11 @@ type StreamerConfig = Pick<
   | 'streamerAckLog'
   | 'streamerPublishTimeoutMs'
   | 'streamerMaxBackoffMs'
+  | 'publishToken'
+  | 'httpRequestTimeoutMs'
+  | 'httpHeadersTimeoutMs'
+  | 'httpIdleTimeoutMs'
+  | 'jsonMaxDepth'
 >
 
 export interface StreamerDeps {
@@ -64,6 +69,7 @@ export function buildStreamer(config: StreamerConfig, deps: StreamerDeps): Strea
     inFlight: config.streamerInFlight,
     timeoutMs: config.streamerPublishTimeoutMs,
     maxBackoffMs: config.streamerMaxBackoffMs,
+    token: config.publishToken,
     log,
     ackLog,
     onPublished: () => published.inc(),
@@ -95,6 +101,7 @@ export function buildStreamer(config: StreamerConfig, deps: StreamerDeps): Strea
     service: 'streamer',
     logger: log,
     bodyLimitBytes: config.bodyLimitBytes,
+    limits: httpLimits(config),
     registry,
     readiness: [{ name: 'streaming', check: () => streamer.running }],
   })
