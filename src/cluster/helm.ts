@@ -8,8 +8,12 @@ import { join } from 'node:path'
 import { PACKAGE_ROOT, resolveTool } from './tools.js'
 
 export const UMBRELLA_CHART = 'telemetry-pipeline'
-/** Every chart in charts/, dependencies before the umbrella chart. */
-export const CHARTS = ['postgresql', 'mqwriter', 'mqreader', 'partition-controller', 'collector', 'streamer', 'apigw', UMBRELLA_CHART] as const
+/** The library chart of the shared templates (tpipe.*) every service chart depends on. */
+export const LIBRARY_CHART = 'tpipe-lib'
+/** The service charts: each depends on the library chart (file://). */
+export const SERVICE_CHARTS = ['mqwriter', 'mqreader', 'partition-controller', 'collector', 'streamer', 'apigw'] as const
+/** Every installable chart in charts/, dependencies before the umbrella chart (the library chart is not installable). */
+export const CHARTS = ['postgresql', ...SERVICE_CHARTS, UMBRELLA_CHART] as const
 export type ChartName = (typeof CHARTS)[number]
 
 export function chartsDir(root = PACKAGE_ROOT): string {
@@ -53,20 +57,26 @@ export function copyCharts(dest: string, root = PACKAGE_ROOT): void {
   cpSync(chartsDir(root), dest, { recursive: true, filter: (src) => !/[/\\]charts[/\\][^/\\]+[/\\]charts([/\\]|$)|Chart\.lock$/.test(src) })
 }
 
-export function dependencyUpdateArgs(stagedCharts: string): string[] {
-  return ['dependency', 'update', '--skip-refresh', join(stagedCharts, UMBRELLA_CHART)]
+/**
+ * The `helm dependency update --skip-refresh` runs that package the file:// dependencies, in order: each
+ * service chart first (the library chart goes into its charts/), then the umbrella chart (which packages
+ * the service charts, library included). Local references only: no repository is contacted.
+ */
+export function dependencyUpdateArgs(stagedCharts: string): string[][] {
+  return [...SERVICE_CHARTS, UMBRELLA_CHART].map((c) => ['dependency', 'update', '--skip-refresh', join(stagedCharts, c)])
 }
 
 /**
- * Copies charts/ to `dest` and packages the umbrella chart's file:// dependencies there
- * (`helm dependency update --skip-refresh`: local references only, no repository is contacted).
- * Returns the staged charts directory.
+ * Copies charts/ to `dest` and packages every chart's file:// dependencies there. Returns the staged
+ * charts directory.
  */
 export async function stageCharts(helm: string, dest: string, root = PACKAGE_ROOT): Promise<string> {
   copyCharts(dest, root)
-  const res = await runHelm(helm, dependencyUpdateArgs(dest))
-  if (res.code !== 0) throw new Error(`helm dependency update failed:\n${res.stderr || res.stdout}`)
-  if (!existsSync(join(dest, UMBRELLA_CHART, 'charts'))) throw new Error('helm dependency update did not package the subcharts')
+  for (const args of dependencyUpdateArgs(dest)) {
+    const res = await runHelm(helm, args)
+    if (res.code !== 0) throw new Error(`helm ${args.join(' ')} failed:\n${res.stderr || res.stdout}`)
+    if (!existsSync(join(args[3]!, 'charts'))) throw new Error(`helm dependency update did not package the dependencies of ${args[3]}`)
+  }
   return dest
 }
 

@@ -8,7 +8,7 @@ import { runDown } from './down.js'
 import { display, execaExecutor, type CommandResult, type CommandSpec, type Executor } from './exec.js'
 import { copyCharts, helmBinary } from './helm.js'
 import { PACKAGE_ROOT } from './tools.js'
-import { ADDONS, ENDPOINTS, UpFailed, defaultImageTag, defaultUpOptions, planUp, runUp, type UpOptions } from './up.js'
+import { ADDONS, ENDPOINTS, UpFailed, defaultImageTag, defaultUpOptions, migrationState, planUp, runUp, type UpOptions } from './up.js'
 
 const scratch = mkdtempSync(join(tmpdir(), 'tpipe-up-test-'))
 afterAll(() => rmSync(scratch, { recursive: true, force: true }))
@@ -17,13 +17,18 @@ function opts(over: Partial<UpOptions> = {}): UpOptions {
   return defaultUpOptions({ imageTag: '0.1.0-test', stagingDir: join(scratch, 'staged'), ...over })
 }
 
-/** An executor that records every command and answers from a script (default: success, empty output). */
+const JOB_COMPLETE = JSON.stringify({ status: { conditions: [{ type: 'Complete', status: 'True' }], succeeded: 1 } })
+
+/**
+ * An executor that records every command and answers from a script (default: success, empty output;
+ * the migration Job complete).
+ */
 function recorder(answer: (cmd: string, spec: CommandSpec) => Partial<CommandResult> | undefined = () => undefined) {
   const calls: { cmd: string; input?: string }[] = []
   const exec: Executor = async (spec) => {
     const cmd = display(spec)
     calls.push({ cmd, ...(spec.input !== undefined ? { input: spec.input } : {}) })
-    const a = answer(cmd, spec) ?? {}
+    const a = answer(cmd, spec) ?? (cmd.startsWith('kubectl get job ') ? { stdout: JOB_COMPLETE } : {})
     const out = a.stdout ?? ''
     return { command: cmd, exitCode: a.exitCode ?? 0, stdout: out, stderr: a.stderr ?? '', all: a.all ?? `${out}${a.stderr ?? ''}` }
   }
@@ -56,13 +61,15 @@ describe('planUp', () => {
     const addons = cmds.filter((c) => c.startsWith('helm upgrade --install') && c.includes('--repo'))
     expect(addons).toHaveLength(3)
     for (const a of Object.values(ADDONS)) expect(addons.some((c) => c.includes(`--version ${a.version}`) && c.includes(`--namespace ${a.namespace}`) && c.includes('--wait'))).toBe(true)
-    // The pipeline is installed without --wait (readiness needs the migrations), then migrated, then awaited.
+    // The pipeline is installed without --wait (readiness needs the migrations) and without its hooks
+    // (tpipe up runs the migration Job itself, watched), then migrated, then awaited.
     const install = cmds.find((c) => c.startsWith('helm upgrade --install tpipe'))!
     expect(install).not.toContain('--wait')
+    expect(install).toContain('--no-hooks')
     expect(install).toContain('--set global.image.tag=0.1.0-test')
     expect(install).toContain('--force-conflicts')
     expect(cmds.indexOf(install)).toBeLessThan(cmds.findIndex((c) => c.includes('rollout status statefulset/postgresql')))
-    expect(cmds.findIndex((c) => c.includes('wait --for=condition=complete job/tpipe-migrate'))).toBeLessThan(cmds.findIndex((c) => c.includes('deployment/apigw')))
+    expect(cmds.findIndex((c) => c.includes('get job tpipe-migrate'))).toBeLessThan(cmds.findIndex((c) => c.includes('deployment/apigw')))
     expect(cmds.filter((c) => c.includes('kind create cluster'))[0]).toContain(join(PACKAGE_ROOT, 'kind', 'cluster.yaml'))
   })
 
@@ -114,16 +121,53 @@ describe('runUp', () => {
   })
 
   it('a failing step stops the run and names the step, the command output and how to get the logs', async () => {
-    const { exec, calls } = recorder((cmd) => (cmd.startsWith('kubectl wait --for=condition=complete') ? { exitCode: 1, stderr: 'error: timed out waiting for the condition on jobs/tpipe-migrate' } : undefined))
+    const { exec, calls } = recorder((cmd) => (cmd.startsWith('kubectl get job') ? { exitCode: 1, stderr: 'error: the server was unable to return a response in the time allotted' } : undefined))
     const err = await runUp(opts(), { exec, checkTools: allToolsOk, renderer: 'silent' }).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(UpFailed)
     const e = err as UpFailed
     expect(e.step).toBe('migrations')
     expect(e.message).toMatch(/failed at step "Run the migrations"/)
-    expect(e.message).toMatch(/timed out waiting for the condition/)
+    expect(e.message).toMatch(/unable to return a response/)
     expect(e.message).toMatch(/kubectl --context kind-tpipe -n tpipe logs job\/tpipe-migrate/)
     expect(e.message).toMatch(/kind export logs --name tpipe/)
     expect(calls.some((c) => c.cmd.includes('rollout status deployment'))).toBe(false)
+  })
+
+  it('a failed migration Job fails the run at once, with the Job’s logs (issue 12 defect 7)', async () => {
+    // A fake cluster: the Job fails (its pod exited 1), and `kubectl wait --for=condition=complete`
+    // would block until its timeout, as the real one does on a Failed Job.
+    const failedJob = JSON.stringify({ status: { failed: 2, conditions: [{ type: 'Failed', status: 'True', reason: 'BackoffLimitExceeded', message: 'Job has reached the specified backoff limit' }] } })
+    const { exec, calls } = recorder((cmd) => {
+      if (cmd.startsWith('kubectl get job ')) return { stdout: failedJob }
+      if (cmd.startsWith('kubectl get pods')) return { stdout: JSON.stringify({ items: [] }) }
+      if (cmd.startsWith('kubectl logs')) return { stdout: '[pod/tpipe-migrate-x/migrate] error: relation "telemetry" already exists' }
+      return undefined
+    })
+    const hang = async (cmd: CommandSpec) => {
+      const r = exec(cmd)
+      return display(cmd).startsWith('kubectl wait --for=condition=complete') ? new Promise<never>(() => {}) : r
+    }
+    const started = Date.now()
+    const outcome = await Promise.race([
+      runUp(opts(), { exec: hang, checkTools: allToolsOk, renderer: 'silent', pollMs: 10 }).then(() => 'completed', (e: unknown) => e),
+      new Promise((r) => setTimeout(() => r('still waiting after 3s'), 3000)),
+    ])
+    expect(outcome).toBeInstanceOf(UpFailed)
+    expect(Date.now() - started).toBeLessThan(3000)
+    const e = outcome as UpFailed
+    expect(e.step).toBe('migrations')
+    expect(e.message).toMatch(/BackoffLimitExceeded/)
+    expect(e.message).toContain('relation "telemetry" already exists')
+    expect(calls.some((c) => c.cmd.includes('rollout status deployment'))).toBe(false)
+  })
+
+  it('a migration pod that exited non-zero (or cannot start) counts as failed before the Job gives up', () => {
+    const running = JSON.stringify({ status: { active: 1 } })
+    const pod = (statuses: object) => JSON.stringify({ items: [{ metadata: { name: 'tpipe-migrate-abc' }, status: { phase: 'Running', ...statuses } }] })
+    expect(migrationState(running, pod({ containerStatuses: [{ name: 'migrate', state: { running: {} } }] }))).toEqual({ state: 'running' })
+    expect(migrationState(running, pod({ containerStatuses: [{ name: 'migrate', state: { terminated: { exitCode: 1, reason: 'Error' } } }] }))).toEqual({ state: 'failed', why: 'tpipe-migrate-abc: container migrate exited with 1 (Error)' })
+    expect(migrationState(running, pod({ initContainerStatuses: [{ name: 'wait-for-postgresql', state: { waiting: { reason: 'ErrImageNeverPull' } } }] })).state).toBe('failed')
+    expect(migrationState(JOB_COMPLETE, '')).toEqual({ state: 'complete' })
   })
 
   it('a missing tool fails at preflight, before any command', async () => {
@@ -158,8 +202,10 @@ describe('the plan’s helm commands, run for real (no cluster needed)', () => {
     const exec = execaExecutor({ helm })
     const steps = planUp(o)
     copyCharts(o.stagingDir, o.root)
-    const dep = await exec(steps.find((s) => s.id === 'pipeline')!.commands[0]!)
-    expect(dep.exitCode, dep.all).toBe(0)
+    for (const c of steps.find((s) => s.id === 'pipeline')!.commands.filter((x) => x.args[0] === 'dependency')) {
+      const dep = await exec(c)
+      expect(dep.exitCode, dep.all).toBe(0)
+    }
     const render = await exec(steps.find((s) => s.id === 'migrations')!.commands.find((c) => c.tool === 'helm')!)
     expect(render.exitCode, render.all).toBe(0)
     const job = parse(render.stdout)

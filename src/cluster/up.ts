@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Listr, PRESET_TIMER } from 'listr2'
 import { CommandFailed, display, type CommandResult, type CommandSpec, type Executor } from './exec.js'
-import { UMBRELLA_CHART, copyCharts, helmTemplate } from './helm.js'
+import { UMBRELLA_CHART, copyCharts, dependencyUpdateArgs, helmTemplate } from './helm.js'
 import { PACKAGE_ROOT, checkTools, preflightMessage, type ToolCheck, type ToolName } from './tools.js'
 
 export const UP_TOOLS: readonly ToolName[] = ['docker', 'kind', 'helm', 'kubectl']
@@ -83,6 +83,40 @@ export interface UpResult {
 export function imageRef(o: Pick<UpOptions, 'imageTag'>): string {
   return `tpipe:${o.imageTag}`
 }
+
+/** How often `tpipe up` looks at the migration Job, and how long it waits at most. */
+export const MIGRATION_POLL_MS = 2000
+export const MIGRATION_TIMEOUT_MS = 10 * 60_000
+
+/** Waiting reasons that never resolve by themselves: the pod will not start. */
+const STUCK_REASONS = new Set(['ErrImagePull', 'ImagePullBackOff', 'ErrImageNeverPull', 'InvalidImageName', 'CreateContainerConfigError', 'CreateContainerError', 'CrashLoopBackOff'])
+
+/* eslint-disable @typescript-eslint/no-explicit-any -- kubectl's JSON output */
+/**
+ * The state of the migration Job from `kubectl get job -o json` and `kubectl get pods -o json`: done,
+ * failed (the Job's Failed condition, or a pod that failed or cannot start, with why), or still running.
+ */
+export function migrationState(jobJson: string, podsJson: string): { state: 'complete' | 'failed' | 'running'; why?: string } {
+  const job = JSON.parse(jobJson) as any
+  const conds: any[] = job?.status?.conditions ?? []
+  const cond = (t: string) => conds.find((c) => c.type === t && c.status === 'True')
+  if (cond('Complete')) return { state: 'complete' }
+  const failed = cond('Failed')
+  if (failed) return { state: 'failed', why: `Job failed: ${failed.reason ?? ''} ${failed.message ?? ''}`.trim() }
+  const pods: any[] = (JSON.parse(podsJson || '{"items":[]}') as any).items ?? []
+  for (const p of pods) {
+    const name = p.metadata?.name ?? 'pod'
+    for (const cs of [...(p.status?.initContainerStatuses ?? []), ...(p.status?.containerStatuses ?? [])]) {
+      const term = cs.state?.terminated ?? cs.lastState?.terminated
+      if (term && term.exitCode !== 0) return { state: 'failed', why: `${name}: container ${cs.name} exited with ${term.exitCode}${term.reason ? ` (${term.reason})` : ''}` }
+      const waiting = cs.state?.waiting
+      if (waiting && STUCK_REASONS.has(waiting.reason)) return { state: 'failed', why: `${name}: container ${cs.name} cannot start: ${waiting.reason}${waiting.message ? ` ${waiting.message}` : ''}` }
+    }
+    if (p.status?.phase === 'Failed') return { state: 'failed', why: `${name} failed${p.status.reason ? `: ${p.status.reason}` : ''}` }
+  }
+  return { state: 'running' }
+}
+/* eslint-enable @typescript-eslint/no-explicit-any */
 
 export function migrateJobName(release: string): string {
   return `${release}-migrate`.slice(0, 63).replace(/-+$/, '')
@@ -180,11 +214,13 @@ export function planUp(o: UpOptions): PlannedStep[] {
       title: 'Install the telemetry-pipeline chart',
       notes: [`copy ${join(o.root, 'charts')} to ${o.stagingDir}`],
       commands: [
-        { tool: 'helm', args: ['dependency', 'update', '--skip-refresh', chart] },
+        ...dependencyUpdateArgs(o.stagingDir).map((args) => ({ tool: 'helm', args })),
         // No --wait: on a first install the services cannot be ready before the migrations have run.
         // --force-conflicts: spec.replicas changed by `tpipe scale` (a workload without an HPA) is set back
         // to the values instead of failing the server-side apply, so re-running converges.
-        { tool: 'helm', args: ['upgrade', '--install', o.release, chart, '--namespace', o.namespace, '--create-namespace', ...pipelineValueArgs(o), ...hkube, '--force-conflicts', '--timeout', '10m'] },
+        // --no-hooks: the migration Job (a post-install/pre-upgrade hook for plain helm users) is run by
+        // the next steps instead, watched so a failure shows at once with its logs.
+        { tool: 'helm', args: ['upgrade', '--install', o.release, chart, '--namespace', o.namespace, '--create-namespace', ...pipelineValueArgs(o), ...hkube, '--force-conflicts', '--no-hooks', '--timeout', '10m'] },
       ],
     },
     {
@@ -199,7 +235,10 @@ export function planUp(o: UpOptions): PlannedStep[] {
         { tool: 'kubectl', args: ['delete', 'job', migrateJobName(o.release), '--namespace', o.namespace, ...kube, '--ignore-not-found', '--wait=true'] },
         { tool: 'helm', args: ['template', o.release, chart, '--namespace', o.namespace, ...pipelineValueArgs(o), '--show-only', 'templates/migrate-job.yaml'] },
         { tool: 'kubectl', args: ['apply', '--namespace', o.namespace, ...kube, '--filename', '-'], inputFromPrevious: true },
-        { tool: 'kubectl', args: ['wait', '--for=condition=complete', `job/${migrateJobName(o.release)}`, '--namespace', o.namespace, ...kube, '--timeout=10m'] },
+        // Polled until the Job is Complete; Failed (or a pod of it failing) ends the step at once.
+        { tool: 'kubectl', args: ['get', 'job', migrateJobName(o.release), '--namespace', o.namespace, ...kube, '--output', 'json'], when: `polled every ${MIGRATION_POLL_MS / 1000}s until Complete or Failed (at most 10m)` },
+        { tool: 'kubectl', args: ['get', 'pods', '--selector', `job-name=${migrateJobName(o.release)}`, '--namespace', o.namespace, ...kube, '--output', 'json'], when: 'polled with the Job' },
+        { tool: 'kubectl', args: ['logs', '--selector', `job-name=${migrateJobName(o.release)}`, '--namespace', o.namespace, ...kube, '--all-containers', '--prefix', '--tail=100'], when: 'the Job or one of its pods failed' },
       ],
     },
     { id: 'ready', title: 'Wait for every service to be ready', commands: rollouts },
@@ -256,6 +295,9 @@ export interface RunUpDeps {
   paths?: Record<string, string>
   /** Render the umbrella chart for --dry-run (helm on this machine); omitted: no rendered manifests. */
   render?: (o: UpOptions) => Promise<{ name: string; content: string }[]>
+  /** How often the migration Job is polled (default MIGRATION_POLL_MS), and for how long at most. */
+  pollMs?: number
+  migrationTimeoutMs?: number
   /** Progress output: listr2 'default' (a TTY), 'simple', or 'silent' (--json, tests). */
   renderer?: 'default' | 'simple' | 'silent'
 }
@@ -303,6 +345,30 @@ async function runStep(o: UpOptions, step: PlannedStep, deps: RunUpDeps, report:
       copyCharts(o.stagingDir, o.root)
       for (const c of cmd) await must(deps.exec, c)
       return
+    case 'migrations': {
+      const [del, render, apply, getJob, getPods, logs] = cmd as [PlannedCommand, PlannedCommand, PlannedCommand, PlannedCommand, PlannedCommand, PlannedCommand]
+      await must(deps.exec, del)
+      const manifest = await must(deps.exec, render)
+      await must(deps.exec, { ...apply, input: manifest.stdout })
+      const pollMs = deps.pollMs ?? MIGRATION_POLL_MS
+      const deadline = Date.now() + (deps.migrationTimeoutMs ?? MIGRATION_TIMEOUT_MS)
+      for (;;) {
+        const job = await must(deps.exec, getJob)
+        const pods = await deps.exec(getPods)
+        const st = migrationState(job.stdout, pods.exitCode === 0 ? pods.stdout : '')
+        if (st.state === 'complete') return
+        if (st.state === 'failed') {
+          const out = await deps.exec(logs)
+          throw new Error(`the migration Job failed: ${st.why}\n--- ${display(logs)}\n${out.all.split('\n').slice(-60).join('\n')}`)
+        }
+        if (Date.now() > deadline) {
+          const out = await deps.exec(logs)
+          throw new Error(`the migration Job did not complete in ${Math.round((deps.migrationTimeoutMs ?? MIGRATION_TIMEOUT_MS) / 1000)}s\n--- ${display(logs)}\n${out.all.split('\n').slice(-60).join('\n')}`)
+        }
+        report('waiting for the migration Job')
+        await new Promise((r) => setTimeout(r, pollMs))
+      }
+    }
     default: {
       let previous: CommandResult | undefined
       for (const c of cmd) {

@@ -11,7 +11,6 @@ import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, write
 import { createServer } from 'node:net'
 import { dirname, join, resolve } from 'node:path'
 import { promisify } from 'node:util'
-import { userInfo } from 'node:os'
 import pg from 'pg'
 
 const execFileAsync = promisify(execFile)
@@ -49,7 +48,8 @@ async function binaries(): Promise<Binaries> {
   }
 }
 
-const isRoot = () => userInfo().uid === 0
+// process.getuid, not os.userInfo(): the latter throws for a uid without a passwd entry.
+const isRoot = () => process.getuid?.() === 0
 
 /** Whether a directory can be reached by a non-root user (every ancestor has o+x). */
 function traversableByOthers(dir: string): boolean {

@@ -1,6 +1,7 @@
 {{- /*
-Shared helpers of the tpipe service charts. This file is identical in every service chart (a test
-checks that): each chart stays installable on its own, and the copies cannot drift apart.
+Shared helpers of the tpipe service charts, in one library chart (`type: library`) that every service
+chart depends on through a file:// reference: one copy, so the charts cannot drift apart, and each chart
+stays installable on its own (`helm dependency build` packages the library into its charts/).
 */ -}}
 
 {{- define "tpipe.name" -}}
