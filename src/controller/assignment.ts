@@ -20,6 +20,10 @@ export interface ReaderAssignment {
   partitions: number[] | null
 }
 
+/** Largest assignment generation accepted anywhere: far above any real count, far below what would
+ * freeze a reader (every later, smaller generation refused as stale). */
+export const MAX_GENERATION = 2 ** 31 - 1
+
 /** Parses partitions.json; throws with the reason when it is not a valid assignment document. */
 export function parseAssignmentDoc(text: string): AssignmentDoc {
   let raw: unknown
@@ -30,7 +34,9 @@ export function parseAssignmentDoc(text: string): AssignmentDoc {
   }
   const o = raw as Partial<AssignmentDoc> | null
   if (!o || typeof o !== 'object') throw new Error(`${ASSIGNMENT_KEY} must be an object`)
-  if (!Number.isSafeInteger(o.generation) || (o.generation as number) < 0) throw new Error(`${ASSIGNMENT_KEY}: generation must be a non-negative integer`)
+  if (!Number.isSafeInteger(o.generation) || (o.generation as number) < 0 || (o.generation as number) > MAX_GENERATION) {
+    throw new Error(`${ASSIGNMENT_KEY}: generation must be an integer 0..${MAX_GENERATION}`)
+  }
   if (!Number.isSafeInteger(o.replicas) || (o.replicas as number) < 0) throw new Error(`${ASSIGNMENT_KEY}: replicas must be a non-negative integer`)
   if (!o.assignments || typeof o.assignments !== 'object' || Array.isArray(o.assignments)) throw new Error(`${ASSIGNMENT_KEY}: assignments must be an object`)
   const assignments: Record<string, string> = {}

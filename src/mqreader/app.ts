@@ -13,6 +13,7 @@ import { PARTITION_COUNT } from '../partitions/hash.js'
 import { parsePartitionList } from './assignment.js'
 import { watchAssignmentFile, type FileWatch } from './assignment-file.js'
 import { connectCluster } from '../cluster/kube.js'
+import { MAX_GENERATION } from '../controller/assignment.js'
 import { watchAssignmentConfigMap, type AssignmentWatch } from '../controller/assignment-watch.js'
 import { PartitionOwner, renderLease, type OwnerEvent } from './owner.js'
 
@@ -59,8 +60,7 @@ export type ReaderConfig = Pick<
   | 'jsonMaxDepth'
 >
 
-/** Largest assignment generation accepted: far above any real count, far below what freezes the reader. */
-export const MAX_GENERATION = 2 ** 31 - 1
+export { MAX_GENERATION }
 
 export interface MqreaderApp {
   app: FastifyInstance
