@@ -9,6 +9,7 @@ import { controller } from './settings/controller.js'
 import { mqreader } from './settings/mqreader.js'
 import { mqwriter } from './settings/mqwriter.js'
 import { security } from './settings/security.js'
+import { scraper } from './settings/scraper.js'
 import { streamer } from './settings/streamer.js'
 import type { Setting } from './types.js'
 
@@ -19,6 +20,7 @@ export const SETTINGS = {
   ...mqreader,
   ...collector,
   ...streamer,
+  ...scraper,
   ...apigw,
   ...controller,
   ...cli,

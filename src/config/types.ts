@@ -10,6 +10,7 @@ export type ServiceName =
   | 'collector'
   | 'apigw'
   | 'partition-controller'
+  | 'scraper'
 
 export const SERVICES: readonly ServiceName[] = [
   'mqwriter',
@@ -18,6 +19,7 @@ export const SERVICES: readonly ServiceName[] = [
   'collector',
   'apigw',
   'partition-controller',
+  'scraper',
 ]
 
 /** Where a setting applies: services, and `cli` for operations commands (migrate, db, gpus, dev…). */

@@ -10,6 +10,7 @@ import { buildServer, httpLimits } from '../http/server.js'
 import { Counter, Gauge, Histogram, createRegistry, type Registry } from '../metrics/index.js'
 import { partitionOf } from '../partitions/hash.js'
 import { WriteBuffer } from './buffer.js'
+import { registerRemoteWrite } from './remote-write.js'
 import type { QueueRow } from './sql.js'
 import { uuidv7 } from './uuidv7.js'
 import { publishMessageSchema, validatePublishBody } from './validate.js'
@@ -39,6 +40,8 @@ type WriterConfig = Pick<
   | 'httpHeadersTimeoutMs'
   | 'httpIdleTimeoutMs'
   | 'jsonMaxDepth'
+  | 'dcgmPrefix'
+  | 'remoteWriteMaxDecodedBytes'
 >
 
 export interface MqwriterApp {
@@ -221,6 +224,16 @@ export function buildMqwriter(config: WriterConfig, deps: MqwriterDeps): Mqwrite
       return reply.status(201).send({ msg_uuids: uuids, partitions })
     },
   )
+
+  registerRemoteWrite(app, {
+    buffer,
+    registry,
+    prefix: config.dcgmPrefix,
+    maxDecodedBytes: config.remoteWriteMaxDecodedBytes,
+    bufferCapacity: config.writerBufferCapacity,
+    retryAfterSeconds: config.writerRetryAfterSeconds,
+    token: config.publishToken,
+  })
 
   app.addHook('onClose', async () => {
     clearInterval(healer)

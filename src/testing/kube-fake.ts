@@ -114,6 +114,24 @@ export interface KubeFake {
   close(): Promise<void>
 }
 
+/**
+ * Equality-based label selectors as the API server reads them (lists only): `a=b`, `a==b`, `a!=b`,
+ * `a` (exists), `!a` (does not exist), comma-separated and all required. Undefined when malformed.
+ */
+export function parseLabelSelector(selector: string): ((labels: Record<string, string> | undefined) => boolean) | undefined {
+  const reqs: ((l: Record<string, string>) => boolean)[] = []
+  for (const part of selector.split(',').map((p) => p.trim())) {
+    const m = /^(!?)([A-Za-z0-9][-A-Za-z0-9_./]*)(?:\s*(==|=|!=)\s*([-A-Za-z0-9_.]*))?$/.exec(part)
+    if (!m) return undefined
+    const [, not, key, op, value] = m as unknown as [string, string, string, string | undefined, string | undefined]
+    if (not && op) return undefined
+    if (!op) reqs.push(not ? (l) => !(key in l) : (l) => key in l)
+    else if (op === '!=') reqs.push((l) => l[key] !== value)
+    else reqs.push((l) => l[key] === value)
+  }
+  return (labels) => reqs.every((r) => r(labels ?? {}))
+}
+
 const MICRO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}(Z|[+-]\d\d:\d\d)$/
 
 function status(code: number, reason: string, message: string): Obj {
@@ -386,7 +404,8 @@ export async function startKubeFake(opts: { namespace?: string } = {}): Promise<
     const notFound = () => send(res, 404, status(404, 'NotFound', `${info.resource}.${info.apiVersion.split('/')[0]} "${name}" not found`), rec)
 
     if (rec.method === 'GET' && name === undefined) {
-      // list or watch; fieldSelector metadata.name=… is the only selector supported (and the only one used)
+      // list or watch; fieldSelector metadata.name=… is the only field selector supported (and the only one
+      // used); lists also take equality-based labelSelectors (the scraper's pod discovery)
       const fs = rec.query.fieldSelector
       let only: string | undefined
       if (fs) {
@@ -428,8 +447,14 @@ export async function startKubeFake(opts: { namespace?: string } = {}): Promise<
         req.on('close', drop)
         return
       }
+      let selects: (labels: Record<string, string> | undefined) => boolean = () => true
+      if (rec.query.labelSelector) {
+        const sel = parseLabelSelector(rec.query.labelSelector)
+        if (!sel) return send(res, 400, status(400, 'BadRequest', `unable to parse requirement: ${rec.query.labelSelector}`), rec)
+        selects = sel
+      }
       const items = [...store.values()]
-        .filter((s) => s.kind === kind && s.obj.metadata.namespace === ns && (only === undefined || s.obj.metadata.name === only))
+        .filter((s) => s.kind === kind && s.obj.metadata.namespace === ns && (only === undefined || s.obj.metadata.name === only) && selects(s.obj.metadata.labels))
         .map((s) => s.obj)
       return send(res, 200, { kind: info.listKind, apiVersion: info.apiVersion, metadata: { resourceVersion: String(rv) }, items }, rec)
     }

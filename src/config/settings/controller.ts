@@ -16,7 +16,7 @@ export const controller = {
     envAliases: ['POD_NAMESPACE'],
     description:
       'Kubernetes namespace to work in. Unset: the kubeconfig context’s namespace, in a pod the service account’s namespace, else "default".',
-    scopes: ['partition-controller', 'mqreader'],
+    scopes: ['partition-controller', 'mqreader', 'scraper'],
     pattern: K8S_NAME,
     patternText: K8S_NAME_TEXT,
   }),
@@ -25,13 +25,13 @@ export const controller = {
     env: 'TPIPE_KUBECONFIG',
     envAliases: ['KUBECONFIG'],
     description: 'Path of a kubeconfig file (KUBECONFIG path lists are merged). Unset: in-cluster service account, else ~/.kube/config.',
-    scopes: ['partition-controller', 'mqreader'],
+    scopes: ['partition-controller', 'mqreader', 'scraper'],
   }),
   kubeContext: str({
     flag: 'context',
     env: 'TPIPE_KUBE_CONTEXT',
     description: 'kubeconfig context to use instead of the current one.',
-    scopes: ['partition-controller', 'mqreader'],
+    scopes: ['partition-controller', 'mqreader', 'scraper'],
   }),
   controllerStatefulSet: str({
     flag: 'statefulset',

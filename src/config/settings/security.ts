@@ -3,7 +3,7 @@ import { int, str } from '../types.js'
 // Limits and credentials every service shares: HTTP timeouts, the JSON nesting limit, database
 // statement/lock timeouts and the service tokens (see README › Security).
 
-const SERVERS = ['mqwriter', 'mqreader', 'streamer', 'collector', 'apigw', 'partition-controller'] as const
+const SERVERS = ['mqwriter', 'mqreader', 'streamer', 'collector', 'apigw', 'partition-controller', 'scraper'] as const
 const DB_USERS = ['mqwriter', 'mqreader', 'collector', 'apigw'] as const
 const TOKEN = /^[A-Za-z0-9._~+/=-]{16,512}$/
 const TOKEN_TEXT = 'token of 16..512 characters [A-Za-z0-9._~+/=-]'
@@ -62,7 +62,7 @@ export const security = {
     flag: 'publish-token',
     env: 'TPIPE_PUBLISH_TOKEN',
     description: 'Bearer token for mqwriter POST /v1/publish (producers send it). Unset: publishing is open.',
-    scopes: ['mqwriter', 'streamer', 'cli'],
+    scopes: ['mqwriter', 'streamer', 'scraper', 'cli'],
     secret: true,
     pattern: TOKEN,
     patternText: TOKEN_TEXT,

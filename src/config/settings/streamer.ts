@@ -33,7 +33,7 @@ export const streamer = {
     flag: 'mqwriter',
     env: 'TPIPE_MQWRITER_URL',
     description: 'mqwriter base URL; several comma-separated URLs are used in turn.',
-    scopes: ['streamer'],
+    scopes: ['streamer', 'scraper'],
     required: true,
   }),
   streamerLoops: int({

@@ -1,0 +1,135 @@
+import { pino } from 'pino'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { loadConfig } from '../config/index.js'
+import { encodeWriteRequest, type RemoteSeries } from '../remotewrite/proto.js'
+import { sampleId } from '../scrape/dcgm.js'
+import { createTestDatabase, type TestDatabase } from '../testing/db.js'
+import { buildMqwriter } from './app.js'
+
+const silent = pino({ level: 'silent' })
+const HEADERS = { 'content-type': 'application/x-protobuf', 'content-encoding': 'snappy', 'x-prometheus-remote-write-version': '0.1.0' }
+
+function gpuSeries(gpu: number, name: string, samples: [number, number][]): RemoteSeries {
+  const labels: Record<string, string> = {
+    __name__: name,
+    DCGM_FI_DRIVER_VERSION: '535.129.03',
+    Hostname: 'node-a',
+    UUID: `GPU-0000000${gpu}-86f3-7a43-b711-4771313afc50`,
+    device: `nvidia${gpu}`,
+    gpu: String(gpu),
+    instance: '10.0.0.7:9400',
+    job: 'dcgm-exporter',
+    modelName: 'NVIDIA H100 80GB HBM3',
+  }
+  return { labels: Object.entries(labels).map(([n, v]) => ({ name: n, value: v })), samples: samples.map(([value, timestamp]) => ({ value, timestamp })) }
+}
+
+describe('mqwriter POST /api/v1/write', () => {
+  let db: TestDatabase
+  beforeAll(async () => {
+    db = await createTestDatabase()
+  })
+  afterAll(async () => {
+    await db.drop()
+  })
+  const count = async () => (await db.pool.query('SELECT count(*)::int AS n FROM queue_messages')).rows[0].n as number
+
+  it('stores DCGM samples as telemetry messages after commit, drops the rest, and stores a re-sent request once', async () => {
+    const { app, registry } = buildMqwriter(loadConfig({}, {}, 'mqwriter'), { pool: db.pool, logger: silent })
+    try {
+      const t0 = Date.parse('2026-11-30T07:00:00Z')
+      const body = encodeWriteRequest([
+        gpuSeries(0, 'DCGM_FI_DEV_GPU_UTIL', [
+          [42, t0],
+          [43, t0 + 15_000],
+        ]),
+        gpuSeries(1, 'DCGM_FI_DEV_GPU_UTIL', [
+          [NaN, t0],
+          [7, t0 + 15_000],
+        ]),
+        { labels: [{ name: '__name__', value: 'up' }, { name: 'instance', value: 'x:1' }], samples: [{ value: 1, timestamp: t0 }] },
+        { labels: [{ name: '__name__', value: 'DCGM_FI_DEV_GPU_TEMP' }, { name: 'Hostname', value: 'h' }], samples: [{ value: 30, timestamp: t0 }] },
+      ])
+      const before = await count()
+      const res = await app.inject({ method: 'POST', url: '/api/v1/write', headers: HEADERS, payload: body })
+      expect(res.statusCode).toBe(204)
+      // committed when answered
+      expect((await count()) - before).toBe(3)
+      const row = await db.pool.query(`SELECT msg_uuid, key, payload FROM queue_messages WHERE payload->>'value' = '42'`)
+      const labels = Object.fromEntries(gpuSeries(0, 'DCGM_FI_DEV_GPU_UTIL', []).labels.map((l) => [l.name, l.value]))
+      expect(row.rows[0].msg_uuid).toBe(sampleId('DCGM_FI_DEV_GPU_UTIL', labels, t0))
+      expect(row.rows[0].key).toBe('GPU-00000000-86f3-7a43-b711-4771313afc50')
+      expect(row.rows[0].payload).toMatchObject({
+        ts: '2026-11-30T07:00:00.000Z',
+        metric_name: 'DCGM_FI_DEV_GPU_UTIL',
+        gpu_id: 0,
+        device: 'nvidia0',
+        hostname: 'node-a',
+        model_name: 'NVIDIA H100 80GB HBM3',
+        value: 42,
+        container: null,
+      })
+      // Prometheus re-sends a shard whose answer it lost: nothing new
+      const again = await app.inject({ method: 'POST', url: '/api/v1/write', headers: HEADERS, payload: body })
+      expect(again.statusCode).toBe(204)
+      expect((await count()) - before).toBe(3)
+      const m = await registry.metrics()
+      expect(m).toContain('mqwriter_remote_write_samples_total{outcome="accepted"} 6')
+      expect(m).toContain('mqwriter_remote_write_samples_total{outcome="not_dcgm"} 2')
+      expect(m).toContain('mqwriter_remote_write_samples_total{outcome="non_finite"} 2')
+      expect(m).toContain('mqwriter_remote_write_samples_total{outcome="unmapped"} 2')
+    } finally {
+      await app.close()
+    }
+  })
+
+  it('answers 400 for malformed bodies, 413 beyond the bounds, with the error body', async () => {
+    const { app } = buildMqwriter(loadConfig({ 'remote-write-max-decoded-bytes': '2048', 'buffer-capacity': '5' }, {}, 'mqwriter'), { pool: db.pool, logger: silent })
+    try {
+      const cases: [string, Record<string, string>, Buffer | string, number, RegExp][] = [
+        ['not snappy', HEADERS, Buffer.from('definitely not snappy at all'), 400, /snappy/],
+        ['snappy but not protobuf', HEADERS, Buffer.from((await import('snappyjs')).compress(new Uint8Array([0xff, 0xff, 0xff, 0xff, 0x0f]))), 400, /WriteRequest/],
+        ['gzip', { ...HEADERS, 'content-encoding': 'gzip' }, encodeWriteRequest([]), 400, /Content-Encoding gzip/],
+        ['json', { 'content-type': 'application/json' }, '{"timeseries":[]}', 400, /snappy-compressed protobuf/],
+        ['too big decoded', HEADERS, encodeWriteRequest([gpuSeries(0, 'DCGM_FI_DEV_GPU_UTIL', Array.from({ length: 300 }, (_, i) => [i, i] as [number, number]))]), 413, /larger than 2048/],
+        ['more than the buffer', HEADERS, encodeWriteRequest([gpuSeries(0, 'DCGM_FI_DEV_GPU_UTIL', Array.from({ length: 6 }, (_, i) => [i, i] as [number, number]))]), 413, /at most 5/],
+      ]
+      for (const [what, headers, payload, status, message] of cases) {
+        const res = await app.inject({ method: 'POST', url: '/api/v1/write', headers, payload })
+        expect(res.statusCode, what).toBe(status)
+        expect(res.json().error.message, what).toMatch(message)
+        expect(res.json().error.code, what).toMatch(/^TPIPE_ERR_/)
+      }
+    } finally {
+      await app.close()
+    }
+  })
+
+  it('answers 503 with Retry-After when the buffer is full (Prometheus retries 5xx), and the retry stores once', async () => {
+    const { app } = buildMqwriter(loadConfig({ 'buffer-capacity': '10', 'retry-after-seconds': '2' }, {}, 'mqwriter'), { pool: db.pool, logger: silent })
+    const blocker = await db.pool.connect()
+    try {
+      const t0 = Date.parse('2026-11-30T08:00:00Z')
+      const a = encodeWriteRequest([gpuSeries(2, 'DCGM_FI_DEV_GPU_UTIL', Array.from({ length: 8 }, (_, i) => [i, t0 + i * 1000] as [number, number]))])
+      const b = encodeWriteRequest([gpuSeries(3, 'DCGM_FI_DEV_GPU_UTIL', Array.from({ length: 8 }, (_, i) => [i, t0 + i * 1000] as [number, number]))])
+      // hold the flush of A so that its 8 messages stay in the buffer
+      await blocker.query('BEGIN')
+      await blocker.query('LOCK TABLE queue_messages IN EXCLUSIVE MODE')
+      const first = app.inject({ method: 'POST', url: '/api/v1/write', headers: HEADERS, payload: a })
+      await new Promise((r) => setTimeout(r, 100))
+      const full = await app.inject({ method: 'POST', url: '/api/v1/write', headers: HEADERS, payload: b })
+      expect(full.statusCode).toBe(503)
+      expect(full.headers['retry-after']).toBe('2')
+      expect(full.json().error.message).toMatch(/buffer full/)
+      await blocker.query('COMMIT')
+      expect((await first).statusCode).toBe(204)
+      const retry = await app.inject({ method: 'POST', url: '/api/v1/write', headers: HEADERS, payload: b })
+      expect(retry.statusCode).toBe(204)
+      const n = await db.pool.query(`SELECT count(*)::int AS n FROM queue_messages WHERE payload->>'ts' >= '2026-11-30T08:00:00'`)
+      expect(n.rows[0].n).toBe(16)
+    } finally {
+      blocker.release()
+      await app.close()
+    }
+  })
+})
