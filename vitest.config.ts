@@ -11,7 +11,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['src/**/*.test.ts', 'commands/**/*.test.ts', 'scripts/**/*.test.ts', 'test/**/*.test.ts'],
-          exclude: ['**/*.int.test.ts', '**/*.e2e.test.ts', 'node_modules/**', 'dist/**'],
+          exclude: ['**/*.int.test.ts', '**/*.e2e.test.ts', '**/*.k8s.test.ts', 'node_modules/**', 'dist/**'],
         },
       },
       {
@@ -31,6 +31,17 @@ export default defineConfig({
           include: ['src/**/*.e2e.test.ts', 'test/**/*.e2e.test.ts'],
           globalSetup: ['src/testing/global-setup.ts'],
           testTimeout: 600_000,
+          hookTimeout: 180_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        // The Kubernetes layer (`npm run test:k8s`, needs root): the rendered charts run as their pods
+        // would, in network namespaces, against a real PostgreSQL and Prometheus (test/k8s).
+        test: {
+          name: 'k8s',
+          include: ['test/**/*.k8s.test.ts'],
+          testTimeout: 300_000,
           hookTimeout: 180_000,
           fileParallelism: false,
         },

@@ -459,6 +459,48 @@ describe('autoscaling', () => {
   })
 })
 
+describe('PostgreSQL connection budget (defect 5)', () => {
+  // Collectors have no HPA; the original design scaled them to 10: the budget must hold there too.
+  const COLLECTOR_MAX_REPLICAS = 10
+  // Connections a pod opens besides its pool: mqreader's advisory-lock session (src/mqreader/locks.ts).
+  const EXTRA: Record<string, number> = { mqreader: 1 }
+
+  for (const r of ['default', 'autoscaling', 'kind'] as const) {
+    it(`${r}: every pool at the workloads' maximum replicas fits max_connections with at least 20% headroom`, () => {
+      const objs = renders[r]!
+      const cms = new Map(objs.filter((o) => o.kind === 'ConfigMap').map((o) => [o.metadata.name, o.data ?? {}]))
+      const hpas = objs.filter((o) => o.kind === 'HorizontalPodAutoscaler')
+      const pg = objs.find((o) => o.kind === 'StatefulSet' && o.metadata.name === 'postgresql').spec.template.spec.containers[0]
+      const param = (name: string) => {
+        const i = (pg.args as string[]).findIndex((a, j) => a.startsWith(`${name}=`) && pg.args[j - 1] === '-c')
+        return i < 0 ? undefined : Number(pg.args[i].split('=')[1])
+      }
+      const maxConnections = param('max_connections') ?? 100
+      const usable = maxConnections - (param('superuser_reserved_connections') ?? 3)
+      const lines: string[] = []
+      let total = 0
+      for (const { owner, spec } of pods(objs)) {
+        const c = spec.containers[0]
+        if (!(c.env ?? []).some((e: K8s) => e.name === 'TPIPE_DATABASE_URL')) continue
+        const name = owner.metadata.name
+        if (owner.kind === 'Job') {
+          total += 1
+          lines.push(`${name}: 1`)
+          continue
+        }
+        const hpa = hpas.find((h) => h.spec.scaleTargetRef.name === name)
+        const replicas = hpa ? hpa.spec.maxReplicas : name === 'collector' ? Math.max(COLLECTOR_MAX_REPLICAS, owner.spec.replicas) : owner.spec.replicas
+        const pool = Number(cms.get(c.envFrom[0].configMapRef.name)?.TPIPE_DB_POOL_MAX ?? SETTINGS.dbPoolMax.default)
+        const each = pool + (EXTRA[name] ?? 0)
+        total += replicas * each
+        lines.push(`${name}: ${replicas} x ${each}`)
+      }
+      expect(lines.length).toBeGreaterThanOrEqual(5)
+      expect(total, `${lines.join(', ')} = ${total} of ${usable} usable (max_connections ${maxConnections})`).toBeLessThanOrEqual(Math.floor(usable * 0.8))
+    })
+  }
+})
+
 describe('mqreader, collector and partition-controller fit together', () => {
   for (const r of UMBRELLA_RENDERS) {
     it(`${r}: StatefulSet mqreader, headless Service, assignment ConfigMap mounted as a directory, collector finds the readers`, () => {

@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core'
 import { TpipeCommand } from '../../src/cli/base.js'
 import { settingFlags } from '../../src/cli/flags.js'
-import type { Gpu } from '../../src/apigw/client.js'
+import type { Gpu } from '../../src/protocol/apigw.js'
 import { withApiClient } from '../../src/cli/api.js'
 import { csvHeader, csvRows, table, type Column } from '../../src/apigw/format.js'
 

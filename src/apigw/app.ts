@@ -12,6 +12,7 @@ import { TpipeError } from '../errors.js'
 import { requireToken } from '../http/auth.js'
 import { buildServer, DEFAULT_HTTP_LIMITS } from '../http/server.js'
 import { Histogram, createRegistry, type Registry } from '../metrics/index.js'
+import { Gpu, GpuList, TelemetryPage, TelemetryRow } from '../protocol/apigw.js'
 import { decodeCursor, encodeCursor, isRfc3339 } from './cursor.js'
 import { gpuExists, listGpus, telemetryPage, type Query } from './sql.js'
 
@@ -32,36 +33,6 @@ type ApigwConfig = Pick<Config, 'logLevel' | 'bodyLimitBytes' | 'metricsEnabled'
 export const DEFAULT_LIMIT = 1000
 export const MAX_LIMIT = 10000
 const RETRY_AFTER_SECONDS = 1
-
-const gpuSchema = {
-  $id: 'Gpu',
-  type: 'object',
-  required: ['id', 'hostname', 'gpu_id', 'device', 'model_name', 'last_seen'],
-  properties: {
-    id: { type: 'string', description: 'The GPU uuid (GPU-…): globally unique, the {id} of the telemetry endpoint.' },
-    hostname: { type: 'string' },
-    gpu_id: { type: 'integer', description: 'Index of the GPU on its host (0–7); repeats across hosts.' },
-    device: { type: 'string', description: 'e.g. nvidia0' },
-    model_name: { type: 'string' },
-    last_seen: { type: 'string', format: 'date-time', description: 'Time of the newest telemetry row of this GPU.' },
-  },
-} as const
-
-const telemetryRowSchema = {
-  $id: 'TelemetryRow',
-  type: 'object',
-  required: ['ts', 'metric_name', 'value', 'msg_uuid'],
-  properties: {
-    ts: { type: 'string', format: 'date-time' },
-    metric_name: { type: 'string', description: 'DCGM field, e.g. DCGM_FI_DEV_GPU_UTIL' },
-    value: { type: 'number' },
-    msg_uuid: { type: 'string', format: 'uuid', description: 'The message id: unique per row, the second key of the page order.' },
-    container: { type: 'string', nullable: true, description: 'Only with detail=true.' },
-    pod: { type: 'string', nullable: true, description: 'Only with detail=true.' },
-    namespace: { type: 'string', nullable: true, description: 'Only with detail=true.' },
-    labels: { type: 'object', nullable: true, additionalProperties: { type: 'string' }, description: 'The exporter labels; only with detail=true.' },
-  },
-} as const
 
 const err = (description: string) => ({ description, $ref: 'ErrorBody#' }) as const
 
@@ -152,8 +123,8 @@ export async function buildApigw(config: ApigwConfig, deps: ApigwDeps): Promise<
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
   })
   await app.register(swaggerUi, { routePrefix: '/swagger' })
-  app.addSchema(gpuSchema)
-  app.addSchema(telemetryRowSchema)
+  app.addSchema(Gpu)
+  app.addSchema(TelemetryRow)
 
   // The optional read token guards the API only: the dashboard page and its assets, the OpenAPI
   // document, health and metrics stay reachable without it (the dashboard sends it on its API calls).
@@ -177,12 +148,12 @@ export async function buildApigw(config: ApigwConfig, deps: ApigwDeps): Promise<
         summary: 'List every GPU that has telemetry',
         description: 'Read from the gpus table, kept current by a trigger on telemetry: fast whatever the size of the telemetry table.',
         response: {
-          200: { description: 'Every GPU, ordered by hostname and gpu_id.', type: 'object', required: ['gpus'], properties: { gpus: { type: 'array', items: { $ref: 'Gpu#' } } } },
+          200: GpuList,
           503: err('The database is unavailable; retry after Retry-After seconds.'),
         },
       },
     },
-    async () => ({ gpus: await query(deps.pool, listGpus()) }),
+    async (): Promise<GpuList> => ({ gpus: await query<Gpu>(deps.pool, listGpus()) }),
   )
 
   app.get(
@@ -216,16 +187,7 @@ export async function buildApigw(config: ApigwConfig, deps: ApigwDeps): Promise<
           },
         },
         response: {
-          200: {
-            description: 'One page of rows in (ts, msg_uuid) order.',
-            type: 'object',
-            required: ['id', 'telemetry', 'next_cursor'],
-            properties: {
-              id: { type: 'string' },
-              telemetry: { type: 'array', items: { $ref: 'TelemetryRow#' } },
-              next_cursor: { type: 'string', nullable: true, description: 'Cursor of the next page; null when this is the last page.' },
-            },
-          },
+          200: TelemetryPage,
           400: err('A parameter is not valid (TPIPE_ERR_BAD_PARAMETER); the message names it.'),
           404: err('No telemetry for that GPU (TPIPE_ERR_GPU_NOT_FOUND).'),
           503: err('The database is unavailable; retry after Retry-After seconds.'),
@@ -250,7 +212,7 @@ export async function buildApigw(config: ApigwConfig, deps: ApigwDeps): Promise<
         if (!after) throw badParameter('cursor: not a cursor this API returned (pass next_cursor back unchanged)')
       }
       const limit = q.limit ?? DEFAULT_LIMIT
-      const rows = await query<{ msg_uuid: string; ts: string }>(
+      const rows = await query<TelemetryRow>(
         deps.pool,
         telemetryPage({ id, start: q.start_time ?? '-infinity', end: q.end_time ?? 'infinity', metrics: q.metric ?? [], limit, after, detail: q.detail === true }),
       )
@@ -260,7 +222,8 @@ export async function buildApigw(config: ApigwConfig, deps: ApigwDeps): Promise<
       const more = rows.length > limit
       if (more) rows.length = limit
       const last = rows[rows.length - 1]
-      return { id, telemetry: rows, next_cursor: more && last ? encodeCursor(last.ts, last.msg_uuid) : null }
+      const page: TelemetryPage = { id, telemetry: rows, next_cursor: more && last ? encodeCursor(last.ts, last.msg_uuid) : null }
+      return page
     },
   )
 

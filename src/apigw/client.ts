@@ -1,6 +1,7 @@
 // The HTTP client of `tpipe gpus …`: talks to a running apigw, turns every failure into one clear line.
 import { authHeader } from '../http/auth.js'
 import { Pool } from 'undici'
+import type { Gpu, TelemetryPage } from '../protocol/apigw.js'
 
 export class ApiError extends Error {
   constructor(
@@ -11,32 +12,6 @@ export class ApiError extends Error {
     super(message)
     this.name = 'ApiError'
   }
-}
-
-export interface Gpu {
-  id: string
-  hostname: string
-  gpu_id: number
-  device: string
-  model_name: string
-  last_seen: string
-}
-
-export interface TelemetryRow {
-  ts: string
-  metric_name: string
-  value: number
-  msg_uuid: string
-  container?: string | null
-  pod?: string | null
-  namespace?: string | null
-  labels?: Record<string, string> | null
-}
-
-export interface TelemetryPage {
-  id: string
-  telemetry: TelemetryRow[]
-  next_cursor: string | null
 }
 
 export interface TelemetryQuery {

@@ -3,7 +3,7 @@
 // assignment ConfigMap, with its buffer utilization when its /metrics answers through the API server's
 // pod proxy (optional: a reader that does not answer shows "-"). Read-only.
 import { AppsV1Api, CoordinationV1Api, CoreV1Api, type V1Lease, type V1ConfigMap } from '@kubernetes/client-node'
-import { ASSIGNMENT_KEY, parseAssignmentDoc, type AssignmentDoc } from '../controller/assignment.js'
+import { ASSIGNMENT_KEY, parseAssignmentDoc, type AssignmentDoc } from '../protocol/assignment.js'
 import { parsePartitions, replicaNames } from '../partitions/index.js'
 import { connectCluster, explainClusterError, isNotFound, type ClusterAccess } from './kube.js'
 import { SCALABLE_SERVICES, WORKLOAD_KINDS, findHpa, objectName, type ClusterTarget, type HpaInfo, type ScalableService } from './scale.js'

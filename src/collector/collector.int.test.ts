@@ -7,7 +7,8 @@ import { parsePartitions } from '../partitions/ranges.js'
 import { payload, postJson, seed, silent, startReader, waitFor, type RunningReader } from '../mqreader/test-support.js'
 import { createTestDatabase, type TestDatabase } from '../testing/db.js'
 import { startProxy, viaProxy } from '../testing/proxy.js'
-import { buildCollector, type CollectorApp, type CollectorConfig, type LeasedMessage } from './app.js'
+import type { LeasedMessage } from '../protocol/lease.js'
+import { buildCollector, type CollectorApp, type CollectorConfig } from './app.js'
 
 let db: TestDatabase
 

@@ -7,7 +7,8 @@ import { uuidv7 } from '../mqwriter/uuidv7.js'
 import { partitionOf } from '../partitions/hash.js'
 import { payload, seed, silent, startReader, waitFor } from '../mqreader/test-support.js'
 import { createTestDatabase, type TestDatabase } from '../testing/db.js'
-import { buildCollector, serialise, toRows } from './app.js'
+import { buildCollector } from './app.js'
+import { serialise, toRows } from './persist.js'
 
 let db: TestDatabase
 beforeAll(async () => {

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { ReaderSet } from './readers.js'
-import { toRows, type LeasedMessage } from './app.js'
+import type { LeasedMessage } from '../protocol/lease.js'
+import { toRows } from './persist.js'
 import { payload } from '../mqreader/test-support.js'
 
 let sets: ReaderSet[] = []

@@ -2,7 +2,7 @@
 // ConfigMap (fieldSelector), and the reader gets its own entry, "no entry", and every later generation.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { eventually, startKubeFake, type KubeFake } from '../testing/kube-fake.js'
-import { ASSIGNMENT_KEY, formatAssignmentDoc, type AssignmentDoc, type ReaderAssignment } from './assignment.js'
+import { ASSIGNMENT_KEY, formatAssignmentDoc, type AssignmentDoc, type Assignment } from '../protocol/assignment.js'
 import { watchAssignmentConfigMap, type AssignmentWatch } from './assignment-watch.js'
 
 const NS = 'tpipe'
@@ -11,11 +11,11 @@ let w: AssignmentWatch | undefined
 
 /** A sink with the owner's generation rule: an older generation is refused (throws). */
 function recordingSink() {
-  const applied: ReaderAssignment[] = []
+  const applied: Assignment[] = []
   let generation = -1
   return {
     applied,
-    applyAssignment(a: ReaderAssignment) {
+    applyAssignment(a: Assignment) {
       if (a.generation < generation) throw new Error(`generation ${a.generation} is older than ${generation}`)
       generation = a.generation
       applied.push(a)

@@ -6,13 +6,8 @@
 import { CoreV1Api, type KubeConfig, type V1ConfigMap } from '@kubernetes/client-node'
 import type { Logger } from 'pino'
 import { apiMessage } from '../cluster/kube.js'
-import { ASSIGNMENT_KEY, parseAssignmentDoc, readerAssignment, type ReaderAssignment } from './assignment.js'
+import { ASSIGNMENT_KEY, parseAssignmentDoc, readerAssignment, type Assignment, type AssignmentSink } from '../protocol/assignment.js'
 import { ObjectWatch } from './watch.js'
-
-/** Structurally mqreader's AssignmentSink: whatever it throws (a stale generation) is logged, not fatal. */
-export interface AssignmentSink {
-  applyAssignment(a: ReaderAssignment): unknown
-}
 
 export interface AssignmentWatchOptions {
   kubeConfig: KubeConfig
@@ -27,7 +22,7 @@ export interface AssignmentWatchOptions {
 export interface AssignmentWatch {
   readonly watch: ObjectWatch<V1ConfigMap>
   /** The last assignment handed over (undefined before the first list). */
-  readonly last: ReaderAssignment | undefined
+  readonly last: Assignment | undefined
   stop(): Promise<void>
 }
 
@@ -38,9 +33,9 @@ export interface AssignmentWatch {
  */
 export function watchAssignmentConfigMap(opts: AssignmentWatchOptions, sink: AssignmentSink): AssignmentWatch {
   const core = opts.kubeConfig.makeApiClient(CoreV1Api)
-  let last: ReaderAssignment | undefined
+  let last: Assignment | undefined
   let lastText: string | undefined
-  const hand = (a: ReaderAssignment, text: string) => {
+  const hand = (a: Assignment, text: string) => {
     if (text === lastText) return
     lastText = text
     last = a
@@ -64,7 +59,7 @@ export function watchAssignmentConfigMap(opts: AssignmentWatchOptions, sink: Ass
         hand({ generation: 0, partitions: null }, '')
         return
       }
-      let a: ReaderAssignment
+      let a: Assignment
       try {
         a = readerAssignment(parseAssignmentDoc(text), opts.readerName)
       } catch (err) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { diff, layout } from '../partitions/index.js'
-import { formatAssignmentDoc, nextAssignmentDoc, parseAssignmentDoc, planOf, readerAssignment } from './assignment.js'
+import { diff } from '../partitions/index.js'
+import { nextAssignmentDoc, planOf } from './assignment.js'
 
 describe('assignment document', () => {
   it('first document: generation 1, ordinal order', () => {
@@ -20,19 +20,5 @@ describe('assignment document', () => {
     expect(diff(planOf(g1)!, planOf(g2)!)).toHaveLength(128)
     const g3 = nextAssignmentDoc(g2, 'mqreader', 0)!
     expect(g3).toEqual({ generation: 3, replicas: 0, assignments: {} })
-  })
-
-  it('round-trips through the ConfigMap text and rejects bad documents', () => {
-    const d = { generation: 7, replicas: 3, assignments: Object.fromEntries(layout(3).map((r, i) => [`mqreader-${i}`, `${r.start}-${r.end}`])) }
-    expect(parseAssignmentDoc(formatAssignmentDoc(d))).toEqual(d)
-    expect(() => parseAssignmentDoc('{')).toThrow(/not JSON/)
-    expect(() => parseAssignmentDoc('{"generation": -1, "replicas": 1, "assignments": {}}')).toThrow(/generation/)
-    expect(() => parseAssignmentDoc('{"generation": 1, "replicas": 1, "assignments": {"mqreader-0": "0-300"}}')).toThrow(/0-255/)
-  })
-
-  it('a reader gets its own partitions or null', () => {
-    const d = { generation: 2, replicas: 2, assignments: { 'mqreader-0': '0-1', 'mqreader-1': '2-255' } }
-    expect(readerAssignment(d, 'mqreader-0')).toEqual({ generation: 2, partitions: [0, 1] })
-    expect(readerAssignment(d, 'mqreader-5')).toEqual({ generation: 2, partitions: null })
   })
 })

@@ -7,7 +7,7 @@ import { Registry } from '../metrics/index.js'
 import { assignmentsOf, plan, replicaNames } from '../partitions/index.js'
 import { eventually, startKubeFake, type KubeFake } from '../testing/kube-fake.js'
 import { buildPartitionController } from './app.js'
-import { ASSIGNMENT_KEY, parseAssignmentDoc, type AssignmentDoc } from './assignment.js'
+import { ASSIGNMENT_KEY, parseAssignmentDoc, type AssignmentDoc } from '../protocol/assignment.js'
 import { PartitionController, RESTARTED_AT } from './controller.js'
 
 const NS = 'tpipe'

@@ -7,7 +7,8 @@ import { AppsV1Api, CoreV1Api, CoordinationV1Api, type KubeConfig, type V1Config
 import type { Logger } from 'pino'
 import { apiMessage, isConflict, isNotFound, mergePatchOptions, sleep } from '../cluster/kube.js'
 import { Counter, Gauge, type Registry } from '../metrics/index.js'
-import { ASSIGNMENT_KEY, formatAssignmentDoc, nextAssignmentDoc, parseAssignmentDoc, type AssignmentDoc } from './assignment.js'
+import { ASSIGNMENT_KEY, formatAssignmentDoc, parseAssignmentDoc, type AssignmentDoc } from '../protocol/assignment.js'
+import { nextAssignmentDoc } from './assignment.js'
 import { LeaderElector } from './leader.js'
 import { ObjectWatch } from './watch.js'
 

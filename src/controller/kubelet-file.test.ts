@@ -8,10 +8,10 @@ import { join } from 'node:path'
 import { pino } from 'pino'
 import { afterEach, describe, expect, it } from 'vitest'
 import { watchAssignmentFile, type FileWatch } from '../mqreader/assignment-file.js'
-import type { Assignment } from '../mqreader/assignment.js'
 import { TpipeError } from '../errors.js'
 import { eventually, kubeletAtomicWrite } from '../testing/kube-fake.js'
-import { ASSIGNMENT_KEY, formatAssignmentDoc, nextAssignmentDoc } from './assignment.js'
+import { ASSIGNMENT_KEY, formatAssignmentDoc, type Assignment } from '../protocol/assignment.js'
+import { nextAssignmentDoc } from './assignment.js'
 
 let fw: FileWatch | undefined
 afterEach(() => {

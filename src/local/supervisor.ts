@@ -10,6 +10,8 @@ import type { ServiceName } from '../config/types.js'
 import { parsePrometheus } from '../metrics/text.js'
 import { formatPartitions, parsePartitions } from '../partitions/ranges.js'
 import { plan as planPartitions, rangeText, type Plan } from '../partitions/plan.js'
+import type { AssignmentPut, AssignmentView } from '../protocol/assignment.js'
+import type { OwnerStats } from '../protocol/stats.js'
 import { ManagedProcess, type ProcessSpec } from './process.js'
 
 export interface Topology {
@@ -117,13 +119,6 @@ export async function waitFor(cond: () => Promise<boolean> | boolean, timeoutMs:
     await new Promise((r) => setTimeout(r, intervalMs))
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-}
-
-interface AssignmentView {
-  generation: number
-  owned: string
-  draining: string
-  waiting: string
 }
 
 export class Supervisor {
@@ -414,7 +409,7 @@ export class Supervisor {
           const r = await fetch(`${p.url}/v1/assignment`, {
             method: 'PUT',
             headers: { 'content-type': 'application/json', authorization: `Bearer ${this.tokens.TPIPE_CONTROL_TOKEN}` },
-            body: JSON.stringify({ partitions, generation }),
+            body: JSON.stringify({ partitions, generation } satisfies AssignmentPut),
             signal: AbortSignal.timeout(5000),
           })
           // A 409 is NOT accepted: the reader holds a newer generation than ours, so it does not own
@@ -484,7 +479,7 @@ export class Supervisor {
 
     const readers: ReaderStatus[] = await Promise.all(
       this.list('mqreader').map(async (p) => {
-        const s = await getJson<{ generation?: number; partitions_owned?: number; ready?: number; leased?: number; buffer_utilization?: number }>(`${p.url}/v1/stats`)
+        const s = await getJson<OwnerStats>(`${p.url}/v1/stats`)
         const a = await getJson<AssignmentView>(`${p.url}/v1/assignment`)
         const owned = a?.owned ?? ''
         return {

@@ -10,12 +10,13 @@ import { requireToken } from '../http/auth.js'
 import { buildServer, httpLimits } from '../http/server.js'
 import { Counter, Gauge, createRegistry, type Registry } from '../metrics/index.js'
 import { PARTITION_COUNT } from '../partitions/hash.js'
-import { parsePartitionList } from './assignment.js'
+import { AssignmentPut, AssignmentView, parsePartitionList } from '../protocol/assignment.js'
+import { AckAnswer, ackRequestSchema, leaseRequestSchema, renderLease, type AckRequest, type LeaseRequest } from '../protocol/lease.js'
+import { OwnerStats } from '../protocol/stats.js'
 import { watchAssignmentFile, type FileWatch } from './assignment-file.js'
 import { connectCluster } from '../cluster/kube.js'
-import { MAX_GENERATION } from '../controller/assignment.js'
 import { watchAssignmentConfigMap, type AssignmentWatch } from '../controller/assignment-watch.js'
-import { PartitionOwner, renderLease, type OwnerEvent } from './owner.js'
+import { PartitionOwner, type OwnerEvent } from './owner.js'
 
 export interface MqreaderDeps {
   pool: Pool
@@ -46,6 +47,7 @@ export type ReaderConfig = Pick<
   | 'readerLoadBatch'
   | 'readerRefillIntervalMs'
   | 'readerLeaseMax'
+  | 'readerLeaseMaxBytes'
   | 'readerMaxWaitMs'
   | 'readerMaxWaiters'
   | 'readerAckDelayMs'
@@ -60,15 +62,13 @@ export type ReaderConfig = Pick<
   | 'jsonMaxDepth'
 >
 
-export { MAX_GENERATION }
+export { MAX_GENERATION } from '../protocol/assignment.js'
 
 export interface MqreaderApp {
   app: FastifyInstance
   owner: PartitionOwner
   registry: Registry
 }
-
-const UUID = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
 
 export function buildMqreader(config: ReaderConfig, deps: MqreaderDeps): MqreaderApp {
   const registry = deps.registry ?? createRegistry({ defaultMetrics: config.metricsEnabled })
@@ -104,6 +104,7 @@ export function buildMqreader(config: ReaderConfig, deps: MqreaderDeps): Mqreade
     loadBatch: config.readerLoadBatch,
     refillIntervalMs: config.readerRefillIntervalMs,
     leaseMax: config.readerLeaseMax,
+    leaseMaxBytes: config.readerLeaseMaxBytes,
     maxWaitMs: config.readerMaxWaitMs,
     maxWaiters: config.readerMaxWaiters,
     ackDelayMs: config.readerAckDelayMs,
@@ -146,26 +147,19 @@ export function buildMqreader(config: ReaderConfig, deps: MqreaderDeps): Mqreade
   const queueAuth = requireToken(config.queueToken, 'TPIPE_QUEUE_TOKEN')
   const controlAuth = requireToken(config.controlToken, 'TPIPE_CONTROL_TOKEN')
 
-  app.post(
+  const limits = { leaseMax: config.readerLeaseMax, maxWaitMs: config.readerMaxWaitMs }
+  app.post<{ Body: LeaseRequest }>(
     '/v1/lease',
     {
       onRequest: queueAuth,
       schema: {
         summary: 'Lease up to max ready messages for visibility_timeout_ms; wait_ms long-polls when none are ready',
-        body: {
-          type: 'object',
-          required: ['max'],
-          additionalProperties: false,
-          properties: {
-            max: { type: 'integer', minimum: 1, maximum: config.readerLeaseMax },
-            visibility_timeout_ms: { type: 'integer', minimum: 100, maximum: 3_600_000 },
-            wait_ms: { type: 'integer', minimum: 0, maximum: config.readerMaxWaitMs },
-          },
-        },
+        description: `Fewer than max when their bytes would pass ${config.readerLeaseMaxBytes} (lease-max-bytes). The answer is a LeaseAnswer (src/protocol/lease.ts), rendered as text.`,
+        body: leaseRequestSchema(limits),
       },
     },
     async (request, reply) => {
-      const b = request.body as { max: number; visibility_timeout_ms?: number; wait_ms?: number }
+      const b = request.body
       const abort = new AbortController()
       reply.raw.once('close', () => {
         if (!reply.raw.writableFinished) abort.abort()
@@ -175,51 +169,37 @@ export function buildMqreader(config: ReaderConfig, deps: MqreaderDeps): Mqreade
     },
   )
 
-  app.post(
+  app.post<{ Body: AckRequest; Reply: AckAnswer }>(
     '/v1/ack',
     {
       onRequest: queueAuth,
       schema: {
         summary: 'Ack a lease (all of it, or the listed msg_uuids); answers after the DELETE commits',
-        body: {
-          type: 'object',
-          required: ['lease_id'],
-          additionalProperties: false,
-          properties: {
-            lease_id: { type: 'string', minLength: 1, maxLength: 100 },
-            msg_uuids: { type: 'array', items: { type: 'string', pattern: UUID }, maxItems: config.readerLeaseMax },
-          },
-        },
+        body: ackRequestSchema(limits),
+        response: { 200: AckAnswer },
       },
     },
     async (request) => {
-      const b = request.body as { lease_id: string; msg_uuids?: string[] }
+      const b = request.body
       const acked = await owner.ack(b.lease_id, b.msg_uuids)
       return { acked }
     },
   )
 
-  app.get('/v1/assignment', async () => owner.view())
+  app.get<{ Reply: AssignmentView }>('/v1/assignment', { schema: { response: { 200: AssignmentView } } }, async () => owner.view())
 
-  app.put(
+  app.put<{ Body: AssignmentPut; Reply: AssignmentView }>(
     '/v1/assignment',
     {
       onRequest: controlAuth,
       schema: {
         summary: 'Replace the owned partition set (an older generation than the one in force gets 409)',
-        body: {
-          type: 'object',
-          required: ['partitions', 'generation'],
-          additionalProperties: false,
-          properties: {
-            partitions: { anyOf: [{ type: 'string', maxLength: 2000 }, { type: 'array', items: { type: 'integer' }, maxItems: PARTITION_COUNT * 4 }] },
-            generation: { type: 'integer', minimum: 0, maximum: MAX_GENERATION },
-          },
-        },
+        body: AssignmentPut,
+        response: { 200: AssignmentView },
       },
     },
     async (request) => {
-      const b = request.body as { partitions: string | number[]; generation: number }
+      const b = request.body
       let partitions: number[]
       try {
         partitions = parsePartitionList(b.partitions)
@@ -230,7 +210,7 @@ export function buildMqreader(config: ReaderConfig, deps: MqreaderDeps): Mqreade
     },
   )
 
-  app.get('/v1/stats', async () => owner.stats())
+  app.get<{ Reply: OwnerStats }>('/v1/stats', { schema: { response: { 200: OwnerStats } } }, async () => owner.stats())
 
   // preClose runs while the server still accepts requests: collectors can ack during the drain.
   app.addHook('preClose', async () => {

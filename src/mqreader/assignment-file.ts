@@ -6,11 +6,7 @@ import { readFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import type { Logger } from 'pino'
 import { TpipeError } from '../errors.js'
-import { parseAssignmentFile, type Assignment } from './assignment.js'
-
-export interface AssignmentSink {
-  applyAssignment(a: Assignment): unknown
-}
+import { parseAssignmentDoc, readerAssignment, type AssignmentSink } from '../protocol/assignment.js'
 
 export interface FileWatch {
   /** Reads the file now (also what the watcher and the timer call). */
@@ -35,7 +31,7 @@ export function watchAssignmentFile(path: string, readerName: string, sink: Assi
     }
     if (closed || text === lastText) return
     try {
-      const a = parseAssignmentFile(text, readerName)
+      const a = readerAssignment(parseAssignmentDoc(text), readerName)
       sink.applyAssignment(a)
       lastText = text
       opts.log.info({ path, generation: a.generation, partitions: a.partitions === null ? 'no entry' : a.partitions.length }, 'assignment file applied')

@@ -9,6 +9,8 @@ export interface Msg {
    * parse + stringify of the payloads.
    */
   readonly head: string
+  /** UTF-8 bytes of the rendered message (head, count, closing brace): what lease byte bounds count. */
+  readonly bytes: number
   /** Deliveries so far, counting the one in progress. */
   dc: number
   /** The partition's ownership epoch the message was loaded under (stale epochs are dropped); moved
@@ -32,9 +34,23 @@ export class ReadyQueue {
     this.items.push(m)
   }
 
-  /** Moves up to n messages from the front into out; returns how many. */
-  takeInto(out: Msg[], n: number): number {
-    const k = Math.min(n, this.length)
+  /**
+   * Moves up to n messages from the front into out; returns how many. With a budget, stops before the
+   * first message that does not fit its bytes (taken anyway when out is still empty: a message larger
+   * than the bound goes alone rather than never) and takes what it moved off the budget.
+   */
+  takeInto(out: Msg[], n: number, budget?: { bytes: number }): number {
+    let k = Math.min(n, this.length)
+    if (budget) {
+      for (let i = 0; i < k; i++) {
+        const b = this.items[this.head + i]!.bytes
+        if (b > budget.bytes && (out.length > 0 || i > 0)) {
+          k = i
+          break
+        }
+        budget.bytes -= b
+      }
+    }
     for (let i = 0; i < k; i++) out.push(this.items[this.head + i]!)
     this.head += k
     if (this.head === this.items.length) {

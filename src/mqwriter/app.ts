@@ -13,7 +13,8 @@ import { WriteBuffer } from './buffer.js'
 import { registerRemoteWrite } from './remote-write.js'
 import type { QueueRow } from './sql.js'
 import { uuidv7 } from './uuidv7.js'
-import { publishMessageSchema, validatePublishBody } from './validate.js'
+import { PublishAnswer, publishBodySchema, type PublishMessage } from '../protocol/publish.js'
+import { validatePublishBody } from './validate.js'
 
 export interface MqwriterDeps {
   pool: Pool
@@ -163,33 +164,27 @@ export function buildMqwriter(config: WriterConfig, deps: MqwriterDeps): Mqwrite
     return Promise.race([committed, late]).finally(() => clearTimeout(timer))
   }
 
-  app.post(
+  app.post<{ Body: PublishMessage[]; Reply: PublishAnswer }>(
     '/v1/publish',
     {
       schema: {
         summary: 'Publish one message or an array of messages',
         description:
           'Answers 201 only after the batch holding the messages has committed: a success is durable. 429 with Retry-After when the buffer is full; 503 when the database is unavailable.',
-        body: { oneOf: [publishMessageSchema, { type: 'array', items: publishMessageSchema, minItems: 1, maxItems: config.writerMaxPublishBatch }] },
+        body: publishBodySchema(config.writerMaxPublishBatch),
         response: {
-          201: {
-            type: 'object',
-            required: ['msg_uuids', 'partitions'],
-            properties: {
-              msg_uuids: { type: 'array', items: { type: 'string', format: 'uuid' } },
-              partitions: { type: 'array', items: { type: 'integer' } },
-            },
-          },
+          201: PublishAnswer,
           400: { $ref: 'ErrorBody#' },
           413: { $ref: 'ErrorBody#' },
           429: { $ref: 'ErrorBody#' },
           503: { $ref: 'ErrorBody#' },
         },
       },
-      // The schema above documents the body; this validator checks it and names the bad element/field.
+      // The schema above documents the body; this validator checks it, names the bad element/field, and
+      // hands the handler its result: the body as a list of messages.
       validatorCompiler: () => (body: unknown) => {
         const r = validatePublishBody(body, config.writerMaxPublishBatch)
-        return 'error' in r ? { error: new Error(r.error) } : { value: body }
+        return 'error' in r ? { error: new Error(r.error) } : { value: r.messages }
       },
       onRequest: requireToken(config.publishToken, 'TPIPE_PUBLISH_TOKEN'),
       onResponse: (_req, reply, done) => {
@@ -199,8 +194,7 @@ export function buildMqwriter(config: WriterConfig, deps: MqwriterDeps): Mqwrite
       },
     },
     async (request, reply) => {
-      const body = request.body as { key: string; payload: Record<string, unknown>; id?: string } | { key: string; payload: Record<string, unknown>; id?: string }[]
-      const list = Array.isArray(body) ? body : [body]
+      const list = request.body
       const rows: QueueRow[] = new Array(list.length)
       const uuids: string[] = new Array(list.length)
       const partitions: number[] = new Array(list.length)
@@ -214,7 +208,7 @@ export function buildMqwriter(config: WriterConfig, deps: MqwriterDeps): Mqwrite
         try {
           payloadJson = JSON.stringify(m.payload)
         } catch (err) {
-          throw new TpipeError('TPIPE_ERR_VALIDATION', `${Array.isArray(body) ? `body/${i}` : 'body'}/payload cannot be serialised: ${(err as Error).message}`)
+          throw new TpipeError('TPIPE_ERR_VALIDATION', `body/${i}/payload cannot be serialised: ${(err as Error).message}`)
         }
         rows[i] = { msg_uuid, partition, key: m.key, payloadJson }
         uuids[i] = msg_uuid

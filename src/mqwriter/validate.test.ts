@@ -1,4 +1,7 @@
+import { Value } from '@sinclair/typebox/value'
 import { describe, expect, it } from 'vitest'
+import '../protocol/formats.js'
+import { publishBodySchema } from '../protocol/publish.js'
 import { validatePublishBody } from './validate.js'
 
 describe('validatePublishBody', () => {
@@ -22,5 +25,30 @@ describe('validatePublishBody', () => {
   ])('rejects %j', (body, message) => {
     const r = validatePublishBody(body, 10)
     expect('error' in r && r.error).toMatch(message)
+  })
+
+  it('accepts exactly what the PublishMessage schema (src/protocol/publish.ts) accepts', () => {
+    const ok = { key: 'k', payload: { a: [1] } }
+    const bodies: unknown[] = [
+      ok,
+      [ok, { ...ok, id: '0190a0c8-5f3e-7a43-b711-4771313afc50' }],
+      [],
+      Array.from({ length: 11 }, () => ok),
+      { ...ok, id: 'not-a-uuid' },
+      { ...ok, extra: 1 },
+      { key: 'k' },
+      { payload: {} },
+      { key: 'k'.repeat(1024), payload: {} },
+      { key: 'k'.repeat(1025), payload: {} },
+      { key: 'k', payload: [] },
+      { key: 'k', payload: 'text' },
+      { key: 5, payload: {} },
+      [ok, null],
+      null,
+      'text',
+    ]
+    for (const body of bodies) {
+      expect('messages' in validatePublishBody(body, 10), JSON.stringify(body)?.slice(0, 80)).toBe(Value.Check(publishBodySchema(10), body))
+    }
   })
 })

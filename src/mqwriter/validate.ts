@@ -1,19 +1,16 @@
+import { MAX_KEY_LENGTH, PublishMessage } from '../protocol/publish.js'
 import { UUID_RE } from './uuidv7.js'
 
-export interface PublishMessage {
-  key: string
-  payload: Record<string, unknown>
-  id?: string
-}
+export { MAX_KEY_LENGTH }
 
-const ALLOWED = new Set(['key', 'payload', 'id'])
-export const MAX_KEY_LENGTH = 1024
+const ALLOWED = new Set(Object.keys(PublishMessage.properties))
 
 /**
  * Validates a publish body: one message or an array of them. Hand-written rather than an ajv oneOf
  * because oneOf errors cannot say which element and field is wrong ("body/3/key must be a string" is
  * what a producer needs), and because this runs once per request on the hot path.
- * Returns the messages or an error text naming the field.
+ * Returns the messages or an error text naming the field. Checks exactly what the PublishMessage schema
+ * (src/protocol/publish.ts) says; validate.test.ts holds the two to each other.
  */
 export function validatePublishBody(body: unknown, maxBatch: number): { messages: PublishMessage[] } | { error: string } {
   if (Array.isArray(body)) {
@@ -39,15 +36,3 @@ function checkMessage(m: unknown, path: string): string | undefined {
   if (o.id !== undefined && (typeof o.id !== 'string' || !UUID_RE.test(o.id))) return `${path}/id must be a UUID`
   return undefined
 }
-
-/** JSON schema of one message, for the OpenAPI document. */
-export const publishMessageSchema = {
-  type: 'object',
-  required: ['key', 'payload'],
-  additionalProperties: false,
-  properties: {
-    key: { type: 'string', minLength: 1, maxLength: MAX_KEY_LENGTH, description: 'Partition key (the GPU uuid for telemetry).' },
-    payload: { type: 'object', additionalProperties: true, description: 'The message body, stored as jsonb.' },
-    id: { type: 'string', format: 'uuid', description: 'Optional idempotency key; becomes msg_uuid. Publishing the same id again stores nothing new.' },
-  },
-} as const

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import { Pool } from 'undici'
+import type { PublishMessage } from '../protocol/publish.js'
 import type { TelemetryMessage } from '../scrape/dcgm.js'
 
 export interface BatchPublisherOptions {
@@ -79,7 +80,7 @@ export class BatchPublisher {
   }
 
   private async send(messages: readonly TelemetryMessage[], deadline: number): Promise<PublishOutcome> {
-    const body = JSON.stringify(messages)
+    const body = JSON.stringify(messages satisfies readonly PublishMessage[])
     const headers: Record<string, string> = { 'content-type': 'application/json' }
     if (this.opts.token) headers.authorization = `Bearer ${this.opts.token}`
     for (let attempt = 0; ; attempt++) {

@@ -4,6 +4,7 @@ import { Pool } from 'undici'
 import { authHeader } from '../http/auth.js'
 import { uuidv7 } from '../mqwriter/uuidv7.js'
 import type { AckLog } from './acklog.js'
+import type { PublishAnswer } from '../protocol/publish.js'
 
 export interface PublisherOptions {
   urls: readonly string[]
@@ -17,12 +18,28 @@ export interface PublisherOptions {
   onPublished?: () => void
   onRetry?: (reason: string) => void
   onRejected?: () => void
+  /**
+   * Connection recycling: a target's pool is replaced (the old one closes once its requests are answered)
+   * after this many requests or this age, whichever comes first. kube-proxy balances per connection, so
+   * a keep-alive pool to a Service would otherwise stay on the pods it first reached and new replicas
+   * would get no traffic. Defaults: CONNECTION_MAX_REQUESTS, CONNECTION_MAX_AGE_MS.
+   */
+  connectionMaxRequests?: number
+  connectionMaxAgeMs?: number
 }
+
+/** Requests per pool generation before new connections are opened (each of `inFlight` connections gets about 1/inFlight of them). */
+export const CONNECTION_MAX_REQUESTS = 1000
+/** Age of a pool generation before new connections are opened. */
+export const CONNECTION_MAX_AGE_MS = 15_000
 
 interface Target {
   pool: Pool
   path: string
   url: string
+  origin: string
+  bornAt: number
+  requests: number
 }
 
 // 401/403: our token is missing or wrong (a configuration error, often fixed by a rollout): retry, never drop.
@@ -50,11 +67,21 @@ export class Publisher {
       const url = new URL(u)
       return {
         url: u,
+        origin: url.origin,
         path: `${url.pathname.replace(/\/$/, '')}/v1/publish`,
-        pool: new Pool(url.origin, { connections: opts.inFlight, pipelining: 1, keepAliveTimeout: 30_000 }),
+        pool: this.newPool(url.origin),
+        bornAt: Date.now(),
+        requests: 0,
       }
     })
   }
+
+  private newPool(origin: string): Pool {
+    return new Pool(origin, { connections: this.opts.inFlight, pipelining: 1, keepAliveTimeout: 30_000 })
+  }
+
+  /** Pools replaced so far (connection recycling). */
+  recycled = 0
 
   get pending(): number {
     return this.inFlight
@@ -91,6 +118,17 @@ export class Publisher {
   private pick(): Target {
     const t = this.targets[this.next % this.targets.length]!
     this.next++
+    const now = Date.now()
+    if (t.requests >= (this.opts.connectionMaxRequests ?? CONNECTION_MAX_REQUESTS) || now - t.bornAt >= (this.opts.connectionMaxAgeMs ?? CONNECTION_MAX_AGE_MS)) {
+      // New connections (kube-proxy picks a backend for each); the old pool finishes its requests, then closes.
+      const old = t.pool
+      t.pool = this.newPool(t.origin)
+      t.bornAt = now
+      t.requests = 0
+      this.recycled++
+      void old.close().catch(() => {})
+    }
+    t.requests++
     return t
   }
 
@@ -120,7 +158,7 @@ export class Publisher {
           bodyTimeout: this.opts.timeoutMs,
         })
         if (res.statusCode === 201) {
-          const answer = (await res.body.json()) as { msg_uuids?: string[] }
+          const answer = (await res.body.json()) as Partial<PublishAnswer>
           this.opts.ackLog?.append(answer.msg_uuids?.[0] ?? id)
           this.opts.onPublished?.()
           return

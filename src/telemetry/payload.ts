@@ -1,10 +1,8 @@
 // The telemetry payload: what the streamer publishes and the collector turns into a telemetry row.
 // One TypeBox schema, in one place; both sides import it.
-import { FormatRegistry, Type, type Static } from '@sinclair/typebox'
+import { Type, type Static } from '@sinclair/typebox'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
-
-const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/
-if (!FormatRegistry.Has('date-time')) FormatRegistry.Set('date-time', (v) => RFC3339.test(v) && !Number.isNaN(Date.parse(v)))
+import '../protocol/formats.js'
 
 export const TelemetryPayload = Type.Object(
   {

@@ -76,6 +76,15 @@ export const mqreader = {
     default: 5000,
     min: 1,
   }),
+  readerLeaseMaxBytes: int({
+    flag: 'lease-max-bytes',
+    env: 'TPIPE_READER_LEASE_MAX_BYTES',
+    description: 'Most bytes of messages one lease answer carries: a lease returns fewer messages rather than a larger answer (a single larger message still goes alone).',
+    scopes: ['mqreader'],
+    default: 16777216,
+    min: 4096,
+    max: 268435456,
+  }),
   readerMaxWaitMs: int({
     flag: 'max-wait-ms',
     env: 'TPIPE_READER_MAX_WAIT_MS',

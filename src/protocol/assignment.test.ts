@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest'
-import { parseAssignmentFile, parsePartitionList } from './assignment.js'
+import { layout } from '../partitions/index.js'
+import { formatAssignmentDoc, parseAssignmentDoc, parsePartitionList, readerAssignment } from './assignment.js'
 
-describe('parseAssignmentFile', () => {
+/** What the reader's file and ConfigMap sources do with a document: this reader's part of it. */
+const parseAssignmentFile = (text: string, readerName: string) => readerAssignment(parseAssignmentDoc(text), readerName)
+
+describe('assignment document as a reader reads it', () => {
   const doc = { generation: 3, replicas: 2, assignments: { 'mqreader-0': '0-127', 'mqreader-1': '128-255' } }
 
   it('finds this reader’s entry in the controller’s JSON', () => {
@@ -38,6 +42,27 @@ describe('parseAssignmentFile', () => {
     ['{"generation": 1, "assignments": {"a": 5}}', /entry a: partitions must be/],
   ])('rejects %s', (text, re) => {
     expect(() => parseAssignmentFile(text, 'a')).toThrow(re)
+  })
+})
+
+describe('assignment document as the controller writes it', () => {
+  it('round-trips through the ConfigMap text and rejects bad documents', () => {
+    const d = { generation: 7, replicas: 3, assignments: Object.fromEntries(layout(3).map((r, i) => [`mqreader-${i}`, `${r.start}-${r.end}`])) }
+    expect(parseAssignmentDoc(formatAssignmentDoc(d))).toEqual(d)
+    expect(() => parseAssignmentDoc('{')).toThrow(/not JSON/)
+    expect(() => parseAssignmentDoc('{"generation": -1, "replicas": 1, "assignments": {}}')).toThrow(/generation/)
+    expect(() => parseAssignmentDoc('{"generation": 1, "replicas": 1, "assignments": {"mqreader-0": "0-300"}}')).toThrow(/0-255/)
+    expect(() => parseAssignmentDoc('{"generation": 1, "replicas": -2}')).toThrow(/replicas/)
+  })
+
+  it('a reader gets its own partitions or null', () => {
+    const d = { generation: 2, replicas: 2, assignments: { 'mqreader-0': '0-1', 'mqreader-1': '2-255' } }
+    expect(readerAssignment(d, 'mqreader-0')).toEqual({ generation: 2, partitions: [0, 1] })
+    expect(readerAssignment(d, 'mqreader-5')).toEqual({ generation: 2, partitions: null })
+  })
+
+  it('normalises array entries to range strings and counts replicas when left out', () => {
+    expect(parseAssignmentDoc('generation: 4\nassignments:\n  a: [3, 1, 2]\n  b: "7"\n')).toEqual({ generation: 4, replicas: 2, assignments: { a: '1-3', b: '7' } })
   })
 })
 

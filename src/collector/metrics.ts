@@ -1,0 +1,26 @@
+// The collector's Prometheus metrics (names are part of the operator interface: dashboards and alerts).
+import { Counter, Histogram, type Registry } from '../metrics/index.js'
+
+export function collectorMetrics(registry: Registry) {
+  return {
+    persisted: new Counter({ name: 'collector_rows_persisted_total', help: 'Telemetry rows inserted (redelivered duplicates excluded).', registers: [registry] }),
+    received: new Counter({ name: 'collector_messages_received_total', help: 'Messages received in leases.', registers: [registry] }),
+    deadLetters: new Counter({ name: 'collector_dead_letters_total', help: 'Poison messages written to dead_letters.', registers: [registry] }),
+    batchDuration: new Histogram({
+      name: 'collector_batch_duration_seconds',
+      help: 'Time to persist one lease (one statement).',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    leaseErrors: new Counter({ name: 'collector_lease_errors_total', help: 'Lease or ack requests that failed (reader unreachable, 5xx).', registers: [registry] }),
+    ackRejected: new Counter({
+      name: 'collector_acks_rejected_total',
+      help: 'Acks answered 409 (lease expired first; the rows are already persisted, redelivery is harmless).',
+      registers: [registry],
+    }),
+    unstorable: new Counter({ name: 'collector_messages_unstorable_total', help: 'Messages the database refused even as a dead letter (logged, then acked).', registers: [registry] }),
+    persistFailures: new Counter({ name: 'collector_persist_failures_total', help: 'Batches not persisted (not acked: they will be redelivered).', registers: [registry] }),
+  }
+}
+
+export type CollectorMetrics = ReturnType<typeof collectorMetrics>

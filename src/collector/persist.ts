@@ -1,0 +1,135 @@
+// Persisting one lease: its messages become telemetry rows and dead letters, written in one statement
+// (ON CONFLICT (msg_uuid) DO NOTHING: a redelivery is a no-op). Each message is checked and serialised
+// on its own; when the batch fails for anything but the database or the network, the lease is
+// persisted message by message and only the messages that fail are dead-lettered, with the reason.
+import type { Logger } from 'pino'
+import { isTransient } from '../db/errors.js'
+import type { Pool } from '../db/pool.js'
+import type { LeasedMessage } from '../protocol/lease.js'
+import { checkTelemetryPayload } from '../telemetry/payload.js'
+import type { CollectorMetrics } from './metrics.js'
+import { insertOne, persistBatch, type DeadLetter, type TelemetryRowJson } from './sql.js'
+
+/** Splits a lease into telemetry rows and dead letters (payloads that cannot become a row). */
+export function toRows(messages: readonly LeasedMessage[]): { rows: TelemetryRowJson[]; dead: DeadLetter[] } {
+  const rows: TelemetryRowJson[] = []
+  const dead: DeadLetter[] = []
+  for (const m of messages) {
+    let err: string | undefined
+    try {
+      err = checkTelemetryPayload(m.payload)
+    } catch (e) {
+      err = ` cannot be checked: ${(e as Error).message}`
+    }
+    if (err === undefined) {
+      // The payload object itself becomes the row (json_to_recordset takes the columns it knows).
+      const row = m.payload as TelemetryRowJson
+      row.msg_uuid = m.msg_uuid
+      rows.push(row)
+    } else {
+      dead.push(deadLetter(m, `payload${err}`))
+    }
+  }
+  return { rows, dead }
+}
+
+function deadLetter(m: LeasedMessage, error: string): DeadLetter {
+  return {
+    msg_uuid: m.msg_uuid,
+    partition: m.partition,
+    key: m.key,
+    payload: m.payload ?? null,
+    error: error.slice(0, 2000),
+    delivery_count: m.delivery_count,
+    enqueued_at: m.enqueued_at ?? null,
+  }
+}
+
+/**
+ * Each row and dead letter serialised on its own: a message whose payload cannot be serialised (nested
+ * too deep for JSON.stringify, say) becomes a dead letter with the reason instead of failing the batch.
+ */
+export function serialise(rows: readonly TelemetryRowJson[], dead: readonly DeadLetter[], byUuid: ReadonlyMap<string, LeasedMessage>): { rows: string[]; dead: string[] } {
+  const out = { rows: [] as string[], dead: [] as string[] }
+  const deadOut = (d: DeadLetter) => {
+    try {
+      out.dead.push(JSON.stringify(d))
+    } catch (e) {
+      // The payload itself cannot be serialised: keep the reason and where it came from, not the payload.
+      out.dead.push(JSON.stringify({ ...d, payload: { unserialisable: true }, error: `${d.error}; payload not stored: ${(e as Error).message}`.slice(0, 2000) }))
+    }
+  }
+  for (const row of rows) {
+    try {
+      out.rows.push(JSON.stringify(row))
+    } catch (e) {
+      deadOut(deadLetter(byUuid.get(row.msg_uuid)!, `payload cannot be serialised: ${(e as Error).message}`))
+    }
+  }
+  for (const d of dead) deadOut(d)
+  return out
+}
+
+/**
+ * Returns persist(messages): resolves once the lease's rows (and dead letters) are committed; throws
+ * only on a transient error — the database or the network — so the lease is not acked and comes again.
+ */
+export function persister(pool: Pool, metrics: CollectorMetrics, log: Logger): (messages: readonly LeasedMessage[]) => Promise<void> {
+  /** Message by message: good rows are inserted, every failure that is not transient is dead-lettered. */
+  async function isolate(messages: readonly LeasedMessage[], byUuid: ReadonlyMap<string, LeasedMessage>): Promise<void> {
+    const bad: string[] = []
+    let good = 0
+    for (const m of messages) {
+      try {
+        const { rows, dead } = toRows([m])
+        const one = serialise(rows, dead, byUuid)
+        bad.push(...one.dead)
+        if (one.rows.length === 1) {
+          await pool.query(insertOne(one.rows[0]!))
+          good++
+        }
+      } catch (e) {
+        if (isTransient(e)) throw e
+        bad.push(...serialise([], [deadLetter(m, `cannot be stored: ${(e as Error).message}`)], byUuid).dead)
+      }
+    }
+    metrics.persisted.inc(good)
+    try {
+      const r = await pool.query<{ inserted: number; dead: number }>(persistBatch([], bad))
+      metrics.deadLetters.inc(r.rows[0]?.dead ?? 0)
+    } catch (err) {
+      if (isTransient(err)) throw err
+      // Even a dead letter can be refused: store the others, log the rest loudly — acking them beats
+      // redelivering the whole lease forever.
+      for (const d of bad) {
+        try {
+          const r = await pool.query<{ inserted: number; dead: number }>(persistBatch([], [d]))
+          metrics.deadLetters.inc(r.rows[0]?.dead ?? 0)
+        } catch (e) {
+          if (isTransient(e)) throw e
+          metrics.unstorable.inc()
+          log.error({ err: (e as Error).message, deadLetter: d.slice(0, 500) }, 'a message can be stored neither as telemetry nor as a dead letter; dropping it')
+        }
+      }
+    }
+  }
+
+  return async function persist(messages) {
+    const byUuid = new Map(messages.map((m) => [m.msg_uuid, m]))
+    const t0 = process.hrtime.bigint()
+    try {
+      const { rows, dead } = toRows(messages)
+      const batch = serialise(rows, dead, byUuid)
+      const r = await pool.query<{ inserted: number; dead: number }>(persistBatch(batch.rows, batch.dead))
+      metrics.persisted.inc(r.rows[0]?.inserted ?? 0)
+      metrics.deadLetters.inc(r.rows[0]?.dead ?? 0)
+    } catch (err) {
+      // Only the database or the network is transient: throw, the lease is not acked and comes again.
+      // Anything else (a data error, a message our code cannot handle) is one message's fault.
+      if (isTransient(err)) throw err
+      log.warn({ err: (err as Error).message }, 'batch failed for a message; isolating the bad ones')
+      await isolate(messages, byUuid)
+    }
+    metrics.batchDuration.observe(Number(process.hrtime.bigint() - t0) / 1e9)
+  }
+}

@@ -1,0 +1,214 @@
+// The lease book: leases out (id → messages, each with its expiry timer) and lease requests waiting for
+// messages (long-polls). Takes ready messages from the store, gives them back when a lease expires, and
+// hands acked ones to the ack batcher's side of the store. Time comes from the injected clock.
+import { randomUUID } from 'node:crypto'
+import { TpipeError } from '../errors.js'
+import type { RenderableLease } from '../protocol/lease.js'
+import type { Clock, Timer } from './clock.js'
+import type { PartitionTable } from './partition-state.js'
+import type { Msg } from './queue.js'
+import type { MessageStore } from './store.js'
+
+export interface Lease extends RenderableLease {
+  readonly id: string
+  msgs: Msg[]
+  /** Wall-clock milliseconds (shown to the client as expires_at). */
+  readonly expiresAt: number
+  timer: Timer
+}
+
+export interface LeaseBookOptions {
+  maxWaiters: number
+  /** Most bytes of messages one lease carries (the rendered answer stays about this size). */
+  leaseMaxBytes: number
+  clock: Clock
+  /** A lease took messages of partition p (for the owner's 'leased' events). */
+  onLeased?: (p: number) => void
+  onCount?: (what: 'expired' | 'redelivered', n: number) => void
+  /** Ready messages were taken (the loader may need to refill). */
+  onTaken: () => void
+  /** A lease ended without an ack: a draining partition may be done. */
+  onExpired: () => void
+}
+
+interface LeaseWaiter {
+  max: number
+  visibilityMs: number
+  resolve: (lease: Lease | null) => void
+  timer: Timer
+}
+
+// Room for the answer's envelope ({"lease_id":"…","expires_at":"…","messages":[…]}).
+const ENVELOPE_BYTES = 128
+
+export class LeaseBook {
+  private readonly leases = new Map<string, Lease>()
+  private waiters: LeaseWaiter[] = []
+  private rotation = 0
+  leasesExpired = 0
+  redelivered = 0
+
+  constructor(
+    private readonly table: PartitionTable,
+    private readonly store: MessageStore,
+    private readonly opts: LeaseBookOptions,
+  ) {}
+
+  get waiting(): number {
+    return this.waiters.length
+  }
+
+  /**
+   * Leases up to `max` ready messages (fewer when their bytes would pass leaseMaxBytes). With nothing
+   * ready and waitMs > 0, parks the request until messages arrive or the wait ends (then null).
+   */
+  lease(max: number, visibilityMs: number, waitMs: number, signal?: AbortSignal): Promise<Lease | null> {
+    const l = this.take(max, visibilityMs)
+    if (l || waitMs <= 0) return Promise.resolve(l)
+    if (this.waiters.length >= this.opts.maxWaiters) {
+      return Promise.reject(new TpipeError('TPIPE_ERR_TOO_MANY_WAITERS', `${this.waiters.length} lease requests are already waiting`, { retryAfter: 1 }))
+    }
+    const clock = this.opts.clock
+    return new Promise((resolve) => {
+      const w: LeaseWaiter = {
+        max,
+        visibilityMs,
+        resolve,
+        timer: clock.setTimeout(() => {
+          this.waiters = this.waiters.filter((x) => x !== w)
+          resolve(null)
+        }, waitMs),
+      }
+      this.waiters.push(w)
+      signal?.addEventListener('abort', () => {
+        // The client went away: leasing to it would only delay those messages by a visibility timeout.
+        clock.clearTimeout(w.timer)
+        this.waiters = this.waiters.filter((x) => x !== w)
+        resolve(null)
+      })
+      this.opts.onTaken()
+    })
+  }
+
+  private take(max: number, visibilityMs: number): Lease | null {
+    if (this.store.readyTotal === 0) return null
+    const owned = this.table.owned
+    const start = owned.length === 0 ? 0 : this.rotation++ % owned.length
+    const msgs = this.store.take(owned, start, max, { bytes: this.opts.leaseMaxBytes - ENVELOPE_BYTES }, this.opts.onLeased)
+    if (msgs.length === 0) return null
+    const clock = this.opts.clock
+    const id = randomUUID()
+    const lease: Lease = { id, msgs, expiresAt: clock.wall() + visibilityMs, timer: clock.setTimeout(() => this.expire(id), visibilityMs) }
+    this.leases.set(id, lease)
+    this.opts.onTaken()
+    return lease
+  }
+
+  /** Messages became ready: answer waiting requests first-come first-served while there are some. */
+  serveWaiters(): void {
+    while (this.waiters.length > 0 && this.store.readyTotal > 0) {
+      const w = this.waiters.shift()!
+      this.opts.clock.clearTimeout(w.timer)
+      w.resolve(this.take(w.max, w.visibilityMs))
+    }
+  }
+
+  /** Every waiting request gets an empty answer now (shutdown). */
+  releaseWaiters(): void {
+    for (const w of this.waiters.splice(0)) {
+      this.opts.clock.clearTimeout(w.timer)
+      w.resolve(null)
+    }
+  }
+
+  private expire(id: string): void {
+    const lease = this.leases.get(id)
+    if (!lease) return
+    this.leases.delete(id)
+    this.leasesExpired++
+    this.opts.onCount?.('expired', 1)
+    for (const m of lease.msgs) this.store.unlease(m)
+    this.backToReady(lease.msgs)
+    this.opts.onExpired()
+  }
+
+  /**
+   * Messages whose lease expired (or whose DELETE failed) become ready again, in id order, if their
+   * partition is still served under the epoch they were loaded in; others are forgotten (their rows
+   * stay queued for whoever serves the partition now).
+   */
+  backToReady(msgs: Msg[], fromLease = true): void {
+    const groups = new Map<number, Msg[]>()
+    const epoch = this.table.epoch
+    for (const m of msgs) {
+      const p = m.partition
+      const owned = this.table.isOwned(p)
+      // An older epoch in a partition we own again can only be a lease from before a drain that was
+      // cancelled (resume): the lock was never released, the row is still queued, and the reload
+      // skipped it while it was leased. It is ready again now, under the current epoch.
+      if (owned && epoch[p] !== m.ep && fromLease) m.ep = epoch[p]!
+      if (owned && epoch[p] === m.ep) {
+        m.dc++
+        const g = groups.get(p) ?? []
+        g.push(m)
+        groups.set(p, g)
+      } else this.store.forget(m.id)
+    }
+    for (const [p, g] of groups) {
+      this.store.mergeReady(p, g)
+      this.redelivered += g.length
+      this.opts.onCount?.('redelivered', g.length)
+    }
+    if (groups.size > 0) this.serveWaiters()
+  }
+
+  /**
+   * Takes the acked messages out of a lease (all of it, or the listed msg_uuids): they are ack pending
+   * from now on. The lease ends when nothing is left in it.
+   */
+  ack(leaseId: string, uuids?: readonly string[]): Msg[] {
+    const lease = this.leases.get(leaseId)
+    if (!lease) throw new TpipeError('TPIPE_ERR_LEASE_EXPIRED', `lease ${leaseId} is unknown or expired; its messages will be redelivered`)
+    let acked: Msg[]
+    if (uuids === undefined) {
+      acked = lease.msgs
+      lease.msgs = []
+    } else {
+      const want = new Set(uuids.map((u) => u.toLowerCase()))
+      acked = []
+      const keep: Msg[] = []
+      for (const m of lease.msgs) (want.has(m.uuid) ? acked : keep).push(m)
+      lease.msgs = keep
+    }
+    if (lease.msgs.length === 0) this.end(lease)
+    for (const m of acked) this.store.toPending(m)
+    return acked
+  }
+
+  /** Drops p's messages from every lease (drain timeout): they are neither redelivered nor acked here. */
+  dropPartition(p: number): void {
+    if (this.store.leasedCount[p]! === 0) return
+    for (const lease of this.leases.values()) {
+      const keep: Msg[] = []
+      for (const m of lease.msgs) {
+        if (m.partition === p) {
+          this.store.forget(m.id)
+          this.store.unlease(m)
+        } else keep.push(m)
+      }
+      lease.msgs = keep
+      if (keep.length === 0) this.end(lease)
+    }
+  }
+
+  /** Forgets every lease (the lock session was lost, or the reader stops). */
+  clear(): void {
+    for (const lease of this.leases.values()) this.opts.clock.clearTimeout(lease.timer)
+    this.leases.clear()
+  }
+
+  private end(lease: Lease): void {
+    this.opts.clock.clearTimeout(lease.timer)
+    this.leases.delete(lease.id)
+  }
+}

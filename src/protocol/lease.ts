@@ -1,0 +1,105 @@
+// The queue's read-side wire formats (mqreader ⇄ collector): POST /v1/lease and POST /v1/ack.
+// The lease answer is the hot path: mqreader never parses or re-serialises payloads. Each message's JSON
+// up to `"delivery_count":` is rendered once when the row is loaded (payload spliced in as the text
+// PostgreSQL returned) and an answer is a join of those heads. The renderers below are the only code that
+// writes that text; lease.test.ts checks their output against the LeaseAnswer schema.
+import { Type, type Static } from '@sinclair/typebox'
+
+export const UUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
+
+/** POST /v1/lease body; the limits come from the reader's settings. */
+export function leaseRequestSchema(limits: { leaseMax: number; maxWaitMs: number }) {
+  return Type.Object(
+    {
+      max: Type.Integer({ minimum: 1, maximum: limits.leaseMax }),
+      visibility_timeout_ms: Type.Optional(Type.Integer({ minimum: 100, maximum: 3_600_000 })),
+      wait_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: limits.maxWaitMs })),
+    },
+    { additionalProperties: false },
+  )
+}
+export type LeaseRequest = Static<ReturnType<typeof leaseRequestSchema>>
+
+/** One delivered message. Field order is the rendered order: delivery_count last (see renderLease). */
+export const LeasedMessage = Type.Object({
+  msg_uuid: Type.String({ pattern: UUID_PATTERN }),
+  key: Type.String(),
+  partition: Type.Integer({ minimum: 0 }),
+  payload: Type.Unknown(),
+  enqueued_at: Type.String({ format: 'date-time' }),
+  /** Deliveries so far, counting this one. */
+  delivery_count: Type.Integer({ minimum: 1 }),
+})
+export type LeasedMessage = Static<typeof LeasedMessage>
+
+/** POST /v1/lease answer. Nothing ready (after wait_ms): lease_id and expires_at null, no messages. */
+export const LeaseAnswer = Type.Object({
+  lease_id: Type.Union([Type.String(), Type.Null()]),
+  expires_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  messages: Type.Array(LeasedMessage),
+})
+export type LeaseAnswer = Static<typeof LeaseAnswer>
+
+/** POST /v1/ack body: the whole lease, or only the listed messages of it. */
+export function ackRequestSchema(limits: { leaseMax: number }) {
+  return Type.Object(
+    {
+      lease_id: Type.String({ minLength: 1, maxLength: 100 }),
+      msg_uuids: Type.Optional(Type.Array(Type.String({ pattern: UUID_PATTERN }), { maxItems: limits.leaseMax })),
+    },
+    { additionalProperties: false },
+  )
+}
+export type AckRequest = Static<ReturnType<typeof ackRequestSchema>>
+
+/** POST /v1/ack answer, sent once the DELETE holding the messages has committed. */
+export const AckAnswer = Type.Object({ acked: Type.Integer({ minimum: 0 }) })
+export type AckAnswer = Static<typeof AckAnswer>
+
+/** What a stored row gives the renderer (the columns of mqreader's loads). */
+export interface MessageSource {
+  msg_uuid: string
+  key: string
+  partition: number
+  /** The payload as JSON text, exactly as PostgreSQL returned it (never parsed here). */
+  payloadJson: string
+  /** RFC 3339, UTC. */
+  enqueued_at: string
+}
+
+// The fields renderMessageHead writes (all of LeasedMessage but delivery_count, appended at lease time).
+// Compiles only while that is exactly the schema's field list: a field added there must be rendered here.
+type Rendered = 'msg_uuid' | 'key' | 'partition' | 'payload' | 'enqueued_at'
+type HeadFields = Exclude<keyof LeasedMessage, 'delivery_count'>
+const _sameFields: [Exclude<HeadFields, Rendered>, Exclude<Rendered, HeadFields>] extends [never, never] ? true : never = true
+
+/**
+ * A message's JSON up to and including `"delivery_count":` (one LeasedMessage minus its count), and the
+ * UTF-8 bytes the rendered message takes (head, up to 10 digits of count, closing brace): what lease byte
+ * bounds count. The payload text is measured on its own, never copied for it.
+ */
+export function renderMessageHead(m: MessageSource): { head: string; bytes: number } {
+  // The schema's field order (lease.test.ts checks it); uuid and time are formats without characters to escape.
+  const before = `{"msg_uuid":"${m.msg_uuid}","key":${JSON.stringify(m.key)},"partition":${m.partition},"payload":`
+  const after = `,"enqueued_at":"${m.enqueued_at}","delivery_count":`
+  return { head: before + m.payloadJson + after, bytes: Buffer.byteLength(before) + Buffer.byteLength(m.payloadJson) + after.length + 11 }
+}
+
+/** What a lease holds, as far as rendering goes. */
+export interface RenderableLease {
+  readonly id: string
+  /** Wall-clock milliseconds since the epoch. */
+  readonly expiresAt: number
+  readonly msgs: readonly { readonly head: string; readonly dc: number }[]
+}
+
+export const EMPTY_LEASE_ANSWER = '{"lease_id":null,"expires_at":null,"messages":[]}'
+
+/** The lease answer, built as one string: each message is its head plus its delivery count. */
+export function renderLease(lease: RenderableLease | null): string {
+  if (!lease) return EMPTY_LEASE_ANSWER
+  const msgs = lease.msgs
+  const parts: string[] = new Array(msgs.length)
+  for (let i = 0; i < msgs.length; i++) parts[i] = msgs[i]!.head + msgs[i]!.dc + '}'
+  return `{"lease_id":"${lease.id}","expires_at":"${new Date(lease.expiresAt).toISOString()}","messages":[${parts.join(',')}]}`
+}
