@@ -9,10 +9,10 @@ import { createPool, migrate, resolveDatabaseUrl, type Pool } from '../db/index.
 import { machineInfo, type MachineInfo } from './machine.js'
 import { ROOT } from './proc.js'
 import { figure, fmt, fmtFigure, ratio, type Figure } from './stats.js'
-import { helloCeiling, insertCeiling, moveCeiling, setupBenchTables, telemetryInsertCeiling } from './suites/ceilings.js'
+import { helloCeiling, insertCeiling, moveCeiling, pipelineCeiling, setupBenchTables, telemetryInsertCeiling } from './suites/ceilings.js'
 import { mqwriterRun } from './suites/mqwriter.js'
 
-export const SUITES = ['ceilings', 'mqwriter', 'drain', 'e2e', 'api', 'peer'] as const
+export const SUITES = ['ceilings', 'mqwriter', 'drain', 'e2e', 'ingest', 'api', 'peer'] as const
 export type SuiteName = (typeof SUITES)[number]
 
 export interface BenchOptions {
@@ -77,12 +77,18 @@ const suites: Record<SuiteName, (ctx: Context) => Promise<Row[]>> = {
     const insert = await repeat(ctx, 'ceilings.insert', () => insertCeiling(ctx.pool, ctx.opts.durationS))
     const telemetryInsert = await repeat(ctx, 'ceilings.telemetryInsert', () => telemetryInsertCeiling(ctx.pool, ctx.opts.durationS))
     const move = await repeatMany(ctx, 'ceilings.move', () => moveCeiling(ctx.pool, ctx.opts.durationS, ctx.opts.smoke ? 5_000 : 200_000))
+    const pipeline = await repeatMany(ctx, 'ceilings.pipeline', () => pipelineCeiling(ctx.pool, ctx.opts.durationS))
     return [
       { figure: `fastify hello-world POST (${fmt(hello.bodyBytes!.median)}-byte body, 64 conns), req/s`, value: fmtFigure(hello.rps!) },
       { figure: 'raw multi-row INSERT into a queue_messages-shaped table, rows/s', value: fmtFigure(insert) },
       { figure: 'raw multi-row INSERT into a telemetry-shaped table, rows/s', value: fmtFigure(telemetryInsert) },
       { figure: 'raw SQL move SELECT → INSERT telemetry → DELETE, through the client, rows/s', value: fmtFigure(move.clientMove!) },
       { figure: 'raw SQL move in one server-side statement (upper bound), rows/s', value: fmtFigure(move.serverMove!) },
+      {
+        figure: 'raw DB pipeline: INSERT queue (2 conns) + client move to telemetry (2 workers) at once, telemetry rows/s',
+        value: fmtFigure(pipeline.moved!),
+        ratio: `queue INSERT ${fmt(pipeline.inserted!.median)}/s, depth at end ${fmt(pipeline.depthEnd!.median)}`,
+      },
     ]
   },
 
@@ -125,6 +131,10 @@ const suites: Record<SuiteName, (ctx: Context) => Promise<Row[]>> = {
   async e2e(ctx) {
     const { e2eSuite } = await import('./suites/e2e.js')
     return e2eSuite(ctx)
+  },
+  async ingest(ctx) {
+    const { ingestSuite } = await import('./suites/ingest.js')
+    return ingestSuite(ctx)
   },
   async api(ctx) {
     const { apiSuite } = await import('./suites/api.js')

@@ -11,7 +11,7 @@ export const UMBRELLA_CHART = 'telemetry-pipeline'
 /** The library chart of the shared templates (tpipe.*) every service chart depends on. */
 export const LIBRARY_CHART = 'tpipe-lib'
 /** The service charts: each depends on the library chart (file://). */
-export const SERVICE_CHARTS = ['mqwriter', 'mqreader', 'partition-controller', 'collector', 'streamer', 'apigw'] as const
+export const SERVICE_CHARTS = ['mqwriter', 'mqreader', 'partition-controller', 'collector', 'streamer', 'apigw', 'scraper'] as const
 /** Every installable chart in charts/, dependencies before the umbrella chart (the library chart is not installable). */
 export const CHARTS = ['postgresql', ...SERVICE_CHARTS, UMBRELLA_CHART] as const
 export type ChartName = (typeof CHARTS)[number]

@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { delimiter, join } from 'node:path'
-import { ApiException, KubeConfig, PatchStrategy, setHeaderOptions, type ConfigurationOptions } from '@kubernetes/client-node'
+import { ApiException, AppsV1Api, KubeConfig, PatchStrategy, setHeaderOptions, type ConfigurationOptions } from '@kubernetes/client-node'
 
 const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount'
 
@@ -21,6 +21,8 @@ export interface ClusterOptions {
 export interface ClusterAccess {
   kubeConfig: KubeConfig
   namespace: string
+  /** Where the namespace came from: --namespace/TPIPE_NAMESPACE, the pod, the kubeconfig context, found by locateInstall, or "default". */
+  namespaceFrom?: 'flag' | 'pod' | 'context' | 'found' | 'default'
   /** The context in use (undefined in-cluster). */
   context: string | undefined
   /** The API server URL, for messages. */
@@ -98,7 +100,32 @@ export function connectCluster(opts: ClusterOptions = {}, env: NodeJS.ProcessEnv
       // fall through to "default", as kubectl does
     }
   }
-  return { kubeConfig: kc, namespace: namespace || 'default', context: inCluster ? undefined : kc.getCurrentContext(), server: cluster.server }
+  const namespaceFrom: ClusterAccess['namespaceFrom'] = opts.namespace ? 'flag' : inCluster ? 'pod' : namespace ? 'context' : 'default'
+  return { kubeConfig: kc, namespace: namespace || 'default', namespaceFrom, context: inCluster ? undefined : kc.getCurrentContext(), server: cluster.server }
+}
+
+/** The labels of the mqreader StatefulSet every tpipe install has (charts/mqreader). */
+export const TPIPE_MARKER_SELECTOR = 'app.kubernetes.io/part-of=tpipe,app.kubernetes.io/name=mqreader'
+
+/**
+ * Without --namespace (or TPIPE_NAMESPACE), the namespace tpipe is installed in rather than the context's
+ * (usually "default", while `tpipe up` installs into "tpipe"): one list of the mqreader StatefulSets
+ * across namespaces. The context's namespace stays when tpipe is there too, when nothing is found, or when
+ * listing across namespaces is not allowed; several installs and none in the context's namespace is an
+ * error naming them.
+ */
+export async function locateInstall(access: ClusterAccess): Promise<ClusterAccess> {
+  if (access.namespaceFrom === 'flag' || access.namespaceFrom === 'pod') return access
+  let namespaces: string[]
+  try {
+    const list = await access.kubeConfig.makeApiClient(AppsV1Api).listStatefulSetForAllNamespaces({ labelSelector: TPIPE_MARKER_SELECTOR })
+    namespaces = [...new Set(list.items.map((s) => s.metadata?.namespace).filter((n): n is string => Boolean(n)))].sort()
+  } catch {
+    return access
+  }
+  if (namespaces.length === 0 || namespaces.includes(access.namespace)) return access
+  if (namespaces.length === 1) return { ...access, namespace: namespaces[0]!, namespaceFrom: 'found' }
+  throw new ClusterUnavailableError(`tpipe is installed in several namespaces (${namespaces.join(', ')}) and not in "${access.namespace}": pick one with --namespace`, [])
 }
 
 /** HTTP status of an API error (404, 409…), or undefined for transport errors. */

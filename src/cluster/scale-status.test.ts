@@ -35,6 +35,30 @@ afterEach(async () => {
   await fake.close()
 })
 
+describe('the namespace tpipe is installed in (defect 9)', () => {
+  const labelled = (ns: string) => ({ metadata: { name: 'mqreader', namespace: ns, labels: { 'app.kubernetes.io/part-of': 'tpipe', 'app.kubernetes.io/name': 'mqreader' } }, spec: { replicas: 2, template: { metadata: {} } } })
+
+  it('without --namespace, scale and status find the install (tpipe up uses "tpipe") instead of the context’s "default"', async () => {
+    writeFileSync(kubeconfig, fake.kubeconfigYaml({ token: 'cli', context: 'kind-tpipe' }))
+    install()
+    fake.put('statefulset', labelled(NS))
+    const st = await clusterStatus({ kubeconfig })
+    expect(st.namespace).toBe(NS)
+    const r = await scaleOnCluster({ kubeconfig, service: 'mqreader', replicas: 3 })
+    expect(r).toMatchObject({ namespace: NS, from: 2, to: 3 })
+  })
+
+  it('--namespace wins; the context’s namespace stays when tpipe is there; several installs elsewhere is an error naming them', async () => {
+    writeFileSync(kubeconfig, fake.kubeconfigYaml({ token: 'cli', context: 'kind-tpipe' }))
+    fake.put('statefulset', labelled('a'))
+    fake.put('statefulset', labelled('b'))
+    await expect(clusterStatus({ kubeconfig })).rejects.toThrow(/several namespaces \(a, b\).*--namespace/)
+    expect((await clusterStatus({ kubeconfig, namespace: 'b' })).namespace).toBe('b')
+    writeFileSync(kubeconfig, fake.kubeconfigYaml({ token: 'cli', context: 'kind-tpipe', namespace: 'a' }))
+    expect((await clusterStatus({ kubeconfig })).namespace).toBe('a')
+  })
+})
+
 describe('scaleOnCluster', () => {
   it('mqreader: merge-patches the StatefulSet scale subresource in the context namespace', async () => {
     install()

@@ -3,7 +3,7 @@
 // workload it would undo a plain scale on its next sync, so the user is told, and with --pin the HPA's
 // minReplicas and maxReplicas are set to n first so the change sticks.
 import { AppsV1Api, AutoscalingV2Api, type V2HorizontalPodAutoscaler } from '@kubernetes/client-node'
-import { apiStatus, connectCluster, explainClusterError, isNotFound, mergePatchOptions, type ClusterAccess, type ClusterOptions } from './kube.js'
+import { apiStatus, connectCluster, locateInstall, explainClusterError, isNotFound, mergePatchOptions, type ClusterAccess, type ClusterOptions } from './kube.js'
 
 export const WORKLOAD_KINDS = {
   mqwriter: 'Deployment',
@@ -85,8 +85,9 @@ export async function scaleOnCluster(opts: ScaleOptions): Promise<ScaleResult> {
   const service = checkService(opts.service)
   if (!Number.isSafeInteger(opts.replicas) || opts.replicas < 0) throw new ScaleError(`replicas must be a whole number >= 0, got ${opts.replicas}`)
   if (opts.pin && opts.replicas < 1) throw new ScaleError('an HPA cannot be pinned to 0 replicas (its minReplicas is at least 1); scale to 0 without --pin, or remove the HPA')
-  const access = connectCluster(opts, opts.env)
+  let access = connectCluster(opts, opts.env)
   try {
+    access = await locateInstall(access)
     return await scale(access, service, opts)
   } catch (err) {
     throw explainClusterError(err, access)

@@ -5,7 +5,7 @@
 import { AppsV1Api, CoordinationV1Api, CoreV1Api, type V1Lease, type V1ConfigMap } from '@kubernetes/client-node'
 import { ASSIGNMENT_KEY, parseAssignmentDoc, type AssignmentDoc } from '../protocol/assignment.js'
 import { parsePartitions, replicaNames } from '../partitions/index.js'
-import { connectCluster, explainClusterError, isNotFound, type ClusterAccess } from './kube.js'
+import { connectCluster, explainClusterError, locateInstall, isNotFound, type ClusterAccess } from './kube.js'
 import { SCALABLE_SERVICES, WORKLOAD_KINDS, findHpa, objectName, type ClusterTarget, type HpaInfo, type ScalableService } from './scale.js'
 
 export interface StatusOptions extends ClusterTarget {
@@ -61,8 +61,9 @@ export interface ClusterStatus {
 }
 
 export async function clusterStatus(opts: StatusOptions = {}): Promise<ClusterStatus> {
-  const access = connectCluster(opts, opts.env)
+  let access = connectCluster(opts, opts.env)
   try {
+    access = await locateInstall(access)
     return await status(access, opts)
   } catch (err) {
     throw explainClusterError(err, access)

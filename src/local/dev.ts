@@ -12,6 +12,7 @@ import { stateFile, type DevState } from './client.js'
 import { PACKAGE_ROOT } from './process.js'
 import { SCALABLE, Supervisor, type Topology } from './supervisor.js'
 import { renderStatus, statusLine } from './view.js'
+import { startDcgmSim, type DcgmSim } from '../dcgmsim/server.js'
 
 export const DEFAULT_CSV = join(PACKAGE_ROOT, 'charts', 'streamer', 'files', 'telemetry.csv')
 /** Per streamer: modest, so a laptop stays responsive; `--rate max` lifts it. */
@@ -28,13 +29,17 @@ export interface DevOptions extends Topology {
   view: 'auto' | 'none'
   /** Stop after this many seconds (0 = until Ctrl-C / SIGTERM). */
   durationS: number
+  /** csv: streamers loop the CSV; scrape: `streamers` scrapers scrape an in-process dcgm-sim of simNodes nodes. */
+  source?: 'csv' | 'scrape'
+  simNodes?: number
+  scrapeIntervalMs?: number
   log: (msg: string) => void
 }
 
 export async function runDev(o: DevOptions): Promise<void> {
   let embeddedStarted = false
   let databaseUrl = o.databaseUrl
-  const ctx: { sup?: Supervisor; pool?: Pool } = {}
+  const ctx: { sup?: Supervisor; pool?: Pool; sim?: DcgmSim } = {}
   const tasks = new Listr(
     [
       {
@@ -60,8 +65,14 @@ export async function runDev(o: DevOptions): Promise<void> {
         title: 'services',
         task: async (_c, task) => {
           ctx.pool = createPool(databaseUrl!, { max: 2, applicationName: 'tpipe-dev', onError: () => {} })
+          const scrape = o.source === 'scrape'
+          if (scrape) {
+            ctx.sim = await startDcgmSim({ csv: o.csv, nodes: o.simNodes ?? 4, layout: 'ports', host: '127.0.0.1', port: 0 })
+            o.log(`dcgm-sim: ${ctx.sim.nodes.length} simulated dcgm-exporter nodes, ${ctx.sim.urls[0]} …`)
+          }
           const sup = new Supervisor({
             ...o,
+            ...(scrape ? { streamers: 0, scrapers: o.streamers, scrapeTargets: ctx.sim!.urls, scrapeIntervalMs: o.scrapeIntervalMs ?? 15_000 } : {}),
             databaseUrl: databaseUrl!,
             apigwPort: o.portBase,
             pool: ctx.pool,
@@ -95,6 +106,7 @@ export async function runDev(o: DevOptions): Promise<void> {
   } catch (err) {
     await ctx.sup?.stop().catch(() => {})
     await ctx.pool?.end().catch(() => {})
+    await ctx.sim?.close()
     throw err
   }
   const sup = ctx.sup!
@@ -154,6 +166,7 @@ export async function runDev(o: DevOptions): Promise<void> {
   await control.close()
   rmSync(stateFile(o.home), { force: true })
   await sup.stop()
+  await ctx.sim?.close()
   await ctx.pool?.end().catch(() => {})
   if (embeddedStarted) await stopEmbedded(o.home)
   o.log(`stopped in ${((Date.now() - t0) / 1000).toFixed(1)} s`)

@@ -35,6 +35,10 @@ export interface SupervisorOptions extends Topology {
   env?: Record<string, string>
   /** Per-service extra args. */
   extraArgs?: Partial<Record<ServiceName, string[]>>
+  /** `tpipe dev --source scrape`: this many scrapers (static shards i/n) scrape these dcgm-exporter URLs. */
+  scrapers?: number
+  scrapeTargets?: readonly string[]
+  scrapeIntervalMs?: number
   /** When set, streamer i appends acknowledged msg_uuids to <ackLogDir>/streamer-i.acks. */
   ackLogDir?: string
   log?: (msg: string) => void
@@ -53,6 +57,17 @@ export interface ReaderStatus {
   ready: number | null
   leased: number | null
   bufferUtilization: number | null
+}
+
+/** One scraper's targets (its /v1/targets), for the status views. */
+export interface ScraperStatus {
+  name: string
+  targets: number
+  up: number
+  down: number
+  /** The first failing target and why, when any. */
+  lastError: string | null
+  samples: number
 }
 
 export interface ProcessStatus {
@@ -75,6 +90,7 @@ export interface DevStatus {
   leased: number
   deadLetters: number | null
   readers: ReaderStatus[]
+  scrapers: ScraperStatus[]
   generation: number
   apigwUrl: string
   swaggerUrl: string
@@ -141,6 +157,7 @@ export class Supervisor {
     this.log = opts.log ?? (() => {})
     this.streamerCount = opts.streamers
     for (const s of SCALABLE) this.processes.set(s, [])
+    this.processes.set('scraper', [])
   }
 
   list(service: ServiceName): ManagedProcess[] {
@@ -206,6 +223,20 @@ export class Supervisor {
       }
       case 'apigw':
         args = []
+        break
+      case 'scraper':
+        args = [
+          '--scrape-targets',
+          (this.opts.scrapeTargets ?? []).join(','),
+          '--mqwriter',
+          this.list('mqwriter').map((p) => p.url).join(','),
+          '--scrape-shard',
+          `${index}/${Math.max(this.opts.scrapers ?? 1, index + 1)}`,
+          '--scrape-interval-ms',
+          String(this.opts.scrapeIntervalMs ?? 15_000),
+          '--scrape-timeout-ms',
+          String(Math.min(10_000, Math.floor((this.opts.scrapeIntervalMs ?? 15_000) * 0.8))),
+        ]
         break
       default:
         throw new Error(`tpipe dev does not run ${service}`)
@@ -286,6 +317,11 @@ export class Supervisor {
     await step(`streamer ×${o.streamers}${o.rate > 0 ? ` at ${o.rate} msg/s each` : ' at full speed'}`, async () => {
       await Promise.all(Array.from({ length: o.streamers }, (_, i) => this.launch('streamer', i)))
     })
+    if (o.scrapers) {
+      await step(`scraper ×${o.scrapers} on ${o.scrapeTargets?.length ?? 0} dcgm-exporter targets`, async () => {
+        await Promise.all(Array.from({ length: o.scrapers ?? 0 }, (_, i) => this.launch('scraper', i)))
+      })
+    }
   }
 
   /** Runs topology changes one at a time. */
@@ -495,6 +531,21 @@ export class Supervisor {
         }
       }),
     )
+    const scrapers: ScraperStatus[] = await Promise.all(
+      this.list('scraper').map(async (p) => {
+        const v = await getJson<{ targets: { up: boolean | null; url: string; last_error: string | null; last_samples: number }[] }>(`${p.url}/v1/targets`)
+        const t = v?.targets ?? []
+        const bad = t.find((x) => x.up === false)
+        return {
+          name: p.spec.name,
+          targets: t.length,
+          up: t.filter((x) => x.up === true).length,
+          down: t.filter((x) => x.up === false).length,
+          lastError: bad ? `${bad.url}: ${bad.last_error}` : null,
+          samples: t.reduce((a, x) => a + x.last_samples, 0),
+        }
+      }),
+    )
     let queueDepth: number | null = null
     let deadLetters: number | null = null
     if (this.opts.pool) {
@@ -521,6 +572,7 @@ export class Supervisor {
       leased: readers.reduce((a, r) => a + (r.leased ?? 0), 0),
       deadLetters,
       readers,
+      scrapers,
       generation: this.generation,
       apigwUrl: this.apigwUrl,
       swaggerUrl: `${this.apigwUrl}/swagger`,
@@ -532,7 +584,7 @@ export class Supervisor {
   async stop(timeoutMs = 20_000): Promise<void> {
     this.stopped = true
     await this.queue.catch(() => {})
-    for (const s of ['streamer', 'mqwriter', 'mqreader', 'collector', 'apigw'] as const) {
+    for (const s of ['scraper', 'streamer', 'mqwriter', 'mqreader', 'collector', 'apigw'] as const) {
       await Promise.all(this.list(s).map((p) => p.stop(timeoutMs)))
     }
   }

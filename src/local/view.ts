@@ -35,6 +35,15 @@ export function renderStatus(s: DevStatus): string {
       r.bufferUtilization === null ? '-' : `${Math.round(r.bufferUtilization * 100)}%`,
     ])
   }
+  const scraperLines = s.scrapers?.length
+    ? [
+        '',
+        renderTable([
+          ['scraper', 'targets', 'up', 'down', 'samples/scrape', 'failing'],
+          ...s.scrapers.map((x) => [x.name, String(x.targets), String(x.up), String(x.down), n0(x.samples), x.lastError ?? '']),
+        ]),
+      ]
+    : []
   return [
     renderTable(svcRows),
     '',
@@ -42,6 +51,7 @@ export function renderStatus(s: DevStatus): string {
     `published ${n0(s.published)}   persisted ${n0(s.persisted)}   partition generation ${s.generation}`,
     '',
     renderTable(readerRows),
+    ...scraperLines,
     '',
     `API ${s.apigwUrl}/api/v1/gpus   Swagger UI ${s.swaggerUrl}`,
   ].join('\n')

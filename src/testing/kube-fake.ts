@@ -381,6 +381,16 @@ export async function startKubeFake(opts: { namespace?: string } = {}): Promise<
       return
     }
 
+    // A list across every namespace (GET /apis/apps/v1/statefulsets?labelSelector=…), as `tpipe status`
+    // uses to find where tpipe is installed.
+    for (const [k, info] of Object.entries(KINDS) as [Kind, KindInfo][]) {
+      if (rec.method !== 'GET' || rec.path !== `${info.prefix}/${info.resource}` || rec.query.watch) continue
+      const sel = rec.query.labelSelector ? parseLabelSelector(rec.query.labelSelector) : () => true
+      if (!sel) return send(res, 400, status(400, 'BadRequest', `unable to parse requirement: ${rec.query.labelSelector}`), rec)
+      const items = [...store.values()].filter((x) => x.kind === k && sel(x.obj.metadata.labels)).map((x) => x.obj)
+      return send(res, 200, { kind: info.listKind, apiVersion: info.apiVersion, metadata: { resourceVersion: String(rv) }, items }, rec)
+    }
+
     let kind: Kind | undefined
     let ns = ''
     let name: string | undefined

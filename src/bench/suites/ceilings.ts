@@ -1,7 +1,7 @@
 // Ceilings: what this machine can do at all, measured in the same run and on the same database as
 // tpipe, so tpipe's figures can be read as ratios. No tpipe code runs here.
 import { randomUUID } from 'node:crypto'
-import type { Pool } from '../../db/pool.js'
+import type { Pool, PoolClient } from '../../db/pool.js'
 import { port, runJsonChild } from '../proc.js'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
@@ -136,28 +136,10 @@ export async function moveCeiling(pool: Pool, durationS: number, preload: number
               rows += r.rowCount ?? 0
               continue
             }
-            await client.query('BEGIN')
-            const batch = await client.query<{ id: string; msg_uuid: string; payload: Record<string, unknown> }>(
-              `SELECT id, msg_uuid, payload FROM bench_queue WHERE partition BETWEEN $1 AND $2 AND id > $3 ORDER BY id LIMIT 2000`,
-              [lo, hi, cursor],
-            )
-            if (batch.rows.length === 0) {
-              await client.query('COMMIT')
-              break
-            }
-            const recs = batch.rows.map((r) => ({ msg_uuid: r.msg_uuid, ...r.payload }))
-            await client.query(
-              `INSERT INTO bench_telemetry (msg_uuid, gpu_uuid, gpu_id, device, hostname, model_name, metric_name, value, ts, container, pod, namespace, labels)
-               SELECT msg_uuid, gpu_uuid, gpu_id, device, hostname, model_name, metric_name, value, ts, container, pod, namespace, labels
-               FROM json_to_recordset($1::json) AS r(msg_uuid uuid, gpu_uuid text, gpu_id smallint, device text, hostname text, model_name text,
-                    metric_name text, value float8, ts timestamptz, container text, pod text, namespace text, labels jsonb)
-               ON CONFLICT (msg_uuid) DO NOTHING`,
-              [JSON.stringify(recs)],
-            )
-            await client.query('DELETE FROM bench_queue WHERE id = ANY($1::bigint[])', [batch.rows.map((r) => r.id)])
-            await client.query('COMMIT')
-            cursor = Number(batch.rows.at(-1)!.id)
-            rows += batch.rows.length
+            const n = await clientMoveBatch(client, lo!, hi!, cursor)
+            if (n.moved === 0) break
+            cursor = n.cursor
+            rows += n.moved
           }
         } finally {
           client.release()
@@ -167,4 +149,74 @@ export async function moveCeiling(pool: Pool, durationS: number, preload: number
     return rows / ((Date.now() - started) / 1000)
   }
   return { clientMove: await measure('client'), serverMove: await measure('server') }
+}
+
+/** One client-side move transaction of up to 2,000 rows of a partition range: SELECT → INSERT → DELETE. */
+async function clientMoveBatch(client: PoolClient, lo: number, hi: number, cursor: number): Promise<{ moved: number; cursor: number }> {
+  await client.query('BEGIN')
+  const batch = await client.query<{ id: string; msg_uuid: string; payload: Record<string, unknown> }>(
+    `SELECT id, msg_uuid, payload FROM bench_queue WHERE partition BETWEEN $1 AND $2 AND id > $3 ORDER BY id LIMIT 2000`,
+    [lo, hi, cursor],
+  )
+  if (batch.rows.length === 0) {
+    await client.query('COMMIT')
+    return { moved: 0, cursor }
+  }
+  const recs = batch.rows.map((r) => ({ msg_uuid: r.msg_uuid, ...r.payload }))
+  await client.query(
+    `INSERT INTO bench_telemetry (msg_uuid, gpu_uuid, gpu_id, device, hostname, model_name, metric_name, value, ts, container, pod, namespace, labels)
+     SELECT msg_uuid, gpu_uuid, gpu_id, device, hostname, model_name, metric_name, value, ts, container, pod, namespace, labels
+     FROM json_to_recordset($1::json) AS r(msg_uuid uuid, gpu_uuid text, gpu_id smallint, device text, hostname text, model_name text,
+          metric_name text, value float8, ts timestamptz, container text, pod text, namespace text, labels jsonb)
+     ON CONFLICT (msg_uuid) DO NOTHING`,
+    [JSON.stringify(recs)],
+  )
+  await client.query('DELETE FROM bench_queue WHERE id = ANY($1::bigint[])', [batch.rows.map((r) => r.id)])
+  await client.query('COMMIT')
+  return { moved: batch.rows.length, cursor: Number(batch.rows.at(-1)!.id) }
+}
+
+/**
+ * The raw DB pipeline ceiling: what batched ingest into telemetry can reach on this database at all.
+ * 2 connections INSERT 1,000-row VALUES statements of telemetry payloads into a queue-shaped table
+ * (mqwriter's part) while 2 workers move it into a telemetry-shaped table with the client-side move
+ * (the read side's part), at the same time, for durationS. Returns telemetry rows/s, queue rows/s, and
+ * the queue depth at the end (growing = the move is the bottleneck).
+ */
+export async function pipelineCeiling(pool: Pool, durationS: number): Promise<{ moved: number; inserted: number; depthEnd: number }> {
+  await pool.query('TRUNCATE bench_queue, bench_telemetry')
+  const rowsPer = 1000
+  const body = JSON.parse(bodyFor('single', 1)) as { key: string; payload: Record<string, unknown> }
+  const placeholders = Array.from({ length: rowsPer }, (_, i) => `($${i * 4 + 1}, $${i * 4 + 2}, $${i * 4 + 3}, $${i * 4 + 4})`).join(',')
+  const text = `INSERT INTO bench_queue (msg_uuid, partition, key, payload) VALUES ${placeholders}`
+  const deadline = Date.now() + durationS * 1000
+  const started = Date.now()
+  let moved = 0
+  const insert = insertLoop(pool, durationS, text, rowsPer, () => {
+    const values: unknown[] = []
+    const ts = new Date().toISOString()
+    for (let i = 0; i < rowsPer; i++) values.push(randomUUID(), i % 256, body.key, JSON.stringify({ ...body.payload, ts, value: i % 100 }))
+    return values
+  })
+  const movers = [
+    [0, 127],
+    [128, 255],
+  ].map(async ([lo, hi]) => {
+    const client = await pool.connect()
+    try {
+      let cursor = 0
+      while (Date.now() < deadline) {
+        const r = await clientMoveBatch(client, lo!, hi!, cursor)
+        if (r.moved === 0) await new Promise((res) => setTimeout(res, 5))
+        cursor = r.cursor
+        moved += r.moved
+      }
+    } finally {
+      client.release()
+    }
+  })
+  const [inserted] = await Promise.all([insert, ...movers])
+  const seconds = (Date.now() - started) / 1000
+  const depthEnd = Number((await pool.query('SELECT count(*) AS n FROM bench_queue')).rows[0].n)
+  return { moved: moved / seconds, inserted: inserted as number, depthEnd }
 }

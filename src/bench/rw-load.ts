@@ -1,0 +1,119 @@
+// The remote_write load generator, run as its own process: `concurrency` senders POST snappy protobuf
+// WriteRequests to mqwriter's /api/v1/write as fast as they are answered, like Prometheus' shards do.
+// Each request carries one sample of `seriesPerRequest` DCGM series (nodes × 8 GPUs × 10 metrics of a
+// simulated fleet) at a timestamp no other request uses, so every sample is new content. A 503/429 is
+// retried with the same body after 100 ms (Prometheus retries 5xx). Prints one JSON line.
+import { Pool } from 'undici'
+import { encodeWriteRequest, type RemoteSeries } from '../remotewrite/proto.js'
+
+interface Args {
+  url: string
+  concurrency: number
+  durationS: number
+  seriesPerRequest: number
+  fleetNodes: number
+}
+
+const METRICS = [
+  'DCGM_FI_DEV_GPU_UTIL',
+  'DCGM_FI_DEV_MEM_COPY_UTIL',
+  'DCGM_FI_DEV_GPU_TEMP',
+  'DCGM_FI_DEV_POWER_USAGE',
+  'DCGM_FI_DEV_SM_CLOCK',
+  'DCGM_FI_DEV_MEM_CLOCK',
+  'DCGM_FI_DEV_FB_FREE',
+  'DCGM_FI_DEV_FB_USED',
+  'DCGM_FI_DEV_ENC_UTIL',
+  'DCGM_FI_DEV_DEC_UTIL',
+]
+
+function fleet(nodes: number): { name: string; value: string }[][] {
+  const out: { name: string; value: string }[][] = []
+  for (let n = 0; n < nodes; n++) {
+    for (let g = 0; g < 8; g++) {
+      const uuid = `GPU-${n.toString(16).padStart(8, '0')}-0000-4000-8000-${g.toString(16).padStart(12, '0')}`
+      for (const m of METRICS) {
+        out.push([
+          { name: '__name__', value: m },
+          { name: 'DCGM_FI_DRIVER_VERSION', value: '535.129.03' },
+          { name: 'Hostname', value: `bench-node-${n}` },
+          { name: 'UUID', value: uuid },
+          { name: 'device', value: `nvidia${g}` },
+          { name: 'gpu', value: String(g) },
+          { name: 'instance', value: `10.0.${n >> 8}.${n & 255}:9400` },
+          { name: 'job', value: 'dcgm-exporter' },
+          { name: 'modelName', value: 'NVIDIA H100 80GB HBM3' },
+        ])
+      }
+    }
+  }
+  return out
+}
+
+async function main(): Promise<void> {
+  const args = JSON.parse(process.argv[2] ?? '{}') as Args
+  const labels = fleet(args.fleetNodes)
+  const u = new URL(args.url)
+  const pool = new Pool(u.origin, { connections: args.concurrency, pipelining: 1 })
+  const deadline = Date.now() + args.durationS * 1000
+  let seq = 0
+  let offset = 0
+  let requests = 0
+  let samples = 0
+  let retried = 0
+  let failed = 0
+  const base = Date.now()
+  const latencies: number[] = []
+  await Promise.all(
+    Array.from({ length: args.concurrency }, async () => {
+      while (Date.now() < deadline) {
+        const ts = base + seq++
+        const series: RemoteSeries[] = []
+        for (let i = 0; i < args.seriesPerRequest; i++) {
+          series.push({ labels: labels[(offset + i) % labels.length]!, samples: [{ value: (ts + i) % 100, timestamp: ts }] })
+        }
+        offset = (offset + args.seriesPerRequest) % labels.length
+        const body = encodeWriteRequest(series)
+        for (;;) {
+          const t0 = performance.now()
+          const res = await pool.request({
+            path: u.pathname,
+            method: 'POST',
+            headers: { 'content-type': 'application/x-protobuf', 'content-encoding': 'snappy', 'x-prometheus-remote-write-version': '0.1.0' },
+            body,
+          })
+          await res.body.dump()
+          if (res.statusCode === 204) {
+            latencies.push(performance.now() - t0)
+            requests++
+            samples += series.length
+            break
+          }
+          if (res.statusCode === 503 || res.statusCode === 429) {
+            retried++
+            await new Promise((r) => setTimeout(r, 100))
+            continue
+          }
+          failed++
+          break
+        }
+      }
+    }),
+  )
+  await pool.close()
+  latencies.sort((a, b) => a - b)
+  const seconds = (Date.now() - base) / 1000
+  console.log(
+    JSON.stringify({
+      requests,
+      samples,
+      retried,
+      failed,
+      samplesPerSecond: samples / seconds,
+      requestP50: latencies[Math.floor(latencies.length * 0.5)] ?? 0,
+      requestP99: latencies[Math.floor(latencies.length * 0.99)] ?? 0,
+    }),
+  )
+}
+
+await main()

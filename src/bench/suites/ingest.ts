@@ -1,0 +1,225 @@
+// ingest: the batched live sources end to end, against the raw DB pipeline ceiling of the same run.
+// 1. remote_write: a load process POSTs WriteRequests (2,000 DCGM samples each, new content every time)
+//    to mqwriter's /api/v1/write as fast as answered; 1 mqwriter, 2 mqreaders, 2 collectors run under
+//    the `tpipe dev` Supervisor; measured at steady state: samples/s into telemetry, queue depth at the
+//    start and end of the window, and sample → queryable latency from probes (a probe sample with the
+//    current time every 50 ms; a poller sees it in telemetry).
+// 2. scrape: one `tpipe serve scraper` scrapes 500 simulated nodes × 8 GPUs × 10 metrics (one
+//    `tpipe dcgm-sim --layout paths`) every 15 s into the same pipeline; reports scrape lag (start −
+//    scheduled), scrapes done vs due, and scrape durations.
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdirSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { DEFAULT_CSV } from '../../local/dev.js'
+import { Supervisor } from '../../local/supervisor.js'
+import { parseExposition } from '../../scrape/parse.js'
+import { encodeWriteRequest } from '../../remotewrite/proto.js'
+import type { Context, Row } from '../main.js'
+import { RUN_JS, port, runJsonChild, startService } from '../proc.js'
+import { figure, fmt, fmtFigure, percentile, ratio } from '../stats.js'
+
+interface RwLoad {
+  requests: number
+  samples: number
+  retried: number
+  failed: number
+  samplesPerSecond: number
+  requestP50: number
+  requestP99: number
+}
+
+async function count(ctx: Context, table: string): Promise<number> {
+  return Number((await ctx.pool.query(`SELECT count(*) AS n FROM ${table}`)).rows[0].n)
+}
+
+function supervisor(ctx: Context, name: string): Supervisor {
+  const home = join(tmpdir(), `tpipe-bench-${name}-${process.pid}`)
+  mkdirSync(home, { recursive: true })
+  return new Supervisor({
+    streamers: 0,
+    writers: 1,
+    readers: 2,
+    collectors: 2,
+    apigws: 0,
+    databaseUrl: ctx.databaseUrl,
+    home,
+    csv: DEFAULT_CSV,
+    rate: 0,
+    loops: 0,
+    apigwPort: 0,
+    env: { TPIPE_LOG_LEVEL: 'warn' },
+  })
+}
+
+/** Sample → queryable probes: one remote-written probe sample every 50 ms, polled in telemetry. */
+function probe(ctx: Context, writerUrl: string): { stop(): Promise<number[]> } {
+  const uuid = `GPU-probe-${process.pid}-${Date.now()}`
+  const sent = new Map<number, number>()
+  const latencies: number[] = []
+  let stop = false
+  const labels = [
+    { name: '__name__', value: 'DCGM_FI_DEV_GPU_UTIL' },
+    { name: 'Hostname', value: 'probe' },
+    { name: 'UUID', value: uuid },
+    { name: 'gpu', value: '0' },
+    { name: 'instance', value: 'probe:9400' },
+  ]
+  const prober = (async () => {
+    while (!stop) {
+      const t = Date.now()
+      const r = await fetch(`${writerUrl}/api/v1/write`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-protobuf', 'content-encoding': 'snappy' },
+        body: encodeWriteRequest([{ labels, samples: [{ value: 1, timestamp: t }] }]),
+      }).catch(() => undefined)
+      await r?.body?.cancel()
+      if (r?.status === 204) sent.set(t, t)
+      await new Promise((res) => setTimeout(res, 50))
+    }
+  })()
+  const poller = (async () => {
+    let stopAt = 0
+    while (!stop || (sent.size > 0 && Date.now() < stopAt + 10_000)) {
+      if (stop && stopAt === 0) stopAt = Date.now()
+      if (sent.size > 0) {
+        const r = await ctx.pool.query<{ t: string }>(`SELECT (extract(epoch FROM ts) * 1000)::bigint AS t FROM telemetry WHERE gpu_uuid = $1 AND ts >= to_timestamp($2 / 1000.0)`, [
+          uuid,
+          Math.min(...sent.keys()),
+        ])
+        const now = Date.now()
+        for (const row of r.rows) {
+          const t = Number(row.t)
+          if (sent.delete(t)) latencies.push(now - t)
+        }
+      }
+      await new Promise((res) => setTimeout(res, 10))
+    }
+  })()
+  return {
+    async stop() {
+      stop = true
+      await prober
+      await poller
+      return latencies.sort((a, b) => a - b)
+    },
+  }
+}
+
+export async function remoteWriteOnce(ctx: Context, warmupS: number, measureS: number) {
+  await ctx.pool.query('TRUNCATE queue_messages, telemetry')
+  const sup = supervisor(ctx, 'ingest')
+  try {
+    await sup.start()
+    const writer = sup.list('mqwriter')[0]!.url
+    const load = runJsonChild<RwLoad>('rw-load.js', { url: `${writer}/api/v1/write`, concurrency: 4, durationS: warmupS + measureS + 2, seriesPerRequest: 2000, fleetNodes: 500 })
+    await new Promise((r) => setTimeout(r, warmupS * 1000))
+    const probes = probe(ctx, writer)
+    const depthStart = await count(ctx, 'queue_messages')
+    const telStart = await count(ctx, 'telemetry')
+    const t0 = Date.now()
+    await new Promise((r) => setTimeout(r, measureS * 1000))
+    const telEnd = await count(ctx, 'telemetry')
+    const seconds = (Date.now() - t0) / 1000
+    const depthEnd = await count(ctx, 'queue_messages')
+    const latencies = await probes.stop()
+    const sent = await load
+    return {
+      samplesPerSecond: (telEnd - telStart) / seconds,
+      offeredPerSecond: sent.samplesPerSecond,
+      depthStart,
+      depthEnd,
+      p50: percentile(latencies, 50),
+      p99: percentile(latencies, 99),
+      probes: latencies.length,
+      retried: sent.retried,
+      requestP99: sent.requestP99,
+    }
+  } finally {
+    await sup.stop()
+  }
+}
+
+export async function scrapeFleetOnce(ctx: Context, nodes: number, intervalS: number, measureS: number) {
+  await ctx.pool.query('TRUNCATE queue_messages, telemetry')
+  const sup = supervisor(ctx, 'scrape')
+  const simPort = await port()
+  const sim = spawn(process.execPath, [RUN_JS, 'dcgm-sim', '--nodes', String(nodes), '--layout', 'paths', '--port', String(simPort), '--json'], { stdio: ['ignore', 'pipe', 'inherit'] })
+  try {
+    await once(sim.stdout!, 'data')
+    await sup.start()
+    const writer = sup.list('mqwriter')[0]!.url
+    const targets = Array.from({ length: nodes }, (_, i) => `http://127.0.0.1:${simPort}/nodes/${i}/metrics`)
+    const scraperPort = await port()
+    const scraper = await startService('scraper', scraperPort, { TPIPE_SCRAPE_TARGETS: targets.join(','), TPIPE_MQWRITER_URL: writer, TPIPE_SCRAPE_INTERVAL_MS: String(intervalS * 1000), TPIPE_SCRAPE_TIMEOUT_MS: String(Math.min(10_000, intervalS * 800)) })
+    try {
+      const t0 = Date.now()
+      const tel0 = await count(ctx, 'telemetry')
+      await new Promise((r) => setTimeout(r, measureS * 1000))
+      const seconds = (Date.now() - t0) / 1000
+      const m = parseExposition(await (await fetch(`${scraper.url}/metrics`)).text()).samples
+      const get = (name: string, labels: Record<string, string> = {}) =>
+        m.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)).reduce((a, s) => a + s.value, 0)
+      // lag p99 from the histogram: the smallest bucket bound holding 99 % of the observations
+      const total = get('scraper_scrape_lag_seconds_count')
+      const buckets = m.filter((s) => s.name === 'scraper_scrape_lag_seconds_bucket').sort((a, b) => Number(a.labels.le) - Number(b.labels.le))
+      const lagP99 = buckets.find((b) => b.value >= 0.99 * total)?.labels.le ?? '+Inf'
+      const durations = m.filter((s) => s.name === 'scraper_target_scrape_duration_seconds').map((s) => s.value).sort((a, b) => a - b)
+      return {
+        scrapesOk: get('scraper_scrapes_total', { result: 'ok' }),
+        scrapesFailed: get('scraper_scrapes_total', { result: 'failed' }),
+        scrapesMissed: get('scraper_scrapes_total', { result: 'missed' }),
+        due: Math.floor((seconds * nodes) / intervalS),
+        lagMean: total > 0 ? get('scraper_scrape_lag_seconds_sum') / total : 0,
+        lagP99: Number(lagP99),
+        durationP99: percentile(durations, 99),
+        published: get('scraper_samples_total', { outcome: 'published' }),
+        telemetryPerSecond: ((await count(ctx, 'telemetry')) - tel0) / seconds,
+      }
+    } finally {
+      await scraper.stop()
+    }
+  } finally {
+    sim.kill('SIGTERM')
+    await sup.stop()
+  }
+}
+
+export async function ingestSuite(ctx: Context): Promise<Row[]> {
+  const ceiling = ctx.figures.get('ceilings.pipeline.moved')
+  const results = []
+  for (let i = 0; i < ctx.opts.runs; i++) {
+    const r = await remoteWriteOnce(ctx, ctx.opts.smoke ? 1 : 5, ctx.opts.durationS)
+    results.push(r)
+    ctx.log(
+      `  ingest remote_write run ${i + 1}/${ctx.opts.runs}: ${fmt(r.samplesPerSecond)} samples/s into telemetry (offered ${fmt(r.offeredPerSecond)}/s, ${r.retried} retried 503s), depth ${fmt(r.depthStart)} → ${fmt(r.depthEnd)}, p50 ${r.p50} ms, p99 ${r.p99} ms (${r.probes} probes)`,
+    )
+  }
+  const sps = figure(results.map((r) => r.samplesPerSecond))
+  const p99 = figure(results.map((r) => r.p99))
+  ctx.figures.set('ingest.remoteWrite', sps)
+  const mid = results.find((r) => r.samplesPerSecond === sps.median) ?? results[0]!
+  const nodes = ctx.opts.smoke ? 20 : 500
+  const intervalS = ctx.opts.smoke ? 2 : 15
+  const scrape = await scrapeFleetOnce(ctx, nodes, intervalS, ctx.opts.smoke ? 5 : 4 * intervalS + 2)
+  ctx.log(`  scrape ${nodes} nodes every ${intervalS} s: ${JSON.stringify(scrape)}`)
+  return [
+    {
+      figure: 'remote_write → telemetry (1 mqwriter, 2 readers, 2 collectors; 2,000-sample requests), samples/s',
+      value: fmtFigure(sps),
+      ...(ceiling ? { ratio: `${ratio(sps.median, ceiling.median)} of the raw DB pipeline` } : {}),
+      target: '>= 25,000/s and >= 70% of the pipeline ceiling',
+    },
+    { figure: '  queue depth start → end (median run)', value: `${fmt(mid.depthStart)} → ${fmt(mid.depthEnd)}`, target: 'flat' },
+    { figure: '  sample → queryable p50 / p99, ms', value: `${fmt(mid.p50)} / ${fmtFigure(p99)}`, target: 'p99 < 2,000 ms' },
+    {
+      figure: `scrape ${nodes} nodes × 8 GPUs × 10 metrics every ${intervalS} s, one scraper: scrapes ok / due (failed, missed)`,
+      value: `${fmt(scrape.scrapesOk)} / ${fmt(scrape.due)} (${fmt(scrape.scrapesFailed)}, ${fmt(scrape.scrapesMissed)})`,
+      target: 'no scrape missed',
+    },
+    { figure: '  scrape lag mean / p99 (histogram bucket), s', value: `${scrape.lagMean.toFixed(3)} / ≤ ${scrape.lagP99}`, target: 'well below the interval' },
+    { figure: '  scrape duration p99 (last scrape per target), s', value: scrape.durationP99.toFixed(3) },
+    { figure: '  telemetry rows/s while scraping', value: fmt(scrape.telemetryPerSecond), target: `${fmt((nodes * 80) / intervalS)}/s offered` },
+  ]
+}
