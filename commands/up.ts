@@ -14,6 +14,7 @@ export default class Up extends TpipeCommand {
     recreate: Flags.boolean({ description: 'Delete the cluster first when it exists.', default: false }),
     'dry-run': Flags.boolean({ description: 'Print the commands and manifests, run nothing.', default: false }),
     namespace: Flags.string({ description: 'Namespace of the pipeline.', default: 'tpipe' }),
+    grafana: Flags.boolean({ description: 'Also install Grafana (official chart) with the PostgreSQL and Prometheus data sources and the tpipe dashboard.', default: false }),
     'image-tag': Flags.string({ description: 'Tag of the tpipe image to build (default <version>-<git commit>; never "latest").' }),
   }
 
@@ -25,6 +26,7 @@ export default class Up extends TpipeCommand {
       recreate: flags.recreate,
       dryRun: flags['dry-run'],
       namespace: flags.namespace,
+      grafana: flags.grafana,
       ...(flags['image-tag'] ? { imageTag: flags['image-tag'] } : {}),
     })
     // The preflight fills in the binaries it checked: a system helm/kubectl first, the bundled copies
@@ -53,9 +55,13 @@ export default class Up extends TpipeCommand {
       if (!helm) this.log('\n# helm not found here: the chart manifests were not rendered')
     } else {
       this.log(`\ntpipe is up on kind cluster "${result.cluster}" (context ${result.context}, namespace ${result.namespace}, image ${result.image})`)
+      this.log(`  dashboard    ${result.endpoints.dashboard}`)
       this.log(`  API          ${result.endpoints.api}`)
       this.log(`  Swagger UI   ${result.endpoints.swaggerUi}`)
       this.log(`  Prometheus   ${result.endpoints.prometheus}`)
+      if (result.endpoints.grafana) {
+        this.log(`  Grafana      ${result.endpoints.grafana}   (anonymous viewer; admin password: kubectl --context ${result.context} -n ${result.namespace} get secret grafana -o jsonpath='{.data.admin-password}' | base64 -d)`)
+      }
       this.log(`  status       tpipe status --context ${result.context} --namespace ${result.namespace}`)
     }
     return result

@@ -409,14 +409,18 @@ describe('rendered manifests', () => {
     expect(checked).toBeGreaterThan(50)
   })
 
-  it('terminationGracePeriodSeconds is longer than the shutdown timeout of every service', () => {
+  it('every service fails readiness first and serves on for a delay; terminationGracePeriodSeconds covers delay + shutdown timeout', () => {
     for (const r of ALL_RENDERS()) {
       const cms = new Map(renders[r]!.filter((o) => o.kind === 'ConfigMap').map((o) => [o.metadata.name, o.data ?? {}]))
       for (const { owner, spec } of pods(renders[r]!)) {
         const c = spec.containers[0]
         if (c.args?.[0] !== 'serve') continue
-        const shutdown = Number(cms.get(c.envFrom[0].configMapRef.name)?.TPIPE_SHUTDOWN_TIMEOUT_MS ?? SETTINGS.shutdownTimeoutMs.default)
-        expect(spec.terminationGracePeriodSeconds * 1000, `${r} ${owner.metadata.name}`).toBeGreaterThan(shutdown)
+        const cfg = cms.get(c.envFrom[0].configMapRef.name) ?? {}
+        const shutdown = Number(cfg.TPIPE_SHUTDOWN_TIMEOUT_MS ?? SETTINGS.shutdownTimeoutMs.default)
+        // Readiness-first shutdown: the delay comes before the drain (defect 8).
+        const delay = Number(cfg.TPIPE_SHUTDOWN_DELAY_MS ?? SETTINGS.shutdownDelayMs.default)
+        expect(delay, `${r} ${owner.metadata.name}: TPIPE_SHUTDOWN_DELAY_MS`).toBeGreaterThanOrEqual(3000)
+        expect(spec.terminationGracePeriodSeconds * 1000, `${r} ${owner.metadata.name}`).toBeGreaterThan(shutdown + delay)
       }
     }
   })

@@ -14,6 +14,8 @@ import { buildServer, DEFAULT_HTTP_LIMITS } from '../http/server.js'
 import { Histogram, createRegistry, type Registry } from '../metrics/index.js'
 import { Gpu, GpuList, TelemetryPage, TelemetryRow } from '../protocol/apigw.js'
 import { decodeCursor, encodeCursor, isRfc3339 } from './cursor.js'
+import { compressJson } from './compress.js'
+import { loadDashboard, registerDashboard, type DashboardFiles } from './dashboard.js'
 import { gpuExists, listGpus, telemetryPage, type Query } from './sql.js'
 
 /** What apigw needs of a pool; `tpipe openapi` passes one that has no database behind it. */
@@ -25,6 +27,8 @@ export interface ApigwDeps {
   pool: Queryable
   logger?: Logger
   registry?: Registry
+  /** The built dashboard (dist/web); tests and `tpipe openapi` may pass their own or none. */
+  dashboard?: DashboardFiles
 }
 
 type ApigwConfig = Pick<Config, 'logLevel' | 'bodyLimitBytes' | 'metricsEnabled'> &
@@ -139,6 +143,8 @@ export async function buildApigw(config: ApigwConfig, deps: ApigwDeps): Promise<
   })
 
   app.get('/openapi.json', { schema: { hide: true } as object }, async () => app.swagger())
+  registerDashboard(app, deps.dashboard ?? loadDashboard())
+  compressJson(app)
 
   app.get(
     '/api/v1/gpus',

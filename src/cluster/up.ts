@@ -23,7 +23,14 @@ export const ADDONS = {
   adapter: { release: 'prometheus-adapter', chart: 'prometheus-adapter', repo: 'https://prometheus-community.github.io/helm-charts', version: '5.3.0', namespace: 'monitoring', values: 'kind/prometheus-adapter-values.yaml' },
 } as const
 
-export type UpStepId = 'preflight' | 'cluster' | 'image' | 'metrics-server' | 'prometheus' | 'prometheus-adapter' | 'pipeline' | 'postgresql' | 'migrations' | 'ready'
+/**
+ * `tpipe up --grafana`: the official Grafana chart (moved from grafana.github.io to the grafana-community
+ * repository in 2026; 11.6.1 is its last release on Grafana 12). Installed into the pipeline's namespace so
+ * it can read the PostgreSQL Secret for its data source; its dashboard sidecar loads the chart's dashboard.
+ */
+export const GRAFANA = { release: 'grafana', chart: 'grafana', repo: 'https://grafana-community.github.io/helm-charts', version: '11.6.1', values: 'kind/grafana-values.yaml' } as const
+
+export type UpStepId = 'preflight' | 'cluster' | 'image' | 'metrics-server' | 'prometheus' | 'prometheus-adapter' | 'pipeline' | 'postgresql' | 'migrations' | 'ready' | 'grafana'
 
 export interface PlannedCommand extends CommandSpec {
   /** Set when the command runs only under a condition (shown in --dry-run). */
@@ -53,19 +60,27 @@ export interface UpOptions {
   stagingDir: string
   /** The checkout: Dockerfile, charts/, kind/. */
   root: string
+  /** Also install Grafana with the PostgreSQL and Prometheus data sources and the tpipe dashboard. */
+  grafana?: boolean
 }
 
 export interface Endpoints {
+  dashboard: string
   api: string
   swaggerUi: string
   prometheus: string
+  /** With --grafana (kind/cluster.yaml maps its NodePort 30300 to localhost:3000). */
+  grafana?: string
 }
 
 export const ENDPOINTS: Endpoints = {
+  dashboard: 'http://localhost:8080/',
   api: 'http://localhost:8080/api/v1/gpus',
   swaggerUi: 'http://localhost:8080/swagger',
   prometheus: 'http://localhost:9090',
 }
+
+export const GRAFANA_URL = 'http://localhost:3000/d/tpipe-fleet'
 
 export interface UpResult {
   cluster: string
@@ -242,6 +257,20 @@ export function planUp(o: UpOptions): PlannedStep[] {
       ],
     },
     { id: 'ready', title: 'Wait for every service to be ready', commands: rollouts },
+    ...(o.grafana
+      ? [
+          {
+            id: 'grafana' as const,
+            title: 'Install Grafana (data sources PostgreSQL and Prometheus, the tpipe dashboard)',
+            commands: [
+              {
+                tool: 'helm',
+                args: ['upgrade', '--install', GRAFANA.release, GRAFANA.chart, '--repo', GRAFANA.repo, '--version', GRAFANA.version, '--namespace', o.namespace, '--values', join(o.root, GRAFANA.values), ...hkube, '--wait', '--timeout', '10m'],
+              },
+            ],
+          },
+        ]
+      : []),
   ]
 }
 
@@ -260,7 +289,7 @@ function summary(o: UpOptions, steps: PlannedStep[], durations: Map<UpStepId, nu
       ...(s.notes ? { notes: s.notes } : {}),
       ...(durations.has(s.id) ? { durationMs: durations.get(s.id)! } : {}),
     })),
-    endpoints: ENDPOINTS,
+    endpoints: o.grafana ? { ...ENDPOINTS, grafana: GRAFANA_URL } : ENDPOINTS,
   }
 }
 
@@ -271,7 +300,7 @@ export function failureHint(o: UpOptions, step: UpStepId): string {
   if (['pipeline', 'postgresql', 'migrations', 'ready'].includes(step)) {
     lines.push(`  kubectl ${k} -n ${o.namespace} get pods,jobs`, `  kubectl ${k} -n ${o.namespace} describe pod <pod>`, `  kubectl ${k} -n ${o.namespace} logs <pod> --all-containers`)
     if (step === 'migrations') lines.push(`  kubectl ${k} -n ${o.namespace} logs job/${migrateJobName(o.release)} --all-containers`)
-  } else if (['metrics-server', 'prometheus', 'prometheus-adapter'].includes(step)) {
+  } else if (['metrics-server', 'prometheus', 'prometheus-adapter', 'grafana'].includes(step)) {
     lines.push(`  kubectl ${k} get pods -A`, `  helm --kube-context kind-${o.name} list -A`)
   }
   if (step !== 'preflight') lines.push(`  kind export logs --name ${o.name}   (every node and container log)`, `  tpipe up --name ${o.name} again: every step is idempotent`)

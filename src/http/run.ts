@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify'
 import { pino, type Logger } from 'pino'
 import { redact, type Config } from '../config/index.js'
 import { createPool, resolveDatabaseUrl, type Pool } from '../db/index.js'
+import { markShuttingDown } from './server.js'
 
 export interface ServiceContext {
   config: Config
@@ -52,13 +53,17 @@ export async function runService(opts: RunOptions): Promise<void> {
   const shutdown = (signal: string) => {
     if (stopping) return
     stopping = true
-    log.info({ signal }, 'shutting down')
-    const timer = setTimeout(() => {
-      log.error({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown timed out; exiting')
-      process.exit(1)
-    }, config.shutdownTimeoutMs)
-    timer.unref()
+    // Readiness first: /readyz fails at once (the endpoint is taken out of its Services) while requests
+    // are still served for shutdownDelayMs, so clients behind a ClusterIP are not refused meanwhile.
+    markShuttingDown(app)
+    log.info({ signal, delayMs: config.shutdownDelayMs }, 'shutting down')
     void (async () => {
+      if (config.shutdownDelayMs > 0) await new Promise((r) => setTimeout(r, config.shutdownDelayMs))
+      const timer = setTimeout(() => {
+        log.error({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown timed out; exiting')
+        process.exit(1)
+      }, config.shutdownTimeoutMs)
+      timer.unref()
       try {
         await app.close()
         await pool?.end()

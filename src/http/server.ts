@@ -69,6 +69,13 @@ function codeForStatus(status: number): ErrorCode {
 // @fastify/swagger reads `hide`; the base FastifySchema type does not know it.
 const HIDDEN = { hide: true } as FastifySchema
 
+const shuttingDown = new WeakMap<FastifyInstance, () => void>()
+
+/** Readiness-first shutdown: /readyz answers 503 from now on while every route keeps being served. */
+export function markShuttingDown(app: FastifyInstance): void {
+  shuttingDown.get(app)?.()
+}
+
 export function buildServer(opts: ServerOptions): FastifyInstance {
   const limits = { ...DEFAULT_HTTP_LIMITS, ...opts.limits }
   // Node requires headersTimeout <= requestTimeout; checks run every connectionsCheckingInterval.
@@ -106,6 +113,9 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   app.addSchema(errorBodySchema)
   let closing = false
   app.addHook('onClose', async () => {
+    closing = true
+  })
+  shuttingDown.set(app, () => {
     closing = true
   })
 

@@ -92,8 +92,9 @@ without that Secret runs with the endpoints open (README › Security).
 {{- define "tpipe.podTemplate" -}}
 {{- $ := .ctx -}}
 {{- $shutdownMs := int (default 15000 (index (default dict $.Values.config) "TPIPE_SHUTDOWN_TIMEOUT_MS")) -}}
-{{- if le (mul (int $.Values.terminationGracePeriodSeconds) 1000) $shutdownMs -}}
-{{- fail (printf "terminationGracePeriodSeconds (%v s) must be longer than TPIPE_SHUTDOWN_TIMEOUT_MS (%v ms), or Kubernetes kills the pod mid-drain" $.Values.terminationGracePeriodSeconds $shutdownMs) -}}
+{{- $delayMs := int (default 0 (index (default dict $.Values.config) "TPIPE_SHUTDOWN_DELAY_MS")) -}}
+{{- if le (mul (int $.Values.terminationGracePeriodSeconds) 1000) (add $shutdownMs $delayMs) -}}
+{{- fail (printf "terminationGracePeriodSeconds (%v s) must be longer than TPIPE_SHUTDOWN_DELAY_MS + TPIPE_SHUTDOWN_TIMEOUT_MS (%v + %v ms), or Kubernetes kills the pod mid-drain" $.Values.terminationGracePeriodSeconds $delayMs $shutdownMs) -}}
 {{- end -}}
 metadata:
   labels:

@@ -70,6 +70,16 @@ export const common = {
     default: 15000,
     min: 0,
   }),
+  shutdownDelayMs: int({
+    flag: 'shutdown-delay-ms',
+    env: 'TPIPE_SHUTDOWN_DELAY_MS',
+    description:
+      'On SIGTERM, /readyz answers 503 at once but requests keep being served this long before the server closes: clients of a Kubernetes Service are moved off the pod before its connections are refused. The charts set 5000.',
+    scopes: ['mqwriter', 'mqreader', 'streamer', 'collector', 'apigw', 'partition-controller', 'scraper'],
+    default: 0,
+    min: 0,
+    max: 120000,
+  }),
   metricsEnabled: bool({
     flag: 'default-metrics',
     env: 'TPIPE_DEFAULT_METRICS',
