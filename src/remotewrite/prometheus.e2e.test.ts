@@ -6,11 +6,11 @@
 // started are killed.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startDcgmSim, type DcgmSim } from '../dcgmsim/server.js'
+import { freePort } from '../local/supervisor.js'
 import { createTestDatabase, type TestDatabase } from '../testing/db.js'
 
 const BIN = join(process.cwd(), 'bin', 'run.js')
@@ -21,18 +21,6 @@ const children = new Set<ChildProcess>()
 let db: TestDatabase
 let sim: DcgmSim
 let dir: string
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address()
-      const port = typeof a === 'object' && a ? a.port : 0
-      s.close(() => resolve(port))
-    })
-  })
-}
 
 function start(cmd: string, args: string[], env: Record<string, string> = {}): { proc: ChildProcess; log: () => string } {
   const proc = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })

@@ -21,15 +21,15 @@ export type Unmapped = 'no_uuid' | 'no_gpu_index'
  * the same series and time keeps the first one stored (one series has one value per instant).
  */
 export function sampleId(name: string, labels: Readonly<Record<string, string>>, timestampMs: number): string {
-  const h = createHash('sha256')
-  h.update(name)
+  // One string, hashed once (an update() per label costs more than the hash). \0 and \xff cannot appear
+  // in names; values are length-prefixed so no two label sets collide.
+  let text = name
   for (const k of Object.keys(labels).sort()) {
     if (k === '__name__') continue
-    // \0 and \xff cannot appear in names; values are length-prefixed so no two label sets collide.
-    h.update(`\0${k}\xff${labels[k]!.length}:${labels[k]!}`)
+    const v = labels[k]!
+    text += `\0${k}\xff${v.length}:${v}`
   }
-  h.update(`\0@${timestampMs}`)
-  const b = h.digest()
+  const b = createHash('sha256').update(`${text}\0@${timestampMs}`).digest()
   b[6] = (b[6]! & 0x0f) | 0x80 // version 8
   b[8] = (b[8]! & 0x3f) | 0x80 // RFC 9562 variant
   const x = b.toString('hex', 0, 16)

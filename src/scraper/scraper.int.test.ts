@@ -9,7 +9,6 @@ import { createTestDatabase, type TestDatabase } from '../testing/db.js'
 import { buildScraper, type ScraperApp } from './app.js'
 
 const silent = pino({ level: 'silent' })
-const metrics0 = (text: string) => text.split('\n').filter((l) => l.startsWith('scraper_scrapes_total')).join('\n')
 const CSV = new URL('../../charts/streamer/files/telemetry.csv', import.meta.url).pathname
 
 function listen(server: Server): Promise<number> {
@@ -69,7 +68,7 @@ describe('scraper → mqwriter → queue_messages', () => {
     const b = scraper()
     a.start()
     b.start()
-    await new Promise((r) => setTimeout(r, 5000))
+    await new Promise((r) => setTimeout(r, 6000))
     await a.app.close()
     await b.app.close()
 
@@ -80,7 +79,7 @@ describe('scraper → mqwriter → queue_messages', () => {
     )
     // 3 nodes × 8 GPUs × 10 metrics per scrape slot of each node; slots from both replicas coincide
     const perSlot = rows.rows.map((r) => r.n)
-    expect(rows.rows.length).toBeGreaterThanOrEqual(3) // 3 slots per node in 5 s at 1.5 s; at least one stored per node
+    expect(rows.rows.length).toBeGreaterThanOrEqual(3) // ≥ 3 slots per node in 6 s at 1.5 s; at least one stored per node
     expect(rows.rows.every((r) => r.n === 80 && r.series === 80)).toBe(true)
     expect(perSlot.reduce((x, y) => x + y, 0)).toBe(await db.pool.query('SELECT count(*)::int AS n FROM queue_messages').then((r) => r.rows[0].n))
 
@@ -98,7 +97,8 @@ describe('scraper → mqwriter → queue_messages', () => {
       expect(h.get(u)!.scrapes).toBeGreaterThanOrEqual(3)
       expect(h.get(u)!.scrapes - h.get(u)!.errors).toBeGreaterThanOrEqual(1)
     }
-    expect(metrics0(await a.registry.metrics())).not.toMatch(/result="missed"/)
+    // a hanging target costs its own slot only: the live ones were scraped at least as often
+    for (const u of sim.urls) expect(h.get(u)!.scrapes).toBeGreaterThanOrEqual(h.get(hangUrl)!.scrapes - 1)
     expect(h.get(hangUrl)).toMatchObject({ up: false, last_error: expect.stringMatching(/^timeout/) })
     expect(h.get(brokenUrl)).toMatchObject({ up: false, last_error: 'http: HTTP 500' })
     expect(h.get('http://127.0.0.1:1/metrics')).toMatchObject({ up: false, last_error: expect.stringMatching(/^connection/) })

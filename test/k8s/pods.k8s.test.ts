@@ -6,14 +6,14 @@
 // PostgreSQL 15 (Debian's) for the postgresql pod, and the project's Kubernetes API fake (behind TLS, with
 // a service account token mounted where the pods expect it) for the API server.
 // Needs root, iproute2, util-linux, openssl and PostgreSQL 15 (`.ci/run` installs them): `npm run test:k8s`.
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync, chownSync } from 'node:fs'
-import { createConnection, type AddressInfo } from 'node:net'
+import { createConnection, createServer as createTcpServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { parseAllDocuments } from 'yaml'
+import { parse, parseAllDocuments } from 'yaml'
 import { UMBRELLA_CHART, helmBinary, helmTemplate, stageCharts } from '../../src/cluster/helm.js'
 import { PACKAGE_ROOT } from '../../src/paths.js'
 import { eventually, startKubeFake, type KubeFake } from '../../src/testing/kube-fake.js'
@@ -362,4 +362,78 @@ describe.runIf(isRoot)('the rendered umbrella chart (kind values), run as the po
     expect(res.status, res.body).toBe(200)
     expect(JSON.parse(res.body).gpus.length).toBeGreaterThan(0)
   }, 150_000)
+
+  it('the autoscaling metric chain: a real Prometheus scrapes the pods with the kubernetes-pods labels, and the adapter rule’s queries give one value per pod equal to its gauge', async () => {
+    const promDir = join(workdir, 'prometheus')
+    mkdirSync(promDir, { recursive: true })
+    const scraped = pods.filter((p) => p.owner.kind !== 'Job' && p.spec.containers[0].args?.[0] === 'serve' && (p.spec.containers[0].readinessProbe ? true : false))
+    // Static targets relabelled like the prometheus chart's kubernetes-pods job does from the pod metadata
+    // (namespace, pod), on the port and path of the pods' prometheus.io annotations.
+    const jobs = scraped.map((p) => {
+      const ann = (p.owner.spec.template.metadata.annotations ?? {}) as Record<string, string>
+      expect(ann['prometheus.io/scrape'], p.name).toBe('true')
+      return {
+        job_name: `kubernetes-pods-${p.name}`,
+        scrape_interval: '1s',
+        metrics_path: ann['prometheus.io/path'],
+        static_configs: [{ targets: [`${podIp(p.name)}:${ann['prometheus.io/port']}`], labels: { __meta_kubernetes_namespace: NAMESPACE, __meta_kubernetes_pod_name: p.name } }],
+        relabel_configs: [
+          { source_labels: ['__meta_kubernetes_namespace'], action: 'replace', target_label: 'namespace' },
+          { source_labels: ['__meta_kubernetes_pod_name'], action: 'replace', target_label: 'pod' },
+        ],
+      }
+    })
+    writeFileSync(join(promDir, 'prometheus.yml'), JSON.stringify({ global: { scrape_interval: '1s', evaluation_interval: '1s' }, scrape_configs: jobs }))
+    const free = createTcpServer()
+    await new Promise<void>((r) => free.listen(0, '127.0.0.1', r))
+    const port = (free.address() as AddressInfo).port
+    await new Promise((r) => free.close(r))
+    const prom: ChildProcess = spawn('prometheus', [`--config.file=${join(promDir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(promDir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'], { stdio: 'ignore', detached: true })
+    try {
+      const api = async (path: string, params: Record<string, string>) => {
+        const res = await fetch(`http://127.0.0.1:${port}${path}?${new URLSearchParams(params)}`, { signal: AbortSignal.timeout(5000) })
+        const body = (await res.json()) as { status: string; data: K8s }
+        if (body.status !== 'success') throw new Error(JSON.stringify(body))
+        return body.data
+      }
+      const adapter = parse(readFileSync(join(PACKAGE_ROOT, 'kind', 'prometheus-adapter-values.yaml'), 'utf8'))
+      const rule = adapter.rules.custom[0]
+      const expectedPods = (service: string) => scraped.filter((p) => p.owner.metadata.name === service).map((p) => p.name).sort()
+      // seriesQuery: what the adapter discovers (its relist), as /api/v1/series does.
+      const series = (await eventually(
+        async () => {
+          const found = (await api('/api/v1/series', { 'match[]': rule.seriesQuery })) as { __name__: string; namespace: string; pod: string }[]
+          const pods = new Set(found.map((x) => x.pod))
+          return [...expectedPods('mqwriter'), ...expectedPods('mqreader')].every((p) => pods.has(p)) ? found : undefined
+        },
+        { timeoutMs: 60_000, intervalMs: 1000, what: 'the seriesQuery finding every mqwriter and mqreader pod' },
+      ))!
+      const names = [...new Set(series.map((x) => x.__name__))].sort()
+      expect(names).toEqual(['mqreader_buffer_utilization', 'mqwriter_buffer_utilization'])
+      for (const name of names) {
+        const service = name.replace(/_buffer_utilization$/, '')
+        const podNames = expectedPods(service)
+        // The adapter's template for a Pods metric of these pods (what the HPA asks for).
+        const query = String(rule.metricsQuery)
+          .replace('<<.Series>>', name)
+          .replace('<<.LabelMatchers>>', `namespace="${NAMESPACE}",pod=~"${podNames.join('|')}"`)
+          .replace('<<.GroupBy>>', 'pod')
+        const result = (await api('/api/v1/query', { query })).result as { metric: { pod: string }; value: [number, string] }[]
+        expect(result.map((r) => r.metric.pod).sort(), query).toEqual(podNames)
+        for (const r of result) {
+          // Equal to the gauge the pod serves on /metrics (read now; it moves slowly, within 0.05).
+          const text = (await httpGet(`http://${podIp(r.metric.pod)}:8080/metrics`)).body
+          const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.eE+-]+)$`, 'm').exec(text)
+          expect(m, `${r.metric.pod} serves ${name}`).not.toBeNull()
+          expect(Math.abs(Number(r.value[1]) - Number(m![1])), `${r.metric.pod}: ${r.value[1]} vs ${m![1]}`).toBeLessThanOrEqual(0.05)
+        }
+      }
+    } finally {
+      try {
+        process.kill(-prom.pid!, 'SIGTERM')
+      } catch {
+        /* gone */
+      }
+    }
+  }, 120_000)
 })

@@ -50,8 +50,7 @@ export async function insertCeiling(pool: Pool, durationS: number): Promise<numb
   const rowsPer = 1000
   const body = JSON.parse(bodyFor('single', 1)) as { key: string; payload: unknown }
   const payload = JSON.stringify(body.payload)
-  const placeholders = Array.from({ length: rowsPer }, (_, i) => `($${i * 4 + 1}, $${i * 4 + 2}, $${i * 4 + 3}, $${i * 4 + 4})`).join(',')
-  const text = `INSERT INTO bench_queue (msg_uuid, partition, key, payload) VALUES ${placeholders}`
+  const text = queueInsertText(rowsPer)
   return insertLoop(pool, durationS, text, rowsPer, () => {
     const values: unknown[] = []
     for (let i = 0; i < rowsPer; i++) values.push(randomUUID(), i % 256, body.key, payload)
@@ -79,6 +78,12 @@ export async function telemetryInsertCeiling(pool: Pool, durationS: number): Pro
     }
     return values
   })
+}
+
+/** A rowsPer-row INSERT into the queue-shaped table (4 parameters per row). */
+function queueInsertText(rowsPer: number): string {
+  const placeholders = Array.from({ length: rowsPer }, (_, i) => `($${i * 4 + 1}, $${i * 4 + 2}, $${i * 4 + 3}, $${i * 4 + 4})`).join(',')
+  return `INSERT INTO bench_queue (msg_uuid, partition, key, payload) VALUES ${placeholders}`
 }
 
 /** Runs one multi-row INSERT after another from 2 connections for durationS; rows/s. */
@@ -111,10 +116,7 @@ export async function moveCeiling(pool: Pool, durationS: number, preload: number
     const deadline = Date.now() + durationS * 1000
     const started = Date.now()
     await Promise.all(
-      [
-        [0, 127],
-        [128, 255],
-      ].map(async ([lo, hi]) => {
+      HALVES.map(async ([lo, hi]) => {
         const client = await pool.connect()
         try {
           let cursor = 0
@@ -136,7 +138,7 @@ export async function moveCeiling(pool: Pool, durationS: number, preload: number
               rows += r.rowCount ?? 0
               continue
             }
-            const n = await clientMoveBatch(client, lo!, hi!, cursor)
+            const n = await clientMoveBatch(client, lo, hi, cursor)
             if (n.moved === 0) break
             cursor = n.cursor
             rows += n.moved
@@ -150,6 +152,12 @@ export async function moveCeiling(pool: Pool, durationS: number, preload: number
   }
   return { clientMove: await measure('client'), serverMove: await measure('server') }
 }
+
+/** Two movers on disjoint partition halves, like two readers. */
+const HALVES: readonly (readonly [number, number])[] = [
+  [0, 127],
+  [128, 255],
+]
 
 /** One client-side move transaction of up to 2,000 rows of a partition range: SELECT → INSERT → DELETE. */
 async function clientMoveBatch(client: PoolClient, lo: number, hi: number, cursor: number): Promise<{ moved: number; cursor: number }> {
@@ -187,8 +195,7 @@ export async function pipelineCeiling(pool: Pool, durationS: number): Promise<{ 
   await pool.query('TRUNCATE bench_queue, bench_telemetry')
   const rowsPer = 1000
   const body = JSON.parse(bodyFor('single', 1)) as { key: string; payload: Record<string, unknown> }
-  const placeholders = Array.from({ length: rowsPer }, (_, i) => `($${i * 4 + 1}, $${i * 4 + 2}, $${i * 4 + 3}, $${i * 4 + 4})`).join(',')
-  const text = `INSERT INTO bench_queue (msg_uuid, partition, key, payload) VALUES ${placeholders}`
+  const text = queueInsertText(rowsPer)
   const deadline = Date.now() + durationS * 1000
   const started = Date.now()
   let moved = 0
@@ -198,15 +205,12 @@ export async function pipelineCeiling(pool: Pool, durationS: number): Promise<{ 
     for (let i = 0; i < rowsPer; i++) values.push(randomUUID(), i % 256, body.key, JSON.stringify({ ...body.payload, ts, value: i % 100 }))
     return values
   })
-  const movers = [
-    [0, 127],
-    [128, 255],
-  ].map(async ([lo, hi]) => {
+  const movers = HALVES.map(async ([lo, hi]) => {
     const client = await pool.connect()
     try {
       let cursor = 0
       while (Date.now() < deadline) {
-        const r = await clientMoveBatch(client, lo!, hi!, cursor)
+        const r = await clientMoveBatch(client, lo, hi, cursor)
         if (r.moved === 0) await new Promise((res) => setTimeout(res, 5))
         cursor = r.cursor
         moved += r.moved

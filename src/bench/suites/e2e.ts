@@ -37,7 +37,8 @@ export interface E2EResult {
   probesSeen: number
 }
 
-async function count(ctx: Context, table: string): Promise<number> {
+/** Rows of a table now (the suites' throughput and queue-depth readings). */
+export async function count(ctx: Context, table: string): Promise<number> {
   return Number((await ctx.pool.query(`SELECT count(*) AS n FROM ${table}`)).rows[0].n)
 }
 

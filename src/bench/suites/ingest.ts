@@ -17,6 +17,7 @@ import { Supervisor } from '../../local/supervisor.js'
 import { parseExposition } from '../../scrape/parse.js'
 import { encodeWriteRequest } from '../../remotewrite/proto.js'
 import type { Context, Row } from '../main.js'
+import { count } from './e2e.js'
 import { RUN_JS, port, runJsonChild, startService } from '../proc.js'
 import { figure, fmt, fmtFigure, percentile, ratio } from '../stats.js'
 
@@ -28,10 +29,6 @@ interface RwLoad {
   samplesPerSecond: number
   requestP50: number
   requestP99: number
-}
-
-async function count(ctx: Context, table: string): Promise<number> {
-  return Number((await ctx.pool.query(`SELECT count(*) AS n FROM ${table}`)).rows[0].n)
 }
 
 function supervisor(ctx: Context, name: string): Supervisor {
