@@ -27,7 +27,6 @@ import { PartitionTable, type Transition } from './partition-state.js'
 import { MessageStore } from './store.js'
 
 export type { Lease } from './lease-book.js'
-export { renderLease } from '../protocol/lease.js'
 
 export interface OwnerOptions {
   name: string

@@ -162,8 +162,8 @@ export class PartitionTable {
   }
 
   /**
-   * The lock of p was taken. True: p is owned now. False: p is no longer wanted and the lock must be
-   * given back (`giveBack`), or it changed state meanwhile and there is nothing to do (neither).
+   * The lock of p was taken. 'owned': p is served from now on. 'giveBack': p is no longer wanted, the
+   * lock must be unlocked. 'ignore': p changed state meanwhile and there is nothing to do.
    */
   lockTaken(p: number): 'owned' | 'giveBack' | 'ignore' {
     const s = this.states[p]
@@ -175,7 +175,7 @@ export class PartitionTable {
     return s === 'none' || s === 'waiting' ? 'giveBack' : 'ignore'
   }
 
-  /** Draining partitions whose deadline has passed at `now`. */
+  /** True when p is draining and its drain deadline has passed at `now`. */
   drainExpired(p: number, now: number): boolean {
     return this.states[p] === 'draining' && now >= this.drainDeadline[p]!
   }
