@@ -27,13 +27,13 @@ interface Row {
   value?: number
 }
 
-/** Inserts the way the collector does: one statement, ON CONFLICT (msg_uuid) DO NOTHING. */
+/** Inserts the way the collector does: one statement, ON CONFLICT (ts, msg_uuid) DO NOTHING. */
 async function insert(rows: Row[], client: { query: TestDatabase['pool']['query'] } = db.pool): Promise<number> {
   const r = await client.query(
     `INSERT INTO telemetry (msg_uuid, gpu_uuid, gpu_id, device, hostname, model_name, metric_name, value, ts)
      SELECT msg_uuid, gpu_uuid, gpu_id, 'nvidia' || gpu_id, hostname, 'NVIDIA H100 80GB HBM3', metric_name, value, ts
      FROM json_to_recordset($1::json) AS r(msg_uuid uuid, gpu_uuid text, gpu_id smallint, hostname text, metric_name text, value float8, ts timestamptz)
-     ON CONFLICT (msg_uuid) DO NOTHING`,
+     ON CONFLICT (ts, msg_uuid) DO NOTHING`,
     [JSON.stringify(rows.map((r) => ({ msg_uuid: r.msg_uuid ?? randomUUID(), hostname: 'host-a', gpu_id: 0, value: 1, metric_name: 'DCGM_FI_DEV_GPU_UTIL', ...r })))],
   )
   return r.rowCount ?? 0
@@ -75,13 +75,14 @@ describe('gpus table trigger', () => {
     expect(r.rows).toEqual([{ hostname: 'new-host', gpu_id: 5, last_seen: new Date('2026-02-01T00:00:05Z') }])
   })
 
-  it('sees only rows really inserted when ON CONFLICT (msg_uuid) DO NOTHING skips duplicates', async () => {
+  it('sees only rows really inserted when ON CONFLICT (ts, msg_uuid) DO NOTHING skips duplicates', async () => {
     const msg = randomUUID()
     const g = `GPU-dup-${randomUUID()}`
     expect(await insert([{ gpu_uuid: g, ts: '2026-03-01T00:00:00Z', msg_uuid: msg }])).toBe(1)
-    // The same msg_uuid again (a redelivery), claiming another GPU and a later time: nothing may change.
+    // The same message again (a redelivery carries the same payload, so the same ts: the conflict key of
+    // the partitioned table is (ts, msg_uuid)), even claiming another GPU: nothing may change.
     const ghost = `GPU-ghost-${randomUUID()}`
-    expect(await insert([{ gpu_uuid: ghost, ts: '2026-03-02T00:00:00Z', msg_uuid: msg }, { gpu_uuid: g, ts: '2026-03-05T00:00:00Z', msg_uuid: msg }])).toBe(0)
+    expect(await insert([{ gpu_uuid: ghost, ts: '2026-03-01T00:00:00Z', msg_uuid: msg }, { gpu_uuid: g, ts: '2026-03-01T00:00:00Z', msg_uuid: msg }])).toBe(0)
     const r = await db.pool.query('SELECT gpu_uuid, last_seen FROM gpus WHERE gpu_uuid IN ($1, $2)', [g, ghost])
     expect(r.rows).toEqual([{ gpu_uuid: g, last_seen: new Date('2026-03-01T00:00:00Z') }])
   })
@@ -92,7 +93,7 @@ describe('gpus table trigger', () => {
       `WITH t AS (
          INSERT INTO telemetry (msg_uuid, gpu_uuid, gpu_id, device, hostname, model_name, metric_name, value, ts)
          VALUES ($1, $2, 2, 'nvidia2', 'host-cte', 'm', 'DCGM_FI_DEV_GPU_UTIL', 1, '2026-04-02T00:00:00Z')
-         ON CONFLICT (msg_uuid) DO NOTHING RETURNING 1)
+         ON CONFLICT (ts, msg_uuid) DO NOTHING RETURNING 1)
        SELECT count(*)::int AS n FROM t`,
       [randomUUID(), g],
     )
@@ -249,7 +250,7 @@ describe('GET /api/v1/gpus/{id}/telemetry', () => {
   it('serves the OpenAPI document and Swagger UI', async () => {
     const spec = await get('/openapi.json')
     expect(spec.status).toBe(200)
-    expect(Object.keys(spec.body.paths as object)).toEqual(['/api/v1/gpus', '/api/v1/gpus/{id}/telemetry'])
+    expect(Object.keys(spec.body.paths as object)).toEqual(['/api/v1/gpus', '/api/v1/gpus/{id}/telemetry', '/api/v1/telemetry'])
     const ui = await app.inject({ method: 'GET', url: '/swagger/' })
     expect(ui.statusCode).toBe(200)
     expect(ui.body).toContain('swagger')
@@ -298,6 +299,8 @@ describe('seedTelemetry and the query plan', () => {
       // no heap. With a cursor the keyset is part of the index condition, so deep pages cost no more. When
       // the planner expects about as few rows as the limit (a metric filter, a cursor near the end) it may
       // rightly prefer a bitmap scan of the same range. detail=true needs the heap: a plain index scan.
+      // The day's partition exists (maintenance creates it ahead of time): each page reads its index.
+      await seeded.pool.query("SELECT tpipe_ensure_partition('telemetry', 'ts', '2026-05-01T00:00:00Z', '2026-05-02T00:00:00Z')")
       await seedTelemetry(seeded.pool, { rows: 50_000, gpus: 5, start, stepMs: 1000 })
       const explain = async (p: Omit<Parameters<typeof telemetryPage>[0], 'id' | 'start' | 'end' | 'limit'>) => {
         const q = telemetryPage({ id: r.gpuUuids[3]!, start: '2026-05-01T00:00:00Z', end: '2026-05-01T01:00:00Z', limit: 1000, ...p })
@@ -305,17 +308,17 @@ describe('seedTelemetry and the query plan', () => {
         return plan.rows.map((x: { 'QUERY PLAN': string }) => x['QUERY PLAN']).join('\n')
       }
       const first = await explain({ metrics: [] })
-      expect(first).toMatch(/^Limit.*\n\s+->\s+Index Only Scan using telemetry_gpu_uuid_ts_idx/)
+      expect(first).toMatch(/^Limit.*\n\s+->\s+Index Only Scan using telemetry_p20260501_gpu_uuid_ts_\w*idx/)
       expect(first).toMatch(/Heap Fetches: 0/)
       expect(first).not.toMatch(/Sort|Bitmap/)
       const deep = await explain({ metrics: [], after: { ts: '2026-05-01T00:10:00.5Z', msgUuid: 'ffffffff-0000-0000-0000-000000000000' } })
       expect(deep).toMatch(/Index Cond: .*ROW\(ts, msg_uuid\) >/)
-      expect(deep).toMatch(/Index Only Scan|Bitmap Index Scan on telemetry_gpu_uuid_ts_idx/)
+      expect(deep).toMatch(/Index Only Scan|Bitmap Index Scan on telemetry_p20260501_gpu_uuid_ts_\w*idx/)
       const filtered = await explain({ metrics: ['DCGM_FI_DEV_GPU_UTIL'], after: { ts: '2026-05-01T00:00:03Z', msgUuid: '00000000-0000-0000-0000-000000000000' } })
       expect(filtered).toMatch(/Index Cond: .*ROW\(ts, msg_uuid\) >/)
       expect(filtered).not.toMatch(/Seq Scan/)
       const detail = await explain({ metrics: [], detail: true })
-      expect(detail).toMatch(/^Limit.*\n\s+->\s+Index Scan using telemetry_gpu_uuid_ts_idx/)
+      expect(detail).toMatch(/^Limit.*\n\s+->\s+Index Scan using telemetry_p20260501_gpu_uuid_ts_\w*idx/)
       expect(detail).not.toMatch(/Sort|Seq Scan/)
 
       const { app: a } = await buildApigw(CONFIG, { pool: seeded.pool, logger: silent })

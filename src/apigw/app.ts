@@ -12,11 +12,13 @@ import { TpipeError } from '../errors.js'
 import { requireToken } from '../http/auth.js'
 import { buildServer, DEFAULT_HTTP_LIMITS } from '../http/server.js'
 import { Histogram, createRegistry, type Registry } from '../metrics/index.js'
-import { Gpu, GpuList, TelemetryPage, TelemetryRow } from '../protocol/apigw.js'
-import { decodeCursor, encodeCursor, isRfc3339 } from './cursor.js'
+import { Gpu, TelemetryRow } from '../protocol/apigw.js'
+import { decodeCursor, encodeCursor } from './cursor.js'
 import { compressJson } from './compress.js'
 import { loadDashboard, registerDashboard, type DashboardFiles } from './dashboard.js'
-import { gpuExists, listGpus, telemetryPage, type Query } from './sql.js'
+import { badParameter, buckets, DEFAULT_WINDOW_MS, parseAgg, parseGroupBy, parseMetricList, parseStep, resolveRange, type Range } from './query.js'
+import { fleetGpuSchema, fleetListResponse, fleetSeriesResponse, gpuSeriesExample, gpuSeriesSchema, latestValueSchema } from '../protocol/series.js'
+import { fleetGroupCount, fleetLatest, fleetSeries, gpuExists, gpuMetrics, gpuSeries, telemetryPage, type Query } from './sql.js'
 
 /** What apigw needs of a pool; `tpipe openapi` passes one that has no database behind it. */
 export interface Queryable {
@@ -38,20 +40,79 @@ export const DEFAULT_LIMIT = 1000
 export const MAX_LIMIT = 10000
 const RETRY_AFTER_SECONDS = 1
 
+const telemetryPageSchema = {
+  $id: 'TelemetryPage',
+  type: 'object',
+  required: ['id', 'telemetry', 'next_cursor'],
+  properties: {
+    id: { type: 'string' },
+    telemetry: { type: 'array', items: { $ref: 'TelemetryRow#' } },
+    next_cursor: { type: 'string', nullable: true, description: 'Cursor of the next page; null when this is the last page.' },
+  },
+} as const
+
 const err = (description: string) => ({ description, $ref: 'ErrorBody#' }) as const
 
 interface TelemetryQuery {
+  start?: string
+  end?: string
   start_time?: string
   end_time?: string
+  window?: string
+  step?: string
+  agg?: string
   metric?: string[]
   limit?: number
   cursor?: string
   detail?: boolean
 }
 
-function badParameter(message: string): TpipeError {
-  return new TpipeError('TPIPE_ERR_BAD_PARAMETER', message)
+interface GpusQuery {
+  metrics?: string
+  hostname?: string
+  model?: string
+  sort?: string
+  order?: 'asc' | 'desc'
+  limit?: number
 }
+
+interface FleetQuery {
+  metric: string
+  step?: string
+  agg?: string
+  group_by?: string
+  start?: string
+  end?: string
+  window?: string
+  hostname?: string
+  model?: string
+}
+
+/** Rows (series, t, v) in series and time order → [{ key, points }] in the order of `keys` (then any other). */
+function toSeries(rows: readonly { series: string; t: string; v: number }[], keys: readonly string[] = []): { key: string; points: [number, number][] }[] {
+  const by = new Map<string, [number, number][]>(keys.map((k) => [k, []]))
+  for (const r of rows) {
+    let pts = by.get(r.series)
+    if (!pts) by.set(r.series, (pts = []))
+    pts.push([Number(r.t), r.v])
+  }
+  return [...by].map(([key, points]) => ({ key, points }))
+}
+
+const TIME_DOC = 'RFC 3339 (2025-07-18T20:42:34Z), `now`, or relative to now (`-1h`, `-15m`, `-7d`).'
+const timeParams = {
+  start: { type: 'string', maxLength: 64, description: `Start of the window: ${TIME_DOC}` },
+  end: { type: 'string', maxLength: 64, description: `End of the window: ${TIME_DOC}` },
+  window: { type: 'string', maxLength: 32, description: 'Window length (`15m`, `1h`, `7d`): alone it ends now; with start or end it extends from it.' },
+} as const
+const stepParams = {
+  step: { type: 'string', maxLength: 32, description: 'Bucket width (`60s`, `1m`, `5m`, `1h`), whole seconds. A whole number of minutes is answered from the per-minute rollups (longer retention), other steps from the raw rows.' },
+  agg: { type: 'string', enum: ['avg', 'min', 'max', 'last', 'count'], description: 'Aggregate per bucket (default avg).' },
+} as const
+const filterParams = {
+  hostname: { type: 'string', minLength: 1, maxLength: 256, description: 'Only GPUs of this host.' },
+  model: { type: 'string', minLength: 1, maxLength: 256, description: 'Only GPUs of this model (model_name).' },
+} as const
 
 /** Turns the schema validator's first complaint into "limit: must be <= 10000". */
 function validationMessage(request: FastifyRequest): string | undefined {
@@ -121,7 +182,10 @@ export async function buildApigw(config: ApigwConfig, deps: ApigwDeps): Promise<
         description:
           'Read API of the tpipe GPU telemetry pipeline. GPUs are identified by their uuid (GPU-…). Every error answers { "error": { "code", "message" } } with a stable TPIPE_ERR_* code.',
       },
-      tags: [{ name: 'gpus', description: 'GPUs and their telemetry' }],
+      tags: [
+        { name: 'gpus', description: 'GPUs and their telemetry' },
+        { name: 'telemetry', description: 'Telemetry across the fleet' },
+      ],
     },
     // Name shared schemas by their $id (ErrorBody, Gpu…) instead of def-0, def-1.
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
@@ -129,6 +193,10 @@ export async function buildApigw(config: ApigwConfig, deps: ApigwDeps): Promise<
   await app.register(swaggerUi, { routePrefix: '/swagger' })
   app.addSchema(Gpu)
   app.addSchema(TelemetryRow)
+  app.addSchema(latestValueSchema)
+  app.addSchema(fleetGpuSchema)
+  app.addSchema(telemetryPageSchema)
+  app.addSchema(gpuSeriesSchema)
 
   // The optional read token guards the API only: the dashboard page and its assets, the OpenAPI
   // document, health and metrics stay reachable without it (the dashboard sends it on its API calls).
@@ -149,17 +217,43 @@ export async function buildApigw(config: ApigwConfig, deps: ApigwDeps): Promise<
   app.get(
     '/api/v1/gpus',
     {
+      attachValidation: true,
       schema: {
         tags: ['gpus'],
-        summary: 'List every GPU that has telemetry',
-        description: 'Read from the gpus table, kept current by a trigger on telemetry: fast whatever the size of the telemetry table.',
+        summary: 'List GPUs, optionally with the latest value of chosen metrics ("top 10 by utilisation")',
+        description:
+          'Read from the gpus table and the latest-value table, both kept current on ingest: fast whatever the size of telemetry. `metrics` adds `latest`; `sort` orders by the latest value of one metric (GPUs without it last); `hostname` and `model` filter.',
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            metrics: { type: 'string', minLength: 1, maxLength: 4096, description: 'Comma-separated metric names whose latest value and time to return (at most 50).' },
+            ...filterParams,
+            sort: { type: 'string', minLength: 1, maxLength: 256, description: 'Order by the latest value of this metric (then hostname, gpu_id).' },
+            order: { type: 'string', enum: ['asc', 'desc'], description: 'Sort order with `sort` (default desc: highest first).' },
+            limit: { type: 'integer', minimum: 1, maximum: MAX_LIMIT, description: `At most this many GPUs (1..${MAX_LIMIT}).` },
+          },
+        },
         response: {
-          200: GpuList,
+          200: fleetListResponse,
+          400: err('A parameter is not valid (TPIPE_ERR_BAD_PARAMETER); the message names it.'),
           503: err('The database is unavailable; retry after Retry-After seconds.'),
         },
       },
     },
-    async (): Promise<GpuList> => ({ gpus: await query<Gpu>(deps.pool, listGpus()) }),
+    async (request) => {
+      const invalid = validationMessage(request)
+      if (invalid) throw badParameter(invalid)
+      const q = request.query as GpusQuery
+      const metrics = q.metrics === undefined ? [] : parseMetricList(q.metrics, 'metrics', 50)
+      if (q.order !== undefined && q.sort === undefined) throw badParameter('order: only with sort')
+      const rows = await query<{ latest?: Record<string, unknown> | null }>(
+        deps.pool,
+        fleetLatest({ metrics, hostname: q.hostname, model: q.model, sort: q.sort, order: q.order ?? 'desc', limit: q.limit }),
+      )
+      if (metrics.length) for (const r of rows) r.latest ??= {}
+      return { gpus: rows }
+    },
   )
 
   app.get(
@@ -168,9 +262,9 @@ export async function buildApigw(config: ApigwConfig, deps: ApigwDeps): Promise<
       attachValidation: true,
       schema: {
         tags: ['gpus'],
-        summary: 'Telemetry of one GPU, in time order, one page at a time',
+        summary: 'Telemetry of one GPU: bucketed series (with step) or raw rows one page at a time',
         description:
-          'Rows with start_time <= ts <= end_time (both optional, RFC 3339), ordered by (ts, msg_uuid). At most `limit` rows per page; pass `next_cursor` back as `cursor` for the next page (null on the last one). Paging is exact even when many rows share a timestamp.',
+          'With `step`: one series per metric, aggregated (`agg`) in buckets aligned to the step from the Unix epoch (like Prometheus query_range); every bucket overlapping [start, end] is returned whole; the window defaults to the last hour. Without `step`: rows with start <= ts <= end (both optional) ordered by (ts, msg_uuid), at most `limit` per page; pass `next_cursor` back as `cursor` for the next page (null on the last one). Paging is exact even when many rows share a timestamp.',
         params: {
           type: 'object',
           required: ['id'],
@@ -180,11 +274,13 @@ export async function buildApigw(config: ApigwConfig, deps: ApigwDeps): Promise<
           type: 'object',
           additionalProperties: false,
           properties: {
-            start_time: { type: 'string', format: 'date-time', description: 'Inclusive lower bound (RFC 3339).' },
-            end_time: { type: 'string', format: 'date-time', description: 'Inclusive upper bound (RFC 3339).' },
-            metric: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 256 }, maxItems: 100, description: 'Only these metric names; repeat the parameter for several.' },
-            limit: { type: 'integer', minimum: 1, maximum: MAX_LIMIT, default: DEFAULT_LIMIT, description: `Rows per page (1..${MAX_LIMIT}).` },
-            cursor: { type: 'string', maxLength: 200, description: 'next_cursor of the previous page.' },
+            ...timeParams,
+            start_time: { type: 'string', maxLength: 64, description: 'Alias of start (inclusive lower bound).' },
+            end_time: { type: 'string', maxLength: 64, description: 'Alias of end (inclusive upper bound).' },
+            ...stepParams,
+            metric: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 256 }, maxItems: 100, description: 'Only these metric names; repeat the parameter for several. With step and no metric: every metric of the GPU.' },
+            limit: { type: 'integer', minimum: 1, maximum: MAX_LIMIT, description: `Rows per page (1..${MAX_LIMIT}, default ${DEFAULT_LIMIT}); raw pages only.` },
+            cursor: { type: 'string', maxLength: 200, description: 'next_cursor of the previous page; raw pages only.' },
             detail: {
               type: 'boolean',
               default: false,
@@ -193,8 +289,19 @@ export async function buildApigw(config: ApigwConfig, deps: ApigwDeps): Promise<
           },
         },
         response: {
-          200: TelemetryPage,
-          400: err('A parameter is not valid (TPIPE_ERR_BAD_PARAMETER); the message names it.'),
+          200: {
+            description: 'Without step: one page of rows in (ts, msg_uuid) order (TelemetryPage). With step: one bucketed series per metric (GpuSeries).',
+            anyOf: [{ $ref: 'TelemetryPage#' }, { $ref: 'GpuSeries#' }],
+            examples: [
+              {
+                id: 'GPU-5fd4f087-86f3-7a43-b711-4771313afc50',
+                telemetry: [{ ts: '2025-07-18T20:42:34.000000Z', metric_name: 'DCGM_FI_DEV_GPU_UTIL', value: 100, msg_uuid: '0198198a-6b2c-7c3e-9f1a-2b3c4d5e6f70' }],
+                next_cursor: 'WyIyMDI1LTA3LTE4VDIwOjQyOjM0LjAwMDAwMFoiLCIwMTk4MTk4YS02YjJjLTdjM2UtOWYxYS0yYjNjNGQ1ZTZmNzAiXQ',
+              },
+              gpuSeriesExample,
+            ],
+          },
+          400: err('A parameter is not valid (TPIPE_ERR_BAD_PARAMETER); the message names it. Also when step would give more points than the cap.'),
           404: err('No telemetry for that GPU (TPIPE_ERR_GPU_NOT_FOUND).'),
           503: err('The database is unavailable; retry after Retry-After seconds.'),
         },
@@ -205,22 +312,21 @@ export async function buildApigw(config: ApigwConfig, deps: ApigwDeps): Promise<
       if (invalid) throw badParameter(invalid)
       const { id } = request.params as { id: string }
       const q = request.query as TelemetryQuery
-      for (const name of ['start_time', 'end_time'] as const) {
-        const v = q[name]
-        if (v !== undefined && !isRfc3339(v)) throw badParameter(`${name}: ${JSON.stringify(v)} is not an RFC 3339 time such as 2025-07-18T20:42:34Z`)
-      }
-      if (q.start_time && q.end_time && Date.parse(q.start_time) > Date.parse(q.end_time)) {
-        throw badParameter(`start_time ${q.start_time} is after end_time ${q.end_time}`)
-      }
+      const now = Date.now()
+      if (q.step !== undefined) return gpuSeriesAnswer(id, q, now)
+      if (q.agg !== undefined) throw badParameter('agg: only with step')
+      const r = resolveRange(q, now)
+      const start = 'open' in r ? (r.start?.text ?? '-infinity') : r.startText
+      const end = 'open' in r ? (r.end?.text ?? 'infinity') : r.endText
       let after: { ts: string; msgUuid: string } | undefined
       if (q.cursor !== undefined) {
         after = decodeCursor(q.cursor)
         if (!after) throw badParameter('cursor: not a cursor this API returned (pass next_cursor back unchanged)')
       }
       const limit = q.limit ?? DEFAULT_LIMIT
-      const rows = await query<TelemetryRow>(
+      const rows = await query<{ msg_uuid: string; ts: string }>(
         deps.pool,
-        telemetryPage({ id, start: q.start_time ?? '-infinity', end: q.end_time ?? 'infinity', metrics: q.metric ?? [], limit, after, detail: q.detail === true }),
+        telemetryPage({ id, start, end, metrics: q.metric ?? [], limit, after, detail: q.detail === true }),
       )
       if (rows.length === 0 && after === undefined && (await query(deps.pool, gpuExists(id))).length === 0) {
         throw new TpipeError('TPIPE_ERR_GPU_NOT_FOUND', `no telemetry for GPU ${id}`)
@@ -228,8 +334,79 @@ export async function buildApigw(config: ApigwConfig, deps: ApigwDeps): Promise<
       const more = rows.length > limit
       if (more) rows.length = limit
       const last = rows[rows.length - 1]
-      const page: TelemetryPage = { id, telemetry: rows, next_cursor: more && last ? encodeCursor(last.ts, last.msg_uuid) : null }
-      return page
+      return { id, telemetry: rows, next_cursor: more && last ? encodeCursor(last.ts, last.msg_uuid) : null }
+    },
+  )
+
+  async function gpuSeriesAnswer(id: string, q: TelemetryQuery, now: number) {
+    for (const name of ['limit', 'cursor'] as const) if (q[name] !== undefined) throw badParameter(`${name}: only without step (raw pages)`)
+    if (q.detail === true) throw badParameter('detail: only without step (raw pages)')
+    const stepSeconds = parseStep(q.step!)
+    const agg = parseAgg(q.agg)
+    const range = resolveRange(q, now, DEFAULT_WINDOW_MS) as Range
+    if ((await query(deps.pool, gpuExists(id))).length === 0) throw new TpipeError('TPIPE_ERR_GPU_NOT_FOUND', `no telemetry for GPU ${id}`)
+    const metrics = q.metric?.length ? [...new Set(q.metric)] : (await query<{ metric_name: string }>(deps.pool, gpuMetrics(id))).map((r) => r.metric_name)
+    const b = buckets(range, stepSeconds, metrics.length)
+    const rows = metrics.length ? await query<{ series: string; t: string; v: number }>(deps.pool, gpuSeries(id, metrics, { agg, ...b })) : []
+    return {
+      gpu: id,
+      step_seconds: stepSeconds,
+      agg,
+      start: new Date(range.startMs).toISOString(),
+      end: new Date(range.endMs).toISOString(),
+      series: toSeries(rows, metrics).map((x) => ({ metric: x.key, points: x.points })),
+    }
+  }
+
+  app.get(
+    '/api/v1/telemetry',
+    {
+      attachValidation: true,
+      schema: {
+        tags: ['telemetry'],
+        summary: 'One metric across the fleet, bucketed and grouped by GPU, host or model',
+        description:
+          'Buckets as in /api/v1/gpus/{id}/telemetry with step (aligned to the step, whole buckets overlapping the window, empty buckets omitted); one series per group. GPUs are grouped by their current hostname and model (the gpus table). A step of whole minutes reads the per-minute rollups.',
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['metric'],
+          properties: {
+            metric: { type: 'string', minLength: 1, maxLength: 256, description: 'The metric (e.g. DCGM_FI_DEV_GPU_UTIL).' },
+            ...stepParams,
+            group_by: { type: 'string', enum: ['gpu', 'hostname', 'model'], description: 'One series per GPU (uuid), per host or per model (default gpu).' },
+            ...timeParams,
+            ...filterParams,
+          },
+        },
+        response: {
+          200: fleetSeriesResponse,
+          400: err('A parameter is not valid (TPIPE_ERR_BAD_PARAMETER); the message names it. Also when step would give more points than the cap.'),
+          503: err('The database is unavailable; retry after Retry-After seconds.'),
+        },
+      },
+    },
+    async (request) => {
+      const invalid = validationMessage(request)
+      if (invalid) throw badParameter(invalid)
+      const q = request.query as FleetQuery
+      const stepSeconds = parseStep(q.step ?? '60s')
+      const agg = parseAgg(q.agg)
+      const groupBy = parseGroupBy(q.group_by)
+      const range = resolveRange(q, Date.now(), DEFAULT_WINDOW_MS) as Range
+      const filter = { hostname: q.hostname, model: q.model }
+      const groups = (await query<{ n: number }>(deps.pool, fleetGroupCount(groupBy, filter)))[0]?.n ?? 0
+      const b = buckets(range, stepSeconds, groups)
+      const rows = groups ? await query<{ series: string; t: string; v: number }>(deps.pool, fleetSeries(q.metric, groupBy, filter, { agg, ...b })) : []
+      return {
+        metric: q.metric,
+        step_seconds: stepSeconds,
+        agg,
+        group_by: groupBy,
+        start: new Date(range.startMs).toISOString(),
+        end: new Date(range.endMs).toISOString(),
+        series: toSeries(rows).map((x) => ({ group: x.key, points: x.points })),
+      }
     },
   )
 

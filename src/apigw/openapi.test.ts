@@ -31,7 +31,7 @@ describe('OpenAPI document', () => {
     const spec = (await generateOpenApi()) as Obj & { paths: Record<string, Record<string, Obj>>; components: { schemas: Record<string, Obj> } }
     expect(spec.openapi).toMatch(/^3\.\d+\.\d+$/)
     expect(spec.info).toMatchObject({ title: expect.any(String), version: expect.any(String) })
-    expect(Object.keys(spec.paths).sort()).toEqual(['/api/v1/gpus', '/api/v1/gpus/{id}/telemetry'])
+    expect(Object.keys(spec.paths).sort()).toEqual(['/api/v1/gpus', '/api/v1/gpus/{id}/telemetry', '/api/v1/telemetry'])
 
     for (const [path, item] of Object.entries(spec.paths)) {
       const templated = [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1])
@@ -70,6 +70,18 @@ describe('OpenAPI document', () => {
     expect(errorSchema(errorBody('TPIPE_ERR_GPU_NOT_FOUND', 'no telemetry for GPU x'))).toBe(true)
     expect(errorSchema({ error: { code: 'NOPE', message: 'x' } })).toBe(false)
     expect((spec.components.schemas.ErrorBody as { properties: { error: { properties: { code: { enum: string[] } } } } }).properties.error.properties.code.enum).toEqual(Object.keys(ERRORS))
+    // Every success answer shows an example, and each example is valid against its own schema.
+    for (const [path, item] of Object.entries(spec.paths)) {
+      const ok = (item.get!.responses as Record<string, { content: Record<string, { schema: Obj; example?: unknown; examples?: Record<string, { value: unknown }> }> }>)['200']!
+      const media = ok.content['application/json']!
+      const examples = media.examples ? Object.values(media.examples).map((e) => e.value) : [media.example]
+      expect(examples.length, path).toBeGreaterThan(0)
+      const validate = ajv.compile({ ...JSON.parse(JSON.stringify(media.schema).replace(/"#\/components\/schemas\/(\w+)"/g, '"#/components/schemas/$1"')) })
+      for (const ex of examples) {
+        expect(ex, path).toBeDefined()
+        expect(validate(ex), `${path}: ${JSON.stringify(validate.errors)}`).toBe(true)
+      }
+    }
     const row = ajv.getSchema('#/components/schemas/TelemetryRow')!
     expect(row({ ts: '2026-01-01T00:00:00.000000Z', metric_name: 'DCGM_FI_DEV_GPU_UTIL', value: 1, msg_uuid: '0190b5f2-6b1e-7c3a-8d4e-5f6a7b8c9d0e', labels: null })).toBe(true)
   })

@@ -1,4 +1,6 @@
 // Pure SQL builders for the read API. Hot statements are named so each connection prepares them once.
+import { createHash } from 'node:crypto'
+import type { Agg, GroupBy } from './query.js'
 
 export interface Query {
   name?: string
@@ -8,15 +10,6 @@ export interface Query {
 
 const TS_TEXT = `to_char(t.ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`
 
-export function listGpus(): Query {
-  return {
-    name: 'apigw_list_gpus',
-    text: `SELECT gpu_uuid AS id, hostname, gpu_id, device, model_name,
-                  to_char(last_seen AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS last_seen
-           FROM gpus ORDER BY hostname, gpu_id, gpu_uuid`,
-    values: [],
-  }
-}
 
 export function gpuExists(id: string): Query {
   return { name: 'apigw_gpu_exists', text: 'SELECT 1 FROM gpus WHERE gpu_uuid = $1', values: [id] }
@@ -62,4 +55,138 @@ export function telemetryPage(p: TelemetryPage): Query {
            ORDER BY t.ts, t.msg_uuid LIMIT $4`,
     values,
   }
+}
+
+// ---- Bucketed series and fleet views (issue 14) ----
+
+
+/** Statements whose text depends on the options get a name per text: one prepare per shape and connection. */
+function named(prefix: string, text: string, values: unknown[]): Query {
+  return { name: `${prefix}_${createHash('sha1').update(text).digest('hex').slice(0, 10)}`, text, values }
+}
+
+const RAW_AGG: Record<Agg, string> = {
+  avg: 'avg(t.value)',
+  min: 'min(t.value)',
+  max: 'max(t.value)',
+  count: 'count(*)::float8',
+  last: '(array_agg(t.value ORDER BY t.ts DESC, t.msg_uuid DESC))[1]',
+}
+/** The same aggregates combined from per-minute rollups (exact: avg is sum over count, last by (ts, msg_uuid)). */
+const ROLLUP_AGG: Record<Agg, string> = {
+  avg: 'sum(t.sum) / sum(t.count)',
+  min: 'min(t.min)',
+  max: 'max(t.max)',
+  count: 'sum(t.count)::float8',
+  last: '(array_agg(t.last ORDER BY t.last_ts DESC, t.last_msg DESC))[1]',
+}
+
+export interface SeriesQuery {
+  agg: Agg
+  stepSeconds: number
+  /** Whole buckets: [fromS, toS) in Unix seconds. */
+  fromS: number
+  toS: number
+  rollups: boolean
+}
+
+function source(q: SeriesQuery): { table: string; time: string; agg: string } {
+  return q.rollups ? { table: 'telemetry_1m', time: 't.bucket', agg: ROLLUP_AGG[q.agg] } : { table: 'telemetry', time: 't.ts', agg: RAW_AGG[q.agg] }
+}
+
+/** One GPU, several metrics: rows (metric, bucket start in Unix seconds, value) in metric and time order. */
+export function gpuSeries(id: string, metrics: readonly string[], q: SeriesQuery): Query {
+  const s = source(q)
+  const text = `SELECT t.metric_name AS series, (floor(extract(epoch FROM ${s.time}) / $3) * $3)::bigint AS t, ${s.agg} AS v
+                FROM ${s.table} AS t
+                WHERE t.gpu_uuid = $1 AND t.metric_name = ANY($2::text[]) AND ${s.time} >= to_timestamp($4) AND ${s.time} < to_timestamp($5)
+                GROUP BY 1, 2 ORDER BY 1, 2`
+  return named('apigw_gpu_series', text, [id, metrics, q.stepSeconds, q.fromS, q.toS])
+}
+
+/** The metrics a GPU has (for a step query that names none): from the latest-value table. */
+export function gpuMetrics(id: string): Query {
+  return { name: 'apigw_gpu_metrics', text: 'SELECT metric_name FROM telemetry_latest WHERE gpu_uuid = $1 ORDER BY metric_name', values: [id] }
+}
+
+const GROUP_COLUMN: Record<GroupBy, string> = { gpu: 'g.gpu_uuid', hostname: 'g.hostname', model: 'g.model_name' }
+
+export interface FleetFilter {
+  hostname?: string | undefined
+  model?: string | undefined
+}
+
+function fleetWhere(f: FleetFilter, values: unknown[]): string {
+  let where = ''
+  if (f.hostname !== undefined) {
+    values.push(f.hostname)
+    where += ` AND g.hostname = $${values.length}`
+  }
+  if (f.model !== undefined) {
+    values.push(f.model)
+    where += ` AND g.model_name = $${values.length}`
+  }
+  return where
+}
+
+/** How many series a fleet query would return (checked against the point cap before it runs). */
+export function fleetGroupCount(groupBy: GroupBy, f: FleetFilter): Query {
+  const values: unknown[] = []
+  const text = `SELECT count(DISTINCT ${GROUP_COLUMN[groupBy]})::int AS n FROM gpus AS g WHERE true${fleetWhere(f, values)}`
+  return named('apigw_fleet_groups', text, values)
+}
+
+/**
+ * One metric across the fleet, grouped by GPU, host or model (GPU attributes from the gpus table, so a
+ * GPU counts under its current host and model), bucketed: rows (group, bucket start, value).
+ */
+export function fleetSeries(metric: string, groupBy: GroupBy, f: FleetFilter, q: SeriesQuery): Query {
+  const s = source(q)
+  const values: unknown[] = [metric, q.stepSeconds, q.fromS, q.toS]
+  const where = fleetWhere(f, values)
+  const text = `SELECT ${GROUP_COLUMN[groupBy]} AS series, (floor(extract(epoch FROM ${s.time}) / $2) * $2)::bigint AS t, ${s.agg} AS v
+                FROM ${s.table} AS t JOIN gpus AS g ON g.gpu_uuid = t.gpu_uuid
+                WHERE t.metric_name = $1 AND ${s.time} >= to_timestamp($3) AND ${s.time} < to_timestamp($4)${where}
+                GROUP BY 1, 2 ORDER BY 1, 2`
+  return named('apigw_fleet_series', text, values)
+}
+
+export interface FleetLatest extends FleetFilter {
+  metrics: readonly string[]
+  sort?: string | undefined
+  order: 'asc' | 'desc'
+  limit?: number | undefined
+}
+
+/**
+ * GPUs with the newest value of chosen metrics, from telemetry_latest (kept on ingest): one index probe
+ * per GPU and metric whatever the size of telemetry. Sorted by a metric's latest value (GPUs without
+ * it last), then hostname and gpu_id; without `sort`, hostname and gpu_id.
+ */
+export function fleetLatest(p: FleetLatest): Query {
+  const values: unknown[] = []
+  let latest = ''
+  if (p.metrics.length) {
+    values.push(p.metrics)
+    latest = `,
+      (SELECT json_object_agg(l.metric_name, json_build_object('value', l.value, 'ts', to_char(l.ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')))
+       FROM telemetry_latest AS l WHERE l.gpu_uuid = g.gpu_uuid AND l.metric_name = ANY($${values.length}::text[])) AS latest`
+  }
+  let join = ''
+  let order = 'g.hostname, g.gpu_id, g.gpu_uuid'
+  if (p.sort !== undefined) {
+    values.push(p.sort)
+    join = ` LEFT JOIN telemetry_latest AS s ON s.gpu_uuid = g.gpu_uuid AND s.metric_name = $${values.length}`
+    order = `s.value ${p.order === 'asc' ? 'ASC' : 'DESC'} NULLS LAST, ${order}`
+  }
+  const where = fleetWhere(p, values)
+  let limit = ''
+  if (p.limit !== undefined) {
+    values.push(p.limit)
+    limit = ` LIMIT $${values.length}`
+  }
+  const text = `SELECT g.gpu_uuid AS id, g.hostname, g.gpu_id, g.device, g.model_name,
+                       to_char(g.last_seen AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS last_seen${latest}
+                FROM gpus AS g${join} WHERE true${where} ORDER BY ${order}${limit}`
+  return named('apigw_fleet_latest', text, values)
 }

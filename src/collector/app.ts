@@ -11,6 +11,8 @@ import { buildServer, httpLimits } from '../http/server.js'
 import { createRegistry, type Registry } from '../metrics/index.js'
 import { CollectorStats } from '../protocol/stats.js'
 import type { LeasedMessage } from '../protocol/lease.js'
+import { startDeriveLoop, type DeriveLoop } from '../telemetry/derive.js'
+import { startMaintenanceLoop, type MaintenanceLoop } from '../telemetry/loop.js'
 import { collectorMetrics } from './metrics.js'
 import { persister } from './persist.js'
 import { ReaderSet } from './readers.js'
@@ -45,6 +47,11 @@ export type CollectorConfig = Pick<
   | 'httpHeadersTimeoutMs'
   | 'httpIdleTimeoutMs'
   | 'jsonMaxDepth'
+  | 'maintenanceIntervalMs'
+  | 'deriveIntervalMs'
+  | 'telemetryPartitionMs'
+  | 'telemetryRetentionMs'
+  | 'rollupRetentionMs'
 >
 
 export interface CollectorApp {
@@ -96,9 +103,31 @@ export function buildCollector(config: CollectorConfig, deps: CollectorDeps): Co
     collectorStats(registry, readers.list, loops.isRunning, config.collectorLeasesInFlight),
   )
 
-  app.addHook('onClose', async () => {
+  // Telemetry partitions and retention, and the derived tables (latest values, rollups): the collector is
+  // the writer that needs the partitions; every replica runs both loops, advisory locks let one run at a
+  // time. Derived within seconds by a job, not in each batch's statement: measured cheaper for ingest
+  // (see migration 1764202000000).
+  let maintenance: MaintenanceLoop | undefined
+  let derive: DeriveLoop | undefined
+  async function start(): Promise<void> {
+    maintenance ??= startMaintenanceLoop({
+      pool: deps.pool,
+      registry,
+      log,
+      intervalMs: config.maintenanceIntervalMs,
+      maintain: { partitionMs: config.telemetryPartitionMs, retentionMs: config.telemetryRetentionMs, rollupRetentionMs: config.rollupRetentionMs },
+    })
+    derive ??= startDeriveLoop({ pool: deps.pool, registry, log, intervalMs: config.deriveIntervalMs })
+    await loops.start()
+  }
+  async function stop(): Promise<void> {
     await loops.stop()
+    await Promise.all([maintenance?.stop(), derive?.stop()])
+  }
+
+  app.addHook('onClose', async () => {
+    await stop()
   })
 
-  return { app, registry, start: () => loops.start(), stop: () => loops.stop() }
+  return { app, registry, start, stop }
 }

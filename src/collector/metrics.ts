@@ -5,6 +5,11 @@ export function collectorMetrics(registry: Registry) {
   return {
     persisted: new Counter({ name: 'collector_rows_persisted_total', help: 'Telemetry rows inserted (redelivered duplicates excluded).', registers: [registry] }),
     received: new Counter({ name: 'collector_messages_received_total', help: 'Messages received in leases.', registers: [registry] }),
+    unpartitioned: new Counter({
+      name: 'collector_rows_unpartitioned_total',
+      help: 'Telemetry rows stored in the default partition: late or far-future samples whose time has no partition yet (kept; maintenance moves them into their partition when it creates it).',
+      registers: [registry],
+    }),
     deadLetters: new Counter({ name: 'collector_dead_letters_total', help: 'Poison messages written to dead_letters.', registers: [registry] }),
     batchDuration: new Histogram({
       name: 'collector_batch_duration_seconds',

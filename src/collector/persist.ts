@@ -120,8 +120,9 @@ export function persister(pool: Pool, metrics: CollectorMetrics, log: Logger): (
     try {
       const { rows, dead } = toRows(messages)
       const batch = serialise(rows, dead, byUuid)
-      const r = await pool.query<{ inserted: number; dead: number }>(persistBatch(batch.rows, batch.dead))
+      const r = await pool.query<{ inserted: number; dead: number; unpartitioned: number }>(persistBatch(batch.rows, batch.dead))
       metrics.persisted.inc(r.rows[0]?.inserted ?? 0)
+      metrics.unpartitioned.inc(r.rows[0]?.unpartitioned ?? 0)
       metrics.deadLetters.inc(r.rows[0]?.dead ?? 0)
     } catch (err) {
       // Only the database or the network is transient: throw, the lease is not acked and comes again.

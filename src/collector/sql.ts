@@ -1,5 +1,5 @@
 // Pure SQL builders for the collector: one statement per lease writes every telemetry row and every
-// dead letter of the batch (one implicit transaction), idempotently on msg_uuid.
+// dead letter of the batch (one implicit transaction), idempotently on (ts, msg_uuid).
 
 export interface Statement {
   name?: string
@@ -25,11 +25,12 @@ const TELEMETRY_RECORD = `msg_uuid uuid, gpu_uuid text, gpu_id smallint, device 
   metric_name text, value double precision, ts timestamptz, container text, pod text, namespace text, labels jsonb`
 
 /**
- * The whole batch in one statement: rows and dead letters each travel as one JSON array parameter,
- * joined from each message's own serialised text (the caller serialises each one alone, so one that
- * cannot be serialised is dead-lettered and never fails the batch); the statement text is constant, so
- * it is prepared once per connection. ON CONFLICT makes a redelivered message a no-op. Returns
- * (inserted, dead) counts.
+ * The whole batch in one statement: rows and dead letters each travel as one JSON array parameter
+ * (joined from each message's own serialised text: one that cannot be serialised is dead-lettered
+ * alone and never fails the batch; statement text constant, so it is prepared once per connection). ON CONFLICT makes
+ * a redelivered message a no-op: the table is partitioned on ts, so the key is (ts, msg_uuid), which is
+ * as good because a redelivery carries the same payload, hence the same ts. Returns (inserted, dead,
+ * unpartitioned) counts; unpartitioned rows went to the default partition (no partition for their time).
  */
 export function persistBatch(rows: readonly string[], dead: readonly string[]): Statement {
   return {
@@ -37,7 +38,7 @@ export function persistBatch(rows: readonly string[], dead: readonly string[]): 
     text: `WITH t AS (
              INSERT INTO telemetry (${TELEMETRY_COLUMNS})
              SELECT ${TELEMETRY_COLUMNS} FROM json_to_recordset($1::json) AS r(${TELEMETRY_RECORD})
-             ON CONFLICT (msg_uuid) DO NOTHING RETURNING 1
+             ON CONFLICT (ts, msg_uuid) DO NOTHING RETURNING tableoid
            ), d AS (
              INSERT INTO dead_letters (msg_uuid, partition, key, payload, error, delivery_count, enqueued_at)
              SELECT msg_uuid, partition, key, payload, error, delivery_count, enqueued_at
@@ -45,7 +46,8 @@ export function persistBatch(rows: readonly string[], dead: readonly string[]): 
                                                    delivery_count integer, enqueued_at timestamptz)
              ON CONFLICT (msg_uuid) DO NOTHING RETURNING 1
            )
-           SELECT (SELECT count(*) FROM t)::int AS inserted, (SELECT count(*) FROM d)::int AS dead`,
+           SELECT (SELECT count(*) FROM t)::int AS inserted, (SELECT count(*) FROM d)::int AS dead,
+                  (SELECT count(*) FROM t WHERE tableoid = 'telemetry_default'::regclass)::int AS unpartitioned`,
     values: [`[${rows.join(',')}]`, `[${dead.join(',')}]`],
   }
 }
@@ -55,7 +57,7 @@ export function insertOne(row: string): Statement {
   return {
     text: `INSERT INTO telemetry (${TELEMETRY_COLUMNS})
            SELECT ${TELEMETRY_COLUMNS} FROM json_to_recordset($1::json) AS r(${TELEMETRY_RECORD})
-           ON CONFLICT (msg_uuid) DO NOTHING`,
+           ON CONFLICT (ts, msg_uuid) DO NOTHING`,
     values: [`[${row}]`],
   }
 }

@@ -11,6 +11,7 @@ import { mqwriter } from './settings/mqwriter.js'
 import { security } from './settings/security.js'
 import { scraper } from './settings/scraper.js'
 import { streamer } from './settings/streamer.js'
+import { telemetry } from './settings/telemetry.js'
 import type { Setting } from './types.js'
 
 export const SETTINGS = {
@@ -19,6 +20,7 @@ export const SETTINGS = {
   ...mqwriter,
   ...mqreader,
   ...collector,
+  ...telemetry,
   ...streamer,
   ...scraper,
   ...apigw,

@@ -36,6 +36,8 @@ export interface Setting<T> {
   readonly scopes: readonly Scope[] | 'all'
   /** Undefined means: no default; the setting is optional unless `required`. */
   readonly default?: T
+  /** How the docs spell the default when the value itself reads badly (a duration in ms: `7d`). */
+  readonly defaultText?: string
   readonly required?: boolean
   /** Hidden in logs (database URLs carry passwords). */
   readonly secret?: boolean

@@ -1,0 +1,70 @@
+import { formatDuration, parseDuration } from '../../telemetry/time.js'
+import { custom, int } from '../types.js'
+
+function duration(minMs: number, maxMs: number) {
+  return (raw: string): number => {
+    const ms = parseDuration(raw)
+    if (ms === undefined) throw new Error(`expected a duration such as 12h, 7d or 2w, got ${JSON.stringify(raw)}`)
+    if (ms < minMs || ms > maxMs) throw new Error(`expected a duration from ${formatDuration(minMs)} to ${formatDuration(maxMs)}, got ${raw}`)
+    return ms
+  }
+}
+
+const HOUR = 3_600_000
+const DAY = 24 * HOUR
+
+/**
+ * Telemetry storage: partitions, retention and the maintenance loop. The collector runs the loop (it is
+ * the writer and needs the partitions; one replica at a time holds the advisory lock); `tpipe db
+ * maintain` runs one pass by hand.
+ */
+export const telemetry = {
+  telemetryRetentionMs: custom({
+    flag: 'telemetry-retention',
+    env: 'TPIPE_TELEMETRY_RETENTION',
+    description:
+      'Raw telemetry older than this is dropped, one whole partition at a time. Default 7d: at the measured 6,000–8,000 rows/s a day is about 500 million rows, so a week is what one PostgreSQL node holds comfortably; longer windows are served from the per-minute rollups.',
+    scopes: ['collector', 'cli'],
+    kind: 'duration (1h..3650d)',
+    default: 7 * DAY,
+    defaultText: '7d',
+    parse: duration(HOUR, 3650 * DAY),
+  }),
+  rollupRetentionMs: custom({
+    flag: 'rollup-retention',
+    env: 'TPIPE_ROLLUP_RETENTION',
+    description: 'Per-minute rollups older than this are dropped (week partitions). Default 90d: a quarter of history at 1/60 of the raw row count per GPU and metric.',
+    scopes: ['collector', 'cli'],
+    kind: 'duration (1d..3650d)',
+    default: 90 * DAY,
+    defaultText: '90d',
+    parse: duration(DAY, 3650 * DAY),
+  }),
+  telemetryPartitionMs: custom({
+    flag: 'telemetry-partition-interval',
+    env: 'TPIPE_TELEMETRY_PARTITION_INTERVAL',
+    description: 'Time range of one raw telemetry partition, aligned to the Unix epoch (1d: UTC days). Retention drops whole partitions, so it is also its granularity. Changing it affects only partitions created afterwards.',
+    scopes: ['collector', 'cli'],
+    kind: 'duration (1h..7d)',
+    default: DAY,
+    defaultText: '1d',
+    parse: duration(HOUR, 7 * DAY),
+  }),
+  maintenanceIntervalMs: int({
+    flag: 'maintenance-interval-ms',
+    env: 'TPIPE_MAINTENANCE_INTERVAL_MS',
+    description: 'How often the collector runs telemetry maintenance (create partitions ahead, drop past retention); 0 disables the loop (run `tpipe db maintain` instead).',
+    scopes: ['collector'],
+    default: 300_000,
+    min: 0,
+  }),
+  deriveIntervalMs: int({
+    flag: 'derive-interval-ms',
+    env: 'TPIPE_DERIVE_INTERVAL_MS',
+    description:
+      'How often the collector updates the latest-value table and the per-minute rollups from the minutes ingest marked (one run at a time across replicas); 0 disables it. Rollups of a minute are computed once it has had no new rows for 5 s.',
+    scopes: ['collector'],
+    default: 1000,
+    min: 0,
+  }),
+} as const
