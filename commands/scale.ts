@@ -1,9 +1,11 @@
 import { Args, Flags } from '@oclif/core'
 import { TpipeCommand } from '../src/cli/base.js'
 import { settingFlags } from '../src/cli/flags.js'
-import { cliClusterError } from '../src/cluster/kube.js'
+import { ClusterUnavailableError, cliClusterError } from '../src/cluster/kube.js'
 import { SCALABLE_SERVICES, ScaleError, formatScaleResult, scaleOnCluster, type ScaleResult } from '../src/cluster/scale.js'
+import { replicaProblem } from '../src/cli/replicas.js'
 import { findLocalInstance } from '../src/local/client.js'
+import type { ScaleResult as LocalScaleResult } from '../src/local/supervisor.js'
 
 const cluster = settingFlags('partition-controller')
 const cli = settingFlags('cli')
@@ -16,7 +18,7 @@ export default class Scale extends TpipeCommand {
   static override enableJsonFlag = true
   static override args = {
     service: Args.string({ description: `service to scale: ${SCALABLE_SERVICES.join(', ')}`, required: true, options: SCALABLE_SERVICES }),
-    replicas: Args.integer({ description: 'replica count', required: true, min: 0 }),
+    replicas: Args.string({ description: 'replica count: a whole number from 0 to 64 (mqreader: from 1)', required: true }),
   }
   static override flags = {
     namespace: cluster.namespace!,
@@ -28,22 +30,27 @@ export default class Scale extends TpipeCommand {
     pin: Flags.boolean({ description: 'when an HPA manages the workload, set its minReplicas = maxReplicas = n', default: false }),
   }
 
-  async run(): Promise<ScaleResult | { target: 'local'; service: string; from: number; to: number; moves: string[] }> {
-    const { args, flags } = await this.parse(Scale)
+  async run(): Promise<ScaleResult | ({ target: 'local' } & LocalScaleResult)> {
+    const { args: raw, flags } = await this.parse(Scale)
+    const problem = replicaProblem(raw.service, raw.replicas)
+    if (problem) this.fail(problem, 'TPIPE_ERR_USAGE')
+    const args = { service: raw.service, replicas: Number(raw.replicas) }
     const config = this.loadConfigFrom({ namespace: flags.namespace, context: flags.context, kubeconfig: flags.kubeconfig, home: flags.home }, 'cli')
     if (flags.target !== 'cluster') {
       const local = await findLocalInstance(config.home)
       if (local) {
         try {
-          const r = await local.scale(args.service, args.replicas)
-          this.log(`${r.service}: ${r.from} → ${r.to} replicas on the tpipe dev instance (pid ${local.state.pid})`)
+          const t0 = Date.now()
+          const r = await local.scale(args.service, args.replicas, (m) => (this.jsonEnabled() ? this.logToStderr(`  … ${m}`) : this.log(`  … ${m}`)))
+          this.log(`${r.service}: ${r.from} → ${r.to} replicas on the tpipe dev instance (pid ${local.state.pid}) in ${((Date.now() - t0) / 1000).toFixed(1)} s`)
           for (const m of r.moves) this.log(`  ${m}`)
+          if (r.service !== 'mqreader' && r.to > r.from) for (const u of r.urls.slice(r.from)) this.log(`  new ${r.service}: ${u}`)
           return { target: 'local', ...r }
         } catch (err) {
-          this.error((err as Error).message, { exit: 2 })
+          this.fail((err as Error).message, 'TPIPE_ERR_FAILED', 2)
         }
       }
-      if (flags.target === 'local') this.error(`no tpipe dev instance is running under ${config.home} (start one with \`tpipe dev\`)`, { exit: 3 })
+      if (flags.target === 'local') this.fail(`no tpipe dev instance is running under ${config.home} (start one with \`tpipe dev\`)`, 'TPIPE_ERR_NOT_RUNNING')
     }
     try {
       const result = await scaleOnCluster({
@@ -58,7 +65,9 @@ export default class Scale extends TpipeCommand {
       this.log(formatScaleResult(result))
       return result
     } catch (err) {
-      if (err instanceof ScaleError) this.error(err.message, { exit: 2 })
+      if (err instanceof ScaleError) this.fail(err.message, 'TPIPE_ERR_USAGE')
+      // With --target cluster the dev instance does not matter: name only what is missing.
+      if (err instanceof ClusterUnavailableError && flags.target === 'cluster') this.fail(`no Kubernetes cluster is reachable: ${err.reason}`, 'TPIPE_ERR_UNREACHABLE', 3)
       const e = cliClusterError(err)
       if (e) this.error(e.message, { exit: e.exit, suggestions: e.suggestions })
       throw err

@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core'
 import { TpipeCommand } from '../src/cli/base.js'
 import { settingFlags } from '../src/cli/flags.js'
-import { cliClusterError } from '../src/cluster/kube.js'
+import { ClusterUnavailableError, cliClusterError } from '../src/cluster/kube.js'
 import { clusterStatus, formatClusterStatus, type ClusterStatus } from '../src/cluster/status.js'
 import { findLocalInstance } from '../src/local/client.js'
 import type { DevStatus } from '../src/local/supervisor.js'
@@ -41,7 +41,7 @@ export default class Status extends TpipeCommand {
         this.log(renderStatus(s))
         return { target: 'local', ...s }
       }
-      if (flags.target === 'local') this.error(`no tpipe dev instance is running under ${config.home} (start one with \`tpipe dev\`)`, { exit: 3 })
+      if (flags.target === 'local') this.fail(`no tpipe dev instance is running under ${config.home} (start one with \`tpipe dev\`)`, 'TPIPE_ERR_NOT_RUNNING')
     }
     try {
       const status = await clusterStatus({
@@ -57,6 +57,8 @@ export default class Status extends TpipeCommand {
       this.log(formatClusterStatus(status))
       return status
     } catch (err) {
+      // With --target cluster the dev instance does not matter: name only what is missing.
+      if (err instanceof ClusterUnavailableError && flags.target === 'cluster') this.fail(`no Kubernetes cluster is reachable: ${err.reason}`, 'TPIPE_ERR_UNREACHABLE', 3)
       const e = cliClusterError(err)
       if (e) this.error(e.message, { exit: e.exit, suggestions: e.suggestions })
       throw err

@@ -65,3 +65,23 @@ export const errorBodySchema = {
     },
   },
 } as const
+
+/** Codes the CLI prints (in `--json` output as { "error": { code, message, exit } }), with their exit codes. */
+export const CLI_ERRORS = {
+  /** A flag or argument is not valid (oclif's own parse errors too). */
+  TPIPE_ERR_USAGE: { exit: 2 },
+  /** A setting (flag or env) is not valid. */
+  TPIPE_ERR_CONFIG: { exit: 2 },
+  /** apigw, the control endpoint or the cluster could not be reached. */
+  TPIPE_ERR_UNREACHABLE: { exit: 1 },
+  /** No `tpipe dev` instance (with --target local) or nothing to act on. */
+  TPIPE_ERR_NOT_RUNNING: { exit: 3 },
+  /** A `tpipe dev` already runs on this TPIPE_HOME. */
+  TPIPE_ERR_ALREADY_RUNNING: { exit: 3 },
+  /** `tpipe dev` could not start (the cause is in the message). */
+  TPIPE_ERR_START_FAILED: { exit: 1 },
+  /** Anything else that failed. */
+  TPIPE_ERR_FAILED: { exit: 1 },
+} as const
+
+export type CliErrorCode = keyof typeof CLI_ERRORS

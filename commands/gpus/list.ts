@@ -26,7 +26,7 @@ export default class GpusList extends TpipeCommand {
   async run(): Promise<{ gpus: Gpu[] }> {
     const { flags } = await this.parse(GpusList)
     const config = this.loadConfigFrom(flags, 'cli')
-    const gpus = await withApiClient(this, config.apiUrl, (client) => client.gpus(), config.apiToken)
+    const gpus = await withApiClient(this, config.apiUrl, (client) => client.gpus())
     if (!this.jsonEnabled()) {
       if (flags.output === 'json') this.log(JSON.stringify({ gpus }, null, 2))
       else if (flags.output === 'csv') this.log([csvHeader(COLUMNS), ...csvRows(gpus, COLUMNS)].join('\n'))

@@ -59,7 +59,7 @@ export default class GpusTelemetry extends TpipeCommand {
         first = false
         cursor = next ?? undefined
       } while (flags.all && next)
-    }, config.apiToken)
+    })
     const result: TelemetryPage = { id: args.id, telemetry: rows, next_cursor: next }
     if (!this.jsonEnabled()) {
       if (flags.output === 'json') this.log(JSON.stringify(result, null, 2))

@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core'
 import { TpipeCommand } from '../../src/cli/base.js'
 import { settingFlags } from '../../src/cli/flags.js'
-import { migrate, resolveDatabaseUrl, type MigrationRun } from '../../src/db/index.js'
+import { migrate, useDatabase, type MigrationRun } from '../../src/db/index.js'
 
 export default class MigrateDown extends TpipeCommand {
   static override summary = 'Revert the last migration (or --count N, or --all).'
@@ -15,9 +15,14 @@ export default class MigrateDown extends TpipeCommand {
   async run(): Promise<MigrationRun> {
     const { flags } = await this.parse(MigrateDown)
     const config = this.loadConfigFrom(flags, 'cli')
-    const url = await resolveDatabaseUrl(config, (m) => this.logToStderr(m))
-    const result = await migrate(url, 'down', { count: flags.all ? Infinity : flags.count })
-    this.log(result.applied.length ? `reverted: ${result.applied.join(', ')}` : 'nothing to revert')
-    return result
+    const db = await useDatabase(config, (m) => this.logToStderr(m))
+    const url = db.url
+    try {
+      const result = await migrate(url, 'down', { count: flags.all ? Infinity : flags.count })
+      this.log(result.applied.length ? `reverted: ${result.applied.join(', ')}` : 'nothing to revert')
+      return result
+    } finally {
+      await db.release()
+    }
   }
 }

@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core'
 import { TpipeCommand } from '../../src/cli/base.js'
 import { settingFlags } from '../../src/cli/flags.js'
-import { migrate, resolveDatabaseUrl, type MigrationRun } from '../../src/db/index.js'
+import { migrate, useDatabase, type MigrationRun } from '../../src/db/index.js'
 
 export default class MigrateUp extends TpipeCommand {
   static override summary = 'Apply pending migrations (advisory-locked: concurrent runs wait, then find nothing to do).'
@@ -14,9 +14,14 @@ export default class MigrateUp extends TpipeCommand {
   async run(): Promise<MigrationRun> {
     const { flags } = await this.parse(MigrateUp)
     const config = this.loadConfigFrom(flags, 'cli')
-    const url = await resolveDatabaseUrl(config, (m) => this.logToStderr(m))
-    const result = await migrate(url, 'up', flags.count ? { count: flags.count } : {})
-    this.log(result.applied.length ? `applied: ${result.applied.join(', ')}` : 'nothing to apply: the schema is up to date')
-    return result
+    const db = await useDatabase(config, (m) => this.logToStderr(m))
+    const url = db.url
+    try {
+      const result = await migrate(url, 'up', flags.count ? { count: flags.count } : {})
+      this.log(result.applied.length ? `applied: ${result.applied.join(', ')}` : 'nothing to apply: the schema is up to date')
+      return result
+    } finally {
+      await db.release()
+    }
   }
 }

@@ -94,7 +94,7 @@ describe('tpipe gpus list', () => {
     const r = await tpipe(['gpus', 'list', '--api-url', `http://127.0.0.1:${port}`])
     expect(r.exitCode).toBe(1)
     expect(r.stdout).toBe('')
-    expect(r.stderr.trim().split('\n')).toEqual([`Error: cannot reach apigw at http://127.0.0.1:${port}: connection refused (is it running? start it with \`tpipe serve apigw\`, or point --api-url / TPIPE_API_URL at it)`])
+    expect(r.stderr.trim().split('\n')).toEqual([`Error: cannot reach apigw at http://127.0.0.1:${port}: connection refused (is it running? start the whole pipeline with \`tpipe dev\`, or point --api-url / TPIPE_API_URL at a running apigw)`])
   })
 })
 

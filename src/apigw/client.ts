@@ -36,7 +36,7 @@ export class ApiClient {
     try {
       this.base = new URL(apiUrl)
     } catch {
-      throw new ApiError(`--api-url ${JSON.stringify(apiUrl)} is not a URL`)
+      throw new ApiError(`--api-url ${JSON.stringify(apiUrl)} is not a URL: expected http://host:port (or host:port)`)
     }
     this.pool = new Pool(this.base.origin, { connections: 2 })
   }
@@ -54,7 +54,7 @@ export class ApiClient {
     } catch (err) {
       const code = (err as { code?: string }).code
       const why = code === 'ECONNREFUSED' ? 'connection refused' : code === 'ENOTFOUND' ? 'unknown host' : (err as Error).message || code || 'request failed'
-      throw new ApiError(`cannot reach apigw at ${this.apiUrl}: ${why} (is it running? start it with \`tpipe serve apigw\`, or point --api-url / TPIPE_API_URL at it)`)
+      throw new ApiError(`cannot reach apigw at ${this.apiUrl}: ${why} (is it running? start the whole pipeline with \`tpipe dev\`, or point --api-url / TPIPE_API_URL at a running apigw)`)
     }
     const text = await res.body.text()
     let body: unknown

@@ -5,7 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import pg from 'pg'
 import { loadConfig } from '../config/index.js'
-import { createPool, migrate, resolveDatabaseUrl, type Pool } from '../db/index.js'
+import { createPool, migrate, useDatabase, type Pool } from '../db/index.js'
 import { machineInfo, type MachineInfo } from './machine.js'
 import { ROOT } from './proc.js'
 import { figure, fmt, fmtFigure, ratio, type Figure } from './stats.js'
@@ -168,7 +168,16 @@ async function benchDatabase(baseUrl: string, smoke: boolean): Promise<string> {
 }
 
 export async function runBench(opts: BenchOptions, log: (m: string) => void = console.log): Promise<{ machine: MachineInfo; results: Record<string, Row[]> }> {
-  const base = opts.databaseUrl ?? (await resolveDatabaseUrl(loadConfig({}, process.env), log))
+  // An embedded PostgreSQL that the bench had to start is stopped again at the end (useDatabase).
+  const db = opts.databaseUrl ? { url: opts.databaseUrl, release: async () => {} } : await useDatabase(loadConfig({}, process.env), log)
+  try {
+    return await benchIn(db.url, opts, log)
+  } finally {
+    await db.release()
+  }
+}
+
+async function benchIn(base: string, opts: BenchOptions, log: (m: string) => void): Promise<{ machine: MachineInfo; results: Record<string, Row[]> }> {
   const databaseUrl = await benchDatabase(base, opts.smoke ?? false)
   await migrate(databaseUrl, 'up')
   const pool = createPool(databaseUrl, { max: 8, applicationName: 'tpipe-bench' })

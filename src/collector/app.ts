@@ -41,6 +41,7 @@ export type CollectorConfig = Pick<
   | 'collectorLeaseVisibilityMs'
   | 'collectorErrorBackoffMs'
   | 'collectorResolveIntervalMs'
+  | 'collectorReadersFile'
   | 'shutdownTimeoutMs'
   | 'queueToken'
   | 'httpRequestTimeoutMs'
@@ -77,8 +78,16 @@ export function buildCollector(config: CollectorConfig, deps: CollectorDeps): Co
   })
   const log = app.log as unknown as Logger
 
-  if (!config.readers || config.readers.length === 0) throw new Error('collector: no readers configured (--readers / TPIPE_READERS)')
-  const readers = new ReaderSet(config.readers, {
+  const urlsFile = config.collectorReadersFile
+  if (!urlsFile && (!config.readers || config.readers.length === 0)) throw new Error('collector: no readers configured (--readers / TPIPE_READERS or --readers-file)')
+  const readers = new ReaderSet(config.readers ?? [], {
+    ...(urlsFile
+      ? {
+          urlsFile,
+          onUrlsFile: (e: { urls?: readonly string[]; error?: string }) =>
+            e.error ? log.warn({ err: e.error, readersFile: urlsFile }, 'cannot read the readers file; keeping the current readers') : log.info({ readers: e.urls }, 'reader list changed'),
+        }
+      : {}),
     connections: config.collectorLeasesInFlight + 1,
     waitMs: config.collectorLeaseWaitMs,
     backoffMs: config.collectorErrorBackoffMs,

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises'
 import { lookup } from 'node:dns/promises'
 import { isIP } from 'node:net'
 import { Pool } from 'undici'
@@ -36,16 +37,47 @@ export class ReaderSet {
   private rr = 0
 
   constructor(
-    private readonly urls: readonly string[],
-    private readonly opts: { connections: number; waitMs: number; backoffMs: number; resolve?: (host: string) => Promise<string[]> },
+    private urls: readonly string[],
+    private readonly opts: {
+      connections: number
+      waitMs: number
+      backoffMs: number
+      resolve?: (host: string) => Promise<string[]>
+      /** A file listing the reader URLs (one per line), read again at every refresh; replaces `urls`. */
+      urlsFile?: string
+      onUrlsFile?: (event: { urls?: readonly string[]; error?: string }) => void
+    },
   ) {}
+
+  private urlsFileText: string | undefined
+
+  /** With a readers file: its URLs replace the configured ones when its content changed. */
+  private async readUrlsFile(): Promise<void> {
+    const file = this.opts.urlsFile
+    if (!file) return
+    try {
+      const text = await readFile(file, 'utf8')
+      if (text === this.urlsFileText) return
+      this.urlsFileText = text
+      this.urls = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'))
+      this.opts.onUrlsFile?.({ urls: this.urls })
+    } catch (err) {
+      this.opts.onUrlsFile?.({ error: (err as Error).message })
+    }
+  }
 
   get list(): readonly Endpoint[] {
     return this.endpoints
   }
 
+  /** Replaces the configured URLs (a readers file changed); takes effect at the next refresh. */
+  setUrls(urls: readonly string[]): void {
+    this.urls = urls
+  }
+
   /** Resolves every configured URL again; keeps the state of endpoints that are still there. */
   async refresh(): Promise<void> {
+    await this.readUrlsFile()
     const wanted: { key: string; origin: string; basePath: string }[] = []
     for (const raw of this.urls) {
       let u: URL

@@ -136,16 +136,18 @@ export function oneOf<const V extends string, O extends Opts<V> & { values: read
   }
 }
 
-export function url<O extends Opts<string>>(opts: O): WithDefault<string, O> {
+/** `hostPort: true`: `host:port` (no scheme) means http://host:port, as people type it. */
+export function url<O extends Opts<string> & { hostPort?: boolean }>(opts: O): WithDefault<string, O> {
   return <WithDefault<any, O>>{
     ...opts,
     kind: 'URL',
     parse(raw) {
       try {
-        const u = new URL(raw.trim())
+        const t = raw.trim()
+        const u = new URL(opts.hostPort && !/^[a-z][a-z0-9+.-]*:\/\//i.test(t) ? `http://${t}` : t)
         return u.toString().replace(/\/$/, '')
       } catch {
-        return fail('an absolute URL', raw)
+        return fail(opts.hostPort ? 'a URL such as http://host:port (or host:port)' : 'an absolute URL', raw)
       }
     },
   }

@@ -31,6 +31,8 @@ export interface EmbeddedStatus extends EmbeddedState {
   running: boolean
   url: string
   initialised: boolean
+  /** Set by ensureEmbedded: this call started the server (so the caller may stop it when done). */
+  startedNow?: boolean
 }
 
 interface Binaries {
@@ -202,6 +204,28 @@ async function pgCtl(args: string[], ids: { uid: number; gid: number } | undefin
   })
 }
 
+/**
+ * The server running on a data directory, from its postmaster.pid (line 1: pid, line 4: port), when
+ * that process is alive. The port in the file is the truth: a state file may name another one.
+ */
+export function postmasterOf(dataDir: string): { pid: number; port: number } | undefined {
+  let lines: string[]
+  try {
+    lines = readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')
+  } catch {
+    return undefined
+  }
+  const pid = Number(lines[0])
+  const port = Number(lines[3])
+  if (!Number.isInteger(pid) || pid <= 0 || !Number.isInteger(port)) return undefined
+  try {
+    process.kill(pid, 0)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return undefined // EPERM: alive, another user's
+  }
+  return { pid, port }
+}
+
 export async function embeddedStatus(home: string): Promise<EmbeddedStatus> {
   const state = readState(home) ?? defaultState(home)
   const initialised = existsSync(join(state.dataDir, 'PG_VERSION'))
@@ -209,8 +233,25 @@ export async function embeddedStatus(home: string): Promise<EmbeddedStatus> {
   if (initialised) {
     const ids = await postgresIds().catch(() => undefined)
     running = (await pgCtl(['status', '-D', state.dataDir], ids)).code === 0
+    const pm = running ? postmasterOf(state.dataDir) : undefined
+    if (pm && pm.port !== state.port) state.port = pm.port
   }
   return { ...state, running, initialised, url: embeddedUrl(state, readPassword(home) ?? LEGACY_EMBEDDED_PASSWORD) }
+}
+
+/**
+ * A home without a state file is a new home. When its data directory lives outside it (as root) and
+ * already exists, it belongs to an earlier home of the same path that was deleted: stop the server
+ * still running on it and remove it, so a new home never inherits another home's data.
+ */
+async function forgetOrphanedData(state: EmbeddedState, log: (msg: string) => void): Promise<void> {
+  if (!existsSync(state.dataDir)) return
+  log(`found the data of a deleted TPIPE_HOME at ${state.dataDir}: stopping its server and starting over`)
+  if (postmasterOf(state.dataDir)) {
+    const ids = await postgresIds().catch(() => undefined)
+    await pgCtl(['stop', '-w', '-t', '60', '-m', 'fast', '-D', state.dataDir], ids)
+  }
+  rmSync(dirname(state.dataDir), { recursive: true, force: true })
 }
 
 /**
@@ -280,13 +321,20 @@ export async function ensureEmbedded(home: string, log: (msg: string) => void = 
   let state = readState(home)
   if (!state) {
     state = defaultState(home)
+    if (!resolve(state.dataDir).startsWith(resolve(home) + '/')) await forgetOrphanedData(state, log)
     if (!(await portFree(state.port))) state.port = await freePort()
     writeFileSync(stateFile(home), JSON.stringify(state, null, 2) + '\n')
   }
   let status = await embeddedStatus(home)
   if (status.running) {
     await migratePassword(home, state, log)
-    return embeddedStatus(home)
+    // Already running (a killed `tpipe dev` left it, or another command started it): use it, on the
+    // port its postmaster.pid names, and remember that port.
+    if (status.port !== state.port) {
+      log(`embedded PostgreSQL already running on port ${status.port} (postmaster.pid); using it`)
+      writeFileSync(stateFile(home), JSON.stringify({ ...state, port: status.port }, null, 2) + '\n')
+    }
+    return { ...(await embeddedStatus(home)), startedNow: false }
   }
   if (!status.initialised) {
     log(`initialising embedded PostgreSQL in ${state.dataDir}`)
@@ -315,7 +363,17 @@ export async function ensureEmbedded(home: string, log: (msg: string) => void = 
   await migratePassword(home, state, log)
   status = await embeddedStatus(home)
   await createDatabase(status.url)
-  return status
+  return { ...status, startedNow: true }
+}
+
+/** `tpipe db reset`: stops the server and deletes its data and the state file: the next start is fresh. */
+export async function resetEmbedded(home: string): Promise<{ removed: string }> {
+  const state = readState(home) ?? defaultState(home)
+  await stopEmbedded(home)
+  const base = dirname(state.dataDir)
+  rmSync(base, { recursive: true, force: true })
+  rmSync(stateFile(home), { force: true })
+  return { removed: base }
 }
 
 export async function stopEmbedded(home: string): Promise<EmbeddedStatus> {

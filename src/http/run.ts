@@ -47,6 +47,13 @@ export async function runService(opts: RunOptions): Promise<void> {
   const app = await opts.build({ config, log, pool })
   const address = await app.listen({ host: config.host, port: config.port })
   log.info({ address }, `${opts.service} listening`)
+  // Under a supervisor (tpipe dev) the port may be 0: report the bound one over the IPC channel, so the
+  // supervisor never has to pick a port before the service binds it.
+  if (process.send && process.env.TPIPE_SUPERVISOR_PID) {
+    const a = app.server.address()
+    process.send({ tpipe: 'listening', port: typeof a === 'object' && a ? a.port : config.port })
+    process.channel?.unref()
+  }
   await opts.afterListen?.(address)
 
   let stopping = false

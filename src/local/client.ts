@@ -2,7 +2,8 @@
 // wrote to <TPIPE_HOME>/dev/state.json. Used by `tpipe scale` and `tpipe status`.
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { DevStatus } from './supervisor.js'
+import type { DevStatus } from './status.js'
+import type { ScaleResult } from './supervisor.js'
 
 export interface DevState {
   pid: number
@@ -18,7 +19,8 @@ export function stateFile(home: string): string {
 export interface LocalInstance {
   state: DevState
   status(): Promise<DevStatus>
-  scale(service: string, replicas: number): Promise<{ service: string; from: number; to: number; moves: string[] }>
+  /** Scales and reports progress lines while it runs (partitions moving, processes started). */
+  scale(service: string, replicas: number, onProgress?: (msg: string) => void): Promise<ScaleResult>
 }
 
 /** The running instance, or undefined when there is no state file or its control endpoint is gone. */
@@ -44,7 +46,35 @@ export async function findLocalInstance(home: string): Promise<LocalInstance | u
   return {
     state,
     status: () => call<DevStatus>('/status'),
-    scale: (service, replicas) =>
-      call('/scale', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ service, replicas }) }),
+    scale: async (service, replicas, onProgress) => {
+      const r = await fetch(`${state.control}/scale`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/x-ndjson' },
+        body: JSON.stringify({ service, replicas }),
+        signal: AbortSignal.timeout(300_000),
+      })
+      if (!r.ok || !r.body) {
+        const body = (await r.json().catch(() => ({}))) as { error?: { message: string } }
+        throw new Error(body.error?.message ?? `control endpoint answered ${r.status}`)
+      }
+      let buf = ''
+      let result: ScaleResult | undefined
+      const decoder = new TextDecoder()
+      for await (const chunk of r.body as unknown as AsyncIterable<Uint8Array>) {
+        buf += decoder.decode(chunk, { stream: true })
+        let nl: number
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, nl)
+          buf = buf.slice(nl + 1)
+          if (!line.trim()) continue
+          const msg = JSON.parse(line) as { progress?: string; result?: ScaleResult; error?: { message: string } }
+          if (msg.progress) onProgress?.(msg.progress)
+          if (msg.result) result = msg.result
+          if (msg.error) throw new Error(msg.error.message)
+        }
+      }
+      if (!result) throw new Error('the control endpoint closed the connection before the scale finished')
+      return result
+    },
   }
 }

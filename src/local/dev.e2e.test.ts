@@ -1,95 +1,204 @@
 // `tpipe dev` as a user runs it: the built CLI as a child process on a fresh database, then
-// `tpipe gpus list`, `tpipe scale mqreader 4`, `tpipe status --json` against it, and Ctrl-C (SIGINT).
+// `tpipe gpus list`, `tpipe scale mqreader 3`, `tpipe status --json` against it, a second `tpipe dev`
+// on the same home, and Ctrl-C delivered the way a terminal delivers it (SIGINT to the whole
+// foreground process group). Also: starts that cannot work fail within seconds with their cause.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { existsSync, mkdtempSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { createServer, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestDatabase, type TestDatabase } from '../testing/db.js'
-import { stateFile } from './client.js'
+import { stateFile, type DevState } from './client.js'
+import { DEFAULT_CSV } from './dev.js'
 import { freePort, waitFor } from './supervisor.js'
 
 const RUN = join(process.cwd(), 'bin', 'run.js')
 
 function tpipe(args: string[], env: Record<string, string>) {
+  const t0 = Date.now()
   const r = spawnSync(process.execPath, [RUN, ...args], { env: { ...process.env, NODE_ENV: 'production', ...env }, encoding: 'utf8', timeout: 180_000 })
   // oclif wraps error lines at the terminal width and prefixes them with ›: unwrap for matching
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr.replace(/\s*\n\s*›\s*/g, ' ') }
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr.replace(/\s*\n\s*›\s*/g, ' '), ms: Date.now() - t0 }
 }
+
+/** A CSV with three bad rows among good ones (a temporary copy: the real file is never touched). */
+function csvWithBadRows(dir: string): string {
+  const lines = readFileSync(DEFAULT_CSV, 'utf8').trimEnd().split('\n')
+  const bad = [
+    '"2025-07-18T20:42:34Z","DCGM_FI_DEV_GPU_UTIL","-1","nvidia0","GPU-bad","NVIDIA H100 80GB HBM3","host-x","","","","5",""',
+    '"2025-07-18T20:42:34Z","DCGM_FI_DEV_GPU_UTIL","0","nvidia0","","NVIDIA H100 80GB HBM3","host-x","","","","5",""',
+    '"2025-07-18T20:42:34Z","DCGM_FI_DEV_GPU_UTIL","0","nvidia0","GPU-x","NVIDIA H100 80GB HBM3","host-x","","","","not-a-number",""',
+  ]
+  const file = join(dir, 'with-bad-rows.csv')
+  writeFileSync(file, [lines[0], ...bad, ...lines.slice(1)].join('\n') + '\n')
+  return file
+}
+
+/** Like tpipe(), without blocking the event loop (the test samples the status meanwhile). */
+async function tpipeAsync(args: string[], env: Record<string, string>) {
+  const child = spawn(process.execPath, [RUN, ...args], { env: { ...process.env, NODE_ENV: 'production', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+  const [code] = (await once(child, 'exit')) as [number]
+  return { code, stdout, stderr }
+}
+
+async function control<T>(home: string, path: string): Promise<T> {
+  const state = JSON.parse(readFileSync(stateFile(home), 'utf8')) as DevState
+  const r = await fetch(`${state.control}${path}`, { signal: AbortSignal.timeout(10_000) })
+  return (await r.json()) as T
+}
+
+interface Status {
+  target: string
+  persisted: number
+  skipped: number
+  lastSkip: { reason: string; line: number } | null
+  processes: { name: string; service: string; pid: number; restarts: number; state: string }[]
+  readers: { partitions: string; partitionCount: number }[]
+}
+
+describe('tpipe dev: failing starts', () => {
+  const home = mkdtempSync(join(tmpdir(), 'tpipe-dev-fail-'))
+  const env = { TPIPE_HOME: home, KUBECONFIG: join(home, 'no-kubeconfig'), HOME: home, DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' }
+  let blocker: Server | undefined
+  afterAll(() => blocker?.close())
+
+  it('a missing CSV fails in under 5 s with the cause in one line', () => {
+    const r = tpipe(['dev', '--csv', join(home, 'nosuch.csv'), '--port-base', '0'], env)
+    expect(r.code).toBe(1)
+    expect(r.stderr.trim()).toBe(`Error: tpipe dev could not start: --csv ${join(home, 'nosuch.csv')} does not exist (ENOENT)`)
+    expect(r.ms).toBeLessThan(5000 + 10_000) // the CLI's own start-up under a loaded CI box is on top
+    expect(r.stdout).not.toMatch(/restarting|timed out/)
+  })
+
+  it('a port that cannot be used fails in seconds naming the port and why', async () => {
+    blocker = createServer()
+    await new Promise<void>((r) => blocker!.listen(0, '127.0.0.1', () => r()))
+    const port = (blocker.address() as { port: number }).port
+    const r = tpipe(['dev', '--port-base', String(port)], env)
+    expect(r.code).toBe(1)
+    expect(r.stderr).toMatch(new RegExp(`port ${port} is already in use on 127\\.0\\.0\\.1 \\(EADDRINUSE\\)`))
+    expect(r.stdout).not.toMatch(/restarting|every service ready/)
+  })
+})
 
 describe('tpipe dev, scale and status', () => {
   let db: TestDatabase
   let dev: ChildProcess | undefined
   let output = ''
+  let apiPort = 0
   const home = mkdtempSync(join(tmpdir(), 'tpipe-dev-'))
   // No cluster either: a kubeconfig that does not exist.
   const env = { TPIPE_HOME: home, KUBECONFIG: join(home, 'no-kubeconfig'), HOME: home }
 
   beforeAll(async () => {
     db = await createTestDatabase()
+    apiPort = await freePort()
+    const csv = csvWithBadRows(home)
+    // Its own process group (like a shell job), so the test can deliver Ctrl-C the way a terminal does.
+    dev = spawn(process.execPath, [RUN, 'dev', '--port-base', String(apiPort), '--rate', '300', '--readers', '2', '--collectors', '2', '--streamers', '2', '--csv', csv], {
+      env: { ...process.env, NODE_ENV: 'production', ...env, DATABASE_URL: db.url },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    })
+    dev.stdout!.on('data', (d: Buffer) => (output += d.toString()))
+    dev.stderr!.on('data', (d: Buffer) => (output += d.toString()))
+    await waitFor(() => existsSync(stateFile(home)), 150_000, `tpipe dev to start:\n${output}`, 250)
   })
   afterAll(async () => {
     if (dev && dev.exitCode === null) {
-      dev.kill('SIGINT') // an ordered stop, so no service is left behind
+      process.kill(-dev.pid!, 'SIGINT') // an ordered stop, so no service is left behind
       await once(dev, 'exit')
     }
     await db.drop()
   })
 
   it('clear errors from scale and status when neither tpipe dev nor a cluster is running', () => {
-    const s = tpipe(['status'], env)
+    const other = { ...env, TPIPE_HOME: mkdtempSync(join(tmpdir(), 'tpipe-none-')) }
+    const s = tpipe(['status'], other)
     expect(s.code).not.toBe(0)
     expect(s.stderr).toMatch(/no `tpipe dev` instance is running and no Kubernetes cluster is reachable/)
-    const sc = tpipe(['scale', 'mqreader', '2'], env)
-    expect(sc.code).not.toBe(0)
-    expect(sc.stderr).toMatch(/no `tpipe dev` instance is running and no Kubernetes cluster is reachable/)
-    const local = tpipe(['status', '--target', 'local'], env)
+    const local = tpipe(['status', '--target', 'local'], other)
     expect(local.code).toBe(3)
     expect(local.stderr).toMatch(/no tpipe dev instance is running/)
   })
 
-  it('runs the pipeline, lists GPUs, scales readers live to 4 × 64 partitions, and stops in order', async () => {
-    const apiPort = await freePort()
-    dev = spawn(process.execPath, [RUN, 'dev', '--port-base', String(apiPort), '--rate', '300', '--readers', '2', '--collectors', '2', '--streamers', '2'], {
-      env: { ...process.env, NODE_ENV: 'production', ...env, DATABASE_URL: db.url },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    dev.stdout!.on('data', (d: Buffer) => (output += d.toString()))
-    dev.stderr!.on('data', (d: Buffer) => (output += d.toString()))
-    await waitFor(() => existsSync(stateFile(home)), 120_000, `tpipe dev to start:\n${output}`, 250)
-    expect(output).toMatch(/Swagger UI http:\/\/127\.0\.0\.1:\d+\/swagger/)
+  it('refuses a second tpipe dev on the same home at once, naming the running one; the first keeps running', async () => {
+    const r = tpipe(['dev', '--port-base', '0'], { ...env, DATABASE_URL: db.url })
+    expect(r.stderr).toMatch(new RegExp(`another tpipe dev \\(pid ${dev!.pid}, started [^)]+\\) is running on ${home}: apigw http://127\\.0\\.0\\.1:${apiPort}`))
+    expect(r.code).toBe(3)
+    expect(existsSync(stateFile(home))).toBe(true)
+    const s = await control<Status>(home, '/status')
+    expect(s.processes.filter((p) => p.service === 'mqreader')).toHaveLength(2)
+  })
 
-    // GPUs show up within seconds
-    const api = `http://127.0.0.1:${apiPort}`
-    await waitFor(() => tpipe(['gpus', 'list', '--api-url', api, '--output', 'json'], env).stdout.includes('GPU-'), 60_000, 'GPUs in the API', 1000)
-    const list = tpipe(['gpus', 'list', '--api-url', api], env)
-    expect(list.code).toBe(0)
+  it('tpipe gpus list finds the running instance’s apigw by itself (and takes host:port), and status --json shows skipped bad rows', async () => {
+    // No --api-url: the apigw of the tpipe dev on TPIPE_HOME, not the default localhost:8080.
+    await waitFor(() => tpipe(['gpus', 'list', '--output', 'json'], env).stdout.includes('GPU-'), 60_000, 'GPUs through the dev instance’s apigw', 1000)
+    const hostPort = tpipe(['gpus', 'list', '--api-url', `127.0.0.1:${apiPort}`, '--output', 'json'], env)
+    expect(hostPort.stderr).toBe('')
+    expect(hostPort.stdout).toMatch(/GPU-/)
+    const status = JSON.parse(tpipe(['status', '--json'], env).stdout) as Status
+    expect(status.target).toBe('local')
+    expect(status.skipped).toBeGreaterThanOrEqual(3)
+    expect(status.lastSkip?.reason).toMatch(/gpu_id|uuid|value/)
+  })
 
-    const scaled = tpipe(['scale', 'mqreader', '4'], env)
+  it('scales readers 2 → 3 live: no collector restarts, persisted never stalls for more than a second, progress shown', async () => {
+    const collectorsBefore = (await control<Status>(home, '/status')).processes.filter((p) => p.service === 'collector')
+    // Sample the persisted total while the partitions move.
+    const samples: { at: number; persisted: number }[] = []
+    let sampling = true
+    const sampler = (async () => {
+      while (sampling) {
+        samples.push({ at: Date.now(), persisted: (await control<Status>(home, '/status')).persisted })
+        await new Promise((r) => setTimeout(r, 200))
+      }
+    })()
+    const scaled = await tpipeAsync(['scale', 'mqreader', '3'], env)
+    sampling = false
+    await sampler
     expect(scaled.stderr).toBe('')
     expect(scaled.code).toBe(0)
-    expect(scaled.stdout).toMatch(/mqreader: 2 → 4 replicas on the tpipe dev instance/)
+    expect(scaled.stdout).toMatch(/… generation 1 sent/)
+    expect(scaled.stdout).toMatch(/… every reader owns exactly its range/)
+    expect(scaled.stdout).toMatch(/mqreader: 2 → 3 replicas on the tpipe dev instance/)
 
-    const before = JSON.parse(tpipe(['status', '--json'], env).stdout)
-    await new Promise((r) => setTimeout(r, 3000))
-    const status = JSON.parse(tpipe(['status', '--json'], env).stdout)
-    expect(status.target).toBe('local')
-    expect(status.readers).toHaveLength(4)
-    expect(status.readers.map((r: { partitionCount: number }) => r.partitionCount)).toEqual([64, 64, 64, 64])
-    expect(status.readers.map((r: { partitions: string }) => r.partitions).sort()).toEqual(['0-63', '128-191', '192-255', '64-127'])
-    expect(status.persisted).toBeGreaterThan(before.persisted) // rows still flowing after the move
-    // readers 0 and 1 kept (part of) their partitions and were never restarted
-    const readers = status.processes.filter((p: { service: string }) => p.service === 'mqreader')
-    expect(readers.every((p: { restarts: number; state: string }) => p.restarts === 0 && p.state === 'up')).toBe(true)
+    const status = await control<Status>(home, '/status')
+    expect(status.readers.map((r) => r.partitionCount).sort()).toEqual([85, 85, 86])
+    const collectorsAfter = status.processes.filter((p) => p.service === 'collector')
+    expect(collectorsAfter.map((p) => p.pid)).toEqual(collectorsBefore.map((p) => p.pid))
+    expect(collectorsAfter.every((p) => p.restarts === 0 && p.state === 'up')).toBe(true)
+    // persisted/s never at 0 for more than a second (allowing the 200 ms sampling step)
+    let longest = 0
+    let since = samples[0]!.at
+    for (let i = 1; i < samples.length; i++) {
+      if (samples[i]!.persisted > samples[i - 1]!.persisted) since = samples[i]!.at
+      longest = Math.max(longest, samples[i]!.at - since)
+    }
+    expect(samples.length).toBeGreaterThan(5)
+    expect(longest).toBeLessThanOrEqual(1200)
+  })
 
-    const text = tpipe(['status'], env)
-    expect(text.stdout).toMatch(/mqreader-3\s+192-255\s+64/)
-
-    dev.kill('SIGINT')
-    const [code] = (await once(dev, 'exit')) as [number]
+  it('Ctrl-C (SIGINT to the process group) stops in order, reports no crash, and leaves nothing in the queue', async () => {
+    const t0 = Date.now()
+    process.kill(-dev!.pid!, 'SIGINT')
+    const [code] = (await once(dev!, 'exit')) as [number]
+    expect(Date.now() - t0).toBeLessThan(30_000)
     expect(code).toBe(0)
-    expect(output).toMatch(/shutting down: streamers → writers \(flush\) → readers \(drain\) → collectors → apigw → database/)
+    expect(output).not.toMatch(/exited \(code|restarting|ECONNRESET/)
+    const order = ['streamer ×2 stopped', 'mqwriter ×1 stopped', 'queue drained', 'mqreader ×3 stopped', 'collector ×2 stopped', 'apigw ×1 stopped']
+    const at = order.map((line) => output.indexOf(line))
+    expect(at.every((i) => i >= 0)).toBe(true)
+    expect([...at].sort((a, b) => a - b)).toEqual(at)
+    expect(output).toMatch(/totals: published [\d,]+ {3}persisted [\d,]+ {3}skipped [\d,]+ {3}dead letters [\d,]+ {3}left in queue 0/)
+    const left = await db.pool.query<{ n: string }>('SELECT count(*) AS n FROM queue_messages')
+    expect(Number(left.rows[0]!.n)).toBe(0)
     expect(existsSync(stateFile(home))).toBe(false)
     dev = undefined
   })

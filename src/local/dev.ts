@@ -1,17 +1,20 @@
-// `tpipe dev`: the whole pipeline on one machine. Resolves the database (DATABASE_URL or the embedded
-// PostgreSQL), migrates, starts the Supervisor with listr2 progress, serves the control endpoint that
-// `tpipe scale` / `tpipe status` use, shows a live status view, and shuts down in order on Ctrl-C.
+// `tpipe dev`: the whole pipeline on one machine. Takes the per-home lock (lock.ts), checks what can
+// be checked before starting anything (preflight.ts), resolves the database (DATABASE_URL or the
+// embedded PostgreSQL), migrates, starts the Supervisor with listr2 progress, serves the control
+// endpoint that `tpipe scale` / `tpipe status` use (control.ts), shows a live status view (view.ts),
+// and shuts down in order on Ctrl-C. Whatever it started, it stops, also when starting fails.
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import Fastify, { LogController } from 'fastify'
 import { Listr } from 'listr2'
-import type { ServiceName } from '../config/types.js'
-import { createPool, embeddedStatus, ensureEmbedded, migrate, stopEmbedded, type Pool } from '../db/index.js'
-import { errorBody } from '../errors.js'
+import { ensureEmbedded, migrate, stopEmbedded, type Pool } from '../db/index.js'
 import { stateFile, type DevState } from './client.js'
+import { startControl } from './control.js'
+import { DevLock } from './lock.js'
+import { preflight } from './preflight.js'
 import { PACKAGE_ROOT } from './process.js'
-import { SCALABLE, Supervisor, type Topology } from './supervisor.js'
-import { renderStatus, statusLine } from './view.js'
+import { devPool, telemetryRows } from './sql.js'
+import { Supervisor, type Topology } from './supervisor.js'
+import { LiveView, formatTotals } from './view.js'
 import { startDcgmSim, type DcgmSim } from '../dcgmsim/server.js'
 
 export const DEFAULT_CSV = join(PACKAGE_ROOT, 'charts', 'streamer', 'files', 'telemetry.csv')
@@ -25,6 +28,8 @@ export interface DevOptions extends Topology {
   rate: number
   loops: number
   portBase: number
+  keepTimestamps?: boolean
+  logLevel?: string
   /** Live view: 'auto' (TTY → refreshed table, else a line every 5 s), or 'none'. */
   view: 'auto' | 'none'
   /** Stop after this many seconds (0 = until Ctrl-C / SIGTERM). */
@@ -36,138 +41,170 @@ export interface DevOptions extends Topology {
   log: (msg: string) => void
 }
 
+/** A start that failed for a reason the user can fix: one line, no stack. */
+export class DevStartError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'DevStartError'
+  }
+}
+
+/** Resolves on the first SIGINT/SIGTERM; a second one kills every child at once. */
+function stopSignals(onSecond: () => void): { stopped: Promise<string>; readonly requested: boolean; dispose(): void } {
+  let count = 0
+  let resolve!: (sig: string) => void
+  const stopped = new Promise<string>((r) => (resolve = r))
+  const handler = (sig: NodeJS.Signals) => {
+    count++
+    if (count === 1) resolve(sig)
+    else onSecond()
+  }
+  process.on('SIGINT', handler)
+  process.on('SIGTERM', handler)
+  return {
+    stopped,
+    get requested() {
+      return count > 0
+    },
+    dispose() {
+      process.off('SIGINT', handler)
+      process.off('SIGTERM', handler)
+    },
+  }
+}
+
 export async function runDev(o: DevOptions): Promise<void> {
+  // Refused at once when another tpipe dev runs on this home (names its pid and URLs).
+  const lock = await DevLock.acquire(o.home)
   let embeddedStarted = false
   let databaseUrl = o.databaseUrl
   const ctx: { sup?: Supervisor; pool?: Pool; sim?: DcgmSim } = {}
-  const tasks = new Listr(
-    [
-      {
-        title: databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded PostgreSQL under ${o.home}`,
-        task: async (_c, task) => {
-          if (!databaseUrl) {
-            // Stop it on exit only if this run started it: another user of the home may rely on it.
-            embeddedStarted = !(await embeddedStatus(o.home)).running
-            const s = await ensureEmbedded(o.home, (m) => (task.output = m))
-            databaseUrl = s.url
-            task.title = `embedded PostgreSQL on 127.0.0.1:${s.port}`
-          }
-        },
-      },
-      {
-        title: 'migrations',
-        task: async (_c, task) => {
-          const r = await migrate(databaseUrl!, 'up')
-          task.title = r.applied.length ? `migrations: applied ${r.applied.length}` : 'migrations: up to date'
-        },
-      },
-      {
-        title: 'services',
-        task: async (_c, task) => {
-          ctx.pool = createPool(databaseUrl!, { max: 2, applicationName: 'tpipe-dev', onError: () => {} })
-          const scrape = o.source === 'scrape'
-          if (scrape) {
-            ctx.sim = await startDcgmSim({ csv: o.csv, nodes: o.simNodes ?? 4, layout: 'ports', host: '127.0.0.1', port: 0 })
-            o.log(`dcgm-sim: ${ctx.sim.nodes.length} simulated dcgm-exporter nodes, ${ctx.sim.urls[0]} …`)
-          }
-          const sup = new Supervisor({
-            ...o,
-            ...(scrape ? { streamers: 0, scrapers: o.streamers, scrapeTargets: ctx.sim!.urls, scrapeIntervalMs: o.scrapeIntervalMs ?? 15_000 } : {}),
-            databaseUrl: databaseUrl!,
-            apigwPort: o.portBase,
-            pool: ctx.pool,
-            log: o.log,
-          })
-          ctx.sup = sup
-          return task.newListr(
-            [
-              {
-                title: 'starting',
-                task: async (_c2, sub) => {
-                  await sup.start(async (title, fn) => {
-                    const t0 = Date.now()
-                    sub.output = title
-                    await fn()
-                    sub.output = `${title} (${Date.now() - t0} ms)`
-                  })
-                  sub.title = 'every service ready'
-                },
-              },
-            ],
-            { rendererOptions: { collapseSubtasks: false } },
-          )
-        },
-      },
-    ],
-    { renderer: process.stdout.isTTY ? 'default' : 'simple', exitOnError: true },
-  )
+  const signals = stopSignals(() => {
+    o.log('second signal: killing every service now')
+    for (const p of ctx.sup?.all() ?? []) p.signal('SIGKILL')
+    process.exit(130)
+  })
+  const cleanup = async () => {
+    await ctx.sup?.stop(5000, { drainMs: 0 }).catch(() => {})
+    await ctx.sim?.close().catch(() => {})
+    await ctx.pool?.end().catch(() => {})
+    if (embeddedStarted) await stopEmbedded(o.home).catch(() => {})
+    await lock.release().catch(() => {})
+    signals.dispose()
+  }
+  const interrupted = () => {
+    if (signals.requested) throw new DevStartError('interrupted while starting; everything this run started was stopped')
+  }
+
   try {
+    // What can be checked before anything starts: fails in milliseconds with the cause.
+    const problem = await preflight({ csv: o.csv, streamers: o.streamers, portBase: o.portBase })
+    if (problem) throw new DevStartError(problem)
+    const tasks = new Listr(
+      [
+        {
+          title: databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded PostgreSQL under ${o.home}`,
+          task: async (_c, task) => {
+            if (!databaseUrl) {
+              const s = await ensureEmbedded(o.home, (m) => (task.output = m))
+              // Stopped on exit only if this run started it: another user of the home may rely on it.
+              embeddedStarted = s.startedNow === true
+              databaseUrl = s.url
+              task.title = `embedded PostgreSQL on 127.0.0.1:${s.port}${embeddedStarted ? '' : ' (already running)'}`
+            }
+            interrupted()
+          },
+        },
+        {
+          title: 'migrations',
+          task: async (_c, task) => {
+            const r = await migrate(databaseUrl!, 'up')
+            task.title = r.applied.length ? `migrations: applied ${r.applied.length}` : 'migrations: up to date'
+            interrupted()
+          },
+        },
+        {
+          title: 'services',
+          task: async (_c, task) => {
+            ctx.pool = devPool(databaseUrl!)
+            const scrape = o.source === 'scrape'
+            if (scrape) {
+              ctx.sim = await startDcgmSim({ csv: o.csv, nodes: o.simNodes ?? 4, layout: 'ports', host: '127.0.0.1', port: 0 })
+              task.output = `dcgm-sim: ${ctx.sim.nodes.length} simulated dcgm-exporter nodes, ${ctx.sim.urls[0]} …`
+            }
+            const sup = new Supervisor({
+              ...o,
+              ...(scrape ? { streamers: 0, scrapers: o.streamers, scrapeTargets: ctx.sim!.urls, scrapeIntervalMs: o.scrapeIntervalMs ?? 15_000 } : {}),
+              databaseUrl: databaseUrl!,
+              apigwPort: o.portBase,
+              pool: ctx.pool,
+              log: o.log,
+              env: { TPIPE_LOG_LEVEL: o.logLevel ?? 'info' },
+            })
+            ctx.sup = sup
+            await sup.start(async (title, fn) => {
+              interrupted()
+              const t0 = Date.now()
+              task.output = title
+              await fn()
+              task.output = `${title} (${Date.now() - t0} ms)`
+            })
+            task.title = `every service ready: apigw ${sup.apigwUrl}`
+          },
+        },
+      ],
+      { renderer: process.stdout.isTTY ? 'default' : 'simple', exitOnError: true, rendererOptions: { showErrorMessage: false } },
+    )
     await tasks.run()
   } catch (err) {
-    await ctx.sup?.stop().catch(() => {})
-    await ctx.pool?.end().catch(() => {})
-    await ctx.sim?.close()
-    throw err
+    await cleanup()
+    if (err instanceof DevStartError) throw err
+    throw new DevStartError((err as Error).message.split('\n')[0]!)
   }
   const sup = ctx.sup!
 
-  // Control endpoint for `tpipe scale` / `tpipe status`, on localhost only.
-  const control = Fastify({ logger: false, logController: new LogController({ disableRequestLogging: true }) })
-  control.get('/healthz', async () => ({ status: 'ok' }))
-  control.get('/status', async () => sup.status())
-  control.post('/scale', async (req, reply) => {
-    const body = req.body as { service?: unknown; replicas?: unknown } | undefined
-    const service = body?.service
-    const replicas = body?.replicas
-    if (typeof service !== 'string' || !SCALABLE.includes(service as ServiceName)) {
-      return reply.status(400).send(errorBody('TPIPE_ERR_VALIDATION', `service must be one of ${SCALABLE.join(', ')}`))
-    }
-    if (typeof replicas !== 'number' || !Number.isInteger(replicas) || replicas < 0) {
-      return reply.status(400).send(errorBody('TPIPE_ERR_VALIDATION', 'replicas must be a non-negative integer'))
-    }
-    try {
-      return await sup.scale(service as ServiceName, replicas)
-    } catch (err) {
-      return reply.status(400).send(errorBody('TPIPE_ERR_VALIDATION', (err as Error).message))
-    }
-  })
-  const controlUrl = await control.listen({ host: '127.0.0.1', port: 0 })
-  const state: DevState = { pid: process.pid, control: controlUrl, apigw: sup.apigwUrl, startedAt: new Date().toISOString() }
+  const control = await startControl(sup)
+  const logs = join(o.home, 'dev', 'logs')
+  const state: DevState = { pid: process.pid, control: control.url, apigw: sup.apigwUrl, startedAt: new Date().toISOString() }
   mkdirSync(join(o.home, 'dev'), { recursive: true })
   writeFileSync(stateFile(o.home), JSON.stringify(state, null, 2) + '\n')
+  lock.update({ apigw: sup.apigwUrl, control: control.url, logs })
 
   o.log(`\napigw      ${sup.apigwUrl}/api/v1/gpus`)
   o.log(`Swagger UI ${sup.apigwUrl}/swagger`)
-  o.log(`logs       ${join(o.home, 'dev', 'logs')}`)
-  o.log(`control    ${controlUrl} (tpipe status, tpipe scale mqreader 4)\n`)
+  o.log(`logs       ${logs}`)
+  o.log(`control    ${control.url} (tpipe status, tpipe scale mqreader 4)\n`)
 
-  let viewTimer: NodeJS.Timeout | undefined
-  if (o.view === 'auto') {
-    const tty = process.stdout.isTTY
-    viewTimer = setInterval(
-      () =>
-        void sup.status().then((s) => {
-          if (tty) process.stdout.write(`\x1b[H\x1b[2J${new Date().toISOString()}  tpipe dev — Ctrl-C stops everything\n\n${renderStatus(s)}\n`)
-          else o.log(`${new Date().toISOString()} ${statusLine(s)}`)
-        }),
-      tty ? 1000 : 5000,
-    )
-  }
+  const view = o.view === 'auto' ? new LiveView(sup, o.log) : undefined
+  view?.start()
+  const timer = o.durationS > 0 ? setTimeout(() => process.emit('SIGTERM', 'SIGTERM'), o.durationS * 1000) : undefined
+  timer?.unref()
+  await signals.stopped
+  if (timer) clearTimeout(timer)
+  view?.stop()
 
-  await new Promise<void>((resolve) => {
-    const done = () => resolve()
-    process.once('SIGINT', done)
-    process.once('SIGTERM', done)
-    if (o.durationS > 0) setTimeout(done, o.durationS * 1000).unref()
-  })
-  if (viewTimer) clearInterval(viewTimer)
-  o.log('\nshutting down: streamers → writers (flush) → readers (drain) → collectors → apigw → database')
+  o.log('\nshutting down: streamers → writers (flush) → queue drains → readers (drain) → collectors → apigw → database (Ctrl-C again kills everything now)')
   const t0 = Date.now()
   await control.close()
-  rmSync(stateFile(o.home), { force: true })
-  await sup.stop()
+  // Totals are read once the streamers stopped (every publish answered) while the writers still run.
+  let final: Awaited<ReturnType<Supervisor['status']>> | undefined
+  await sup.stop(20_000, {
+    progress: (m) => o.log(`  ${m}`),
+    afterStage: async (s) => {
+      if (s === 'streamer') final = await sup.status().catch(() => undefined)
+    },
+  })
   await ctx.sim?.close()
+  const rows = ctx.pool ? await telemetryRows(ctx.pool).catch(() => undefined) : undefined
+  const after = ctx.pool ? await sup.status().catch(() => undefined) : undefined
   await ctx.pool?.end().catch(() => {})
-  if (embeddedStarted) await stopEmbedded(o.home)
+  if (embeddedStarted) {
+    await stopEmbedded(o.home)
+    o.log('  embedded PostgreSQL stopped')
+  }
+  rmSync(stateFile(o.home), { force: true })
+  await lock.release()
+  signals.dispose()
   o.log(`stopped in ${((Date.now() - t0) / 1000).toFixed(1)} s`)
+  if (final) o.log(formatTotals({ ...final, queueDepth: after?.queueDepth ?? final.queueDepth, deadLetters: after?.deadLetters ?? final.deadLetters }, rows, process.stdout.isTTY === true))
 }

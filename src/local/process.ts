@@ -23,6 +23,7 @@ export interface ProcessSpec {
 }
 
 export interface ProcessEvents {
+  /** A process that had been up exited unexpectedly (it is restarted after this). */
   onCrash?: (p: ManagedProcess, code: number | null, signal: NodeJS.Signals | null, lastLines: string) => void
   /** Called before a restart: may replace the spec (arguments) from the current topology. */
   refresh?: (p: ManagedProcess) => Promise<void>
@@ -41,6 +42,10 @@ export class ManagedProcess {
   private backoffMs = 500
   private restartTimer: NodeJS.Timeout | undefined
   private upSince = 0
+  /** Whether it ever became ready: a process that never did is not restarted but reported as failed. */
+  private everUp = false
+  /** The port the child reported after binding (it is started with --port 0 the first time). */
+  private listening: { resolve: (port: number) => void; reject: (err: Error) => void } | undefined
 
   constructor(
     public spec: ProcessSpec,
@@ -59,8 +64,14 @@ export class ManagedProcess {
     return this.child?.pid
   }
 
-  start(): void {
+  /**
+   * Spawns the child. Resolves with the port it bound (reported over the IPC channel after listen), or
+   * rejects with the root cause when it exits before that.
+   */
+  start(): Promise<number> {
     this.state = 'starting'
+    const bound = new Promise<number>((resolve, reject) => (this.listening = { resolve, reject }))
+    bound.catch(() => {}) // a restart nobody awaits must not become an unhandled rejection
     appendFileSync(this.logFile, `\n--- ${new Date().toISOString()} start ${this.spec.name}: tpipe serve ${this.spec.service} ${this.spec.args.join(' ')}\n`)
     // The child writes its log straight into the file (not through a pipe to us): its output costs the
     // supervisor nothing, and a child whose supervisor died can still log its own orderly shutdown.
@@ -70,13 +81,23 @@ export class ManagedProcess {
       child = spawn(process.execPath, [TPIPE_BIN, 'serve', this.spec.service, '--port', String(this.spec.port), '--host', '127.0.0.1', ...this.spec.args], {
         // NODE_ENV=production: under a test runner (NODE_ENV=test) oclif would look for TypeScript sources.
         env: { ...process.env, NODE_ENV: 'production', TPIPE_SUPERVISOR_PID: String(process.pid), ...this.spec.env },
-        stdio: ['ignore', fd, fd],
+        // Its own process group: the terminal's Ctrl-C (SIGINT to the foreground group) reaches only the
+        // supervisor, which then stops the children in order. The IPC channel carries the bound port.
+        detached: true,
+        stdio: ['ignore', fd, fd, 'ipc'],
       })
     } finally {
       closeSync(fd)
     }
     this.child = child
     this.upSince = Date.now()
+    child.on('message', (m: unknown) => {
+      const msg = m as { tpipe?: string; port?: number }
+      if (msg?.tpipe === 'listening' && typeof msg.port === 'number' && child === this.child) {
+        this.spec.port = msg.port
+        this.listening?.resolve(msg.port)
+      }
+    })
     child.once('exit', (code, signal) => this.onExit(child, code, signal))
     // A failed spawn (EAGAIN, ENOMEM) emits 'error' and maybe no 'exit': treat it as a crash, never
     // let it take the supervisor down.
@@ -84,6 +105,7 @@ export class ManagedProcess {
       this.note(`spawn failed: ${err.message}`)
       if (child.exitCode === null && child.signalCode === null) this.onExit(child, null, null)
     })
+    return bound
   }
 
   private note(text: string): void {
@@ -99,7 +121,14 @@ export class ManagedProcess {
     this.lastExit = { code, signal, at: new Date().toISOString() }
     this.note(`exit code=${code} signal=${signal}`)
     if (this.state === 'stopping' || this.state === 'stopped') {
+      this.listening?.reject(new Error(`${this.spec.name} was stopped`))
       this.state = 'stopped'
+      return
+    }
+    if (!this.everUp && this.state === 'starting') {
+      // It never came up: restarting would only repeat the failure. The caller reports the cause.
+      this.state = 'failed'
+      this.listening?.reject(new Error(`${this.spec.name} exited (code ${code}${signal ? `, signal ${signal}` : ''}) while starting: ${this.rootCause()}`))
       return
     }
     // A streamer with --loops N finishes its work and exits 0: that is done, not a crash.
@@ -117,7 +146,7 @@ export class ManagedProcess {
         await this.events.refresh?.(this).catch(() => {})
         if (this.state !== 'restarting') return
         this.restarts++
-        this.start()
+        void this.start()
         this.events.onRestart?.(this)
       })()
     }, this.backoffMs)
@@ -125,7 +154,31 @@ export class ManagedProcess {
   }
 
   markUp(): void {
-    if (this.state === 'starting') this.state = 'up'
+    if (this.state === 'starting') {
+      this.state = 'up'
+      this.everUp = true
+    }
+  }
+
+  /**
+   * The one line that says why the process failed: the last error the service logged (pino JSON,
+   * level ≥ 50, with its err message), else the last line of its log.
+   */
+  rootCause(): string {
+    const lines = this.tail(60).split('\n').filter((l) => l.trim() !== '' && !l.startsWith('--- '))
+    for (let i = lines.length - 1; i >= 0; i--) {
+      try {
+        const j = JSON.parse(lines[i]!) as { level?: number; msg?: string; err?: { message?: string } | string }
+        if ((j.level ?? 0) < 50) continue
+        const err = typeof j.err === 'string' ? j.err : j.err?.message
+        return [j.msg, err].filter((x) => x && x !== 'undefined').join(': ') || lines[i]!
+      } catch {
+        /* not JSON: e.g. a stack trace printed by node */
+      }
+    }
+    const plain = lines.filter((l) => !l.startsWith('{'))
+    const errLine = [...plain].reverse().find((l) => /error/i.test(l))
+    return (errLine ?? plain.at(-1) ?? lines.at(-1) ?? 'no output').trim()
   }
 
   /** The last lines of the process's log, for a crash report. */

@@ -1,18 +1,21 @@
-// The local supervisor behind `tpipe dev`: owns the topology (which service runs how many processes on
-// which ports), starts them in order, restarts crashed ones, scales them, moves reader partitions live
-// with the same planner as the Kubernetes controller, and shuts everything down in order.
-// It talks to the services only through their public HTTP APIs, like an operator would.
-import { randomBytes } from 'node:crypto'
-import { createServer } from 'node:net'
+// The local supervisor behind `tpipe dev`: owns the topology (which service runs how many processes),
+// starts them in order, restarts crashed ones, scales them, moves reader partitions live (moves.ts),
+// and shuts everything down in order with the queue drained first. Status lives in status.ts, SQL in
+// sql.ts. It talks to the services only through their public HTTP APIs, like an operator would.
+// Children bind port 0 and report the port they got (process.ts): no port is picked before it is bound.
+import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Pool } from '../db/pool.js'
 import type { ServiceName } from '../config/types.js'
-import { parsePrometheus } from '../metrics/text.js'
-import { formatPartitions, parsePartitions } from '../partitions/ranges.js'
+import type { Pool } from '../db/pool.js'
 import { plan as planPartitions, rangeText, type Plan } from '../partitions/plan.js'
-import type { AssignmentPut, AssignmentView } from '../protocol/assignment.js'
-import type { OwnerStats } from '../protocol/stats.js'
+import { getText, waitFor } from './http.js'
+import { collectorsFollow, converge, describePlanChange, putAssignment, writeReadersFile } from './moves.js'
 import { ManagedProcess, type ProcessSpec } from './process.js'
+import { queueCounts } from './sql.js'
+import { SCALABLE, StatusCollector, type DevStatus } from './status.js'
+
+export { freePort, waitFor } from './http.js'
+export { SCALABLE, type DevStatus, type ProcessStatus, type ReaderStatus, type ScraperStatus } from './status.js'
 
 export interface Topology {
   streamers: number
@@ -30,7 +33,10 @@ export interface SupervisorOptions extends Topology {
   rate: number
   /** Streamer passes over the CSV; 0 = forever. */
   loops: number
+  /** Port of the first apigw (0: any free port). */
   apigwPort: number
+  /** Streamers keep the file's timestamps instead of stamping rows with the time they are sent. */
+  keepTimestamps?: boolean
   /** Extra env for every child (log level, tunables). */
   env?: Record<string, string>
   /** Per-service extra args. */
@@ -45,119 +51,48 @@ export interface SupervisorOptions extends Topology {
   pool?: Pool
 }
 
-export const SCALABLE: readonly ServiceName[] = ['streamer', 'mqwriter', 'mqreader', 'collector', 'apigw']
-
-export interface ReaderStatus {
-  name: string
-  url: string
-  partitions: string
-  partitionCount: number
-  generation: number | null
-  draining: string
-  ready: number | null
-  leased: number | null
-  bufferUtilization: number | null
-}
-
-/** One scraper's targets (its /v1/targets), for the status views. */
-export interface ScraperStatus {
-  name: string
-  targets: number
-  up: number
-  down: number
-  /** The first failing target and why, when any. */
-  lastError: string | null
-  samples: number
-}
-
-export interface ProcessStatus {
-  name: string
+export interface ScaleResult {
   service: ServiceName
-  state: string
-  pid: number | undefined
-  port: number
-  restarts: number
+  from: number
+  to: number
+  moves: string[]
+  /** URLs of the processes of that service after the change (e.g. a second apigw's address). */
+  urls: string[]
 }
 
-export interface DevStatus {
-  processes: ProcessStatus[]
-  counts: Record<string, number>
-  publishesPerSecond: number
-  persistedPerSecond: number
-  published: number
-  persisted: number
-  queueDepth: number | null
-  leased: number
-  deadLetters: number | null
-  readers: ReaderStatus[]
-  scrapers: ScraperStatus[]
-  generation: number
-  apigwUrl: string
-  swaggerUrl: string
-  restarts: number
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address()
-      const p = typeof a === 'object' && a ? a.port : 0
-      srv.close(() => resolve(p))
-    })
-  })
-}
-
-async function getJson<T>(url: string, timeoutMs = 2000): Promise<T | undefined> {
-  try {
-    const r = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) })
-    if (!r.ok) return undefined
-    return (await r.json()) as T
-  } catch {
-    return undefined
-  }
-}
-
-async function getText(url: string, timeoutMs = 2000): Promise<string | undefined> {
-  try {
-    const r = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) })
-    return r.ok ? await r.text() : undefined
-  } catch {
-    return undefined
-  }
-}
-
-export async function waitFor(cond: () => Promise<boolean> | boolean, timeoutMs: number, what: string, intervalMs = 100): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    if (await cond()) return
-    await new Promise((r) => setTimeout(r, intervalMs))
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-}
+/** Stop order: producers first so nothing new enters, then the queue drains outward. */
+const STOP_ORDER = ['scraper', 'streamer', 'mqwriter', 'mqreader', 'collector', 'apigw'] as const
 
 export class Supervisor {
   readonly processes = new Map<ServiceName, ManagedProcess[]>()
+  readonly logDir: string
   private plan: Plan = {}
-  private generation = 0
-  private readonly logDir: string
+  private gen = 0
   private readonly log: (msg: string) => void
-  private lastRates: { at: number; published: number; persisted: number } | undefined
-  private rates = { publishes: 0, persisted: 0 }
+  private readonly statusCollector: StatusCollector
   /** Scale operations run one at a time (an owner queue), since each reads and changes the topology. */
   private queue: Promise<unknown> = Promise.resolve()
   private stopped = false
   /** Streamers split the rows by `--shard i/n`; n follows scaling. */
   private streamerCount: number
+  private readonly readersFile: string
 
   constructor(private readonly opts: SupervisorOptions) {
     this.logDir = join(opts.home, 'dev', 'logs')
-    this.tokens = devTokens(opts.env)
+    this.readersFile = join(opts.home, 'dev', 'readers.txt')
     this.log = opts.log ?? (() => {})
     this.streamerCount = opts.streamers
     for (const s of SCALABLE) this.processes.set(s, [])
     this.processes.set('scraper', [])
+    this.statusCollector = new StatusCollector(this)
+  }
+
+  get pool(): Pool | undefined {
+    return this.opts.pool
+  }
+
+  get generation(): number {
+    return this.gen
   }
 
   list(service: ServiceName): ManagedProcess[] {
@@ -168,33 +103,34 @@ export class Supervisor {
     return [...this.processes.values()].flat()
   }
 
+  /** The first apigw's URL (known once it has bound its port). */
   get apigwUrl(): string {
-    return `http://127.0.0.1:${this.opts.apigwPort}`
+    const first = this.list('apigw')[0]
+    return first ? first.url : `http://127.0.0.1:${this.opts.apigwPort}`
   }
 
   private readerNames(n: number): string[] {
     return Array.from({ length: n }, (_, i) => `mqreader-${i}`)
   }
 
-  /**
-   * The service tokens of this run (README › Security): generated unless the caller's env sets them,
-   * handed to every child, so producers, collectors and the supervisor itself authenticate and nothing
-   * else on the machine can publish, lease, ack or steer the readers.
-   */
-  readonly tokens: Record<'TPIPE_PUBLISH_TOKEN' | 'TPIPE_QUEUE_TOKEN' | 'TPIPE_CONTROL_TOKEN', string>
-
   private baseEnv(): Record<string, string> {
-    return { DATABASE_URL: this.opts.databaseUrl, TPIPE_HOME: this.opts.home, TPIPE_LOG_LEVEL: 'info', ...this.tokens, ...this.opts.env }
+    return { DATABASE_URL: this.opts.databaseUrl, TPIPE_HOME: this.opts.home, TPIPE_LOG_LEVEL: 'info', ...this.opts.env }
   }
 
-  private async spec(service: ServiceName, index: number, keepPort?: number): Promise<ProcessSpec> {
+  private controlHeaders(): Record<string, string> {
+    const token = this.baseEnv().TPIPE_CONTROL_TOKEN
+    return token ? { authorization: `Bearer ${token}` } : {}
+  }
+
+  private spec(service: ServiceName, index: number, keepPort?: number): ProcessSpec {
     const name = `${service}-${index}`
-    const port = keepPort ?? (service === 'apigw' && index === 0 ? this.opts.apigwPort : await freePort())
+    const port = keepPort ?? (service === 'apigw' && index === 0 ? this.opts.apigwPort : 0)
     const extra = this.opts.extraArgs?.[service] ?? []
+    const env = this.baseEnv()
     let args: string[] = []
     switch (service) {
       case 'mqwriter':
-        args = []
+      case 'apigw':
         break
       case 'mqreader': {
         const r = this.plan[name]
@@ -202,7 +138,10 @@ export class Supervisor {
         break
       }
       case 'collector':
-        args = ['--readers', this.list('mqreader').map((p) => p.url).join(',')]
+        // The reader set comes from a file the supervisor rewrites on every reader change, re-read
+        // twice a second: scaling readers never restarts a collector.
+        args = ['--readers-file', this.readersFile]
+        env.TPIPE_COLLECTOR_RESOLVE_INTERVAL_MS ??= '500'
         break
       case 'streamer': {
         args = [
@@ -218,12 +157,10 @@ export class Supervisor {
           'false',
         ]
         if (this.opts.rate > 0) args.push('--rate', String(this.opts.rate))
+        if (this.opts.keepTimestamps) args.push('--keep-timestamps', 'true')
         if (this.opts.ackLogDir) args.push('--ack-log', join(this.opts.ackLogDir, `${name}.acks`))
         break
       }
-      case 'apigw':
-        args = []
-        break
       case 'scraper':
         args = [
           '--scrape-targets',
@@ -241,24 +178,24 @@ export class Supervisor {
       default:
         throw new Error(`tpipe dev does not run ${service}`)
     }
-    return { name, service, port, args: [...args, ...extra], env: this.baseEnv() }
+    return { name, service, port, args: [...args, ...extra], env }
   }
 
   private managed(spec: ProcessSpec, index: number): ManagedProcess {
     return new ManagedProcess(spec, this.logDir, {
-      onCrash: (proc, code, signal, lastLines) =>
-        this.log(`${proc.spec.name} exited (code ${code}, signal ${signal}); restarting. Last lines of ${proc.logFile}:\n${lastLines}`),
-      // A restarted process is started from the current topology (readers, writers and the plan may
-      // have changed since it was first launched); a reader then gets the current generation again.
+      onCrash: (proc, code, signal) =>
+        this.log(`${proc.spec.name} exited (code ${code}${signal ? `, signal ${signal}` : ''}): ${proc.rootCause()} — restarting (log: ${proc.logFile})`),
+      // A restarted process is started from the current topology (writers and the plan may have
+      // changed since it was first launched) on the port it had; a reader gets the current generation.
       refresh: async (proc) => {
-        proc.spec = await this.spec(proc.spec.service, index, proc.spec.port)
+        proc.spec = this.spec(proc.spec.service, index, proc.spec.port)
       },
       onRestart: (proc) =>
         void this.awaitReady(proc)
           .then(async () => {
-            if (proc.spec.service === 'mqreader' && this.generation > 0) {
+            if (proc.spec.service === 'mqreader' && this.gen > 0) {
               const r = this.plan[proc.spec.name]
-              await this.putAssignment(proc, r ? rangeText(r) : '', this.generation)
+              await putAssignment(proc, r ? rangeText(r) : '', this.gen, this.controlHeaders())
             }
           })
           .catch((err) => this.log(`${proc.spec.name}: ${(err as Error).message}`)),
@@ -266,16 +203,16 @@ export class Supervisor {
   }
 
   private async launch(service: ServiceName, index: number): Promise<ManagedProcess> {
-    const p = this.managed(await this.spec(service, index), index)
+    const p = this.managed(this.spec(service, index), index)
     this.list(service).push(p)
-    p.start()
     try {
+      await p.start() // rejects with the root cause when it exits before binding its port
       await this.awaitReady(p)
     } catch (err) {
       // A process that cannot start is not left behind restarting forever.
       await p.stop(2000)
       const list = this.list(service)
-      list.splice(list.indexOf(p), 1)
+      if (list.includes(p)) list.splice(list.indexOf(p), 1)
       throw err
     }
     return p
@@ -285,9 +222,8 @@ export class Supervisor {
     await waitFor(
       async () => {
         if (p.state === 'done') return true
-        if (p.child?.exitCode !== null && p.child?.exitCode !== undefined && p.state === 'starting') {
-          throw new Error(`${p.spec.name} exited with code ${p.child.exitCode} while starting. Last lines of ${p.logFile}:\n${p.tail(20)}`)
-        }
+        if (p.state === 'failed') throw new Error(`${p.spec.name} exited while starting: ${p.rootCause()} (log: ${p.logFile})`)
+        if (p.state !== 'starting' || !p.spec.port) return false
         // A reader without partitions is (rightly) not ready; alive is enough for it.
         const path = p.spec.service === 'mqreader' && !this.plan[p.spec.name] ? '/healthz' : '/readyz'
         return (await getText(`${p.url}${path}`, 1000)) !== undefined
@@ -298,28 +234,37 @@ export class Supervisor {
     p.markUp()
   }
 
+  private publishReaders(): string[] {
+    const urls = this.list('mqreader').map((p) => p.url)
+    mkdirSync(join(this.opts.home, 'dev'), { recursive: true })
+    writeReadersFile(this.readersFile, urls)
+    return urls
+  }
+
   /** Starts the topology: writers, readers, collectors, apigw, then streamers (producers last). */
   async start(step: (title: string, fn: () => Promise<void>) => Promise<void> = async (_t, fn) => fn()): Promise<void> {
     const o = this.opts
     this.plan = planPartitions(this.readerNames(o.readers))
+    const n = (k: number) => Array.from({ length: k }, (_, i) => i)
     await step(`mqwriter ×${o.writers}`, async () => {
-      await Promise.all(Array.from({ length: o.writers }, (_, i) => this.launch('mqwriter', i)))
+      await Promise.all(n(o.writers).map((i) => this.launch('mqwriter', i)))
     })
-    await step(`mqreader ×${o.readers} (${Object.entries(this.plan).map(([n, r]) => `${n}: ${rangeText(r)}`).join(', ')})`, async () => {
-      await Promise.all(Array.from({ length: o.readers }, (_, i) => this.launch('mqreader', i)))
+    await step(`mqreader ×${o.readers} (${Object.entries(this.plan).map(([name, r]) => `${name}: ${rangeText(r)}`).join(', ')})`, async () => {
+      await Promise.all(n(o.readers).map((i) => this.launch('mqreader', i)))
+      this.publishReaders()
     })
     await step(`collector ×${o.collectors}`, async () => {
-      await Promise.all(Array.from({ length: o.collectors }, (_, i) => this.launch('collector', i)))
+      await Promise.all(n(o.collectors).map((i) => this.launch('collector', i)))
     })
-    await step(`apigw on ${this.apigwUrl}`, async () => {
-      await Promise.all(Array.from({ length: o.apigws }, (_, i) => this.launch('apigw', i)))
+    await step(`apigw ×${o.apigws}`, async () => {
+      await Promise.all(n(o.apigws).map((i) => this.launch('apigw', i)))
     })
     await step(`streamer ×${o.streamers}${o.rate > 0 ? ` at ${o.rate} msg/s each` : ' at full speed'}`, async () => {
-      await Promise.all(Array.from({ length: o.streamers }, (_, i) => this.launch('streamer', i)))
+      await Promise.all(n(o.streamers).map((i) => this.launch('streamer', i)))
     })
     if (o.scrapers) {
       await step(`scraper ×${o.scrapers} on ${o.scrapeTargets?.length ?? 0} dcgm-exporter targets`, async () => {
-        await Promise.all(Array.from({ length: o.scrapers ?? 0 }, (_, i) => this.launch('scraper', i)))
+        await Promise.all(n(o.scrapers ?? 0).map((i) => this.launch('scraper', i)))
       })
     }
   }
@@ -331,14 +276,22 @@ export class Supervisor {
     return next
   }
 
-  scale(service: ServiceName, n: number): Promise<{ service: ServiceName; from: number; to: number; moves: string[] }> {
+  scale(service: ServiceName, n: number, progress: (msg: string) => void = () => {}): Promise<ScaleResult> {
     return this.serial(async () => {
       if (this.stopped) throw new Error('the pipeline is shutting down')
       if (!SCALABLE.includes(service)) throw new Error(`cannot scale ${service} locally; scalable: ${SCALABLE.join(', ')}`)
-      if (!Number.isInteger(n) || n < 0 || n > 64) throw new Error('replicas must be an integer 0..64')
-      if (service === 'mqreader' && n < 1) throw new Error('mqreader needs at least 1 replica: someone must own the partitions')
       const from = this.list(service).length
-      if (service === 'mqreader') return { service, from, to: n, moves: await this.scaleReaders(n) }
+      const t0 = Date.now()
+      const step = (m: string) => {
+        const line = `${m} (+${((Date.now() - t0) / 1000).toFixed(1)} s)`
+        this.log(`scale ${service} ${from} → ${n}: ${line}`)
+        progress(line)
+      }
+      const result = (moves: string[] = []): ScaleResult => ({ service, from, to: n, moves, urls: this.list(service).map((p) => p.url) })
+      if (service === 'mqreader') {
+        const moves = await this.scaleReaders(n, step)
+        return result(moves)
+      }
       if (service === 'streamer') {
         // The shard count changes for every streamer: stop the extra ones, restart the rest with i/n.
         this.streamerCount = n
@@ -346,24 +299,31 @@ export class Supervisor {
         await Promise.all(removed.map((p) => p.stop()))
         await this.rollingRestart('streamer')
         await Promise.all(Array.from({ length: Math.max(0, n - from) }, (_, k) => this.launch(service, from + k)))
-        return { service, from, to: n, moves: [] }
+        step(`${n} streamer(s) sharding the CSV ${n} ways`)
+        return result()
       }
       if (n > from) {
+        step(`starting ${n - from}`)
         await Promise.all(Array.from({ length: n - from }, (_, k) => this.launch(service, from + k)))
-        if (service === 'mqwriter') await this.rollingRestart('streamer')
-      } else {
+        step(`started ${n - from}: ${this.list(service).slice(from).map((p) => p.url).join(', ')}`)
+        if (service === 'mqwriter') {
+          await this.rollingRestart('streamer')
+          step('streamers publish to every writer')
+        }
+      } else if (n < from) {
         const removed = this.list(service).splice(n)
         // Producers learn the new writer list first, then the removed writers go (no refused publishes).
         if (service === 'mqwriter') await this.rollingRestart('streamer')
         await Promise.all(removed.map((p) => p.stop()))
+        step(`stopped ${from - n}`)
       }
-      return { service, from, to: n, moves: [] }
+      return result()
     })
   }
 
   /**
    * Replaces each process of a service with one built from the current topology. All at once: these
-   * are stateless clients (collectors, streamers) whose graceful stop finishes their in-flight work.
+   * are stateless clients (streamers) whose graceful stop finishes their in-flight work.
    */
   private async rollingRestart(service: ServiceName): Promise<void> {
     const list = this.list(service)
@@ -371,100 +331,55 @@ export class Supervisor {
       list.map(async (old, i) => {
         if (old.state === 'done') return
         await old.stop()
-        const p = this.managed(await this.spec(service, i, old.spec.port), i)
+        const p = this.managed(this.spec(service, i, old.spec.port), i)
         p.restarts = old.restarts
         list[i] = p
-        p.start()
+        await p.start()
         await this.awaitReady(p)
       }),
     )
   }
 
   /**
-   * Live partition moves: start the new readers (owning nothing), tell collectors about them, hand
-   * every reader its new range (a higher generation; each reader drains what it loses before releasing
-   * the advisory locks, and takes what it gains as soon as the locks are free), wait until every
-   * reader owns exactly its range, then stop the readers that are gone. Readers that keep their
-   * partitions are never restarted.
+   * Live partition moves: start the new readers (owning nothing) and let the collectors pick them up
+   * from the readers file, hand every reader its new range (a higher generation; each reader drains
+   * what it loses before releasing the advisory locks, and takes what it gains as soon as the locks
+   * are free), wait until every reader owns exactly its range, then take the readers that are gone
+   * out of the collectors' set and stop them. No collector and no kept reader is restarted.
    */
-  private async scaleReaders(n: number): Promise<string[]> {
+  private async scaleReaders(n: number, step: (m: string) => void): Promise<string[]> {
+    if (n < 1) throw new Error('mqreader needs at least 1 replica: someone must own the partitions')
     const readers = this.list('mqreader')
     const from = readers.length
-    const names = this.readerNames(n)
-    const next = planPartitions(names, this.plan)
-    const moves: string[] = []
-    for (const [name, r] of Object.entries(next)) {
-      const prev = this.plan[name]
-      if (!prev || prev.start !== r.start || prev.end !== r.end) moves.push(`${name}: ${prev ? rangeText(prev) : '-'} → ${rangeText(r)}`)
-    }
-    for (const name of Object.keys(this.plan)) if (!next[name]) moves.push(`${name}: ${rangeText(this.plan[name]!)} → -`)
-
-    const t0 = Date.now()
-    const step = (m: string) => this.log(`scale mqreader ${from} → ${n}: ${m} (+${((Date.now() - t0) / 1000).toFixed(1)} s)`)
+    const next = planPartitions(this.readerNames(n), this.plan)
+    const moves = describePlanChange(this.plan, next)
     if (n > from) {
+      step(`starting ${n - from} reader(s)`)
       // new readers start with no partitions (they are not in the current plan yet)
       await Promise.all(Array.from({ length: n - from }, (_, k) => this.launch('mqreader', from + k)))
       step(`started ${n - from} reader(s)`)
-      await this.rollingRestart('collector')
-      step('collectors know every reader')
+      await collectorsFollow(this.list('collector'), this.publishReaders())
+      step('collectors lease from every reader')
     }
     this.plan = next
-    this.generation++
-    const generation = this.generation
+    this.gen++
+    const generation = this.gen
     const targets = this.list('mqreader').map((p) => ({ p, partitions: next[p.spec.name] ? rangeText(next[p.spec.name]!) : '' }))
-    await Promise.all(targets.map(({ p, partitions }) => this.putAssignment(p, partitions, generation)))
-    step(`generation ${generation} sent`)
-    await waitFor(
-      async () => {
-        const views = await Promise.all(targets.map(({ p }) => getJson<AssignmentView>(`${p.url}/v1/assignment`)))
-        return views.every((v, i) => {
-          if (!v || v.generation !== generation) return false
-          const want = formatPartitions(parsePartitions(targets[i]!.partitions))
-          return formatPartitions(parsePartitions(v.owned ?? '')) === want && !v.draining && !v.waiting
-        })
-      },
-      120_000,
-      'readers to converge on the new partition plan',
-      200,
-    )
+    await Promise.all(targets.map(({ p, partitions }) => putAssignment(p, partitions, generation, this.controlHeaders())))
+    step(`generation ${generation} sent: ${moves.join(', ') || 'no change'}`)
+    await converge(targets, generation, step)
     step('every reader owns exactly its range')
     if (n < from) {
       const removed = readers.splice(n)
-      await this.rollingRestart('collector')
+      await collectorsFollow(this.list('collector'), this.publishReaders())
+      step('collectors left the removed reader(s)')
       await Promise.all(removed.map((p) => p.stop()))
       step(`stopped ${from - n} reader(s)`)
     }
     return moves
   }
 
-  private async putAssignment(p: ManagedProcess, partitions: string, generation: number): Promise<void> {
-    let refused: string | undefined
-    await waitFor(
-      async () => {
-        try {
-          const r = await fetch(`${p.url}/v1/assignment`, {
-            method: 'PUT',
-            headers: { 'content-type': 'application/json', authorization: `Bearer ${this.tokens.TPIPE_CONTROL_TOKEN}` },
-            body: JSON.stringify({ partitions, generation } satisfies AssignmentPut),
-            signal: AbortSignal.timeout(5000),
-          })
-          // A 409 is NOT accepted: the reader holds a newer generation than ours, so it does not own
-          // what we planned. Say so instead of believing the plan is in force.
-          if (r.status === 409) refused = await r.text()
-          else await r.body?.cancel()
-          return r.ok || r.status === 409
-        } catch {
-          return false // restarting: retry
-        }
-      },
-      60_000,
-      `${p.spec.name} to accept its assignment`,
-      200,
-    )
-    if (refused !== undefined) throw new Error(`${p.spec.name} refused assignment generation ${generation}: ${refused.slice(0, 300)}`)
-  }
-
-  /** Restarts (kill -9 / SIGTERM) are the supervisor's job; this only signals, for the chaos test. */
+  /** Sends a signal without stopping supervision (kill -9 in the chaos test: the supervisor restarts it). */
   signal(name: string, sig: NodeJS.Signals): ManagedProcess {
     const p = this.all().find((x) => x.spec.name === name)
     if (!p) throw new Error(`no process named ${name}`)
@@ -478,124 +393,56 @@ export class Supervisor {
    */
   async reassertAssignments(): Promise<void> {
     await Promise.all(
-      this.list('mqreader').map((p) => this.putAssignment(p, this.plan[p.spec.name] ? rangeText(this.plan[p.spec.name]!) : '', this.generation)),
+      this.list('mqreader').map((p) => putAssignment(p, this.plan[p.spec.name] ? rangeText(this.plan[p.spec.name]!) : '', this.gen, this.controlHeaders())),
     )
   }
 
-  async status(): Promise<DevStatus> {
-    const processes: ProcessStatus[] = this.all().map((p) => ({
-      name: p.spec.name,
-      service: p.spec.service,
-      state: p.state,
-      pid: p.pid,
-      port: p.spec.port,
-      restarts: p.restarts,
-    }))
-    const counts: Record<string, number> = {}
-    for (const s of SCALABLE) counts[s] = this.list(s).length
-    const sumMetric = async (service: ServiceName, metric: string): Promise<number> => {
-      const texts = await Promise.all(this.list(service).map((p) => getText(`${p.url}/metrics`)))
-      let sum = 0
-      for (const t of texts) if (t) sum += parsePrometheus(t).get(metric) ?? 0
-      return sum
-    }
-    const [published, persisted] = await Promise.all([
-      sumMetric('mqwriter', 'mqwriter_messages_published_total'),
-      sumMetric('collector', 'collector_rows_persisted_total'),
-    ])
-    const now = Date.now()
-    if (this.lastRates && now - this.lastRates.at >= 500) {
-      const dt = (now - this.lastRates.at) / 1000
-      this.rates = {
-        publishes: Math.max(0, (published - this.lastRates.published) / dt),
-        persisted: Math.max(0, (persisted - this.lastRates.persisted) / dt),
-      }
-    }
-    if (!this.lastRates || now - this.lastRates.at >= 500) this.lastRates = { at: now, published, persisted }
-
-    const readers: ReaderStatus[] = await Promise.all(
-      this.list('mqreader').map(async (p) => {
-        const s = await getJson<OwnerStats>(`${p.url}/v1/stats`)
-        const a = await getJson<AssignmentView>(`${p.url}/v1/assignment`)
-        const owned = a?.owned ?? ''
-        return {
-          name: p.spec.name,
-          url: p.url,
-          partitions: owned,
-          partitionCount: parsePartitions(owned).length,
-          generation: a?.generation ?? null,
-          draining: a?.draining ?? '',
-          ready: s?.ready ?? null,
-          leased: s?.leased ?? null,
-          bufferUtilization: s?.buffer_utilization ?? null,
-        }
-      }),
-    )
-    const scrapers: ScraperStatus[] = await Promise.all(
-      this.list('scraper').map(async (p) => {
-        const v = await getJson<{ targets: { up: boolean | null; url: string; last_error: string | null; last_samples: number }[] }>(`${p.url}/v1/targets`)
-        const t = v?.targets ?? []
-        const bad = t.find((x) => x.up === false)
-        return {
-          name: p.spec.name,
-          targets: t.length,
-          up: t.filter((x) => x.up === true).length,
-          down: t.filter((x) => x.up === false).length,
-          lastError: bad ? `${bad.url}: ${bad.last_error}` : null,
-          samples: t.reduce((a, x) => a + x.last_samples, 0),
-        }
-      }),
-    )
-    let queueDepth: number | null = null
-    let deadLetters: number | null = null
-    if (this.opts.pool) {
-      try {
-        // Counted up to a cap, so a very deep queue cannot make the status itself slow.
-        const r = await this.opts.pool.query<{ q: string; d: string | null }>(
-          `SELECT (SELECT count(*) FROM (SELECT 1 FROM queue_messages LIMIT 1000000) s) AS q,
-                  (SELECT count(*) FROM dead_letters) AS d`,
-        )
-        queueDepth = Number(r.rows[0]!.q)
-        deadLetters = r.rows[0]!.d === null ? null : Number(r.rows[0]!.d)
-      } catch {
-        /* database restarting */
-      }
-    }
-    return {
-      processes,
-      counts,
-      publishesPerSecond: this.rates.publishes,
-      persistedPerSecond: this.rates.persisted,
-      published,
-      persisted,
-      queueDepth,
-      leased: readers.reduce((a, r) => a + (r.leased ?? 0), 0),
-      deadLetters,
-      readers,
-      scrapers,
-      generation: this.generation,
-      apigwUrl: this.apigwUrl,
-      swaggerUrl: `${this.apigwUrl}/swagger`,
-      restarts: processes.reduce((a, p) => a + p.restarts, 0),
-    }
+  status(): Promise<DevStatus> {
+    return this.statusCollector.collect()
   }
 
-  /** Ordered shutdown: producers first so nothing new enters, then the queue drains outward. */
-  async stop(timeoutMs = 20_000): Promise<void> {
+  /**
+   * Ordered shutdown: streamers, then writers (they flush what they accepted), then — while readers
+   * and collectors still run — the queue drains (bounded by drainMs), then readers (they drain their
+   * leases), collectors, apigw. Reports each stage through `progress`.
+   */
+  async stop(
+    timeoutMs = 20_000,
+    opts: { drainMs?: number; progress?: (msg: string) => void; afterStage?: (service: ServiceName) => Promise<void> } = {},
+  ): Promise<void> {
     this.stopped = true
     await this.queue.catch(() => {})
-    for (const s of ['scraper', 'streamer', 'mqwriter', 'mqreader', 'collector', 'apigw'] as const) {
-      await Promise.all(this.list(s).map((p) => p.stop(timeoutMs)))
+    const progress = opts.progress ?? (() => {})
+    for (const s of STOP_ORDER) {
+      const list = this.list(s)
+      if (list.length > 0) {
+        const t0 = Date.now()
+        await Promise.all(list.map((p) => p.stop(timeoutMs)))
+        progress(`${s} ×${list.length} stopped (${Date.now() - t0} ms)`)
+      }
+      await opts.afterStage?.(s)
+      if (s === 'mqwriter') await this.drainQueue(opts.drainMs ?? 30_000, progress)
     }
   }
-}
 
-/** Random service tokens for one `tpipe dev` run; any already set in env are kept. */
-export function devTokens(env: Record<string, string> | undefined): Record<'TPIPE_PUBLISH_TOKEN' | 'TPIPE_QUEUE_TOKEN' | 'TPIPE_CONTROL_TOKEN', string> {
-  const make = () => randomBytes(24).toString('base64url')
-  return {
-    TPIPE_PUBLISH_TOKEN: env?.TPIPE_PUBLISH_TOKEN ?? make(),
-    TPIPE_QUEUE_TOKEN: env?.TPIPE_QUEUE_TOKEN ?? make(),
-    TPIPE_CONTROL_TOKEN: env?.TPIPE_CONTROL_TOKEN ?? make(),
+  /** Waits until the queue is empty while readers and collectors still run (bounded). */
+  private async drainQueue(timeoutMs: number, progress: (msg: string) => void): Promise<void> {
+    const pool = this.opts.pool
+    if (!pool || this.list('mqreader').length === 0 || this.list('collector').length === 0) return
+    const t0 = Date.now()
+    let depth: number | undefined
+    while (Date.now() - t0 < timeoutMs) {
+      try {
+        depth = (await queueCounts(pool)).queueDepth
+      } catch {
+        depth = undefined // database unreachable: keep trying until the deadline
+      }
+      if (depth === 0) {
+        progress(`queue drained (${Date.now() - t0} ms)`)
+        return
+      }
+      await new Promise((r) => setTimeout(r, 200))
+    }
+    progress(`queue not drained after ${timeoutMs} ms: ${depth ?? 'unknown'} message(s) stay queued for the next start`)
   }
 }

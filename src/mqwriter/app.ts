@@ -137,10 +137,40 @@ export function buildMqwriter(config: WriterConfig, deps: MqwriterDeps): Mqwrite
     ],
   })
 
-  // Recover readiness without waiting for a probe: retry the database every second while it is down.
-  const healer = setInterval(() => {
-    if (!buffer.databaseHealthy) void ping(deps.pool).then((ok) => ok && buffer.markHealthy())
-  }, 1000)
+  // Watch the database from the start, not only when a publish fails: say at once (and then at most
+  // every 30 s) that it is unreachable, and that it is back; recover readiness without waiting for a
+  // probe. Probed every second while down or unknown, every 5 s while up.
+  const dbLog = app.log as unknown as { error(o: object, m: string): void; info(o: object, m: string): void }
+  let down: { since: number; lastLog: number } | undefined
+  let lastProbe = 0
+  let probing = false
+  const probe = async () => {
+    const now = Date.now()
+    if (probing || (down === undefined && lastProbe > 0 && buffer.databaseHealthy && now - lastProbe < 5000)) return
+    probing = true
+    lastProbe = now
+    try {
+      const err = await deps.pool
+        .query({ text: 'SELECT 1', values: [] })
+        .then(() => undefined)
+        .catch((e: Error) => e.message || String(e))
+      if (err === undefined) {
+        if (down) dbLog.info({ downForMs: Date.now() - down.since }, 'database reachable again; ready')
+        down = undefined
+        buffer.markHealthy()
+      } else if (!down) {
+        down = { since: now, lastLog: now }
+        dbLog.error({ err }, 'database unreachable: not ready, publishes are answered 503; retrying every second')
+      } else if (now - down.lastLog >= 30_000) {
+        down.lastLog = now
+        dbLog.error({ err, downForMs: now - down.since }, 'database still unreachable')
+      }
+    } finally {
+      probing = false
+    }
+  }
+  void probe()
+  const healer = setInterval(() => void probe(), 1000)
   healer.unref()
 
   const REASONS: Record<number, string> = { 400: 'invalid', 401: 'unauthenticated', 403: 'forbidden', 413: 'too_large', 415: 'invalid', 429: 'buffer_full', 503: 'unavailable' }

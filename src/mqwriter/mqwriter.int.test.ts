@@ -319,3 +319,30 @@ describe('mqwriter process killed with SIGKILL', () => {
     expect(stored).toBe(acknowledged.length)
   })
 })
+
+describe('mqwriter without a database', () => {
+  it('says at start that the database is unreachable (not only when a publish arrives), at a bounded rate, and is not ready', async () => {
+    const lines: { level: number; msg: string; err?: string }[] = []
+    const logger = pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l)) })
+    // A port nobody listens on: connection refused at once.
+    const probe = await import('node:net').then((net) => net.createServer())
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r))
+    const port = (probe.address() as { port: number }).port
+    await new Promise((r) => probe.close(r))
+    const pool = createPool(`postgres://nobody:x@127.0.0.1:${port}/none`, { max: 2, onError: () => {} })
+    const { app } = buildMqwriter(writerConfig(), { pool, logger })
+    try {
+      await app.listen({ host: '127.0.0.1', port: 0 })
+      await new Promise((r) => setTimeout(r, 3500))
+      const unreachable = lines.filter((l) => /database unreachable/.test(l.msg))
+      expect(unreachable).toHaveLength(1) // said once at start, not once per probe
+      expect(unreachable[0]!.level).toBe(50)
+      expect(unreachable[0]!.err).toMatch(/ECONNREFUSED/)
+      const ready = await app.inject({ method: 'GET', url: '/readyz' })
+      expect(ready.statusCode).toBe(503)
+    } finally {
+      await app.close()
+      await pool.end()
+    }
+  })
+})

@@ -24,6 +24,7 @@ type StreamerConfig = Pick<
   | 'streamerInFlight'
   | 'streamerShard'
   | 'streamerWriteBack'
+  | 'streamerKeepTimestamps'
   | 'streamerAckLog'
   | 'streamerPublishTimeoutMs'
   | 'streamerMaxBackoffMs'
@@ -89,7 +90,8 @@ export function buildStreamer(config: StreamerConfig, deps: StreamerDeps): Strea
     loops: config.streamerLoops,
     rate: config.streamerRate,
     shard: parseShard(config.streamerShard),
-    writeBack: config.streamerWriteBack,
+    writeBack: config.streamerWriteBack && !config.streamerKeepTimestamps,
+    keepTimestamps: config.streamerKeepTimestamps,
     log,
     publisher,
     ...(deps.fs ? { fs: deps.fs } : {}),
@@ -104,6 +106,12 @@ export function buildStreamer(config: StreamerConfig, deps: StreamerDeps): Strea
     limits: httpLimits(config),
     registry,
     readiness: [{ name: 'streaming', check: () => streamer.running }],
+  })
+
+  // What `tpipe dev` shows: rows sent and skipped so far, and why the last bad row was skipped.
+  app.get('/v1/stats', async () => {
+    const p = streamer.progress
+    return { passes: p.passes, sent: p.sent, skipped: p.skipped, last_skip: p.lastSkip, streaming: streamer.running }
   })
 
   let running: Promise<StreamResult> | undefined

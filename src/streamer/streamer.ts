@@ -14,6 +14,8 @@ export interface StreamerOptions {
   rate: number
   shard: [index: number, count: number]
   writeBack: boolean
+  /** Send the CSV's own timestamps (a historical export) instead of the time of sending. */
+  keepTimestamps?: boolean
   log: Logger
   publisher: Publisher
   fs?: WriteBackFs
@@ -58,10 +60,17 @@ export class Streamer {
   private nextAt = 0
   private started = false
   private readonly result: StreamResult = { passes: 0, sent: 0, skipped: 0, skippedLines: [], writeBack: false }
+  /** The last bad row (any pass), for the supervisor's live view and `tpipe status`. */
+  lastSkip: { line: number; reason: string; at: string } | undefined
 
   constructor(private readonly opts: StreamerOptions) {
     this.writeBack = opts.writeBack
     this.fs = opts.fs ?? nodeFs
+  }
+
+  /** Progress so far (the returned result is only known at the end). */
+  get progress(): { passes: number; sent: number; skipped: number; lastSkip: { line: number; reason: string; at: string } | null } {
+    return { passes: this.result.passes, sent: this.result.sent, skipped: this.result.skipped, lastSkip: this.lastSkip ?? null }
   }
 
   /** True once the file has been opened and its columns found. */
@@ -179,7 +188,17 @@ export class Streamer {
           continue
         }
         await this.pace()
-        const ts = new Date().toISOString()
+        let ts = new Date().toISOString()
+        if (this.opts.keepTimestamps) {
+          const raw = tsCol === undefined ? undefined : record[tsCol]
+          const t = raw === undefined || raw.trim() === '' ? NaN : Date.parse(raw)
+          if (Number.isNaN(t)) {
+            this.countSkipped(pass, info.lines, tsCol === undefined ? 'no timestamp column to keep' : `timestamp ${JSON.stringify(raw ?? '')} is not a valid time`)
+            await out(record)
+            continue
+          }
+          ts = new Date(t).toISOString()
+        }
         const r = toPayload(record, map, ts)
         if ('error' in r) {
           this.countSkipped(pass, info.lines, r.error)
@@ -219,6 +238,7 @@ export class Streamer {
 
   private countSkipped(pass: number, line: number, reason: string): void {
     this.result.skipped++
+    this.lastSkip = { line, reason, at: new Date().toISOString() }
     this.opts.onSkipped?.(1)
     if (pass === 0) {
       if (this.result.skippedLines.length < 1000) this.result.skippedLines.push(line)

@@ -5,8 +5,9 @@ export const cli = {
   apiUrl: url({
     flag: 'api-url',
     env: 'TPIPE_API_URL',
-    description: 'Base URL of apigw for `tpipe gpus …`.',
+    description: 'Base URL of apigw for `tpipe gpus …` (host:port works too). Unset: the apigw of the `tpipe dev` running on TPIPE_HOME, else the default.',
     scopes: ['cli'],
     default: 'http://localhost:8080',
+    hostPort: true,
   }),
 } as const

@@ -1,13 +1,18 @@
-import { int, list } from '../types.js'
+import { int, list, str } from '../types.js'
 
 /** collector: leases from the readers, writes telemetry rows, acks. */
 export const collector = {
   readers: list({
     flag: 'readers',
     env: 'TPIPE_READERS',
-    description: 'mqreader base URLs, comma-separated. A host name resolving to several addresses (a headless Service) counts as several readers; re-resolved periodically.',
+    description: 'mqreader base URLs, comma-separated. A host name resolving to several addresses (a headless Service) counts as several readers; re-resolved periodically. Required unless --readers-file is set.',
     scopes: ['collector'],
-    required: true,
+  }),
+  collectorReadersFile: str({
+    flag: 'readers-file',
+    env: 'TPIPE_READERS_FILE',
+    description: 'File listing mqreader base URLs (one per line), read again at every resolve interval, so readers added or removed are followed without a restart (tpipe dev writes it). Used instead of --readers.',
+    scopes: ['collector'],
   }),
   collectorLeasesInFlight: int({
     flag: 'leases-in-flight',

@@ -81,6 +81,13 @@ export const streamer = {
     scopes: ['streamer'],
     default: true,
   }),
+  streamerKeepTimestamps: bool({
+    flag: 'keep-timestamps',
+    env: 'TPIPE_STREAMER_KEEP_TIMESTAMPS',
+    description: 'Send each row with the timestamp it has in the CSV (replaying a historical export) instead of the time it is sent; rows without a valid timestamp are skipped as bad. Implies no write-back.',
+    scopes: ['streamer'],
+    default: false,
+  }),
   streamerAckLog: str({
     flag: 'ack-log',
     env: 'TPIPE_STREAMER_ACK_LOG',
