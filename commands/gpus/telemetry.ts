@@ -4,6 +4,8 @@ import { settingFlags } from '../../src/cli/flags.js'
 import type { TelemetryPage, TelemetryRow } from '../../src/protocol/apigw.js'
 import { withApiClient } from '../../src/cli/api.js'
 import { csvHeader, csvRows, table, type Column } from '../../src/apigw/format.js'
+import { plotAnswer, plotQuery, type GpuSeriesAnswer } from '../../src/cli/plot.js'
+import { KEY_METRICS } from '../../src/web/metrics.js'
 
 const COLUMNS: Column<TelemetryRow>[] = [
   ['ts', (r) => r.ts],
@@ -36,11 +38,23 @@ export default class GpusTelemetry extends TpipeCommand {
     all: Flags.boolean({ description: 'Follow next_cursor until the last page.' }),
     detail: Flags.boolean({ description: 'Also show container, pod, namespace and labels (slower on large tables).' }),
     output: Flags.string({ char: 'o', description: 'Output format.', options: ['table', 'json', 'csv'], default: 'table' }),
+    plot: Flags.boolean({
+      description: 'Draw a line chart per metric (default: utilisation, memory used, temperature, power) as wide as the terminal, over --start/--end (default the last hour), from the bucketed API.',
+    }),
   }
 
-  async run(): Promise<TelemetryPage> {
+  async run(): Promise<TelemetryPage | GpuSeriesAnswer> {
     const { args, flags } = await this.parse(GpusTelemetry)
     const config = this.loadConfigFrom(flags, 'cli')
+    if (flags.plot) {
+      const metrics = flags.metric ?? [...KEY_METRICS]
+      const width = process.stdout.columns || 100
+      const answer = await withApiClient(this, config.apiUrl, (client) =>
+        client.get<GpuSeriesAnswer>(`/api/v1/gpus/${encodeURIComponent(args.id)}/telemetry`, plotQuery({ start: flags.start, end: flags.end, metrics }, width)),
+      )
+      if (!this.jsonEnabled()) this.log(plotAnswer(answer, metrics, { width, color: Boolean(process.stdout.isTTY) }))
+      return answer
+    }
     const columns = flags.detail ? [...COLUMNS, ...DETAIL] : COLUMNS
     const rows: TelemetryRow[] = []
     let cursor = flags.cursor
