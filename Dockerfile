@@ -61,7 +61,8 @@ ENV NODE_ENV=production \
     XDG_CONFIG_HOME=/tmp/.config \
     XDG_DATA_HOME=/tmp/.local/share \
     TPIPE_HOME=/tmp/tpipe \
-    TPIPE_PORT=8080
+    TPIPE_PORT=8080 \
+    TPIPE_HOST=0.0.0.0
 # Numeric user so Kubernetes can check runAsNonRoot.
 USER 10001:10001
 EXPOSE 8080

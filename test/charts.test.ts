@@ -155,6 +155,7 @@ const KINDS: Record<string, [string, string]> = {
   HorizontalPodAutoscaler: ['autoscaling/v2', 'V2HorizontalPodAutoscaler'],
   Role: ['rbac.authorization.k8s.io/v1', 'V1Role'],
   RoleBinding: ['rbac.authorization.k8s.io/v1', 'V1RoleBinding'],
+  NetworkPolicy: ['networking.k8s.io/v1', 'V1NetworkPolicy'],
 }
 
 /**
@@ -299,6 +300,40 @@ describe('rendered manifests', () => {
         }
       }
     }
+  })
+
+  it('security (issue 17): a token Secret, each service gets only its tokens, NetworkPolicies admit only the callers that need each service', () => {
+    const objs = renders.default!
+    const secret = objs.find((o) => o.kind === 'Secret' && o.metadata.name === 'tpipe-tokens')
+    expect(Object.keys(secret?.stringData ?? {}).sort()).toEqual(['TPIPE_CONTROL_TOKEN', 'TPIPE_PUBLISH_TOKEN', 'TPIPE_QUEUE_TOKEN'])
+    for (const v of Object.values(secret!.stringData as Record<string, string>)) expect(v).toMatch(/^[A-Za-z0-9]{40}$/)
+    const want: Record<string, string[]> = {
+      mqwriter: ['TPIPE_PUBLISH_TOKEN'],
+      streamer: ['TPIPE_PUBLISH_TOKEN'],
+      mqreader: ['TPIPE_CONTROL_TOKEN', 'TPIPE_QUEUE_TOKEN'],
+      collector: ['TPIPE_QUEUE_TOKEN'],
+      apigw: ['TPIPE_API_TOKEN'],
+    }
+    for (const { owner, spec } of pods(objs)) {
+      const name = owner.metadata.labels['app.kubernetes.io/name'] as string
+      const refs = ((spec.containers[0].env ?? []) as K8s[]).filter((e) => e.valueFrom?.secretKeyRef?.name === 'tpipe-tokens')
+      expect(refs.map((e) => e.name).sort(), name).toEqual(want[name] ?? [])
+      for (const e of refs) expect(ENV_NAMES.has(e.name), e.name).toBe(true)
+    }
+    const policies = objs.filter((o) => o.kind === 'NetworkPolicy')
+    const callers = (target: string) => {
+      const p = policies.find((o) => o.spec.podSelector.matchLabels['app.kubernetes.io/name'] === target)
+      expect(p, target).toBeDefined()
+      expect(p!.spec.policyTypes).toEqual(['Ingress'])
+      return (p!.spec.ingress[0].from as K8s[]).map((f) => f.podSelector.matchLabels['app.kubernetes.io/name']).sort()
+    }
+    expect(callers('mqwriter')).toEqual(['scraper', 'streamer'])
+    expect(callers('mqreader')).toEqual(['collector'])
+    expect(callers('postgresql')).toEqual(['apigw', 'collector', 'mqreader', 'mqwriter', 'telemetry-pipeline'])
+    // The migration Job is the telemetry-pipeline pod PostgreSQL admits.
+    const job = pods(objs).find((p) => p.owner.kind === 'Job')!
+    expect(job.meta.labels['app.kubernetes.io/name']).toBe('telemetry-pipeline')
+    expect(policies.find((o) => o.spec.podSelector.matchLabels['app.kubernetes.io/name'] === 'apigw')).toBeUndefined()
   })
 
   it('labels: the recommended set everywhere; selectors use only name + instance and match the pods', () => {

@@ -6,10 +6,11 @@ import swaggerUi from '@fastify/swagger-ui'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { pino, type Logger } from 'pino'
 import type { Config } from '../config/index.js'
-import { isUnavailable, pgCode, PG_ERROR } from '../db/errors.js'
+import { isDataError, isUnavailable, pgCode, PG_ERROR } from '../db/errors.js'
 import { ping } from '../db/pool.js'
 import { TpipeError } from '../errors.js'
-import { buildServer } from '../http/server.js'
+import { requireToken } from '../http/auth.js'
+import { buildServer, DEFAULT_HTTP_LIMITS } from '../http/server.js'
 import { Histogram, createRegistry, type Registry } from '../metrics/index.js'
 import { Gpu, TelemetryRow } from '../protocol/apigw.js'
 import { decodeCursor, encodeCursor } from './cursor.js'
@@ -32,7 +33,8 @@ export interface ApigwDeps {
   dashboard?: DashboardFiles
 }
 
-type ApigwConfig = Pick<Config, 'logLevel' | 'bodyLimitBytes' | 'metricsEnabled'>
+type ApigwConfig = Pick<Config, 'logLevel' | 'bodyLimitBytes' | 'metricsEnabled'> &
+  Partial<Pick<Config, 'apiToken' | 'httpRequestTimeoutMs' | 'httpHeadersTimeoutMs' | 'httpIdleTimeoutMs' | 'jsonMaxDepth'>>
 
 export const DEFAULT_LIMIT = 1000
 export const MAX_LIMIT = 10000
@@ -129,10 +131,12 @@ async function query<R extends object>(pool: Queryable, q: Query): Promise<R[]> 
     if (isUnavailable(err) || pgCode(err) === PG_ERROR.queryCanceled) {
       throw new TpipeError('TPIPE_ERR_DB_UNAVAILABLE', undefined, { retryAfter: RETRY_AFTER_SECONDS, cause: err })
     }
-    // The handlers validate times first; should PostgreSQL still refuse one, it is the caller's input.
-    if (pgCode(err) === PG_ERROR.datetimeFieldOverflow || pgCode(err) === PG_ERROR.invalidDatetimeFormat) {
+    // The handlers validate parameters first; should PostgreSQL still refuse one as data (class 22: a
+    // time out of range, a character it cannot hold), it is the caller's input: 400, never 500.
+    if (pgCode(err) === PG_ERROR.datetimeFieldOverflow || pgCode(err) === PG_ERROR.invalidDatetimeFormat || pgCode(err) === PG_ERROR.invalidTimeZoneDisplacement) {
       throw new TpipeError('TPIPE_ERR_BAD_PARAMETER', `a time parameter is out of range: ${(err as Error).message}`)
     }
+    if (isDataError(err)) throw new TpipeError('TPIPE_ERR_BAD_PARAMETER', `a parameter is not valid: ${(err as Error).message}`)
     throw err
   }
 }
@@ -156,6 +160,12 @@ export async function buildApigw(config: ApigwConfig, deps: ApigwDeps): Promise<
     logLevel: config.logLevel,
     ...(deps.logger ? { logger: deps.logger } : {}),
     bodyLimitBytes: config.bodyLimitBytes,
+    limits: {
+      requestTimeoutMs: config.httpRequestTimeoutMs ?? DEFAULT_HTTP_LIMITS.requestTimeoutMs,
+      headersTimeoutMs: config.httpHeadersTimeoutMs ?? DEFAULT_HTTP_LIMITS.headersTimeoutMs,
+      idleTimeoutMs: config.httpIdleTimeoutMs ?? DEFAULT_HTTP_LIMITS.idleTimeoutMs,
+      jsonMaxDepth: config.jsonMaxDepth ?? DEFAULT_HTTP_LIMITS.jsonMaxDepth,
+    },
     registry,
     readiness: [
       // Bounded: a hung database must make the probe answer false, not hang the probe.
@@ -187,6 +197,13 @@ export async function buildApigw(config: ApigwConfig, deps: ApigwDeps): Promise<
   app.addSchema(fleetGpuSchema)
   app.addSchema(telemetryPageSchema)
   app.addSchema(gpuSeriesSchema)
+
+  // The optional read token guards the API only: the dashboard page and its assets, the OpenAPI
+  // document, health and metrics stay reachable without it (the dashboard sends it on its API calls).
+  const apiAuth = requireToken(config.apiToken, 'TPIPE_API_TOKEN')
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.url.startsWith('/api/')) await apiAuth(request, reply)
+  })
 
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url

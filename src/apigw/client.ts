@@ -1,4 +1,5 @@
 // The HTTP client of `tpipe gpus …`: talks to a running apigw, turns every failure into one clear line.
+import { authHeader } from '../http/auth.js'
 import { Pool } from 'undici'
 import type { Gpu, TelemetryPage } from '../protocol/apigw.js'
 
@@ -29,6 +30,8 @@ export class ApiClient {
   constructor(
     readonly apiUrl: string,
     private readonly timeoutMs = 30_000,
+    /** TPIPE_API_TOKEN: sent as a bearer token when apigw requires one. */
+    private readonly token?: string,
   ) {
     try {
       this.base = new URL(apiUrl)
@@ -47,7 +50,7 @@ export class ApiClient {
     const fullPath = `${this.base.pathname.replace(/\/$/, '')}${path}${qs ? `?${qs}` : ''}`
     let res
     try {
-      res = await this.pool.request({ path: fullPath, method: 'GET', headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs })
+      res = await this.pool.request({ path: fullPath, method: 'GET', headers: authHeader(this.token), headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs })
     } catch (err) {
       const code = (err as { code?: string }).code
       const why = code === 'ECONNREFUSED' ? 'connection refused' : code === 'ENOTFOUND' ? 'unknown host' : (err as Error).message || code || 'request failed'

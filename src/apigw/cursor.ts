@@ -12,7 +12,8 @@ export function isRfc3339(s: string): boolean {
   if (!m) return false
   const [y, mo, d, h, mi, sec, , oh, om] = m.slice(1).map((v) => (v === undefined || v.startsWith('.') ? 0 : Number(v)))
   const daysInMonth = new Date(Date.UTC(y!, mo!, 0)).getUTCDate()
-  return mo! >= 1 && mo! <= 12 && d! >= 1 && d! <= daysInMonth && h! <= 23 && mi! <= 59 && sec! <= 59 && oh! <= 23 && om! <= 59
+  // PostgreSQL refuses offsets beyond ±15:59 (SQLSTATE 22009): so must we, in a parameter or a cursor.
+  return mo! >= 1 && mo! <= 12 && d! >= 1 && d! <= daysInMonth && h! <= 23 && mi! <= 59 && sec! <= 59 && oh! <= 15 && om! <= 59
 }
 
 export function encodeCursor(ts: string, msgUuid: string): string {

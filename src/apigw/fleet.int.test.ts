@@ -46,7 +46,7 @@ beforeAll(async () => {
   // Two samples with the same ts for one GPU and metric: "last" is decided by msg_uuid, as in the rollups.
   const tie = NOW - 3_600_000 + 123
   for (const v of [11.5, 12.5]) rows.push({ msg_uuid: randomUUID(), ...GPUS[0]!, device: 'nvidia0', metric_name: UTIL, value: v, ts: new Date(tie).toISOString(), tsMs: tie })
-  for (let i = 0; i < rows.length; i += 500) await db.pool.query(persistBatch(rows.slice(i, i + 500).map(({ tsMs: _t, ...r }) => r), []))
+  for (let i = 0; i < rows.length; i += 500) await db.pool.query(persistBatch(rows.slice(i, i + 500).map(({ tsMs: _t, ...r }) => JSON.stringify(r)), []))
   // What the collector's derive job does every second.
   await deriveOnce(db.pool, { quietSeconds: 0 })
 }, 120_000)

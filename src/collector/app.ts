@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { Config } from '../config/index.js'
 import { ping, type Pool } from '../db/pool.js'
-import { buildServer } from '../http/server.js'
+import { buildServer, httpLimits } from '../http/server.js'
 import { createRegistry, type Registry } from '../metrics/index.js'
 import { CollectorStats } from '../protocol/stats.js'
 import type { LeasedMessage } from '../protocol/lease.js'
@@ -43,6 +43,11 @@ export type CollectorConfig = Pick<
   | 'collectorResolveIntervalMs'
   | 'collectorReadersFile'
   | 'shutdownTimeoutMs'
+  | 'queueToken'
+  | 'httpRequestTimeoutMs'
+  | 'httpHeadersTimeoutMs'
+  | 'httpIdleTimeoutMs'
+  | 'jsonMaxDepth'
   | 'maintenanceIntervalMs'
   | 'deriveIntervalMs'
   | 'telemetryPartitionMs'
@@ -67,6 +72,7 @@ export function buildCollector(config: CollectorConfig, deps: CollectorDeps): Co
     logLevel: config.logLevel,
     ...(deps.logger ? { logger: deps.logger } : {}),
     bodyLimitBytes: config.bodyLimitBytes,
+    limits: httpLimits(config),
     registry,
     readiness: [{ name: 'database', check: () => ping(deps.pool) }],
   })
@@ -99,6 +105,7 @@ export function buildCollector(config: CollectorConfig, deps: CollectorDeps): Co
     metrics,
     log,
     ...(deps.onLease ? { onLease: deps.onLease } : {}),
+    token: config.queueToken,
   })
 
   app.get<{ Reply: CollectorStats }>('/v1/stats', { schema: { response: { 200: CollectorStats } } }, () =>

@@ -23,6 +23,7 @@ export function collectorMetrics(registry: Registry) {
       help: 'Acks answered 409 (lease expired first; the rows are already persisted, redelivery is harmless).',
       registers: [registry],
     }),
+    unstorable: new Counter({ name: 'collector_messages_unstorable_total', help: 'Messages the database refused even as a dead letter (logged, then acked).', registers: [registry] }),
     persistFailures: new Counter({ name: 'collector_persist_failures_total', help: 'Batches not persisted (not acked: they will be redelivered).', registers: [registry] }),
   }
 }

@@ -1,8 +1,9 @@
 // Persisting one lease: its messages become telemetry rows and dead letters, written in one statement
-// (ON CONFLICT (msg_uuid) DO NOTHING: a redelivery is a no-op). A batch the database refuses is split to
-// find the rows it refuses; only those are dead-lettered.
+// (ON CONFLICT (msg_uuid) DO NOTHING: a redelivery is a no-op). Each message is checked and serialised
+// on its own; when the batch fails for anything but the database or the network, the lease is
+// persisted message by message and only the messages that fail are dead-lettered, with the reason.
 import type { Logger } from 'pino'
-import { isDataError } from '../db/errors.js'
+import { isTransient } from '../db/errors.js'
 import type { Pool } from '../db/pool.js'
 import type { LeasedMessage } from '../protocol/lease.js'
 import { checkTelemetryPayload } from '../telemetry/payload.js'
@@ -14,10 +15,14 @@ export function toRows(messages: readonly LeasedMessage[]): { rows: TelemetryRow
   const rows: TelemetryRowJson[] = []
   const dead: DeadLetter[] = []
   for (const m of messages) {
-    const err = checkTelemetryPayload(m.payload)
+    let err: string | undefined
+    try {
+      err = checkTelemetryPayload(m.payload)
+    } catch (e) {
+      err = ` cannot be checked: ${(e as Error).message}`
+    }
     if (err === undefined) {
-      // The payload object itself becomes the row (json_to_recordset takes the columns it knows):
-      // no copy per message, one JSON.stringify per batch.
+      // The payload object itself becomes the row (json_to_recordset takes the columns it knows).
       const row = m.payload as TelemetryRowJson
       row.msg_uuid = m.msg_uuid
       rows.push(row)
@@ -41,40 +46,90 @@ function deadLetter(m: LeasedMessage, error: string): DeadLetter {
 }
 
 /**
- * Returns persist(messages): resolves once the lease's rows are committed; throws on a transient error
- * (the lease must then not be acked: it expires and comes again).
+ * Each row and dead letter serialised on its own: a message whose payload cannot be serialised (nested
+ * too deep for JSON.stringify, say) becomes a dead letter with the reason instead of failing the batch.
+ */
+export function serialise(rows: readonly TelemetryRowJson[], dead: readonly DeadLetter[], byUuid: ReadonlyMap<string, LeasedMessage>): { rows: string[]; dead: string[] } {
+  const out = { rows: [] as string[], dead: [] as string[] }
+  const deadOut = (d: DeadLetter) => {
+    try {
+      out.dead.push(JSON.stringify(d))
+    } catch (e) {
+      // The payload itself cannot be serialised: keep the reason and where it came from, not the payload.
+      out.dead.push(JSON.stringify({ ...d, payload: { unserialisable: true }, error: `${d.error}; payload not stored: ${(e as Error).message}`.slice(0, 2000) }))
+    }
+  }
+  for (const row of rows) {
+    try {
+      out.rows.push(JSON.stringify(row))
+    } catch (e) {
+      deadOut(deadLetter(byUuid.get(row.msg_uuid)!, `payload cannot be serialised: ${(e as Error).message}`))
+    }
+  }
+  for (const d of dead) deadOut(d)
+  return out
+}
+
+/**
+ * Returns persist(messages): resolves once the lease's rows (and dead letters) are committed; throws
+ * only on a transient error — the database or the network — so the lease is not acked and comes again.
  */
 export function persister(pool: Pool, metrics: CollectorMetrics, log: Logger): (messages: readonly LeasedMessage[]) => Promise<void> {
+  /** Message by message: good rows are inserted, every failure that is not transient is dead-lettered. */
+  async function isolate(messages: readonly LeasedMessage[], byUuid: ReadonlyMap<string, LeasedMessage>): Promise<void> {
+    const bad: string[] = []
+    let good = 0
+    for (const m of messages) {
+      try {
+        const { rows, dead } = toRows([m])
+        const one = serialise(rows, dead, byUuid)
+        bad.push(...one.dead)
+        if (one.rows.length === 1) {
+          await pool.query(insertOne(one.rows[0]!))
+          good++
+        }
+      } catch (e) {
+        if (isTransient(e)) throw e
+        bad.push(...serialise([], [deadLetter(m, `cannot be stored: ${(e as Error).message}`)], byUuid).dead)
+      }
+    }
+    metrics.persisted.inc(good)
+    try {
+      const r = await pool.query<{ inserted: number; dead: number }>(persistBatch([], bad))
+      metrics.deadLetters.inc(r.rows[0]?.dead ?? 0)
+    } catch (err) {
+      if (isTransient(err)) throw err
+      // Even a dead letter can be refused: store the others, log the rest loudly — acking them beats
+      // redelivering the whole lease forever.
+      for (const d of bad) {
+        try {
+          const r = await pool.query<{ inserted: number; dead: number }>(persistBatch([], [d]))
+          metrics.deadLetters.inc(r.rows[0]?.dead ?? 0)
+        } catch (e) {
+          if (isTransient(e)) throw e
+          metrics.unstorable.inc()
+          log.error({ err: (e as Error).message, deadLetter: d.slice(0, 500) }, 'a message can be stored neither as telemetry nor as a dead letter; dropping it')
+        }
+      }
+    }
+  }
+
   return async function persist(messages) {
-    const { rows, dead } = toRows(messages)
+    const byUuid = new Map(messages.map((m) => [m.msg_uuid, m]))
     const t0 = process.hrtime.bigint()
     try {
-      const r = await pool.query<{ inserted: number; dead: number; unpartitioned: number }>(persistBatch(rows, dead))
+      const { rows, dead } = toRows(messages)
+      const batch = serialise(rows, dead, byUuid)
+      const r = await pool.query<{ inserted: number; dead: number; unpartitioned: number }>(persistBatch(batch.rows, batch.dead))
       metrics.persisted.inc(r.rows[0]?.inserted ?? 0)
       metrics.unpartitioned.inc(r.rows[0]?.unpartitioned ?? 0)
       metrics.deadLetters.inc(r.rows[0]?.dead ?? 0)
     } catch (err) {
-      // Only a data error can be a poison row; anything else (deadlock, lost connection, timeout) is
-      // transient: throw, so the lease is not acked and the messages come again.
-      if (!isDataError(err)) throw err
-      // A row the schema accepted but the database refuses fails the whole statement: find it alone,
-      // dead-letter it, and keep every good row of the batch.
-      log.warn({ err: (err as Error).message }, 'batch refused by the database; isolating the bad rows')
-      const good: TelemetryRowJson[] = []
-      const bad: DeadLetter[] = [...dead]
-      const byUuid = new Map(messages.map((m) => [m.msg_uuid, m]))
-      for (const row of rows) {
-        try {
-          await pool.query(insertOne(row))
-          good.push(row)
-        } catch (e) {
-          if (!isDataError(e)) throw e
-          bad.push(deadLetter(byUuid.get(row.msg_uuid)!, `database: ${(e as Error).message}`))
-        }
-      }
-      const r = await pool.query<{ inserted: number; dead: number }>(persistBatch([], bad))
-      metrics.persisted.inc(good.length)
-      metrics.deadLetters.inc(r.rows[0]?.dead ?? 0)
+      // Only the database or the network is transient: throw, the lease is not acked and comes again.
+      // Anything else (a data error, a message our code cannot handle) is one message's fault.
+      if (isTransient(err)) throw err
+      log.warn({ err: (err as Error).message }, 'batch failed for a message; isolating the bad ones')
+      await isolate(messages, byUuid)
     }
     metrics.batchDuration.observe(Number(process.hrtime.bigint() - t0) / 1e9)
   }

@@ -1,6 +1,7 @@
 // The collector's client of mqreader's queue API (POST /v1/lease, POST /v1/ack), typed by the one
 // definition in src/protocol/lease.ts. Which reader to ask is ReaderSet's business (readers.ts).
 import type { AckAnswer, AckRequest, LeaseAnswer, LeaseRequest } from '../protocol/lease.js'
+import { authHeader } from '../http/auth.js'
 import type { Endpoint } from './readers.js'
 
 /** An ack answers once its DELETE commits: well under this even on a busy database. */
@@ -12,11 +13,12 @@ export interface Answer<T> {
   body: T
 }
 
-async function post<T>(endpoint: Endpoint, path: string, body: unknown, signal?: AbortSignal): Promise<Answer<T>> {
+async function post<T>(endpoint: Endpoint, path: string, body: unknown, signal: AbortSignal | undefined, token: string | undefined): Promise<Answer<T>> {
   const res = await endpoint.http.request({
     path: endpoint.basePath + path,
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    // TPIPE_QUEUE_TOKEN: mqreader refuses lease and ack without it (when it is set).
+    headers: { 'content-type': 'application/json', ...authHeader(token) },
     body: JSON.stringify(body),
     ...(signal ? { signal } : {}),
   })
@@ -25,11 +27,11 @@ async function post<T>(endpoint: Endpoint, path: string, body: unknown, signal?:
 }
 
 /** Asks one reader for a lease; signal abandons a long-poll. */
-export function requestLease(endpoint: Endpoint, body: LeaseRequest, signal?: AbortSignal): Promise<Answer<LeaseAnswer>> {
-  return post<LeaseAnswer>(endpoint, '/v1/lease', body, signal)
+export function requestLease(endpoint: Endpoint, body: LeaseRequest, signal?: AbortSignal, token?: string): Promise<Answer<LeaseAnswer>> {
+  return post<LeaseAnswer>(endpoint, '/v1/lease', body, signal, token)
 }
 
 /** Acks a whole lease (bounded by ACK_TIMEOUT_MS). */
-export function requestAck(endpoint: Endpoint, body: AckRequest): Promise<Answer<AckAnswer | unknown>> {
-  return post<AckAnswer | unknown>(endpoint, '/v1/ack', body, AbortSignal.timeout(ACK_TIMEOUT_MS))
+export function requestAck(endpoint: Endpoint, body: AckRequest, token?: string): Promise<Answer<AckAnswer | unknown>> {
+  return post<AckAnswer | unknown>(endpoint, '/v1/ack', body, AbortSignal.timeout(ACK_TIMEOUT_MS), token)
 }

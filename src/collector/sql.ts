@@ -26,12 +26,13 @@ const TELEMETRY_RECORD = `msg_uuid uuid, gpu_uuid text, gpu_id smallint, device 
 
 /**
  * The whole batch in one statement: rows and dead letters each travel as one JSON array parameter
- * (serialised once, statement text constant, so it is prepared once per connection). ON CONFLICT makes
+ * (joined from each message's own serialised text: one that cannot be serialised is dead-lettered
+ * alone and never fails the batch; statement text constant, so it is prepared once per connection). ON CONFLICT makes
  * a redelivered message a no-op: the table is partitioned on ts, so the key is (ts, msg_uuid), which is
  * as good because a redelivery carries the same payload, hence the same ts. Returns (inserted, dead,
  * unpartitioned) counts; unpartitioned rows went to the default partition (no partition for their time).
  */
-export function persistBatch(rows: readonly TelemetryRowJson[], dead: readonly DeadLetter[]): Statement {
+export function persistBatch(rows: readonly string[], dead: readonly string[]): Statement {
   return {
     name: 'collector_persist',
     text: `WITH t AS (
@@ -47,16 +48,16 @@ export function persistBatch(rows: readonly TelemetryRowJson[], dead: readonly D
            )
            SELECT (SELECT count(*) FROM t)::int AS inserted, (SELECT count(*) FROM d)::int AS dead,
                   (SELECT count(*) FROM t WHERE tableoid = 'telemetry_default'::regclass)::int AS unpartitioned`,
-    values: [JSON.stringify(rows), JSON.stringify(dead)],
+    values: [`[${rows.join(',')}]`, `[${dead.join(',')}]`],
   }
 }
 
-/** One row alone: used only to find which rows of a failed batch the database refuses. */
-export function insertOne(row: TelemetryRowJson): Statement {
+/** One row (its serialised text) alone: used only to find which rows of a failed batch the database refuses. */
+export function insertOne(row: string): Statement {
   return {
     text: `INSERT INTO telemetry (${TELEMETRY_COLUMNS})
            SELECT ${TELEMETRY_COLUMNS} FROM json_to_recordset($1::json) AS r(${TELEMETRY_RECORD})
            ON CONFLICT (ts, msg_uuid) DO NOTHING`,
-    values: [JSON.stringify([row])],
+    values: [`[${row}]`],
   }
 }

@@ -22,6 +22,8 @@ export interface LeaseLoopOptions {
   log: Logger
   /** Sees every non-empty lease as received, before persisting. */
   onLease?: (messages: readonly LeasedMessage[]) => void
+  /** TPIPE_QUEUE_TOKEN, sent with every lease and ack. */
+  token?: string | undefined
 }
 
 
@@ -86,7 +88,7 @@ export class LeaseLoops {
       try {
         const body: LeaseRequest = { max: this.o.leaseSize, wait_ms: waitMs }
         if (this.o.leaseVisibilityMs !== undefined) body.visibility_timeout_ms = this.o.leaseVisibilityMs
-        const r = await requestLease(endpoint, body, waitMs > 0 ? this.leaseAbort.signal : undefined)
+        const r = await requestLease(endpoint, body, waitMs > 0 ? this.leaseAbort.signal : undefined, this.o.token)
         if (r.status !== 200) {
           // 503 while a reader drains or has lost its database: try the others for a while.
           // Any other answer (400: a lease size over the reader's limit, 404: a wrong URL) will not fix
@@ -128,7 +130,7 @@ export class LeaseLoops {
       // A retry of an ack that did land gets 409 (the lease is gone), which is fine.
       for (let attempt = 1; attempt <= 2; attempt++) {
         try {
-          const r = await requestAck(endpoint, { lease_id: lease.lease_id })
+          const r = await requestAck(endpoint, { lease_id: lease.lease_id }, this.o.token)
           if (r.status === 409) metrics.ackRejected.inc()
           else if (r.status !== 200) {
             metrics.leaseErrors.inc()

@@ -62,7 +62,9 @@ export function redact(config: Config): Record<string, unknown> {
   const out: Record<string, unknown> = {}
   for (const [key, s] of entries) {
     const v = config[key]
-    out[key] = s.secret && typeof v === 'string' ? v.replace(/:\/\/([^:@/]+):[^@/]*@/, '://$1:***@') : v
+    if (!s.secret || typeof v !== 'string') out[key] = v
+    // A URL keeps everything but its password; any other secret (a token) is masked whole.
+    else out[key] = /^[a-z]+:\/\//i.test(v) ? v.replace(/:\/\/([^:@/]+):[^@/]*@/, '://$1:***@') : '***'
   }
   return out
 }

@@ -8,6 +8,7 @@ import { common } from './settings/common.js'
 import { controller } from './settings/controller.js'
 import { mqreader } from './settings/mqreader.js'
 import { mqwriter } from './settings/mqwriter.js'
+import { security } from './settings/security.js'
 import { scraper } from './settings/scraper.js'
 import { streamer } from './settings/streamer.js'
 import { telemetry } from './settings/telemetry.js'
@@ -15,6 +16,7 @@ import type { Setting } from './types.js'
 
 export const SETTINGS = {
   ...common,
+  ...security,
   ...mqwriter,
   ...mqreader,
   ...collector,

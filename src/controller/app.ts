@@ -5,7 +5,7 @@ import type { KubeConfig } from '@kubernetes/client-node'
 import type { Logger } from 'pino'
 import { ClusterUnavailableError, connectCluster, type ClusterAccess } from '../kube/index.js'
 import type { Config } from '../config/index.js'
-import { buildServer } from '../http/server.js'
+import { buildServer, httpLimits } from '../http/server.js'
 import type { Service } from '../http/service.js'
 import { createRegistry, type Registry } from '../metrics/index.js'
 import { PartitionController } from './controller.js'
@@ -54,6 +54,7 @@ export function buildPartitionController(config: Config, deps: ControllerDeps): 
     service: 'partition-controller',
     logger: deps.logger,
     bodyLimitBytes: config.bodyLimitBytes,
+    limits: httpLimits(config),
     registry,
     readiness: [{ name: 'statefulset-watch', check: () => controller.watch.synced }],
   })

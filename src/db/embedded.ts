@@ -6,8 +6,8 @@
 // node process and kills it on exit (a CLI command could never leave it running for the next one),
 // and importing it installs exit hooks that force exit code 0. We use its platform binaries package.
 import { execFile, spawn } from 'node:child_process'
-import { createHash } from 'node:crypto'
-import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { createHash, randomBytes } from 'node:crypto'
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { dirname, join, resolve } from 'node:path'
 import { promisify } from 'node:util'
@@ -17,7 +17,8 @@ import { freePort } from '../util/net.js'
 const execFileAsync = promisify(execFile)
 
 export const EMBEDDED_USER = 'tpipe'
-export const EMBEDDED_PASSWORD = 'tpipe'
+/** The password every home used before it got its own: only ever used to migrate such a home. */
+export const LEGACY_EMBEDDED_PASSWORD = 'tpipe'
 export const EMBEDDED_DATABASE = 'tpipe'
 export const EMBEDDED_DEFAULT_PORT = 54329
 
@@ -83,6 +84,35 @@ function defaultState(home: string): EmbeddedState {
   return { dataDir: join(base, 'data'), port: EMBEDDED_DEFAULT_PORT, logFile: join(base, 'postgres.log') }
 }
 
+/** The superuser password of this home's embedded PostgreSQL: random, in a file only its owner can read. */
+export function passwordFile(home: string): string {
+  return join(home, 'embedded-postgres.password')
+}
+
+function readPassword(home: string): string | undefined {
+  try {
+    return readFileSync(passwordFile(home), 'utf8').trim() || undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * The home's password, created (random, mode 0600, exclusively: two processes racing agree on the
+ * first one written) when there is none yet.
+ */
+function ensurePasswordFile(home: string): string {
+  const existing = readPassword(home)
+  if (existing) return existing
+  try {
+    writeFileSync(passwordFile(home), randomBytes(24).toString('base64url') + '\n', { mode: 0o600, flag: 'wx' })
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'EEXIST') throw err
+  }
+  chmodSync(passwordFile(home), 0o600)
+  return readPassword(home)!
+}
+
 function readState(home: string): EmbeddedState | undefined {
   try {
     return JSON.parse(readFileSync(stateFile(home), 'utf8')) as EmbeddedState
@@ -91,8 +121,41 @@ function readState(home: string): EmbeddedState | undefined {
   }
 }
 
-export function embeddedUrl(state: EmbeddedState): string {
-  return `postgres://${EMBEDDED_USER}:${EMBEDDED_PASSWORD}@127.0.0.1:${state.port}/${EMBEDDED_DATABASE}`
+export function embeddedUrl(state: EmbeddedState, password: string): string {
+  return `postgres://${EMBEDDED_USER}:${encodeURIComponent(password)}@127.0.0.1:${state.port}/${EMBEDDED_DATABASE}`
+}
+
+/**
+ * A home initialised before passwords were per home still has the superuser password everybody knew:
+ * connect with it once and replace it with this home's own. Nothing to do when the own one works.
+ */
+async function migratePassword(home: string, state: EmbeddedState, log: (msg: string) => void): Promise<void> {
+  const password = ensurePasswordFile(home)
+  const tryConnect = async (pw: string): Promise<pg.Client | undefined> => {
+    const c = new pg.Client({ host: '127.0.0.1', port: state.port, user: EMBEDDED_USER, password: pw, database: 'postgres', connectionTimeoutMillis: 10_000 })
+    try {
+      await c.connect()
+      return c
+    } catch (err) {
+      await c.end().catch(() => {})
+      if ((err as { code?: string }).code === '28P01') return undefined // wrong password
+      throw err
+    }
+  }
+  const own = await tryConnect(password)
+  if (own) {
+    await own.end()
+    return
+  }
+  const legacy = await tryConnect(LEGACY_EMBEDDED_PASSWORD)
+  if (!legacy) throw new Error(`embedded PostgreSQL in ${state.dataDir} accepts neither the password in ${passwordFile(home)} nor the old default one`)
+  try {
+    log(`replacing the default superuser password of the embedded PostgreSQL with this home's own (${passwordFile(home)})`)
+    // ALTER ROLE takes no parameters: the password is base64url, so quoting it as a literal is safe.
+    await legacy.query(`ALTER ROLE ${EMBEDDED_USER} PASSWORD '${password.replace(/'/g, "''")}'`)
+  } finally {
+    await legacy.end()
+  }
 }
 
 async function portFree(port: number): Promise<boolean> {
@@ -162,7 +225,7 @@ export async function embeddedStatus(home: string): Promise<EmbeddedStatus> {
     const pm = running ? postmasterOf(state.dataDir) : undefined
     if (pm && pm.port !== state.port) state.port = pm.port
   }
-  return { ...state, running, initialised, url: embeddedUrl(state) }
+  return { ...state, running, initialised, url: embeddedUrl(state, readPassword(home) ?? LEGACY_EMBEDDED_PASSWORD) }
 }
 
 /**
@@ -185,7 +248,7 @@ async function forgetOrphanedData(state: EmbeddedState, log: (msg: string) => vo
  * with EmbeddedPostgres.initialise(): importing that module installs exit hooks (async-exit-hook) that
  * end the process with code 0 — a test runner that imported it would report success after failures.
  */
-async function initialise(state: EmbeddedState): Promise<void> {
+async function initialise(state: EmbeddedState, password: string): Promise<void> {
   const base = dirname(state.dataDir)
   mkdirSync(base, { recursive: true })
   let ids = await postgresIds().catch(() => undefined)
@@ -195,7 +258,7 @@ async function initialise(state: EmbeddedState): Promise<void> {
     ids = await postgresIds()
   }
   const pwfile = join(base, 'initdb.pw')
-  writeFileSync(pwfile, EMBEDDED_PASSWORD, { mode: 0o600 })
+  writeFileSync(pwfile, password, { mode: 0o600 })
   if (ids) {
     chownSync(base, ids.uid, ids.gid)
     chownSync(pwfile, ids.uid, ids.gid)
@@ -253,17 +316,18 @@ export async function ensureEmbedded(home: string, log: (msg: string) => void = 
   }
   let status = await embeddedStatus(home)
   if (status.running) {
+    await migratePassword(home, state, log)
     // Already running (a killed `tpipe dev` left it, or another command started it): use it, on the
     // port its postmaster.pid names, and remember that port.
     if (status.port !== state.port) {
       log(`embedded PostgreSQL already running on port ${status.port} (postmaster.pid); using it`)
       writeFileSync(stateFile(home), JSON.stringify({ ...state, port: status.port }, null, 2) + '\n')
     }
-    return { ...status, startedNow: false }
+    return { ...(await embeddedStatus(home)), startedNow: false }
   }
   if (!status.initialised) {
     log(`initialising embedded PostgreSQL in ${state.dataDir}`)
-    await initialise(state)
+    await initialise(state, ensurePasswordFile(home))
   }
   const ids = await postgresIds()
   log(`starting embedded PostgreSQL on 127.0.0.1:${state.port}`)
@@ -285,6 +349,8 @@ export async function ensureEmbedded(home: string, log: (msg: string) => void = 
     }
     throw new Error(`embedded PostgreSQL did not start (pg_ctl exit ${r.code}): ${r.out.trim()}\n${tail}`)
   }
+  await migratePassword(home, state, log)
+  status = await embeddedStatus(home)
   await createDatabase(status.url)
   return { ...status, startedNow: true }
 }

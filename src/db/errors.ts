@@ -8,6 +8,8 @@ export const PG_ERROR = {
   numericValueOutOfRange: '22003',
   datetimeFieldOverflow: '22008',
   invalidDatetimeFormat: '22007',
+  invalidTimeZoneDisplacement: '22009',
+  characterNotInRepertoire: '22021',
   serializationFailure: '40001',
   deadlockDetected: '40P01',
   lockNotAvailable: '55P03',
@@ -40,7 +42,7 @@ export function isUnavailable(err: unknown): boolean {
   if (e.code && (CONNECTION_CODES.has(e.code) || UNAVAILABLE_SQLSTATES.has(e.code))) return true
   if (Array.isArray(e.errors) && e.errors.some(isUnavailable)) return true // AggregateError from net
   const m = e.message ?? ''
-  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|the database system is (starting up|shutting down)|Client was closed/i.test(m)
+  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|the database system is (starting up|shutting down)|Client was closed|Query read timeout/i.test(m)
 }
 
 /**
@@ -56,4 +58,18 @@ export function isDataError(err: unknown): boolean {
 
 export function pgCode(err: unknown): string | undefined {
   return err && typeof err === 'object' && 'code' in err ? String((err as { code: unknown }).code) : undefined
+}
+
+/**
+ * True when an error is the database's or the network's, so the same work may succeed later: the
+ * database is unreachable, or it answered with a SQLSTATE that is not about the data (deadlock,
+ * cancelled statement, lock timeout, out of memory…). False for a data error (class 22/23, and 54:
+ * a value too deep or too big) and for any error without a SQLSTATE that is not a connection error —
+ * those come from one message (a payload that cannot be serialised) and are isolated, never retried.
+ */
+export function isTransient(err: unknown): boolean {
+  if (isUnavailable(err)) return true
+  const code = pgCode(err)
+  if (code === undefined || code.length !== 5) return false
+  return !(code.startsWith('22') || code.startsWith('23') || code.startsWith('54'))
 }

@@ -8,9 +8,15 @@ export interface PoolOptions {
   applicationName?: string
   /** Called for errors of idle clients (e.g. the server restarted). Without it pg would crash the process. */
   onError?: (err: Error) => void
+  /** statement_timeout of every session (a start-up parameter: no extra round trip, no race). */
   statementTimeoutMs?: number
+  /** lock_timeout of every session: a statement waits at most this for a lock. */
+  lockTimeoutMs?: number
   connectionTimeoutMs?: number
 }
+
+/** Margin of the client-side query timeout over statement_timeout: a frozen server never answers at all. */
+const CLIENT_TIMEOUT_MARGIN_MS = 5000
 
 /** One pg Pool per process, created at the composition root and passed down (no module singletons). */
 export function createPool(connectionString: string, opts: PoolOptions = {}): pg.Pool {
@@ -21,7 +27,8 @@ export function createPool(connectionString: string, opts: PoolOptions = {}): pg
     connectionTimeoutMillis: opts.connectionTimeoutMs ?? 5000,
     idleTimeoutMillis: 30000,
     keepAlive: true,
-    ...(opts.statementTimeoutMs ? { statement_timeout: opts.statementTimeoutMs } : {}),
+    ...(opts.statementTimeoutMs ? { statement_timeout: opts.statementTimeoutMs, query_timeout: opts.statementTimeoutMs + CLIENT_TIMEOUT_MARGIN_MS } : {}),
+    ...(opts.lockTimeoutMs ? { lock_timeout: opts.lockTimeoutMs } : {}),
   })
   pool.on('error', (err) => opts.onError?.(err))
   return pool

@@ -23,7 +23,7 @@ export interface DatabaseContext extends ServiceContext {
 }
 
 export interface DatabaseOptions {
-  /** Statement timeout for every connection of the pool, set at connection start-up (0/undefined: none). */
+  /** Statement timeout for every connection of the pool, set at connection start-up (default: TPIPE_DB_STATEMENT_TIMEOUT_MS). */
   statementTimeoutMs?: number | undefined
 }
 
@@ -67,7 +67,8 @@ export async function startService<D extends DatabaseOptions | undefined = undef
     const dbPool = connector.createPool(databaseUrl, {
       max: config.dbPoolMax,
       applicationName: `tpipe-${opts.service}`,
-      ...(opts.database.statementTimeoutMs ? { statementTimeoutMs: opts.database.statementTimeoutMs } : {}),
+      statementTimeoutMs: opts.database.statementTimeoutMs ?? config.dbStatementTimeoutMs,
+      lockTimeoutMs: config.dbLockTimeoutMs,
       onError: (err) => log.warn({ err: err.message }, 'idle database connection failed'),
     })
     pool = dbPool

@@ -5,6 +5,7 @@ import Fastify, { LogController, type FastifyError, type FastifyInstance, type F
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import { ERRORS, TpipeError, errorBody, errorBodySchema, type ErrorCode } from '../errors.js'
+import { JsonBodyError, parseJsonBody } from './json.js'
 
 export interface ReadinessCheck {
   name: string
@@ -19,8 +20,39 @@ export interface ServerOptions {
   bodyLimitBytes?: number
   registry: Registry
   readiness?: ReadinessCheck[]
+  /** Timeouts and the JSON nesting limit (every service passes its settings; defaults otherwise). */
+  limits?: Partial<HttpLimits>
   /** Extra fastify options (e.g. ajv settings). */
   fastify?: Partial<FastifyServerOptions>
+}
+
+/** What bounds one request: a client that sends slowly is cut, a body nested too deep is refused. */
+export interface HttpLimits {
+  /** The whole request (headers and body) must arrive within this (slow-body clients are cut). */
+  requestTimeoutMs: number
+  /** The headers must arrive within this. */
+  headersTimeoutMs: number
+  /** A connection with no traffic at all for this long is closed (longer than any long-poll). */
+  idleTimeoutMs: number
+  /** Deepest nesting of a JSON body. */
+  jsonMaxDepth: number
+}
+
+export const DEFAULT_HTTP_LIMITS: HttpLimits = { requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, idleTimeoutMs: 120_000, jsonMaxDepth: 64 }
+
+/** The limits out of a loaded configuration (the common settings every service has). */
+export function httpLimits(config: {
+  httpRequestTimeoutMs: number
+  httpHeadersTimeoutMs: number
+  httpIdleTimeoutMs: number
+  jsonMaxDepth: number
+}): HttpLimits {
+  return {
+    requestTimeoutMs: config.httpRequestTimeoutMs,
+    headersTimeoutMs: config.httpHeadersTimeoutMs,
+    idleTimeoutMs: config.httpIdleTimeoutMs,
+    jsonMaxDepth: config.jsonMaxDepth,
+  }
 }
 
 function codeForStatus(status: number): ErrorCode {
@@ -45,6 +77,9 @@ export function markShuttingDown(app: FastifyInstance): void {
 }
 
 export function buildServer(opts: ServerOptions): FastifyInstance {
+  const limits = { ...DEFAULT_HTTP_LIMITS, ...opts.limits }
+  // Node requires headersTimeout <= requestTimeout; checks run every connectionsCheckingInterval.
+  const headersTimeout = Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs)
   const app = Fastify({
     ...(opts.logger ? { loggerInstance: opts.logger } : { logger: { level: opts.logLevel ?? 'info', base: { service: opts.service } } }),
     bodyLimit: opts.bodyLimitBytes ?? 1024 * 1024,
@@ -53,8 +88,27 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     ajv: { customOptions: { allErrors: false, coerceTypes: 'array', removeAdditional: false, useDefaults: true } },
+    requestTimeout: limits.requestTimeoutMs,
+    connectionTimeout: limits.idleTimeoutMs,
+    http: { headersTimeout, connectionsCheckingInterval: Math.max(250, Math.min(5000, Math.floor(headersTimeout / 4))) },
+    // Fastify's own routing errors (a bad %-escape, an over-long path parameter) in our error shape.
+    frameworkErrors: (err, _request, reply) => {
+      const raw = reply as unknown as { status(n: number): { send(b: unknown): unknown } }
+      if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') raw.status(414).send(errorBody('TPIPE_ERR_URI_TOO_LONG'))
+      else raw.status(400).send(errorBody('TPIPE_ERR_BAD_PARAMETER', `the URL is not valid: ${err.message}`))
+    },
     ...opts.fastify,
   }) as unknown as FastifyInstance
+
+  // One JSON parser for every route (see json.ts); no text/plain parser, so a text body gets 415.
+  app.removeContentTypeParser(['application/json', 'text/plain'])
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    try {
+      done(null, parseJsonBody(body as string, { maxDepth: limits.jsonMaxDepth }))
+    } catch (err) {
+      done(err as Error, undefined)
+    }
+  })
 
   app.addSchema(errorBodySchema)
   let closing = false
@@ -69,6 +123,9 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     if (err instanceof TpipeError) {
       if (err.retryAfter !== undefined) void reply.header('Retry-After', String(err.retryAfter))
       return reply.status(err.status).send(err.body())
+    }
+    if (err instanceof JsonBodyError) {
+      return reply.status(400).send(errorBody(err.kind === 'syntax' ? 'TPIPE_ERR_BAD_JSON' : 'TPIPE_ERR_VALIDATION', err.message))
     }
     if (err.validation || err.code === 'FST_ERR_VALIDATION') {
       return reply.status(400).send(errorBody('TPIPE_ERR_VALIDATION', err.message))
@@ -86,6 +143,20 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     const status = typeof err.statusCode === 'number' && err.statusCode >= 400 ? err.statusCode : 500
     if (status >= 500) request.log.error({ err }, 'request failed')
     return reply.status(status).send(errorBody(codeForStatus(status), status >= 500 ? ERRORS.TPIPE_ERR_INTERNAL.message : err.message))
+  })
+
+  // PostgreSQL text cannot hold NUL: a parameter carrying one is the caller's mistake, named here (400)
+  // instead of surfacing as SQLSTATE 22021 (a 500) wherever it reaches a query.
+  app.addHook('preValidation', async (request) => {
+    for (const values of [request.params, request.query]) {
+      if (!values || typeof values !== 'object') continue
+      for (const [name, v] of Object.entries(values as Record<string, unknown>)) {
+        const list = Array.isArray(v) ? v : [v]
+        if (list.some((x) => typeof x === 'string' && x.includes('\u0000'))) {
+          throw new TpipeError('TPIPE_ERR_BAD_PARAMETER', `${name}: must not contain a NUL character`)
+        }
+      }
+    }
   })
 
   app.setNotFoundHandler((request, reply) => {

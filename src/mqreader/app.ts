@@ -6,7 +6,8 @@ import type { Logger } from 'pino'
 import type { Config } from '../config/index.js'
 import type { Pool } from '../db/pool.js'
 import { TpipeError } from '../errors.js'
-import { buildServer } from '../http/server.js'
+import { requireToken } from '../http/auth.js'
+import { buildServer, httpLimits } from '../http/server.js'
 import { Counter, Gauge, createRegistry, type Registry } from '../metrics/index.js'
 import { PARTITION_COUNT } from '../partitions/hash.js'
 import { AssignmentPut, AssignmentView, parsePartitionList } from '../protocol/assignment.js'
@@ -53,7 +54,15 @@ export type ReaderConfig = Pick<
   | 'readerDrainTimeoutMs'
   | 'readerLockRetryMs'
   | 'readerAssignmentPollMs'
+  | 'queueToken'
+  | 'controlToken'
+  | 'httpRequestTimeoutMs'
+  | 'httpHeadersTimeoutMs'
+  | 'httpIdleTimeoutMs'
+  | 'jsonMaxDepth'
 >
+
+export { MAX_GENERATION } from '../protocol/assignment.js'
 
 export interface MqreaderApp {
   app: FastifyInstance
@@ -68,11 +77,16 @@ export function buildMqreader(config: ReaderConfig, deps: MqreaderDeps): Mqreade
     logLevel: config.logLevel,
     ...(deps.logger ? { logger: deps.logger } : {}),
     bodyLimitBytes: config.bodyLimitBytes,
+    limits: httpLimits(config),
     registry,
     readiness: [{ name: 'partitions', check: () => owner.ready }],
     // Requests keep being answered while the reader drains: acks are what let a drain end early, and a
     // lease gets the owner's own 503 (JSON error body) instead of fastify's default one.
-    fastify: { return503OnClosing: false },
+    // The queue's bodies are typed exactly: "max": "1", true or [1] are refused, never coerced.
+    fastify: {
+      return503OnClosing: false,
+      ajv: { customOptions: { allErrors: false, coerceTypes: false, removeAdditional: false, useDefaults: true } },
+    },
   })
   const counters = {
     acked: new Counter({ name: 'mqreader_messages_acked_total', help: 'Messages acked (deleted from queue_messages).', registers: [registry] }),
@@ -130,10 +144,14 @@ export function buildMqreader(config: ReaderConfig, deps: MqreaderDeps): Mqreade
     owner.applyAssignment({ generation: 0, partitions: config.partitions ?? Array.from({ length: PARTITION_COUNT }, (_, i) => i) })
   }
 
+  const queueAuth = requireToken(config.queueToken, 'TPIPE_QUEUE_TOKEN')
+  const controlAuth = requireToken(config.controlToken, 'TPIPE_CONTROL_TOKEN')
+
   const limits = { leaseMax: config.readerLeaseMax, maxWaitMs: config.readerMaxWaitMs }
   app.post<{ Body: LeaseRequest }>(
     '/v1/lease',
     {
+      onRequest: queueAuth,
       schema: {
         summary: 'Lease up to max ready messages for visibility_timeout_ms; wait_ms long-polls when none are ready',
         description: `Fewer than max when their bytes would pass ${config.readerLeaseMaxBytes} (lease-max-bytes). The answer is a LeaseAnswer (src/protocol/lease.ts), rendered as text.`,
@@ -154,6 +172,7 @@ export function buildMqreader(config: ReaderConfig, deps: MqreaderDeps): Mqreade
   app.post<{ Body: AckRequest; Reply: AckAnswer }>(
     '/v1/ack',
     {
+      onRequest: queueAuth,
       schema: {
         summary: 'Ack a lease (all of it, or the listed msg_uuids); answers after the DELETE commits',
         body: ackRequestSchema(limits),
@@ -172,6 +191,7 @@ export function buildMqreader(config: ReaderConfig, deps: MqreaderDeps): Mqreade
   app.put<{ Body: AssignmentPut; Reply: AssignmentView }>(
     '/v1/assignment',
     {
+      onRequest: controlAuth,
       schema: {
         summary: 'Replace the owned partition set (an older generation than the one in force gets 409)',
         body: AssignmentPut,

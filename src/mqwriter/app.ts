@@ -4,7 +4,9 @@ import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { Config } from '../config/index.js'
 import { ping, type Pool } from '../db/pool.js'
-import { buildServer } from '../http/server.js'
+import { TpipeError } from '../errors.js'
+import { requireToken } from '../http/auth.js'
+import { buildServer, httpLimits } from '../http/server.js'
 import { Counter, Gauge, Histogram, createRegistry, type Registry } from '../metrics/index.js'
 import { partitionOf } from '../partitions/hash.js'
 import { WriteBuffer } from './buffer.js'
@@ -31,6 +33,14 @@ type WriterConfig = Pick<
   | 'writerFlushConcurrency'
   | 'writerMaxPublishBatch'
   | 'writerRetryAfterSeconds'
+  | 'writerBufferBytes'
+  | 'writerBatchBytes'
+  | 'writerPublishTimeoutMs'
+  | 'publishToken'
+  | 'httpRequestTimeoutMs'
+  | 'httpHeadersTimeoutMs'
+  | 'httpIdleTimeoutMs'
+  | 'jsonMaxDepth'
   | 'dcgmPrefix'
   | 'remoteWriteMaxDecodedBytes'
 >
@@ -67,6 +77,8 @@ export function buildMqwriter(config: WriterConfig, deps: MqwriterDeps): Mqwrite
     batchSize: config.writerBatchSize,
     flushIntervalMs: config.writerFlushIntervalMs,
     capacity: config.writerBufferCapacity,
+    capacityBytes: config.writerBufferBytes,
+    batchBytes: Math.min(config.writerBatchBytes, config.writerBufferBytes),
     flushConcurrency: config.writerFlushConcurrency,
     retryAfterSeconds: config.writerRetryAfterSeconds,
     onFlush: (n, seconds) => {
@@ -87,6 +99,14 @@ export function buildMqwriter(config: WriterConfig, deps: MqwriterDeps): Mqwrite
     },
   })
   new Gauge({
+    name: 'mqwriter_buffered_bytes',
+    help: 'Bytes of serialised payloads accepted and not yet committed (bounded by TPIPE_WRITER_BUFFER_BYTES).',
+    registers: [registry],
+    collect() {
+      this.set(buffer.pendingBytes)
+    },
+  })
+  new Gauge({
     name: 'mqwriter_buffered_messages',
     help: 'Messages accepted and not yet committed.',
     registers: [registry],
@@ -100,8 +120,11 @@ export function buildMqwriter(config: WriterConfig, deps: MqwriterDeps): Mqwrite
     logLevel: config.logLevel,
     ...(deps.logger ? { logger: deps.logger } : {}),
     bodyLimitBytes: config.bodyLimitBytes,
+    limits: httpLimits(config),
     registry,
     readiness: [
+      // A flush running longer than a publish may wait (a held lock, a frozen server): not ready.
+      { name: 'flushing', check: () => buffer.oldestFlushAgeMs() <= config.writerPublishTimeoutMs },
       {
         name: 'database',
         // While flushes fail for lack of a database, probe it so readiness (and publishing) comes back.
@@ -150,7 +173,26 @@ export function buildMqwriter(config: WriterConfig, deps: MqwriterDeps): Mqwrite
   const healer = setInterval(() => void probe(), 1000)
   healer.unref()
 
-  const REASONS: Record<number, string> = { 400: 'invalid', 413: 'too_large', 415: 'invalid', 429: 'buffer_full', 503: 'unavailable' }
+  const REASONS: Record<number, string> = { 400: 'invalid', 401: 'unauthenticated', 403: 'forbidden', 413: 'too_large', 415: 'invalid', 429: 'buffer_full', 503: 'unavailable' }
+
+  /** Resolves when the rows commit; 503 with Retry-After when that takes longer than the publish bound. */
+  function publishWithin(rows: QueueRow[]): Promise<void> {
+    let timer: NodeJS.Timeout | undefined
+    const committed = buffer.publish(rows)
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new TpipeError('TPIPE_ERR_DB_UNAVAILABLE', `not committed within ${config.writerPublishTimeoutMs} ms (the database is slow or locked); retry with the same id`, {
+              retryAfter: config.writerRetryAfterSeconds,
+            }),
+          ),
+        config.writerPublishTimeoutMs,
+      )
+    })
+    committed.catch(() => undefined) // answered by the timeout already: its later failure is not unhandled
+    return Promise.race([committed, late]).finally(() => clearTimeout(timer))
+  }
 
   app.post<{ Body: PublishMessage[]; Reply: PublishAnswer }>(
     '/v1/publish',
@@ -174,6 +216,7 @@ export function buildMqwriter(config: WriterConfig, deps: MqwriterDeps): Mqwrite
         const r = validatePublishBody(body, config.writerMaxPublishBatch)
         return 'error' in r ? { error: new Error(r.error) } : { value: r.messages }
       },
+      onRequest: requireToken(config.publishToken, 'TPIPE_PUBLISH_TOKEN'),
       onResponse: (_req, reply, done) => {
         const reason = REASONS[reply.statusCode]
         if (reason) rejected.inc({ reason })
@@ -189,11 +232,19 @@ export function buildMqwriter(config: WriterConfig, deps: MqwriterDeps): Mqwrite
         const m = list[i]!
         const msg_uuid = m.id ? m.id.toLowerCase() : uuidv7()
         const partition = partitionOf(m.key)
-        rows[i] = { msg_uuid, partition, key: m.key, payload: m.payload }
+        // Serialised here, per publish, so a payload that cannot be serialised gets this request's own
+        // 400 and never fails the batch it would have joined.
+        let payloadJson: string
+        try {
+          payloadJson = JSON.stringify(m.payload)
+        } catch (err) {
+          throw new TpipeError('TPIPE_ERR_VALIDATION', `body/${i}/payload cannot be serialised: ${(err as Error).message}`)
+        }
+        rows[i] = { msg_uuid, partition, key: m.key, payloadJson }
         uuids[i] = msg_uuid
         partitions[i] = partition
       }
-      await buffer.publish(rows)
+      await publishWithin(rows)
       return reply.status(201).send({ msg_uuids: uuids, partitions })
     },
   )
@@ -205,6 +256,7 @@ export function buildMqwriter(config: WriterConfig, deps: MqwriterDeps): Mqwrite
     maxDecodedBytes: config.remoteWriteMaxDecodedBytes,
     bufferCapacity: config.writerBufferCapacity,
     retryAfterSeconds: config.writerRetryAfterSeconds,
+    token: config.publishToken,
   })
 
   app.addHook('onClose', async () => {

@@ -1,12 +1,16 @@
 import { withTransaction, type Pool } from '../db/pool.js'
 import { isDataError, isUnavailable } from '../db/errors.js'
 import { TpipeError } from '../errors.js'
-import { insertBatch, insertOne, type QueueRow } from './sql.js'
+import { insertBatch, insertOne, rowBytes, type QueueRow } from './sql.js'
 
 export interface WriteBufferOptions {
   batchSize: number
   flushIntervalMs: number
   capacity: number
+  /** Bytes (serialised payloads) a batch holds at most: it is sealed when it reaches them. */
+  batchBytes: number
+  /** Bytes buffered or being flushed at most; beyond it publishes get 429 like a full buffer. */
+  capacityBytes: number
   flushConcurrency: number
   retryAfterSeconds: number
   onFlush?: (rows: number, seconds: number) => void
@@ -16,6 +20,7 @@ export interface WriteBufferOptions {
 
 interface Waiter {
   rows: QueueRow[]
+  bytes: number
   resolve: () => void
   reject: (err: unknown) => void
 }
@@ -23,7 +28,12 @@ interface Waiter {
 interface Batch {
   rows: QueueRow[]
   waiters: Waiter[]
+  bytes: number
+  /** When its flush started (0 until then): a flush older than the publish timeout means stuck. */
+  startedAt: number
 }
+
+const emptyBatch = (): Batch => ({ rows: [], waiters: [], bytes: 0, startedAt: 0 })
 
 /**
  * WriteBuffer owns the mqwriter's buffer: every publish lands in the open batch; a batch is sealed when
@@ -35,11 +45,14 @@ interface Batch {
  * loop: no locks, no interleaving inside an operation.
  */
 export class WriteBuffer {
-  private open: Batch = { rows: [], waiters: [] }
+  private open: Batch = emptyBatch()
   private sealed: Batch[] = []
   private inFlight = 0
+  private flushing = new Set<Batch>()
   /** Messages accepted and not yet committed or failed (open + sealed + flushing). */
   private held = 0
+  /** Their bytes (serialised payloads): bounded by capacityBytes, so memory is bounded by configuration. */
+  private heldBytes = 0
   private timer: NodeJS.Timeout | undefined
   private closed = false
   private healthy = true
@@ -57,6 +70,17 @@ export class WriteBuffer {
 
   get pending(): number {
     return this.held
+  }
+
+  get pendingBytes(): number {
+    return this.heldBytes
+  }
+
+  /** Milliseconds the oldest flush in flight has been running (0 when none is). */
+  oldestFlushAgeMs(now = Date.now()): number {
+    let oldest = 0
+    for (const b of this.flushing) oldest = Math.max(oldest, now - b.startedAt)
+    return oldest
   }
 
   /** False after a flush failed because the database was unreachable, until one succeeds again. */
@@ -84,12 +108,26 @@ export class WriteBuffer {
         }),
       )
     }
+    let bytes = 0
+    for (const r of rows) bytes += rowBytes(r)
+    // An empty buffer always takes one publish (it is under the body limit), so nothing is refused forever.
+    if (this.heldBytes > 0 && this.heldBytes + bytes > this.opts.capacityBytes) {
+      return Promise.reject(
+        new TpipeError('TPIPE_ERR_BUFFER_FULL', `buffer full (${this.heldBytes}/${this.opts.capacityBytes} bytes); retry after ${this.opts.retryAfterSeconds}s`, {
+          retryAfter: this.opts.retryAfterSeconds,
+        }),
+      )
+    }
     return new Promise<void>((resolve, reject) => {
       this.held += rows.length
+      this.heldBytes += bytes
+      // A batch never grows past its byte bound: seal the open one first if this publish would.
+      if (this.open.rows.length > 0 && this.open.bytes + bytes > this.opts.batchBytes) this.seal()
       const batch = this.open
       for (const r of rows) batch.rows.push(r)
-      batch.waiters.push({ rows, resolve, reject })
-      if (batch.rows.length >= this.opts.batchSize) {
+      batch.bytes += bytes
+      batch.waiters.push({ rows, bytes, resolve, reject })
+      if (batch.rows.length >= this.opts.batchSize || batch.bytes >= this.opts.batchBytes) {
         this.seal()
       } else if (this.timer === undefined && this.inFlight < this.opts.flushConcurrency) {
         // A flush slot is free: give the batch at most flushIntervalMs to fill (0 = this event-loop
@@ -116,7 +154,7 @@ export class WriteBuffer {
     }
     if (this.open.rows.length === 0) return
     this.sealed.push(this.open)
-    this.open = { rows: [], waiters: [] }
+    this.open = emptyBatch()
     this.pump()
   }
 
@@ -124,7 +162,7 @@ export class WriteBuffer {
     // A slot is free and messages are waiting in the open batch: they have waited at least one flush.
     if (this.sealed.length === 0 && this.open.rows.length > 0 && this.inFlight < this.opts.flushConcurrency) {
       this.sealed.push(this.open)
-      this.open = { rows: [], waiters: [] }
+      this.open = emptyBatch()
       if (this.timer !== undefined) {
         clearTimeout(this.timer)
         clearImmediate(this.timer as unknown as NodeJS.Immediate)
@@ -134,9 +172,13 @@ export class WriteBuffer {
     while (this.inFlight < this.opts.flushConcurrency && this.sealed.length > 0) {
       const batch = this.sealed.shift()!
       this.inFlight++
+      batch.startedAt = Date.now()
+      this.flushing.add(batch)
       void this.flush(batch).finally(() => {
         this.inFlight--
+        this.flushing.delete(batch)
         this.held -= batch.rows.length
+        this.heldBytes -= batch.bytes
         this.pump()
         if (this.held === 0) for (const w of this.idleWaiters.splice(0)) w()
       })

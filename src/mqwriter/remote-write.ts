@@ -1,6 +1,7 @@
 // mqwriter's Prometheus remote_write receiver (POST /api/v1/write, remote-write 1.0): DCGM series become
 // telemetry messages with content-derived ids and go through the same WriteBuffer as publishes, so a
 // 204 means committed (group commit) and a re-sent shard stores nothing new.
+import { requireToken } from '../http/auth.js'
 import type { FastifyInstance } from 'fastify'
 import { TpipeError } from '../errors.js'
 import { Counter, type Registry } from '../metrics/index.js'
@@ -17,6 +18,8 @@ export interface RemoteWriteOptions {
   maxDecodedBytes: number
   bufferCapacity: number
   retryAfterSeconds: number
+  /** TPIPE_PUBLISH_TOKEN: remote_write is a publish path too (Prometheus sends it as a bearer token). */
+  token?: string | undefined
 }
 
 /** A message telling what was kept and dropped; answers to Prometheus carry no body. */
@@ -41,6 +44,7 @@ export function registerRemoteWrite(app: FastifyInstance, opts: RemoteWriteOptio
     scope.post(
       '/api/v1/write',
       {
+        onRequest: requireToken(opts.token, 'TPIPE_PUBLISH_TOKEN'),
         schema: {
           summary: 'Prometheus remote_write 1.0 receiver (protobuf, snappy)',
           description:
@@ -114,7 +118,7 @@ export function mapSeries(series: ReturnType<typeof decodeWriteRequest>, prefix:
         counts.unmapped++
         continue
       }
-      rows.push({ msg_uuid: m.id, partition: partitionOf(m.key), key: m.key, payload: m.payload })
+      rows.push({ msg_uuid: m.id, partition: partitionOf(m.key), key: m.key, payloadJson: JSON.stringify(m.payload) })
     }
   }
   counts.accepted = rows.length

@@ -10,6 +10,12 @@ import { formatPartitions, parsePartitions } from '../partitions/ranges.js'
 
 export const ASSIGNMENT_KEY = 'partitions.json'
 
+/**
+ * Largest generation accepted anywhere: far above any real count, far below what would freeze a reader
+ * (a generation of 1e308 once made every later one "stale" until a restart).
+ */
+export const MAX_GENERATION = 2 ** 31 - 1
+
 /** A partition list as a range string ("0-63,128-191") or an array of partition numbers. */
 export const PartitionList = Type.Union([
   Type.String({ maxLength: 2000, description: 'Partition ranges, e.g. "0-63,128-191" ("" or "none": no partitions).' }),
@@ -19,7 +25,7 @@ export const PartitionList = Type.Union([
 /** The document as written (JSON; YAML is read too). `replicas` and `assignments` may be left out by hand. */
 export const AssignmentDocument = Type.Object({
   /** Increases by one with every change; readers ignore a document older than the one they applied. */
-  generation: Type.Integer({ minimum: 0 }),
+  generation: Type.Integer({ minimum: 0, maximum: MAX_GENERATION }),
   replicas: Type.Optional(Type.Integer({ minimum: 0 })),
   /** reader (pod) name → its partitions. */
   assignments: Type.Optional(Type.Record(Type.String(), PartitionList)),
@@ -51,7 +57,7 @@ export interface AssignmentSink {
 export const AssignmentPut = Type.Object(
   {
     partitions: PartitionList,
-    generation: Type.Integer({ minimum: 0 }),
+    generation: Type.Integer({ minimum: 0, maximum: MAX_GENERATION }),
   },
   { additionalProperties: false },
 )
@@ -98,8 +104,8 @@ export function parseAssignmentDoc(text: string): AssignmentDoc {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new Error('assignment document must hold an object')
   const o = raw as Record<string, unknown>
   const generation = o.generation
-  if (typeof generation !== 'number' || !Number.isSafeInteger(generation) || generation < 0) {
-    throw new Error('assignment document: generation must be a non-negative integer')
+  if (typeof generation !== 'number' || !Number.isSafeInteger(generation) || generation < 0 || generation > MAX_GENERATION) {
+    throw new Error(`assignment document: generation must be an integer 0..${MAX_GENERATION}`)
   }
   const entries = o.assignments ?? {}
   if (entries === null || typeof entries !== 'object' || Array.isArray(entries)) {

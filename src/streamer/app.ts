@@ -3,7 +3,7 @@
 // Must not touch the database: its only output is POST /v1/publish (and write-back to its own CSV).
 import type { Logger } from 'pino'
 import type { Config } from '../config/index.js'
-import { buildServer } from '../http/server.js'
+import { buildServer, httpLimits } from '../http/server.js'
 import type { Service, ServiceHost } from '../http/service.js'
 import { Counter, Gauge, createRegistry, type Registry } from '../metrics/index.js'
 import { AckLog } from './acklog.js'
@@ -27,6 +27,11 @@ type StreamerConfig = Pick<
   | 'streamerAckLog'
   | 'streamerPublishTimeoutMs'
   | 'streamerMaxBackoffMs'
+  | 'publishToken'
+  | 'httpRequestTimeoutMs'
+  | 'httpHeadersTimeoutMs'
+  | 'httpIdleTimeoutMs'
+  | 'jsonMaxDepth'
 >
 
 export interface StreamerDeps {
@@ -65,6 +70,7 @@ export function buildStreamer(config: StreamerConfig, deps: StreamerDeps): Strea
     inFlight: config.streamerInFlight,
     timeoutMs: config.streamerPublishTimeoutMs,
     maxBackoffMs: config.streamerMaxBackoffMs,
+    token: config.publishToken,
     log,
     ackLog,
     onPublished: () => published.inc(),
@@ -97,6 +103,7 @@ export function buildStreamer(config: StreamerConfig, deps: StreamerDeps): Strea
     service: 'streamer',
     logger: log,
     bodyLimitBytes: config.bodyLimitBytes,
+    limits: httpLimits(config),
     registry,
     readiness: [{ name: 'streaming', check: () => streamer.running }],
   })

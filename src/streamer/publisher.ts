@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import { Pool } from 'undici'
+import { authHeader } from '../http/auth.js'
 import { uuidv7 } from '../util/ids.js'
 import type { AckLog } from './acklog.js'
 import type { PublishAnswer } from '../protocol/publish.js'
@@ -10,6 +11,8 @@ export interface PublisherOptions {
   inFlight: number
   timeoutMs: number
   maxBackoffMs: number
+  /** TPIPE_PUBLISH_TOKEN, sent as a bearer token when set. */
+  token?: string | undefined
   log: Logger
   ackLog?: AckLog | undefined
   onPublished?: () => void
@@ -39,7 +42,8 @@ interface Target {
   requests: number
 }
 
-const RETRY_STATUS = new Set([408, 429, 500, 502, 503, 504])
+// 401/403: our token is missing or wrong (a configuration error, often fixed by a rollout): retry, never drop.
+const RETRY_STATUS = new Set([401, 403, 408, 429, 500, 502, 503, 504])
 
 /**
  * Publishes one message per request to mqwriter over keep-alive undici pools, at most `inFlight` at a
@@ -148,7 +152,7 @@ export class Publisher {
         const res = await target.pool.request({
           path: target.path,
           method: 'POST',
-          headers: { 'content-type': 'application/json' },
+          headers: { 'content-type': 'application/json', ...authHeader(this.opts.token) },
           body,
           headersTimeout: this.opts.timeoutMs,
           bodyTimeout: this.opts.timeoutMs,

@@ -5,7 +5,7 @@ import type { Logger } from 'pino'
 import type { Shard } from '../config/settings/streamer.js'
 import { csvLine, mapColumns, toPayload, type ColumnMap } from '../telemetry/csv.js'
 import type { Publisher } from './publisher.js'
-import { PassWriter, nodeFs, type WriteBackFs } from './writeback.js'
+import { FileChangedError, PassWriter, nodeFs, writeBackRefusal, type FileStat, type WriteBackFs } from './writeback.js'
 
 export interface StreamerOptions {
   csv: string
@@ -109,8 +109,16 @@ export class Streamer {
     if (!this.writeBack) return
     this.writeBack = false
     const code = (err as { code?: string }).code
-    const why = code === 'EROFS' || code === 'EACCES' || code === 'EPERM' ? 'the file or its directory is read-only' : 'writing failed'
+    const why = code === 'EROFS' || code === 'EACCES' || code === 'EPERM' ? 'the file or its directory is read-only' : code === 'EEXIST' || code === 'ELOOP' ? 'the temp file name was taken (or a symlink)' : 'writing failed'
     this.opts.log.warn({ err: (err as Error).message, code, csv: this.opts.csv }, `write-back switched off: ${why}; streaming goes on`)
+  }
+
+  /** Said once per reason: a pass whose file changed under it is skipped, not the whole write-back. */
+  private readonly said = new Set<string>()
+  private sayOnce(key: string, msg: string, fields: Record<string, unknown> = {}): void {
+    if (this.said.has(key)) return
+    this.said.add(key)
+    this.opts.log.warn({ csv: this.opts.csv, ...fields }, msg)
   }
 
   private async pass(pass: number): Promise<void> {
@@ -129,6 +137,20 @@ export class Streamer {
       }
     }
     let unreadable = 0
+    // The file as the pass begins: write-back replaces it only if it is still exactly this at the end.
+    let before: FileStat | undefined
+    if (this.writeBack) {
+      try {
+        before = await this.fs.stat(csv)
+        const refusal = await writeBackRefusal(csv, before, this.fs)
+        if (refusal) {
+          this.writeBack = false
+          this.opts.log.warn({ csv }, `write-back off: ${refusal}; streaming goes on`)
+        }
+      } catch (err) {
+        this.disableWriteBack(err)
+      }
+    }
     const source = createReadStream(csv)
     const parser = source.pipe(parse({ bom: true, info: true, relax_column_count: true, skip_records_with_error: true, skip_empty_lines: true }))
     // pipe() does not forward a read error; without this the loop below would wait forever.
@@ -151,9 +173,9 @@ export class Streamer {
             this.writeBack = false
             log.info('write-back off: the CSV has no timestamp column')
           }
-          if (this.writeBack) {
+          if (this.writeBack && before) {
             try {
-              writer = await PassWriter.open(csv, this.fs)
+              writer = await PassWriter.open(csv, before, this.fs)
             } catch (err) {
               this.disableWriteBack(err)
             }
@@ -209,7 +231,9 @@ export class Streamer {
     try {
       await writer.commit()
     } catch (err) {
-      this.disableWriteBack(err)
+      // Changed under us (rows appended): this pass is not written back; the next one may be.
+      if (err instanceof FileChangedError) this.sayOnce('changed', `write-back skipped: ${err.message}`)
+      else this.disableWriteBack(err)
     }
   }
 

@@ -41,7 +41,7 @@ async function partitions(db: TestDatabase, table: string): Promise<string[]> {
 }
 
 async function insert(db: TestDatabase, rows: TelemetryRowJson[]): Promise<{ inserted: number; unpartitioned: number }> {
-  const r = await db.pool.query<{ inserted: number; unpartitioned: number }>(persistBatch(rows, []))
+  const r = await db.pool.query<{ inserted: number; unpartitioned: number }>(persistBatch(rows.map((x) => JSON.stringify(x)), []))
   return r.rows[0]!
 }
 

@@ -47,5 +47,5 @@ export interface Queryable {
 
 /** Writes rows the way the collector does: one persist statement per 2,000 rows. */
 export async function persist(pool: Queryable, rows: readonly TelemetryRowJson[]): Promise<void> {
-  for (let i = 0; i < rows.length; i += 2000) await pool.query(persistBatch(rows.slice(i, i + 2000), []))
+  for (let i = 0; i < rows.length; i += 2000) await pool.query(persistBatch(rows.slice(i, i + 2000).map((r) => JSON.stringify(r)), []))
 }

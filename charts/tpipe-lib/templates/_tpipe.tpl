@@ -85,6 +85,9 @@ The pod template of a tpipe service. Arguments (a dict):
   extraMounts    YAML list of more volumeMounts
   extraVolumes   YAML list of more volumes
   checksum       extra text whose change must roll the pods (mounted data)
+The chart's `tokens` value lists the service tokens (TPIPE_*_TOKEN) the pod gets from the tokens Secret
+(global.tokens.existingSecret, made by the umbrella chart); optional keys: a chart installed on its own
+without that Secret runs with the endpoints open (README › Security).
 */ -}}
 {{- define "tpipe.podTemplate" -}}
 {{- $ := .ctx -}}
@@ -131,7 +134,9 @@ spec:
       envFrom:
         - configMapRef:
             name: {{ include "tpipe.fullname" $ }}
-      {{- if or .database .extraEnv }}
+      {{- $tokens := default list $.Values.tokens }}
+      {{- $tokenSecret := default "tpipe-tokens" (default dict (default dict $.Values.global).tokens).existingSecret }}
+      {{- if or .database .extraEnv $tokens }}
       env:
         {{- if .database }}
         - name: TPIPE_DATABASE_URL
@@ -139,6 +144,15 @@ spec:
             secretKeyRef:
               name: {{ include "tpipe.databaseSecretName" $ }}
               key: {{ include "tpipe.databaseSecretKey" $ }}
+        {{- end }}
+        {{- range $tokens }}
+        {{- if not (regexMatch "^TPIPE_[A-Z]+_TOKEN$" .) }}{{ fail (printf "tokens: %s is not a TPIPE_*_TOKEN setting" .) }}{{ end }}
+        - name: {{ . }}
+          valueFrom:
+            secretKeyRef:
+              name: {{ $tokenSecret }}
+              key: {{ . }}
+              optional: true
         {{- end }}
         {{- with .extraEnv }}
         {{- . | nindent 8 }}

@@ -24,9 +24,9 @@ export const common = {
   host: str({
     flag: 'host',
     env: 'TPIPE_HOST',
-    description: 'Address the service listens on.',
+    description: 'Address the service listens on: loopback unless told otherwise (the container image sets 0.0.0.0).',
     scopes: ['mqwriter', 'mqreader', 'streamer', 'collector', 'apigw', 'partition-controller', 'scraper'],
-    default: '0.0.0.0',
+    default: '127.0.0.1',
   }),
   databaseUrl: str({
     flag: 'database-url',

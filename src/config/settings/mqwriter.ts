@@ -29,6 +29,31 @@ export const mqwriter = {
     default: 20000,
     min: 1,
   }),
+  writerBufferBytes: int({
+    flag: 'buffer-bytes',
+    env: 'TPIPE_WRITER_BUFFER_BYTES',
+    description: 'Bytes of serialised payloads buffered or being flushed at most (bounds the writer memory); beyond it publishes get 429.',
+    scopes: ['mqwriter'],
+    default: 64 * 1024 * 1024,
+    min: 1024 * 1024,
+  }),
+  writerBatchBytes: int({
+    flag: 'batch-bytes',
+    env: 'TPIPE_WRITER_BATCH_BYTES',
+    description: 'Bytes of serialised payloads per flush at most: a batch is sealed when it reaches them (one statement parameter stays small).',
+    scopes: ['mqwriter'],
+    default: 8 * 1024 * 1024,
+    min: 64 * 1024,
+  }),
+  writerPublishTimeoutMs: int({
+    flag: 'publish-timeout-ms',
+    env: 'TPIPE_WRITER_PUBLISH_TIMEOUT_MS',
+    description:
+      'A publish is answered within this: 201 once committed, otherwise 503 with Retry-After (the message may still commit: re-publish with the same id). A flush running longer makes /readyz false.',
+    scopes: ['mqwriter'],
+    default: 10000,
+    min: 100,
+  }),
   writerFlushConcurrency: int({
     flag: 'flush-concurrency',
     env: 'TPIPE_WRITER_FLUSH_CONCURRENCY',

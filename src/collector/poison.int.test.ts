@@ -1,0 +1,65 @@
+// Issue 17: one message the collector cannot process (here: a payload nested so deep that
+// JSON.stringify overflows the stack) is dead-lettered with the reason; the rest of its lease is
+// persisted and acked. It must never block its lease (redelivered forever with every innocent message).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { loadConfig } from '../config/index.js'
+import { uuidv7 } from '../mqwriter/uuidv7.js'
+import { partitionOf } from '../partitions/hash.js'
+import { payload, seed, silent, startReader, waitFor } from '../mqreader/test-support.js'
+import { createTestDatabase, type TestDatabase } from '../testing/db.js'
+import { buildCollector } from './app.js'
+import { serialise, toRows } from './persist.js'
+
+let db: TestDatabase
+beforeAll(async () => {
+  db = await createTestDatabase()
+})
+afterAll(async () => {
+  await db.drop()
+})
+
+const count = async (table: string) => Number((await db.pool.query(`SELECT count(*) FROM ${table}`)).rows[0].count)
+
+describe('collector isolates any per-message failure', () => {
+  it('dead-letters a payload too deep to serialise and persists and acks the rest of the lease', async () => {
+    const gpu = 'GPU-poison-0'
+    await seed(db.pool, Array.from({ length: 30 }, (_, i) => ({ key: gpu, payload: payload(gpu, i) })))
+    // Stored as the writer used to accept it: a valid telemetry payload with an extra field nested
+    // 5,000 levels (built as text: JSON.stringify of such an object overflows the stack).
+    const deep = JSON.stringify(payload(gpu, 99)).replace(/}$/, `,"extra":${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}}`)
+    const poisonId = uuidv7()
+    await db.pool.query('INSERT INTO queue_messages (msg_uuid, partition, key, payload) VALUES ($1, $2, $3, $4::jsonb)', [poisonId, partitionOf(gpu), gpu, deep])
+    await seed(db.pool, Array.from({ length: 30 }, (_, i) => ({ key: gpu, payload: payload(gpu, 100 + i) })))
+
+    const reader = await startReader(db, { readerName: 'poison' })
+    const collector = buildCollector(
+      { ...loadConfig({ readers: reader.url }, {}, 'collector'), metricsEnabled: false, collectorLeaseWaitMs: 200, collectorLeaseSize: 500 },
+      { pool: db.pool, logger: silent },
+    )
+    await collector.start()
+    try {
+      await waitFor(async () => ((await count('telemetry')) === 60 && (await count('queue_messages')) === 0 ? true : undefined), 15_000, 'the lease persisted and acked despite the poison')
+      const dead = await db.pool.query<{ msg_uuid: string; error: string }>('SELECT msg_uuid, error FROM dead_letters')
+      expect(dead.rows).toHaveLength(1)
+      expect(dead.rows[0]!.msg_uuid).toBe(poisonId)
+      expect(dead.rows[0]!.error).toMatch(/cannot be serialised/)
+    } finally {
+      await collector.stop()
+      await collector.app.close()
+      await reader.close()
+    }
+  })
+
+  it('serialise keeps the reason when even the dead letter payload cannot be serialised', () => {
+    let deep: Record<string, unknown> = { leaf: 1 }
+    for (let i = 0; i < 20_000; i++) deep = { a: deep }
+    const m = { msg_uuid: uuidv7(), key: 'GPU-x', partition: 1, payload: { ...payload('GPU-x', 1), extra: deep }, enqueued_at: new Date().toISOString(), delivery_count: 1 }
+    const { rows, dead } = toRows([m])
+    const out = serialise(rows, dead, new Map([[m.msg_uuid, m]]))
+    expect(out.rows).toEqual([])
+    expect(out.dead).toHaveLength(1)
+    const d = JSON.parse(out.dead[0]!)
+    expect(d.payload).toEqual({ unserialisable: true })
+    expect(d.error).toMatch(/cannot be serialised/)
+  })
+})
