@@ -3,7 +3,7 @@
 // read token guards /api/* only.
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestDatabase, type TestDatabase } from '../testing/db.js'
+import { createTestDatabase, type TestDatabase } from '../../test/support/db.js'
 import { buildApigw } from './app.js'
 import { encodeCursor } from './cursor.js'
 

@@ -3,10 +3,11 @@
 // persisted and acked. It must never block its lease (redelivered forever with every innocent message).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../config/index.js'
-import { uuidv7 } from '../mqwriter/uuidv7.js'
+import { uuidv7 } from '../util/ids.js'
 import { partitionOf } from '../partitions/hash.js'
-import { payload, seed, silent, startReader, waitFor } from '../mqreader/test-support.js'
-import { createTestDatabase, type TestDatabase } from '../testing/db.js'
+import { payload, seed, silent, startReader } from '../../test/support/mqreader.js'
+import { waitFor } from '../util/async.js'
+import { createTestDatabase, type TestDatabase } from '../../test/support/db.js'
 import { buildCollector } from './app.js'
 import { serialise, toRows } from './persist.js'
 
@@ -38,7 +39,7 @@ describe('collector isolates any per-message failure', () => {
     )
     await collector.start()
     try {
-      await waitFor(async () => ((await count('telemetry')) === 60 && (await count('queue_messages')) === 0 ? true : undefined), 15_000, 'the lease persisted and acked despite the poison')
+      await waitFor(async () => ((await count('telemetry')) === 60 && (await count('queue_messages')) === 0 ? true : undefined), { timeoutMs: 15_000, what: 'the lease persisted and acked despite the poison' })
       const dead = await db.pool.query<{ msg_uuid: string; error: string }>('SELECT msg_uuid, error FROM dead_letters')
       expect(dead.rows).toHaveLength(1)
       expect(dead.rows[0]!.msg_uuid).toBe(poisonId)

@@ -8,8 +8,8 @@ import { buildApigw } from '../apigw/app.js'
 import { loadConfig } from '../config/index.js'
 import { parseAssignmentDoc } from '../protocol/assignment.js'
 import { buildMqwriter } from '../mqwriter/app.js'
-import { silent, startReader, type RunningReader } from '../mqreader/test-support.js'
-import { createTestDatabase, type TestDatabase } from '../testing/db.js'
+import { silent, startReader, type RunningReader } from '../../test/support/mqreader.js'
+import { createTestDatabase, type TestDatabase } from '../../test/support/db.js'
 
 const RUNS = Number(process.env.TPIPE_PROPERTY_RUNS ?? 150)
 

@@ -1,9 +1,9 @@
 // Issue 17 on the read side: the queue's bodies are typed exactly (no coercion), the assignment
 // generation is bounded, and lease/ack/assignment need their tokens when set.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestDatabase, type TestDatabase } from '../testing/db.js'
+import { createTestDatabase, type TestDatabase } from '../../test/support/db.js'
 import { MAX_GENERATION } from './app.js'
-import { startReader, type RunningReader } from './test-support.js'
+import { startReader, type RunningReader } from '../../test/support/mqreader.js'
 
 let db: TestDatabase
 beforeAll(async () => {

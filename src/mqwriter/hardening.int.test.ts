@@ -6,7 +6,7 @@ import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../config/index.js'
 import { createPool } from '../db/pool.js'
-import { createTestDatabase, type TestDatabase } from '../testing/db.js'
+import { createTestDatabase, type TestDatabase } from '../../test/support/db.js'
 import { buildMqwriter } from './app.js'
 
 const silent = pino({ level: 'silent' })

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { generateSampleCsv } from '../../scripts/generate-sample-csv.js'
 import { loadConfig } from '../config/index.js'
 import { buildMqwriter, type MqwriterApp } from '../mqwriter/app.js'
-import { createTestDatabase, type TestDatabase } from '../testing/db.js'
+import { createTestDatabase, type TestDatabase } from '../../test/support/db.js'
 import { buildStreamer } from './app.js'
 import { nodeFs, type WriteBackFs } from './writeback.js'
 
