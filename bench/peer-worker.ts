@@ -45,7 +45,7 @@ if (args.role === 'producer') {
     SELECT msg_uuid, gpu_uuid, gpu_id, device, hostname, model_name, metric_name, value, ts, container, pod, namespace, labels
     FROM json_to_recordset($1::json) AS r(msg_uuid uuid, gpu_uuid text, gpu_id smallint, device text, hostname text, model_name text,
          metric_name text, value float8, ts timestamptz, container text, pod text, namespace text, labels jsonb)
-    ON CONFLICT (msg_uuid) DO NOTHING`
+    ON CONFLICT (ts, msg_uuid) DO NOTHING`
   for (let s = 0; s < (args.subscriptions ?? 2); s++) {
     await boss.work<Record<string, unknown>>(args.queue, { batchSize: args.batchSize ?? 100, pollingIntervalSeconds: 0.5 }, async (jobs) => {
       await pool.query(insert, [JSON.stringify(jobs.map((j) => ({ msg_uuid: j.id, ...j.data })))])

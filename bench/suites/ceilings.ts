@@ -130,7 +130,7 @@ export async function moveCeiling(pool: Pool, durationS: number, preload: number
                  SELECT msg_uuid, payload->>'gpu_uuid', (payload->>'gpu_id')::smallint, payload->>'device', payload->>'hostname',
                         payload->>'model_name', payload->>'metric_name', (payload->>'value')::float8, (payload->>'ts')::timestamptz,
                         payload->>'container', payload->>'pod', payload->>'namespace', payload->'labels'
-                 FROM moved ON CONFLICT (msg_uuid) DO NOTHING`,
+                 FROM moved ON CONFLICT (ts, msg_uuid) DO NOTHING`,
                 [lo, hi],
               )
               if (r.rowCount === 0) break
@@ -175,7 +175,7 @@ async function clientMoveBatch(client: PoolClient, lo: number, hi: number, curso
      SELECT msg_uuid, gpu_uuid, gpu_id, device, hostname, model_name, metric_name, value, ts, container, pod, namespace, labels
      FROM json_to_recordset($1::json) AS r(msg_uuid uuid, gpu_uuid text, gpu_id smallint, device text, hostname text, model_name text,
           metric_name text, value float8, ts timestamptz, container text, pod text, namespace text, labels jsonb)
-     ON CONFLICT (msg_uuid) DO NOTHING`,
+     ON CONFLICT (ts, msg_uuid) DO NOTHING`,
     [JSON.stringify(recs)],
   )
   await client.query('DELETE FROM bench_queue WHERE id = ANY($1::bigint[])', [batch.rows.map((r) => r.id)])
