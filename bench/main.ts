@@ -113,6 +113,10 @@ const suites: Record<SuiteName, (ctx: Context) => Promise<Row[]>> = {
     const { apiSuite } = await import('./suites/api.js')
     return apiSuite(ctx)
   },
+  async web(ctx) {
+    const { webSuite } = await import('./suites/web.js')
+    return webSuite(ctx)
+  },
   async peer(ctx) {
     const { peerSuite } = await import('./suites/peer.js')
     return peerSuite(ctx)

@@ -5,7 +5,7 @@ import { createRequire } from 'node:module'
 import { join } from 'node:path'
 
 /** The suites, in run order; bench/context.ts takes them from here (one list for the runner and the help). */
-export const BENCH_SUITES = ['ceilings', 'mqwriter', 'drain', 'e2e', 'ingest', 'api', 'peer'] as const
+export const BENCH_SUITES = ['ceilings', 'mqwriter', 'drain', 'e2e', 'ingest', 'api', 'peer', 'web'] as const
 
 /** Dev dependencies the bench loads: the TypeScript loader, the load generator, the peer queue. */
 export const BENCH_DEPENDENCIES = ['tsx', 'autocannon', 'pg-boss'] as const

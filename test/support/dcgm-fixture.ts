@@ -7,6 +7,8 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parse } from 'csv-parse/sync'
 import { persistBatch, type TelemetryRowJson } from '../../src/collector/sql.js'
+import type { Pool } from '../../src/db/pool.js'
+import { deriveOnce } from '../../src/telemetry/derive.js'
 import { mapColumns, toPayload } from '../../src/telemetry/csv.js'
 import type { TelemetryPayload } from '../../src/telemetry/payload.js'
 import { PACKAGE_ROOT } from '../../src/paths.js'
@@ -41,11 +43,11 @@ export function scrapeAt(base: readonly TelemetryPayload[], ts: Date, k: number,
   })
 }
 
-export interface Queryable {
-  query(q: { name?: string; text: string; values: unknown[] }): Promise<unknown>
-}
-
-/** Writes rows the way the collector does: one persist statement per 2,000 rows. */
-export async function persist(pool: Queryable, rows: readonly TelemetryRowJson[]): Promise<void> {
+/**
+ * Writes rows the way the collector does: one persist statement per 2,000 rows, then one run of the
+ * collector's derive job (latest values and per-minute rollups), without its quiet period.
+ */
+export async function persist(pool: Pool, rows: readonly TelemetryRowJson[]): Promise<void> {
   for (let i = 0; i < rows.length; i += 2000) await pool.query(persistBatch(rows.slice(i, i + 2000).map((r) => JSON.stringify(r)), []))
+  await deriveOnce(pool, { quietSeconds: 0 })
 }
