@@ -3,6 +3,7 @@
 // lost connection) is logged and counted, and the next one tries again: partitions are created days
 // ahead, so a few failed passes change nothing for ingest.
 import type { Logger } from 'pino'
+import type { PoolClient } from 'pg'
 import type { Pool } from '../db/pool.js'
 import { Counter, Gauge, type Registry } from '../metrics/index.js'
 import { maintain, type MaintainOptions, type MaintainResult } from './maintain.js'
@@ -35,7 +36,15 @@ export function startMaintenanceLoop(opts: {
   let stopped = false
 
   async function pass(): Promise<MaintainResult | undefined> {
-    const client = await opts.pool.connect()
+    let client: PoolClient
+    try {
+      client = await opts.pool.connect()
+    } catch (err) {
+      // No database (yet, or for a while): a failed pass like any other, never an unhandled rejection.
+      runs.inc({ result: 'failed' })
+      opts.log.warn({ err: (err as Error).message }, 'telemetry maintenance failed to connect; retrying next interval')
+      return undefined
+    }
     let broken: Error | undefined
     try {
       const r = await maintain(client, opts.maintain)
