@@ -190,16 +190,21 @@ describe('web dashboard in Chromium', () => {
     const counts = fleetCounts(gpus.map((g) => ({ id: g.id, hostname: g.hostname, latest: Object.fromEntries(Object.entries(g.latest ?? {}).map(([k, v]) => [k, v.value])) })))
     for (const k of ['gpus', 'hosts', 'idle', 'busy', 'hot'] as const) expect(await page.$eval(`#n-${k}`, (e) => e.textContent), k).toBe(String(counts[k]))
     await page.screenshot({ path: join(SHOTS, 'fleet-laptop.png') })
+    // Switching to or from a touch viewport reloads the page (puppeteer's setViewport with isMobile/hasTouch):
+    // wait for the table again before the screenshot or any interaction, or both act on "Loading…".
+    const allRows = (n: number) => page.waitForFunction((k) => document.querySelectorAll('table.fleet tbody tr').length === k, { timeout: 30_000 }, n)
     await page.setViewport(PHONE)
-    await new Promise((r) => setTimeout(r, 300))
+    await allRows(gpus.length)
     await page.screenshot({ path: join(SHOTS, 'fleet-phone.png') })
 
     // Filters and sorting act on what is shown.
     await page.setViewport(LAPTOP)
+    await allRows(gpus.length)
     const host = gpus[0]!.hostname
+    const onHost = gpus.filter((g) => g.hostname === host).length
     await page.select('#f-host', host)
     const hostRows = await page.$$eval('table.fleet tbody tr', (trs) => trs.length)
-    expect(hostRows).toBe(gpus.filter((g) => g.hostname === host).length)
+    expect(hostRows).toBe(onHost)
     await page.select('#f-host', '')
     await page.click('button[data-sort="DCGM_FI_DEV_GPU_TEMP"]')
     const temps = await page.$$eval('td[data-metric="DCGM_FI_DEV_GPU_TEMP"]', (tds) => tds.map((td) => Number((td as HTMLElement).dataset.value)))
@@ -218,10 +223,12 @@ describe('web dashboard in Chromium', () => {
     expect(points.length).toBe(new Set(csv.filter((p) => p.gpu_uuid === gpu.gpu_uuid).map((p) => p.metric_name)).size)
     for (const p of points) expect(p.points, p.metric).toBeGreaterThan(10)
     await page.screenshot({ path: join(SHOTS, 'gpu-laptop.png') })
-    await page.setViewport(PHONE)
-    await new Promise((r) => setTimeout(r, 300))
+    const charts = () => page.waitForFunction(() => document.querySelectorAll('.chart canvas').length >= 4, { timeout: 30_000 })
+    await page.setViewport(PHONE) // reloads the page (touch viewport): wait for the charts again
+    await charts()
     await page.screenshot({ path: join(SHOTS, 'gpu-phone.png') })
     await page.setViewport(LAPTOP)
+    await charts()
 
     for (const range of ['6h', '15m', '24h', '7d', '1h']) {
       requests.length = 0
