@@ -29,8 +29,7 @@ export default class Dev extends TpipeCommand {
     collectors: Flags.integer({ description: 'collector processes', default: 2, min: 0, max: 64 }),
     csv: Flags.string({ description: 'DCGM CSV the streamers loop over', default: DEFAULT_CSV }),
     'keep-timestamps': Flags.boolean({ description: 'keep the timestamps in the CSV (a historical export) instead of stamping rows with the time they are sent' }),
-    // The streamer's own parser (src/config/settings/streamer.ts): one rule for --rate wherever it is typed.
-    rate: Flags.custom<number>({ parse: async (raw) => parseRate(raw) })({ description: `messages/s per streamer, or "max"`, default: DEFAULT_RATE }),
+    rate: Flags.string({ description: `messages/s per streamer, or "max"`, default: String(DEFAULT_RATE) }),
     loops: Flags.integer({ description: 'passes over the CSV per streamer (0 = forever)', default: 0, min: 0 }),
     'port-base': Flags.integer({ description: 'apigw port (0: any free port; the other services bind free ports and report them)', default: 8080, min: 0, max: 65535 }),
     duration: Flags.integer({ description: 'stop after this many seconds (0 = until Ctrl-C)', default: 0, min: 0 }),
@@ -47,6 +46,13 @@ export default class Dev extends TpipeCommand {
   async run(): Promise<void> {
     const { flags } = await this.parse(Dev)
     const config = this.loadConfigFrom({ 'database-url': flags['database-url'], home: flags.home, 'log-level': flags['log-level'] }, 'cli')
+    // The streamer's own parser (src/config/settings/streamer.ts): one rule for --rate wherever it is typed.
+    let rate: number
+    try {
+      rate = parseRate(flags.rate)
+    } catch (err) {
+      this.error(`--rate: ${(err as Error).message}`, { exit: 2 })
+    }
     try {
       await runDev({
         home: config.home,
@@ -58,7 +64,7 @@ export default class Dev extends TpipeCommand {
         apigws: 1,
         csv: flags.csv,
         keepTimestamps: flags['keep-timestamps'],
-        rate: flags.rate,
+        rate,
         loops: flags.loops,
         portBase: flags['port-base'],
         logLevel: config.logLevel,
