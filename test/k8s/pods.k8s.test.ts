@@ -198,7 +198,9 @@ async function postgres(pod: PodSpec): Promise<void> {
   execFileSync('ip', ['netns', 'exec', ns, 'runuser', '-u', 'postgres', '--', ...args], { stdio: 'ignore' })
   pgPid = Number(readFileSync(join(pgDataDir, 'postmaster.pid'), 'utf8').split('\n')[0])
   const psql = (sql: string) => asPg([join(PG_BIN, 'psql'), '-h', pgDataDir, '-p', String(port), '-U', 'postgres', '-v', 'ON_ERROR_STOP=1', '-c', sql])
-  psql(`CREATE ROLE "${secret.username}" LOGIN PASSWORD '${secret.password!.replace(/'/g, "''")}'`)
+  // The official image's POSTGRES_USER is the bootstrap superuser (its entrypoint runs initdb -U "$POSTGRES_USER"):
+  // the owner that migrates and creates the service users (`migrate up --roles`).
+  psql(`CREATE ROLE "${secret.username}" SUPERUSER LOGIN PASSWORD '${secret.password!.replace(/'/g, "''")}'`)
   psql(`CREATE DATABASE "${secret.database}" OWNER "${secret.username}"`)
 }
 
