@@ -355,6 +355,13 @@ describe.runIf(isRoot)('the rendered umbrella chart (kind values), run as the po
         { timeoutMs: 120_000, intervalMs: 1000, what: 'at least 100 telemetry rows' },
       )
       expect(rows).toBeGreaterThanOrEqual(100)
+      // Each service as its own least-privilege user (issue 17), the one in its Secret; none as the owner.
+      const users = await client.query<{ app: string; users: string[] }>(
+        `SELECT application_name AS app, array_agg(DISTINCT usename::text) AS users FROM pg_stat_activity
+         WHERE datname = current_database() AND application_name IN ('tpipe-mqwriter', 'tpipe-mqreader', 'tpipe-collector', 'tpipe-apigw') GROUP BY 1 ORDER BY 1`,
+      )
+      expect(users.rows).toEqual(['apigw', 'collector', 'mqreader', 'mqwriter'].map((s) => ({ app: `tpipe-${s}`, users: [secretData(`tpipe-db-${s}`).username] })))
+      expect(secretData('tpipe-db-apigw').username).not.toBe(secret.username)
     } finally {
       await client.end()
     }
