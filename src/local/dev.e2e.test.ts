@@ -4,7 +4,7 @@
 // foreground process group). Also: starts that cannot work fail within seconds with their cause.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -148,6 +148,23 @@ describe('tpipe dev, scale and status', () => {
     expect(status.target).toBe('local')
     expect(status.skipped).toBeGreaterThanOrEqual(3)
     expect(status.lastSkip?.reason).toMatch(/gpu_id|uuid|value/)
+  })
+
+  it('each service connects as its own least-privilege user; the streamers get no database URL at all', async () => {
+    const r = await db.pool.query<{ app: string; users: string[] }>(
+      `SELECT application_name AS app, array_agg(DISTINCT usename::text ORDER BY usename::text) AS users FROM pg_stat_activity
+       WHERE datname = current_database() AND application_name IN ('tpipe-mqwriter', 'tpipe-mqreader', 'tpipe-collector', 'tpipe-apigw')
+       GROUP BY 1 ORDER BY 1`,
+    )
+    expect(r.rows).toEqual(['apigw', 'collector', 'mqreader', 'mqwriter'].map((s) => ({ app: `tpipe-${s}`, users: [`${db.name}_${s}_login`] })))
+    // What the supervisor handed each streamer process (Linux: its environment as it was started).
+    const streamers = (await control<Status>(home, '/status')).processes.filter((p) => p.service === 'streamer')
+    expect(streamers.length).toBe(2)
+    for (const p of streamers) {
+      const environ = readFileSync(`/proc/${p.pid}/environ`, 'utf8').split('\0')
+      expect(environ.filter((e) => /^(TPIPE_)?DATABASE_URL=./.test(e))).toEqual([])
+    }
+    expect(statSync(join(home, 'service-roles.json')).mode & 0o777).toBe(0o600)
   })
 
   it('scales readers 2 → 3 live: no collector restarts, persisted never stalls for more than a second, progress shown', async () => {
