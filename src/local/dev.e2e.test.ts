@@ -59,7 +59,7 @@ interface Status {
   persisted: number
   skipped: number
   lastSkip: { reason: string; line: number } | null
-  processes: { name: string; service: string; pid: number; restarts: number; state: string }[]
+  processes: { name: string; service: string; pid: number; restarts: number; state: string; url: string }[]
   readers: { name: string; url: string; partitions: string; partitionCount: number; generation: number | null }[]
 }
 
@@ -151,7 +151,7 @@ describe('tpipe dev, scale and status', () => {
   })
 
   it('no service runs open: random tokens kept 0600, each service holds exactly its own, requests without them get 401/403', async () => {
-    const s = await control<Status & { processes: { url: string }[] }>(home, '/status')
+    const s = await control<Status>(home, '/status')
     const url = (svc: string) => s.processes.find((p) => p.service === svc)!.url
     const call = async (u: string, method: string, body: unknown, token?: string) => {
       const r = await fetch(u, {
