@@ -4,6 +4,11 @@
 
 # The current Node.js LTS (20 reached its end of life on 2026-04-30); the CLI itself still runs on 20.
 ARG NODE_IMAGE=node:24.11.1-bookworm-slim
+# Where dist/ and oclif.manifest.json come from: "build" compiles the sources (a clone of the repository);
+# "prebuilt" takes them from the build context — an installed npm package, which has no sources: `tpipe up`
+# passes --build-arg DIST=prebuilt --build-arg LOCKFILE=image-package-lock.json there. BuildKit (Docker's
+# default builder since 23.0) builds only the stages the image needs, so the other one's files can be absent.
+ARG DIST=build
 
 # --- build: compile TypeScript with the dev dependencies --------------------------------------------
 FROM ${NODE_IMAGE} AS build
@@ -24,10 +29,20 @@ RUN node --input-type=module -e "import { writeFileSync } from 'node:fs'; import
   if (!m.commands['serve:mqwriter'] || !m.commands['migrate:up']) throw new Error('oclif manifest lacks commands'); \
   writeFileSync('oclif.manifest.json', JSON.stringify(m))"
 
+# --- or: the installed package's own build (npm pack ran the build and wrote the manifest) --------------
+FROM scratch AS prebuilt
+COPY dist /src/dist
+COPY oclif.manifest.json /src/
+
+FROM ${DIST} AS dist
+
 # --- production dependencies only ---------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
-COPY package.json package-lock.json ./
+# npm pack never ships package-lock.json: the package carries a copy under another name (LOCKFILE).
+ARG LOCKFILE=package-lock.json
+COPY package.json ./
+COPY ${LOCKFILE} ./package-lock.json
 # The embedded PostgreSQL binaries (~60 MB) are for `tpipe dev` / `tpipe db` on a workstation; in the
 # cluster the database URL always comes from the Secret.
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force \
@@ -44,8 +59,8 @@ RUN apt-get update \
 WORKDIR /app
 # Owned by root and not writable by the tpipe user: the code cannot be changed at run time.
 COPY --from=deps /app/node_modules ./node_modules
-COPY --from=build /src/dist ./dist
-COPY --from=build /src/oclif.manifest.json ./
+COPY --from=dist /src/dist ./dist
+COPY --from=dist /src/oclif.manifest.json ./
 COPY package.json ./
 COPY bin ./bin
 COPY migrations ./migrations

@@ -82,4 +82,20 @@ describe('CLI messages', { timeout: 180_000 }, () => {
     expect(cluster.stderr).toMatch(/^Error: no Kubernetes cluster is reachable: /)
     expect(cluster.stderr).not.toMatch(/tpipe dev/)
   })
+
+  it('one rule for --rate: tpipe dev and tpipe serve streamer refuse the same values with the same words', async () => {
+    const [dev, streamer, ok] = await Promise.all([
+      tpipe(['dev', '--rate', 'fast']),
+      tpipe(['serve', 'streamer', '--rate', 'fast', '--csv', 'x.csv', '--mqwriter', 'http://127.0.0.1:1']),
+      tpipe(['dev', '--rate', 'MAX', '--csv', join(home, 'missing.csv')]),
+    ])
+    const rule = /expected messages\/s >= 0 or "max", got "fast"/
+    expect(dev.code).toBe(2)
+    expect(dev.stderr).toMatch(rule)
+    expect(streamer.code).toBe(2)
+    expect(streamer.stderr).toMatch(rule)
+    // "MAX" is the streamer's unlimited: dev gets past --rate and stops at the missing CSV instead.
+    expect(ok.stderr).not.toMatch(/--rate/)
+    expect(ok.stderr).toMatch(/missing\.csv/)
+  })
 })

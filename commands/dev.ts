@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core'
 import { TpipeCommand } from '../src/cli/base.js'
 import { settingFlags } from '../src/cli/flags.js'
+import { parseRate } from '../src/config/settings/streamer.js'
 import { DEFAULT_CSV, DEFAULT_RATE, DevStartError, runDev } from '../src/local/dev.js'
 import { InstanceRunningError } from '../src/local/lock.js'
 
@@ -48,8 +49,13 @@ export default class Dev extends TpipeCommand {
   async run(): Promise<void> {
     const { flags } = await this.parse(Dev)
     const config = this.loadConfigFrom({ 'database-url': flags['database-url'], home: flags.home, 'log-level': flags['log-level'] }, 'cli')
-    const rate = flags.rate === 'max' ? 0 : Number(flags.rate)
-    if (!Number.isFinite(rate) || rate < 0) this.error(`--rate must be a number of messages/s or "max", got ${JSON.stringify(flags.rate)}`, { exit: 2 })
+    // The streamer's own parser (src/config/settings/streamer.ts): one rule for --rate wherever it is typed.
+    let rate: number
+    try {
+      rate = parseRate(flags.rate)
+    } catch (err) {
+      this.error(`--rate: ${(err as Error).message}`, { exit: 2 })
+    }
     try {
       await runDev({
         home: config.home,

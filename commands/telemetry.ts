@@ -4,6 +4,7 @@ import { settingFlags } from '../src/cli/flags.js'
 import { withApiClient } from '../src/cli/api.js'
 import { csvHeader, csvRows, table, type Column } from '../src/apigw/format.js'
 import type { FleetSeries } from '../src/protocol/series.js'
+import { flagDuration, TIME_FORMS, windowParams } from '../src/cli/time.js'
 
 interface Line {
   group: string
@@ -14,6 +15,7 @@ interface Line {
 export default class Telemetry extends TpipeCommand {
   static override summary = 'One metric across the fleet, bucketed and grouped by GPU, host or model (GET /api/v1/telemetry).'
   static override examples = ['<%= config.bin %> telemetry --metric DCGM_FI_DEV_POWER_USAGE --group-by hostname --step 5m --since 1h', '<%= config.bin %> telemetry --metric DCGM_FI_DEV_GPU_UTIL --agg max --since 24h --step 1h -o csv']
+  static override description = `Times (--start, --end): ${TIME_FORMS}. Write a relative time as --start=-1h or --start "1h ago". Without a window: the last hour.`
   static override enableJsonFlag = true
   static override flags = {
     'api-url': settingFlags('cli')['api-url']!,
@@ -21,9 +23,9 @@ export default class Telemetry extends TpipeCommand {
     'group-by': Flags.string({ description: 'One series per GPU, host or model.', options: ['gpu', 'hostname', 'model'], default: 'gpu' }),
     step: Flags.string({ description: 'Bucket width (60s, 5m, 1h).', default: '1m' }),
     agg: Flags.string({ description: 'Aggregate per bucket.', options: ['avg', 'min', 'max', 'last', 'count'], default: 'avg' }),
-    since: Flags.string({ description: 'Window ending now (15m, 1h, 7d); apigw parses it.' }),
-    start: Flags.string({ description: 'Start: RFC 3339, now, or relative (-1h).' }),
-    end: Flags.string({ description: 'End: RFC 3339, now, or relative (-1h).' }),
+    since: Flags.string({ description: 'Window of this length ending now or at --end (15m, 1h, 7d).' }),
+    start: Flags.string({ description: 'Start of the window: RFC 3339, a date, now, today, yesterday, -1h, "2h ago".' }),
+    end: Flags.string({ description: 'End of the window, in the same forms as --start.' }),
     hostname: Flags.string({ description: 'Only GPUs of this host.' }),
     model: Flags.string({ description: 'Only GPUs of this model.' }),
     output: Flags.string({ char: 'o', description: 'Output format.', options: ['table', 'json', 'csv'], default: 'table' }),
@@ -32,10 +34,8 @@ export default class Telemetry extends TpipeCommand {
   async run(): Promise<FleetSeries> {
     const { flags } = await this.parse(Telemetry)
     const config = this.loadConfigFrom(flags, 'cli')
-    const q: [string, string][] = [['metric', flags.metric], ['group_by', flags['group-by']], ['step', flags.step], ['agg', flags.agg]]
-    if (flags.since) q.push(['window', flags.since])
-    if (flags.start) q.push(['start', flags.start])
-    if (flags.end) q.push(['end', flags.end])
+    flagDuration('step', flags.step)
+    const q: [string, string][] = [['metric', flags.metric], ['group_by', flags['group-by']], ['step', flags.step], ['agg', flags.agg], ...windowParams(flags).query]
     if (flags.hostname) q.push(['hostname', flags.hostname])
     if (flags.model) q.push(['model', flags.model])
     const result = await withApiClient(this, config.apiUrl, (client) => client.get<FleetSeries>('/api/v1/telemetry', q))

@@ -15,6 +15,7 @@ export default class Up extends TpipeCommand {
     'dry-run': Flags.boolean({ description: 'Print the commands and manifests, run nothing.', default: false }),
     namespace: Flags.string({ description: 'Namespace of the pipeline.', default: 'tpipe' }),
     grafana: Flags.boolean({ description: 'Also install Grafana (official chart) with the PostgreSQL and Prometheus data sources and the tpipe dashboard.', default: false }),
+    'skip-monitoring': Flags.boolean({ description: 'Install neither Prometheus nor Prometheus Adapter; the HPAs scale on CPU only (metrics-server).', default: false }),
     'image-tag': Flags.string({ description: 'Tag of the tpipe image to build (default <version>-<git commit>; never "latest").' }),
   }
 
@@ -27,6 +28,7 @@ export default class Up extends TpipeCommand {
       dryRun: flags['dry-run'],
       namespace: flags.namespace,
       grafana: flags.grafana,
+      skipMonitoring: flags['skip-monitoring'],
       ...(flags['image-tag'] ? { imageTag: flags['image-tag'] } : {}),
     })
     // The preflight fills in the binaries it checked: a system helm/kubectl first, the bundled copies
@@ -58,7 +60,7 @@ export default class Up extends TpipeCommand {
       this.log(`  dashboard    ${result.endpoints.dashboard}`)
       this.log(`  API          ${result.endpoints.api}`)
       this.log(`  Swagger UI   ${result.endpoints.swaggerUi}`)
-      this.log(`  Prometheus   ${result.endpoints.prometheus}`)
+      if (result.endpoints.prometheus) this.log(`  Prometheus   ${result.endpoints.prometheus}`)
       if (result.endpoints.grafana) {
         this.log(`  Grafana      ${result.endpoints.grafana}   (anonymous viewer; admin password: kubectl --context ${result.context} -n ${result.namespace} get secret grafana -o jsonpath='{.data.admin-password}' | base64 -d)`)
       }

@@ -4,10 +4,16 @@ import { settingFlags } from '../../src/cli/flags.js'
 import { withApiClient } from '../../src/cli/api.js'
 import { csvHeader, csvRows, table, type Column } from '../../src/apigw/format.js'
 import type { FleetGpu, FleetList } from '../../src/protocol/series.js'
+import { watch } from '../../src/cli/watch.js'
 
 export default class GpusTop extends TpipeCommand {
   static override summary = 'The GPUs with the highest (or lowest) latest value of a metric, from the latest-value table via apigw.'
-  static override examples = ['<%= config.bin %> gpus top --metric DCGM_FI_DEV_GPU_UTIL --limit 10', '<%= config.bin %> gpus top --metric DCGM_FI_DEV_GPU_TEMP --order asc --hostname host-1 -o csv']
+  static override description = 'With --watch the view is redrawn in place every --interval seconds, like top(1): q or Ctrl-C quits and gives the terminal back as it was. Piped, every refresh is printed in turn (like `top -b`).'
+  static override examples = [
+    '<%= config.bin %> gpus top --metric DCGM_FI_DEV_GPU_UTIL --limit 10',
+    '<%= config.bin %> gpus top --metric DCGM_FI_DEV_GPU_TEMP --order asc --hostname mtv5-dgx1-hgpu-031 -o csv',
+    '<%= config.bin %> gpus top --metric DCGM_FI_DEV_POWER_USAGE --watch --interval 5',
+  ]
   static override enableJsonFlag = true
   static override flags = {
     'api-url': settingFlags('cli')['api-url']!,
@@ -17,15 +23,19 @@ export default class GpusTop extends TpipeCommand {
     hostname: Flags.string({ description: 'Only GPUs of this host.' }),
     model: Flags.string({ description: 'Only GPUs of this model.' }),
     output: Flags.string({ char: 'o', description: 'Output format.', options: ['table', 'json', 'csv'], default: 'table' }),
+    watch: Flags.boolean({ char: 'w', description: 'Refresh in place until q or Ctrl-C.' }),
+    interval: Flags.integer({ description: 'Seconds between refreshes with --watch.', default: 2, min: 1, max: 3600 }),
+    iterations: Flags.integer({ description: 'With --watch: stop after this many refreshes.', min: 1 }),
   }
 
   async run(): Promise<FleetList> {
     const { flags } = await this.parse(GpusTop)
     const config = this.loadConfigFrom(flags, 'cli')
+    if (!flags.watch && flags.iterations !== undefined) this.fail('--iterations: only with --watch', 'TPIPE_ERR_USAGE')
+    if (flags.watch && this.jsonEnabled()) this.fail('--json: not with --watch (use --output json for a JSON document per refresh)', 'TPIPE_ERR_USAGE')
     const q: [string, string][] = [['metrics', flags.metric], ['sort', flags.metric], ['order', flags.order], ['limit', String(flags.limit)]]
     if (flags.hostname) q.push(['hostname', flags.hostname])
     if (flags.model) q.push(['model', flags.model])
-    const result = await withApiClient(this, config.apiUrl, (client) => client.get<FleetList>('/api/v1/gpus', q))
     const columns: Column<FleetGpu>[] = [
       ['id', (g) => g.id],
       ['hostname', (g) => g.hostname],
@@ -34,11 +44,21 @@ export default class GpusTop extends TpipeCommand {
       [flags.metric, (g) => g.latest?.[flags.metric]?.value],
       ['ts', (g) => g.latest?.[flags.metric]?.ts],
     ]
-    if (!this.jsonEnabled()) {
-      if (flags.output === 'json') this.log(JSON.stringify(result, null, 2))
-      else if (flags.output === 'csv') this.log([csvHeader(columns), ...csvRows(result.gpus, columns)].join('\n'))
-      else this.log(result.gpus.length ? table(result.gpus, columns) : 'no GPUs match')
+    const text = (result: FleetList) => {
+      if (flags.output === 'json') return JSON.stringify(result, null, 2)
+      if (flags.output === 'csv') return [csvHeader(columns), ...csvRows(result.gpus, columns)].join('\n')
+      return result.gpus.length ? table(result.gpus, columns) : 'no GPUs match'
     }
+    let result: FleetList = { gpus: [] }
+    if (flags.watch) {
+      // One client for the whole watch (a kept-alive connection); a failed refresh is shown and retried.
+      await withApiClient(this, config.apiUrl, (client) =>
+        watch(async () => text((result = await client.get<FleetList>('/api/v1/gpus', q))), { intervalMs: flags.interval * 1000, title: `top ${flags.limit} by ${flags.metric} (${flags.order})`, ...(flags.iterations ? { iterations: flags.iterations } : {}) }),
+      )
+      return result
+    }
+    result = await withApiClient(this, config.apiUrl, (client) => client.get<FleetList>('/api/v1/gpus', q))
+    if (!this.jsonEnabled()) this.log(text(result))
     return result
   }
 }

@@ -215,6 +215,42 @@ describe('GET /api/v1/gpus/{id}/telemetry', () => {
     expect(new Set(seen).size).toBe(39)
   })
 
+  it('pages newest first with order=desc: every row once, in descending (ts, msg_uuid); the cursor keeps the order', async () => {
+    const asc: string[] = []
+    for (let cursor: string | null = null, first = true; first || cursor; first = false) {
+      const r = await get(`/api/v1/gpus/${GPU}/telemetry?limit=1000${cursor ? `&cursor=${cursor}` : ''}`)
+      asc.push(...r.body.telemetry.map((x) => `${x.ts} ${x.msg_uuid}`))
+      cursor = r.body.next_cursor
+    }
+    const desc: string[] = []
+    let cursor: string | null = null
+    let pages = 0
+    do {
+      // Only the first request says order=desc: the cursor carries it.
+      const r = await get(`/api/v1/gpus/${GPU}/telemetry?limit=10${cursor ? `&cursor=${cursor}` : '&order=desc'}`)
+      expect(r.status).toBe(200)
+      desc.push(...r.body.telemetry.map((x) => `${x.ts} ${x.msg_uuid}`))
+      cursor = r.body.next_cursor
+      pages++
+    } while (cursor)
+    expect(pages).toBe(11)
+    expect(desc).toEqual([...asc].reverse())
+    const first = await get(`/api/v1/gpus/${GPU}/telemetry?limit=10&order=desc`)
+    const mismatch = await get(`/api/v1/gpus/${GPU}/telemetry?limit=10&order=asc&cursor=${first.body.next_cursor}`)
+    expect(mismatch.status).toBe(400)
+    expect(mismatch.body.error.message).toBe('order: this cursor continues a page in desc order (omit order, or pass the same)')
+    const stepped = await get(`/api/v1/gpus/${GPU}/telemetry?step=1m&order=desc`)
+    expect([stepped.status, stepped.body.error.message]).toEqual([400, 'order: only without step (raw pages)'])
+  })
+
+  it('answers 400 naming an unknown query parameter on every /api/v1 route (one rule: never silently ignored)', async () => {
+    for (const url of [`/api/v1/gpus?limit=2&colour=blue`, `/api/v1/gpus/${GPU}/telemetry?colour=blue`, `/api/v1/telemetry?metric=DCGM_FI_DEV_GPU_UTIL&colour=blue`]) {
+      const r = await get(url)
+      expect(r.status, url).toBe(400)
+      expect(r.body.error).toEqual({ code: 'TPIPE_ERR_BAD_PARAMETER', message: 'colour: must NOT have additional properties' })
+    }
+  })
+
   it.each([
     ['start_time=yesterday', 'start_time'],
     ['end_time=2026-13-01T00:00:00Z', 'end_time'],

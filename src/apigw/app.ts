@@ -64,6 +64,7 @@ interface TelemetryQuery {
   metric?: string[]
   limit?: number
   cursor?: string
+  order?: 'asc' | 'desc'
   detail?: boolean
 }
 
@@ -264,7 +265,7 @@ export async function buildApigw(config: ApigwConfig, deps: ApigwDeps): Promise<
         tags: ['gpus'],
         summary: 'Telemetry of one GPU: bucketed series (with step) or raw rows one page at a time',
         description:
-          'With `step`: one series per metric, aggregated (`agg`) in buckets aligned to the step from the Unix epoch (like Prometheus query_range); every bucket overlapping [start, end] is returned whole; the window defaults to the last hour. Without `step`: rows with start <= ts <= end (both optional) ordered by (ts, msg_uuid), at most `limit` per page; pass `next_cursor` back as `cursor` for the next page (null on the last one). Paging is exact even when many rows share a timestamp.',
+          'With `step`: one series per metric, aggregated (`agg`) in buckets aligned to the step from the Unix epoch (like Prometheus query_range); every bucket overlapping [start, end] is returned whole; the window defaults to the last hour. Without `step`: rows with start <= ts <= end (both optional) ordered by (ts, msg_uuid) (oldest first; `order=desc`: newest first), at most `limit` per page; pass `next_cursor` back as `cursor` for the next page (null on the last one). Paging is exact even when many rows share a timestamp.',
         params: {
           type: 'object',
           required: ['id'],
@@ -280,7 +281,8 @@ export async function buildApigw(config: ApigwConfig, deps: ApigwDeps): Promise<
             ...stepParams,
             metric: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 256 }, maxItems: 100, description: 'Only these metric names; repeat the parameter for several. With step and no metric: every metric of the GPU.' },
             limit: { type: 'integer', minimum: 1, maximum: MAX_LIMIT, description: `Rows per page (1..${MAX_LIMIT}, default ${DEFAULT_LIMIT}); raw pages only.` },
-            cursor: { type: 'string', maxLength: 200, description: 'next_cursor of the previous page; raw pages only.' },
+            cursor: { type: 'string', maxLength: 200, description: 'next_cursor of the previous page; raw pages only. It carries the order of the page it came from.' },
+            order: { type: 'string', enum: ['asc', 'desc'], description: 'Raw pages only: asc (default) oldest first, desc newest first (the latest rows without knowing their time).' },
             detail: {
               type: 'boolean',
               default: false,
@@ -318,15 +320,17 @@ export async function buildApigw(config: ApigwConfig, deps: ApigwDeps): Promise<
       const r = resolveRange(q, now)
       const start = 'open' in r ? (r.start?.text ?? '-infinity') : r.startText
       const end = 'open' in r ? (r.end?.text ?? 'infinity') : r.endText
-      let after: { ts: string; msgUuid: string } | undefined
+      let after: { ts: string; msgUuid: string; desc: boolean } | undefined
       if (q.cursor !== undefined) {
         after = decodeCursor(q.cursor)
         if (!after) throw badParameter('cursor: not a cursor this API returned (pass next_cursor back unchanged)')
+        if (q.order !== undefined && (q.order === 'desc') !== after.desc) throw badParameter(`order: this cursor continues a page in ${after.desc ? 'desc' : 'asc'} order (omit order, or pass the same)`)
       }
+      const desc = after ? after.desc : q.order === 'desc'
       const limit = q.limit ?? DEFAULT_LIMIT
       const rows = await query<{ msg_uuid: string; ts: string }>(
         deps.pool,
-        telemetryPage({ id, start, end, metrics: q.metric ?? [], limit, after, detail: q.detail === true }),
+        telemetryPage({ id, start, end, metrics: q.metric ?? [], limit, after, desc, detail: q.detail === true }),
       )
       if (rows.length === 0 && after === undefined && (await query(deps.pool, gpuExists(id))).length === 0) {
         throw new TpipeError('TPIPE_ERR_GPU_NOT_FOUND', `no telemetry for GPU ${id}`)
@@ -334,12 +338,12 @@ export async function buildApigw(config: ApigwConfig, deps: ApigwDeps): Promise<
       const more = rows.length > limit
       if (more) rows.length = limit
       const last = rows[rows.length - 1]
-      return { id, telemetry: rows, next_cursor: more && last ? encodeCursor(last.ts, last.msg_uuid) : null }
+      return { id, telemetry: rows, next_cursor: more && last ? encodeCursor(last.ts, last.msg_uuid, desc) : null }
     },
   )
 
   async function gpuSeriesAnswer(id: string, q: TelemetryQuery, now: number) {
-    for (const name of ['limit', 'cursor'] as const) if (q[name] !== undefined) throw badParameter(`${name}: only without step (raw pages)`)
+    for (const name of ['limit', 'cursor', 'order'] as const) if (q[name] !== undefined) throw badParameter(`${name}: only without step (raw pages)`)
     if (q.detail === true) throw badParameter('detail: only without step (raw pages)')
     const stepSeconds = parseStep(q.step!)
     const agg = parseAgg(q.agg)

@@ -99,14 +99,14 @@ describe('tpipe gpus list', () => {
 })
 
 describe('tpipe gpus telemetry', () => {
-  it('prints a window as a table, filtered by metric', async () => {
+  it('prints a window as a table, newest first, filtered by metric', async () => {
     const r = await tpipe(['gpus', 'telemetry', GPU_A, '--api-url', api, '--start', '2026-06-01T00:00:01Z', '--end', '2026-06-01T00:00:02Z', '--metric', 'DCGM_FI_DEV_GPU_TEMP'])
     expect(r.exitCode).toBe(0)
     const lines = r.stdout.split('\n')
     expect(lines[0]).toMatch(/^TS\s+METRIC_NAME\s+VALUE\s+MSG_UUID$/)
     expect(lines.slice(1).map((l) => l.split(/\s+/).slice(0, 3).join(' '))).toEqual([
-      '2026-06-01T00:00:01.000000Z DCGM_FI_DEV_GPU_TEMP 41',
       '2026-06-01T00:00:02.000000Z DCGM_FI_DEV_GPU_TEMP 42',
+      '2026-06-01T00:00:01.000000Z DCGM_FI_DEV_GPU_TEMP 41',
     ])
   })
 
@@ -132,10 +132,10 @@ describe('tpipe gpus telemetry', () => {
     const missing = await tpipe(['gpus', 'telemetry', 'GPU-nope', '--api-url', api])
     expect(missing.exitCode).toBe(1)
     expect(missing.stderr.trim()).toBe('Error: apigw answered 404 TPIPE_ERR_GPU_NOT_FOUND: no telemetry for GPU GPU-nope')
-    const bad = await tpipe(['gpus', 'telemetry', GPU_A, '--api-url', api, '--start', 'yesterday'])
+    const bad = await tpipe(['gpus', 'telemetry', GPU_A, '--api-url', api, '--step', '1m', '--metric', 'x'.repeat(300)])
     expect(bad.exitCode).toBe(1)
     expect(bad.stderr.trim().split('\n')).toHaveLength(1)
-    expect(bad.stderr).toMatch(/^Error: apigw answered 400 TPIPE_ERR_BAD_PARAMETER: start_time/)
+    expect(bad.stderr).toMatch(/^Error: apigw answered 400 TPIPE_ERR_BAD_PARAMETER: metric/)
   })
 })
 

@@ -15,8 +15,9 @@ export class ApiError extends Error {
 }
 
 export interface TelemetryQuery {
-  start?: string | undefined
-  end?: string | undefined
+  /** start/end/window as the API takes them (the CLI checks and resolves its flags first). */
+  window?: [string, string][]
+  order?: 'asc' | 'desc' | undefined
   metrics?: readonly string[] | undefined
   limit?: number | undefined
   cursor?: string | undefined
@@ -70,14 +71,17 @@ export class ApiClient {
     return body as T
   }
 
-  async gpus(): Promise<Gpu[]> {
-    return (await this.get<{ gpus: Gpu[] }>('/api/v1/gpus')).gpus
+  async gpus(filter: { hostname?: string | undefined; model?: string | undefined } = {}): Promise<Gpu[]> {
+    const q: [string, string][] = []
+    if (filter.hostname !== undefined) q.push(['hostname', filter.hostname])
+    if (filter.model !== undefined) q.push(['model', filter.model])
+    return (await this.get<{ gpus: Gpu[] }>('/api/v1/gpus', q)).gpus
   }
 
   async telemetry(id: string, q: TelemetryQuery): Promise<TelemetryPage> {
-    const query: [string, string][] = []
-    if (q.start) query.push(['start_time', q.start])
-    if (q.end) query.push(['end_time', q.end])
+    const query: [string, string][] = [...(q.window ?? [])]
+    // The cursor carries its page's order: sending order again with it is allowed but unneeded.
+    if (q.order && !q.cursor) query.push(['order', q.order])
     for (const m of q.metrics ?? []) query.push(['metric', m])
     if (q.limit !== undefined) query.push(['limit', String(q.limit)])
     if (q.cursor) query.push(['cursor', q.cursor])

@@ -16,19 +16,20 @@ export function isRfc3339(s: string): boolean {
   return mo! >= 1 && mo! <= 12 && d! >= 1 && d! <= daysInMonth && h! <= 23 && mi! <= 59 && sec! <= 59 && oh! <= 15 && om! <= 59
 }
 
-export function encodeCursor(ts: string, msgUuid: string): string {
-  return Buffer.from(JSON.stringify([ts, msgUuid])).toString('base64url')
+/** A newest-first page's cursor carries its direction, so the next page goes on the same way. */
+export function encodeCursor(ts: string, msgUuid: string, desc = false): string {
+  return Buffer.from(JSON.stringify(desc ? [ts, msgUuid, 'desc'] : [ts, msgUuid])).toString('base64url')
 }
 
 /** The position after which the next page starts, or undefined when the text is not a cursor we made. */
-export function decodeCursor(cursor: string): { ts: string; msgUuid: string } | undefined {
+export function decodeCursor(cursor: string): { ts: string; msgUuid: string; desc: boolean } | undefined {
   if (!/^[A-Za-z0-9_-]{1,200}$/.test(cursor)) return undefined
   try {
     const v: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
-    if (!Array.isArray(v) || v.length !== 2) return undefined
+    if (!Array.isArray(v) || v.length < 2 || v.length > 3 || (v.length === 3 && v[2] !== 'desc')) return undefined
     const [ts, msgUuid] = v as unknown[]
     if (typeof ts !== 'string' || typeof msgUuid !== 'string' || !isRfc3339(ts) || !UUID_RE.test(msgUuid)) return undefined
-    return { ts, msgUuid }
+    return { ts, msgUuid, desc: v.length === 3 }
   } catch {
     return undefined
   }

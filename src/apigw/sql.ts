@@ -23,6 +23,8 @@ export interface TelemetryPage {
   metrics: readonly string[]
   limit: number
   after?: { ts: string; msgUuid: string } | undefined
+  /** Newest first: the same index read backwards. */
+  desc?: boolean
   /** Also container, pod, namespace and labels: these live only in the heap, so the scan is no longer index-only. */
   detail?: boolean
 }
@@ -40,7 +42,7 @@ export function telemetryPage(p: TelemetryPage): Query {
   let where = 't.gpu_uuid = $1 AND t.ts >= $2::timestamptz AND t.ts <= $3::timestamptz'
   if (p.after) {
     values.push(p.after.ts, p.after.msgUuid)
-    where += ` AND (t.ts, t.msg_uuid) > ($${values.length - 1}::timestamptz, $${values.length}::uuid)`
+    where += ` AND (t.ts, t.msg_uuid) ${p.desc ? '<' : '>'} ($${values.length - 1}::timestamptz, $${values.length}::uuid)`
   }
   if (p.metrics.length) {
     values.push(p.metrics)
@@ -48,11 +50,11 @@ export function telemetryPage(p: TelemetryPage): Query {
   }
   const detail = p.detail ? ', t.container, t.pod, t.namespace, t.labels' : ''
   return {
-    name: `apigw_telemetry_${p.after ? 'c' : ''}${p.metrics.length ? 'm' : ''}${p.detail ? 'd' : ''}`,
+    name: `apigw_telemetry_${p.after ? 'c' : ''}${p.metrics.length ? 'm' : ''}${p.detail ? 'd' : ''}${p.desc ? 'r' : ''}`,
     // ORDER BY names the table's columns (t.ts), not the text column of the same name in the output.
     text: `SELECT t.msg_uuid, ${TS_TEXT} AS ts, t.metric_name, t.value${detail}
            FROM telemetry AS t WHERE ${where}
-           ORDER BY t.ts, t.msg_uuid LIMIT $4`,
+           ORDER BY ${p.desc ? 't.ts DESC, t.msg_uuid DESC' : 't.ts, t.msg_uuid'} LIMIT $4`,
     values,
   }
 }

@@ -94,33 +94,23 @@ export interface GpuSeriesAnswer {
 }
 
 export interface PlotRequest {
-  /** A relative window (`1h`, `24h`) or absolute start/end. */
-  window?: string
-  start?: string
-  end?: string
-  step?: string
-  agg?: string
+  /** The window as API parameters (start/end/window), already checked; empty: the last hour. */
+  window: [string, string][]
+  /** Length of that window in seconds (to pick a step when none is given). */
+  spanSeconds?: number | undefined
+  step?: string | undefined
+  agg?: string | undefined
   metrics: readonly string[]
 }
 
 /** Query parameters of a plot: a step that gives about one bucket per terminal column unless one is given. */
 export function plotQuery(req: PlotRequest, columns: number): [string, string][] {
   const q: [string, string][] = req.metrics.map((m) => ['metric', m])
-  if (req.start) q.push(['start', req.start])
-  if (req.end) q.push(['end', req.end])
-  if (!req.start && !req.end) q.push(['window', req.window ?? '1h'])
+  q.push(...(req.window.length ? req.window : ([['window', '1h']] as [string, string][])))
   if (req.step) q.push(['step', req.step])
-  else {
-    const seconds = req.start ? (Date.parse(req.end ?? new Date().toISOString()) - Date.parse(req.start)) / 1000 : windowSeconds(req.window ?? '1h')
-    q.push(['step', durationText(chooseStep(seconds, Math.max(10, columns - LABEL_WIDTH - 2)))])
-  }
+  else q.push(['step', durationText(chooseStep(req.spanSeconds ?? 3600, Math.max(10, columns - LABEL_WIDTH - 2)))])
   q.push(['agg', req.agg ?? 'avg'])
   return q
-}
-
-function windowSeconds(w: string): number {
-  const m = /^(\d+)(s|m|h|d)$/.exec(w.replace(/^-/, ''))
-  return m ? Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[m[2] as 's'] : 3600
 }
 
 /** Every series of an answer as one chart each, metrics without points included (said so). */

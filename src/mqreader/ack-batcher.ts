@@ -64,7 +64,7 @@ export class AckBatcher {
       for (const w of batch) {
         for (const m of w.msgs) {
           this.store.pendingDone(m)
-          if (epoch[m.partition] === m.ep || !this.table.isOwned(m.partition)) this.store.forget(m.id)
+          if (epoch[m.partition] === m.loadEpoch || !this.table.isOwned(m.partition)) this.store.forget(m.id)
         }
         this.acked += w.msgs.length
         this.opts.onCount?.('acked', w.msgs.length)

@@ -8,6 +8,7 @@ import type { Pool } from '../db/pool.js'
 import { TpipeError } from '../errors.js'
 import { requireToken } from '../http/auth.js'
 import { buildServer, httpLimits } from '../http/server.js'
+import type { Service } from '../http/service.js'
 import { Counter, Gauge, createRegistry, type Registry } from '../metrics/index.js'
 import { PARTITION_COUNT } from '../partitions/hash.js'
 import { AssignmentPut, AssignmentView, parsePartitionList } from '../protocol/assignment.js'
@@ -64,10 +65,12 @@ export type ReaderConfig = Pick<
 
 export { MAX_GENERATION } from '../protocol/assignment.js'
 
-export interface MqreaderApp {
+export interface MqreaderApp extends Service {
   app: FastifyInstance
   owner: PartitionOwner
   registry: Registry
+  /** Starts following the assignment (file, ConfigMap or --partitions): the owner takes partitions from here on. */
+  start(): void
 }
 
 export function buildMqreader(config: ReaderConfig, deps: MqreaderDeps): MqreaderApp {
@@ -123,25 +126,28 @@ export function buildMqreader(config: ReaderConfig, deps: MqreaderDeps): Mqreade
   let apiWatch: AssignmentWatch | undefined
   // Assignment sources all feed owner.applyAssignment, whose generation check keeps the newest: the
   // ConfigMap watch through the API (changes in under a second) and the mounted file (the kubelet
-  // updates it within about a minute) can both be on, the file then being the fallback.
-  if (config.readerAssignmentConfigMap) {
-    const access = connectCluster({ kubeconfig: config.kubeconfig, context: config.kubeContext, namespace: config.namespace })
-    apiWatch = watchAssignmentConfigMap(
-      {
-        kubeConfig: access.kubeConfig,
-        namespace: access.namespace,
-        configMap: config.readerAssignmentConfigMap,
-        readerName: config.readerName,
-        relistIntervalMs: config.controllerRelistIntervalMs,
-        log: app.log as unknown as Logger,
-      },
-      owner,
-    )
-  }
-  if (config.assignmentFile) {
-    fileWatch = watchAssignmentFile(config.assignmentFile, config.readerName, owner, { pollMs: config.readerAssignmentPollMs, log: app.log as unknown as Logger })
-  } else if (!apiWatch) {
-    owner.applyAssignment({ generation: 0, partitions: config.partitions ?? Array.from({ length: PARTITION_COUNT }, (_, i) => i) })
+  // updates it within about a minute) can both be on, the file then being the fallback. They start
+  // with the service (runService calls start() once the app listens), not when it is built.
+  function start(): void {
+    if (config.readerAssignmentConfigMap) {
+      const access = connectCluster({ kubeconfig: config.kubeconfig, context: config.kubeContext, namespace: config.namespace })
+      apiWatch = watchAssignmentConfigMap(
+        {
+          kubeConfig: access.kubeConfig,
+          namespace: access.namespace,
+          configMap: config.readerAssignmentConfigMap,
+          readerName: config.readerName,
+          relistIntervalMs: config.controllerRelistIntervalMs,
+          log: app.log as unknown as Logger,
+        },
+        owner,
+      )
+    }
+    if (config.assignmentFile) {
+      fileWatch = watchAssignmentFile(config.assignmentFile, config.readerName, owner, { pollMs: config.readerAssignmentPollMs, log: app.log as unknown as Logger })
+    } else if (!apiWatch) {
+      owner.applyAssignment({ generation: 0, partitions: config.partitions ?? Array.from({ length: PARTITION_COUNT }, (_, i) => i) })
+    }
   }
 
   const queueAuth = requireToken(config.queueToken, 'TPIPE_QUEUE_TOKEN')
@@ -223,5 +229,5 @@ export function buildMqreader(config: ReaderConfig, deps: MqreaderDeps): Mqreade
     await owner.close()
   })
 
-  return { app, owner, registry }
+  return { app, owner, registry, start }
 }

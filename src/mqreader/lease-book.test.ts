@@ -62,7 +62,7 @@ function setup(partitions: number[], opts: Partial<LeaseBookOptions> = {}) {
   const add = (p: number, payload = '{"v":1}') => {
     const id = next++
     const { head, bytes } = renderMessageHead({ msg_uuid: UUID(id), key: `k${p}`, partition: p, payloadJson: payload, enqueued_at: '2026-11-30T00:00:00.000000Z' })
-    store.addLoaded({ id, uuid: UUID(id), partition: p, head, bytes, dc: 1, ep: table.epoch[p]! })
+    store.addLoaded({ id, uuid: UUID(id), partition: p, head, bytes, deliveries: 1, loadEpoch: table.epoch[p]! })
     return id
   }
   return { clock, table, store, book, events, add }
@@ -89,7 +89,7 @@ describe('LeaseBook', () => {
       ['redelivered', 2],
     ])
     const again = (await book.lease(10, 1000, 0))!
-    expect(again.msgs.map((m) => [m.id, m.dc])).toEqual([
+    expect(again.msgs.map((m) => [m.id, m.deliveries])).toEqual([
       [1, 2],
       [2, 2],
     ])

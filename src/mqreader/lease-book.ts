@@ -146,9 +146,9 @@ export class LeaseBook {
       // An older epoch in a partition we own again can only be a lease from before a drain that was
       // cancelled (resume): the lock was never released, the row is still queued, and the reload
       // skipped it while it was leased. It is ready again now, under the current epoch.
-      if (owned && epoch[p] !== m.ep && fromLease) m.ep = epoch[p]!
-      if (owned && epoch[p] === m.ep) {
-        m.dc++
+      if (owned && epoch[p] !== m.loadEpoch && fromLease) m.loadEpoch = epoch[p]!
+      if (owned && epoch[p] === m.loadEpoch) {
+        m.deliveries++
         const g = groups.get(p) ?? []
         g.push(m)
         groups.set(p, g)

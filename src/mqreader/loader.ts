@@ -43,7 +43,7 @@ interface Mark {
 }
 
 /** A loaded row (rowMode array) from `offset`: partition, id, msg_uuid, key, payload text, enqueued_at. */
-function makeMsg(row: unknown[], offset: number, ep: number): Msg {
+function makeMsg(row: unknown[], offset: number, loadEpoch: number): Msg {
   const partition = row[offset] as number
   const uuid = row[offset + 2] as string
   const { head, bytes } = renderMessageHead({
@@ -53,7 +53,7 @@ function makeMsg(row: unknown[], offset: number, ep: number): Msg {
     payloadJson: row[offset + 4] as string,
     enqueued_at: row[offset + 5] as string,
   })
-  return { id: Number(row[offset + 1]), uuid, partition, head, bytes, dc: 1, ep }
+  return { id: Number(row[offset + 1]), uuid, partition, head, bytes, deliveries: 1, loadEpoch }
 }
 
 export class Loader {

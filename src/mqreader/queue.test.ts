@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { ReadyQueue, type Msg } from './queue.js'
 import { renderLease } from '../protocol/lease.js'
 
-const msg = (id: number, dc = 1): Msg => ({ id, uuid: `u${id}`, partition: 0, head: `{"id":${id},"delivery_count":`, bytes: 30, dc, ep: 1 })
+const msg = (id: number, deliveries = 1): Msg => ({ id, uuid: `u${id}`, partition: 0, head: `{"id":${id},"delivery_count":`, bytes: 30, deliveries, loadEpoch: 1 })
 
 describe('ReadyQueue', () => {
   it('is FIFO and takes at most n', () => {

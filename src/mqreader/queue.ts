@@ -12,10 +12,10 @@ export interface Msg {
   /** UTF-8 bytes of the rendered message (head, count, closing brace): what lease byte bounds count. */
   readonly bytes: number
   /** Deliveries so far, counting the one in progress. */
-  dc: number
+  deliveries: number
   /** The partition's ownership epoch the message was loaded under (stale epochs are dropped); moved
    * forward when a cancelled drain resumes. */
-  ep: number
+  loadEpoch: number
 }
 
 /**

@@ -31,7 +31,7 @@ const ODD: [string, string][] = [
 
 describe('lease answer rendering', () => {
   it('renders answers the LeaseAnswer schema accepts, each message equal to its source, for odd keys and payloads', () => {
-    const msgs = ODD.map(([key, payload], i) => ({ ...renderMessageHead(source(i, key, payload)), dc: 1 + (i % 3) }))
+    const msgs = ODD.map(([key, payload], i) => ({ ...renderMessageHead(source(i, key, payload)), deliveries: 1 + (i % 3) }))
     const text = renderLease({ id: 'd5f1c3a0-0000-4000-8000-000000000001', expiresAt: Date.UTC(2026, 10, 30, 8), msgs })
     const answer = JSON.parse(text) as unknown
     expect([...Value.Errors(LeaseAnswer, answer)]).toEqual([])

@@ -90,7 +90,7 @@ export interface RenderableLease {
   readonly id: string
   /** Wall-clock milliseconds since the epoch. */
   readonly expiresAt: number
-  readonly msgs: readonly { readonly head: string; readonly dc: number }[]
+  readonly msgs: readonly { readonly head: string; readonly deliveries: number }[]
 }
 
 export const EMPTY_LEASE_ANSWER = '{"lease_id":null,"expires_at":null,"messages":[]}'
@@ -100,6 +100,6 @@ export function renderLease(lease: RenderableLease | null): string {
   if (!lease) return EMPTY_LEASE_ANSWER
   const msgs = lease.msgs
   const parts: string[] = new Array(msgs.length)
-  for (let i = 0; i < msgs.length; i++) parts[i] = msgs[i]!.head + msgs[i]!.dc + '}'
+  for (let i = 0; i < msgs.length; i++) parts[i] = msgs[i]!.head + msgs[i]!.deliveries + '}'
   return `{"lease_id":"${lease.id}","expires_at":"${new Date(lease.expiresAt).toISOString()}","messages":[${parts.join(',')}]}`
 }

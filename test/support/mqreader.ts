@@ -26,6 +26,7 @@ export async function startReader(
 ): Promise<RunningReader> {
   const r = buildMqreader(readerConfig(overrides), { pool: db.pool, databaseUrl: db.url, logger: silent, ...(onEvent ? { onEvent } : {}) })
   const address = await r.app.listen({ host: '127.0.0.1', port: 0 })
+  r.start()
   let closed = false
   return {
     ...r,

@@ -257,6 +257,8 @@ spec:
         target:
           type: Utilization
           averageUtilization: {{ $a.targetCPUUtilizationPercentage }}
+    {{- /* bufferMetric.enabled false: CPU only (no Prometheus Adapter, e.g. `tpipe up --skip-monitoring`). */}}
+    {{- if or (not (hasKey $a.bufferMetric "enabled")) $a.bufferMetric.enabled }}
     - type: Pods
       pods:
         metric:
@@ -264,6 +266,7 @@ spec:
         target:
           type: AverageValue
           averageValue: {{ $a.bufferMetric.averageValue | quote }}
+    {{- end }}
   {{- with $a.behavior }}
   behavior:
     {{- toYaml . | nindent 4 }}
