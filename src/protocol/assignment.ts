@@ -97,7 +97,7 @@ export function parsePartitionList(v: unknown): number[] {
 export function parseAssignmentDoc(text: string): AssignmentDoc {
   let raw: unknown
   try {
-    raw = parseYaml(text)
+    raw = parseYaml(text, { logLevel: 'error' }) // a warning (e.g. an unknown %directive) must not reach stderr: errors still throw
   } catch (err) {
     throw new Error(`assignment document is not JSON or YAML: ${(err as Error).message}`)
   }
