@@ -2,7 +2,7 @@ import { Flags } from '@oclif/core'
 import { TpipeCommand } from '../src/cli/base.js'
 import { execaExecutor } from '../src/cluster/exec.js'
 import { helmBinary, stageCharts } from '../src/cluster/helm.js'
-import { UpFailed, defaultUpOptions, renderForDryRun, runUp, type UpResult } from '../src/cluster/up.js'
+import { UpFailed, defaultUpOptions, hostPortsFor, renderForDryRun, runUp, type UpResult } from '../src/cluster/up.js'
 
 export default class Up extends TpipeCommand {
   static override summary = 'Create a local kind cluster and install the whole pipeline with Prometheus, Prometheus Adapter and autoscaling.'
@@ -16,6 +16,9 @@ export default class Up extends TpipeCommand {
     namespace: Flags.string({ description: 'Namespace of the pipeline.', default: 'tpipe' }),
     grafana: Flags.boolean({ description: 'Also install Grafana (official chart) with the PostgreSQL and Prometheus data sources and the tpipe dashboard.', default: false }),
     'skip-monitoring': Flags.boolean({ description: 'Install neither Prometheus nor Prometheus Adapter; the HPAs scale on CPU only (metrics-server).', default: false }),
+    'api-port': Flags.integer({ description: 'Loopback port for the API and dashboard (default 8080 for the cluster "tpipe", a stable other one for another --name).', min: 1, max: 65535 }),
+    'prometheus-port': Flags.integer({ description: 'Loopback port for Prometheus (default 9090 for "tpipe").', min: 1, max: 65535 }),
+    'grafana-port': Flags.integer({ description: 'Loopback port for Grafana with --grafana (default 3000 for "tpipe").', min: 1, max: 65535 }),
     'image-tag': Flags.string({ description: 'Tag of the tpipe image to build (default <version>-<git commit>; never "latest").' }),
   }
 
@@ -29,6 +32,12 @@ export default class Up extends TpipeCommand {
       namespace: flags.namespace,
       grafana: flags.grafana,
       skipMonitoring: flags['skip-monitoring'],
+      hostPorts: {
+        ...hostPortsFor(flags.name),
+        ...(flags['api-port'] ? { api: flags['api-port'] } : {}),
+        ...(flags['prometheus-port'] ? { prometheus: flags['prometheus-port'] } : {}),
+        ...(flags['grafana-port'] ? { grafana: flags['grafana-port'] } : {}),
+      },
       ...(flags['image-tag'] ? { imageTag: flags['image-tag'] } : {}),
     })
     // The preflight fills in the binaries it checked: a system helm/kubectl first, the bundled copies

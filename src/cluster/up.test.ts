@@ -35,6 +35,7 @@ function recorder(answer: (cmd: string, spec: CommandSpec) => Partial<CommandRes
   return { exec, calls }
 }
 
+const noneBusy = async () => []
 const allToolsOk = async () => (['docker', 'kind', 'helm', 'kubectl'] as const).map((name) => ({ name, ok: true }))
 
 function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -70,7 +71,7 @@ describe('planUp', () => {
     expect(install).toContain('--force-conflicts')
     expect(cmds.indexOf(install)).toBeLessThan(cmds.findIndex((c) => c.includes('rollout status statefulset/postgresql')))
     expect(cmds.findIndex((c) => c.includes('get job tpipe-migrate'))).toBeLessThan(cmds.findIndex((c) => c.includes('deployment/apigw')))
-    expect(cmds.filter((c) => c.includes('kind create cluster'))[0]).toContain(join(PACKAGE_ROOT, 'kind', 'cluster.yaml'))
+    expect(cmds.filter((c) => c.includes('kind create cluster'))[0]).toContain(`--config ${join(scratch, 'kind-cluster.yaml')}`)
   })
 
   it('--skip-monitoring installs neither Prometheus nor the adapter, and turns the HPAs’ buffer metric off', () => {
@@ -84,7 +85,7 @@ describe('planUp', () => {
 
   it('--recreate deletes the cluster before creating it', () => {
     const cluster = planUp(opts({ recreate: true })).find((s) => s.id === 'cluster')!
-    expect(cluster.commands.map(display)).toEqual(['kind get clusters', 'kind delete cluster --name tpipe', `kind create cluster --name tpipe --config ${join(PACKAGE_ROOT, 'kind', 'cluster.yaml')} --wait 5m`])
+    expect(cluster.commands.map(display)).toEqual(['kind get clusters', 'kind delete cluster --name tpipe', `kind create cluster --name tpipe --config ${join(scratch, 'kind-cluster.yaml')} --wait 5m`])
   })
 
   it('prints the Swagger UI path apigw really serves', () => {
@@ -95,6 +96,45 @@ describe('planUp', () => {
 
   it('tags images <version>-<commit>', () => {
     expect(defaultImageTag()).toMatch(/^0\.1\.0-([0-9a-f]{7,}|local)(-dirty-\d{8}t\d{4})?/)
+  })
+})
+
+describe('host ports of a second cluster (issue 12 defect 10)', () => {
+  const hostPorts = (yamlText: string) => (parse(yamlText).nodes[0].extraPortMappings as { containerPort: number; hostPort: number }[]).map((m) => m.hostPort)
+
+  it('a cluster with another --name publishes on other loopback ports than the default one, the same on every run', async () => {
+    const first = await runUp(opts({ dryRun: true }), { exec: recorder().exec })
+    const second = await runUp(defaultUpOptions({ name: 'demo', imageTag: '0.1.0-test', dryRun: true, stagingDir: join(scratch, 'demo', 'charts') }), { exec: recorder().exec })
+    const a = hostPorts(first.manifests![0]!.content)
+    const b = hostPorts(second.manifests![0]!.content)
+    expect(a).toEqual([8080, 9090, 3000])
+    for (const p of b) expect(a, `demo's host ports ${b.join(', ')}`).not.toContain(p)
+    expect(second.endpoints.api).toBe(`http://localhost:${b[0]}/api/v1/gpus`)
+    expect(second.endpoints.prometheus).toBe(`http://localhost:${b[1]}`)
+    expect(defaultUpOptions({ name: 'demo', imageTag: 'x' }).hostPorts).toEqual(defaultUpOptions({ name: 'demo', imageTag: 'y' }).hostPorts)
+    // Everything else in kind/cluster.yaml is kept (node image, NodePorts, loopback only).
+    const cfg = parse(second.manifests![0]!.content)
+    expect(cfg.nodes[0].image).toBe(parse(readFileSync(join(PACKAGE_ROOT, 'kind', 'cluster.yaml'), 'utf8')).nodes[0].image)
+    expect(cfg.nodes[0].extraPortMappings.map((m: { containerPort: number; listenAddress: string }) => `${m.listenAddress}:${m.containerPort}`)).toEqual(['127.0.0.1:30080', '127.0.0.1:30090', '127.0.0.1:30300'])
+  })
+
+  it('a taken host port stops the run before kind create, naming the port and the flags (the real check on a port held here)', async () => {
+    const { createServer } = await import('node:net')
+    const holder = createServer()
+    await new Promise<void>((r) => holder.listen(0, '127.0.0.1', r))
+    const taken = (holder.address() as { port: number }).port
+    try {
+      const { exec, calls } = recorder()
+      const o = opts({ hostPorts: { api: taken, prometheus: 9090, grafana: 3000 } })
+      const err = (await runUp(o, { exec, checkTools: allToolsOk, renderer: 'silent', busyPorts: async (ports) => (await import('./up.js')).busyPorts(ports.filter((p) => p === taken)) }).catch((e: unknown) => e)) as UpFailed
+      expect(err).toBeInstanceOf(UpFailed)
+      expect(err.step).toBe('cluster')
+      expect(err.message).toMatch(new RegExp(`host port ${taken} on 127\\.0\\.0\\.1 is in use`))
+      expect(err.message).toMatch(/--api-port, --prometheus-port, --grafana-port/)
+      expect(calls.some((c) => c.cmd.startsWith('kind create'))).toBe(false)
+    } finally {
+      holder.close()
+    }
   })
 })
 
@@ -111,7 +151,7 @@ describe('preflight versions', () => {
     expect(checks.find((c) => c.name === 'kind')).toMatchObject({ ok: false, version: '0.27.0' })
     expect(checks.find((c) => c.name === 'kind')!.problem).toMatch(/kind 0\.27\.0 is too old \(need 0\.31\.0 or newer\)/)
     const { exec } = recorder()
-    const err = (await runUp(opts(), { exec, renderer: 'silent', checkTools: async () => checks }).catch((e: unknown) => e)) as UpFailed
+    const err = (await runUp(opts(), { exec, renderer: 'silent', busyPorts: noneBusy, checkTools: async () => checks }).catch((e: unknown) => e)) as UpFailed
     expect(err.step).toBe('preflight')
     expect(err.message).toMatch(/kind: kind\/cluster\.yaml pins the kindest\/node image built for kind v0\.31\.0/)
     tool('kind', 'kind v0.31.0 go1.25.5 linux/amd64')
@@ -122,7 +162,7 @@ describe('preflight versions', () => {
 describe('runUp', () => {
   it('creates a missing cluster and runs every step in order; the migration Job gets the rendered manifest on stdin', async () => {
     const { exec, calls } = recorder((cmd) => (cmd.startsWith('helm template') ? { stdout: 'kind: Job\nmetadata:\n  name: tpipe-migrate\n' } : cmd === 'kind get clusters' ? { stdout: 'other\n' } : undefined))
-    const res = await runUp(opts(), { exec, checkTools: allToolsOk, renderer: 'silent' })
+    const res = await runUp(opts(), { exec, checkTools: allToolsOk, renderer: 'silent', busyPorts: noneBusy })
     const cmds = calls.map((c) => c.cmd)
     expect(cmds[0]).toBe('kind get clusters')
     expect(cmds[1]).toMatch(/^kind create cluster --name tpipe/)
@@ -142,7 +182,7 @@ describe('runUp', () => {
       if (cmd.startsWith('kind load docker-image')) return { exitCode: 1, stderr: 'ERROR: failed to load image: content digest sha256:abc not found' }
       return undefined
     })
-    await runUp(opts(), { exec, checkTools: allToolsOk, renderer: 'silent' })
+    await runUp(opts(), { exec, checkTools: allToolsOk, renderer: 'silent', busyPorts: noneBusy })
     const cmds = calls.map((c) => c.cmd)
     expect(cmds.some((c) => c.startsWith('kind create'))).toBe(false)
     const save = cmds.findIndex((c) => c.startsWith('docker save --output'))
@@ -152,7 +192,7 @@ describe('runUp', () => {
 
   it('a failing step stops the run and names the step, the command output and how to get the logs', async () => {
     const { exec, calls } = recorder((cmd) => (cmd.startsWith('kubectl get job') ? { exitCode: 1, stderr: 'error: the server was unable to return a response in the time allotted' } : undefined))
-    const err = await runUp(opts(), { exec, checkTools: allToolsOk, renderer: 'silent' }).catch((e: unknown) => e)
+    const err = await runUp(opts(), { exec, checkTools: allToolsOk, renderer: 'silent', busyPorts: noneBusy }).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(UpFailed)
     const e = err as UpFailed
     expect(e.step).toBe('migrations')
@@ -179,7 +219,7 @@ describe('runUp', () => {
     }
     const started = Date.now()
     const outcome = await Promise.race([
-      runUp(opts(), { exec: hang, checkTools: allToolsOk, renderer: 'silent', pollMs: 10 }).then(() => 'completed', (e: unknown) => e),
+      runUp(opts(), { exec: hang, checkTools: allToolsOk, renderer: 'silent', busyPorts: noneBusy, pollMs: 10 }).then(() => 'completed', (e: unknown) => e),
       new Promise((r) => setTimeout(() => r('still waiting after 3s'), 3000)),
     ])
     expect(outcome).toBeInstanceOf(UpFailed)
@@ -204,7 +244,7 @@ describe('runUp', () => {
     const { exec, calls } = recorder()
     const err = await runUp(opts(), {
       exec,
-      renderer: 'silent',
+      renderer: 'silent', busyPorts: noneBusy,
       checkTools: async () => [
         { name: 'docker', ok: false, problem: 'docker not found on PATH; install Docker' },
         { name: 'kind', ok: true },
@@ -220,7 +260,7 @@ describe('runUp', () => {
     const res = await runUp(opts({ dryRun: true }), { exec, render: async () => [{ name: 'rendered', content: 'kind: Deployment' }] })
     expect(calls).toEqual([])
     expect(res.dryRun).toBe(true)
-    expect(res.manifests?.map((m) => m.name)).toEqual(['kind/cluster.yaml', 'rendered'])
+    expect(res.manifests?.map((m) => m.name)).toEqual([join(scratch, 'kind-cluster.yaml'), 'rendered'])
     expect(res.steps.find((s) => s.id === 'image')!.commands[2]).toMatch(/# only if kind load docker-image failed$/)
   })
 })

@@ -4,11 +4,13 @@
 // idempotent: re-running converges (`kind get clusters` before create, `helm upgrade --install`, a
 // migration Job that is deleted and re-applied, migrations that are advisory-locked).
 import { execFileSync } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { Listr, PRESET_TIMER } from 'listr2'
-import { parseAllDocuments } from 'yaml'
+import { parseAllDocuments, parseDocument } from 'yaml'
 import { checkBuildContext, type BuildContextCheck } from './dockerfile.js'
 import { CommandFailed, display, type CommandResult, type CommandSpec, type Executor } from './exec.js'
 import { UMBRELLA_CHART, copyCharts, dependencyUpdateArgs, helmTemplate } from './helm.js'
@@ -78,6 +80,62 @@ export interface UpOptions {
    * CPU). Grafana's Prometheus data source then has nothing behind it.
    */
   skipMonitoring?: boolean
+  /**
+   * Loopback ports kind publishes the NodePorts on. Default: 8080/9090/3000 for the cluster "tpipe", and a
+   * stable other set for any other --name, so a second cluster does not collide with the first.
+   */
+  hostPorts: HostPorts
+}
+
+export interface HostPorts {
+  api: number
+  prometheus: number
+  grafana: number
+}
+
+/** NodePort (kind/cluster.yaml containerPort) → which host port publishes it. */
+const NODE_PORTS: Record<number, keyof HostPorts> = { 30080: 'api', 30090: 'prometheus', 30300: 'grafana' }
+export const DEFAULT_HOST_PORTS: HostPorts = { api: 8080, prometheus: 9090, grafana: 3000 }
+
+/**
+ * The host ports of cluster `name`: the defaults for "tpipe"; for another name the defaults plus a
+ * stable offset (10000 + 10 × (hash of the name mod 100)) — the same on every run, so re-running `tpipe up
+ * --name demo` prints the same endpoints, and in practice distinct from the default cluster's.
+ */
+export function hostPortsFor(name: string): HostPorts {
+  if (name === 'tpipe') return DEFAULT_HOST_PORTS
+  const offset = 10_000 + 10 * (createHash('sha256').update(name).digest().readUInt16BE(0) % 100)
+  return { api: 8080 + offset, prometheus: 9090 + offset, grafana: 3000 + offset }
+}
+
+/** kind/cluster.yaml with the host ports of this cluster. */
+export function kindConfig(o: Pick<UpOptions, 'root' | 'hostPorts'>): string {
+  const doc = parseDocument(readFileSync(join(o.root, 'kind', 'cluster.yaml'), 'utf8'))
+  const maps = doc.getIn(['nodes', 0, 'extraPortMappings']) as { items: { get(k: string): unknown; set(k: string, v: unknown): void }[] }
+  for (const m of maps.items) {
+    const which = NODE_PORTS[Number(m.get('containerPort'))]
+    if (which) m.set('hostPort', o.hostPorts[which])
+  }
+  return doc.toString()
+}
+
+/** Where `tpipe up` writes this cluster's kind config. */
+export function kindConfigPath(o: Pick<UpOptions, 'stagingDir'>): string {
+  return join(dirname(o.stagingDir), 'kind-cluster.yaml')
+}
+
+/** Host ports already taken on 127.0.0.1 (kind would fail to create the cluster on them). */
+export async function busyPorts(ports: readonly number[]): Promise<number[]> {
+  const busy: number[] = []
+  for (const port of ports) {
+    const free = await new Promise<boolean>((done) => {
+      const srv = createServer()
+      srv.once('error', () => done(false))
+      srv.listen(port, '127.0.0.1', () => srv.close(() => done(true)))
+    })
+    if (!free) busy.push(port)
+  }
+  return busy
 }
 
 export interface Endpoints {
@@ -90,14 +148,20 @@ export interface Endpoints {
   grafana?: string
 }
 
-export const ENDPOINTS: Endpoints = {
-  dashboard: 'http://localhost:8080/',
-  api: 'http://localhost:8080/api/v1/gpus',
-  swaggerUi: 'http://localhost:8080/swagger',
-  prometheus: 'http://localhost:9090',
+export function endpointsFor(p: HostPorts): Required<Endpoints> {
+  return {
+    dashboard: `http://localhost:${p.api}/`,
+    api: `http://localhost:${p.api}/api/v1/gpus`,
+    swaggerUi: `http://localhost:${p.api}/swagger`,
+    prometheus: `http://localhost:${p.prometheus}`,
+    grafana: `http://localhost:${p.grafana}/d/tpipe-fleet`,
+  }
 }
 
-export const GRAFANA_URL = 'http://localhost:3000/d/tpipe-fleet'
+const { grafana: GRAFANA_DEFAULT_URL, ...DEFAULT_ENDPOINTS } = endpointsFor(DEFAULT_HOST_PORTS)
+/** The endpoints of the default cluster "tpipe". */
+export const ENDPOINTS: Endpoints = DEFAULT_ENDPOINTS
+export const GRAFANA_URL = GRAFANA_DEFAULT_URL
 
 export interface UpResult {
   cluster: string
@@ -181,6 +245,7 @@ export function defaultUpOptions(over: Partial<UpOptions> = {}): UpOptions {
     imageTag: over.imageTag ?? defaultImageTag(root),
     stagingDir: join(tmpdir(), `tpipe-up-${name}`, 'charts'),
     root,
+    hostPorts: hostPortsFor(name),
     ...over,
   }
 }
@@ -195,7 +260,7 @@ function pipelineSets(o: UpOptions): Record<string, string> {
   return o.skipMonitoring ? { 'mqwriter.autoscaling.bufferMetric.enabled': 'false', 'mqreader.autoscaling.bufferMetric.enabled': 'false' } : {}
 }
 
-/** The ordered plan of `tpipe up`: pure, no I/O. */
+/** The ordered plan of `tpipe up`: runs nothing (it reads the Dockerfile to list the build context). */
 export function planUp(o: UpOptions): PlannedStep[] {
   if (o.imageTag === 'latest' || o.imageTag === '') throw new Error('the image tag must be a pinned version, not "latest"')
   const ctx = `kind-${o.name}`
@@ -232,7 +297,10 @@ export function planUp(o: UpOptions): PlannedStep[] {
       commands: [
         { tool: 'kind', args: ['get', 'clusters'] },
         ...(o.recreate ? [{ tool: 'kind', args: ['delete', 'cluster', '--name', o.name], when: 'the cluster exists (--recreate)' }] : []),
-        { tool: 'kind', args: ['create', 'cluster', '--name', o.name, '--config', join(o.root, 'kind', 'cluster.yaml'), '--wait', '5m'], when: o.recreate ? 'always (--recreate)' : 'the cluster does not exist' },
+        { tool: 'kind', args: ['create', 'cluster', '--name', o.name, '--config', kindConfigPath(o), '--wait', '5m'], when: o.recreate ? 'always (--recreate)' : 'the cluster does not exist' },
+      ],
+      notes: [
+        `write ${kindConfigPath(o)}: kind/cluster.yaml with host ports API ${o.hostPorts.api}, Prometheus ${o.hostPorts.prometheus}, Grafana ${o.hostPorts.grafana} (127.0.0.1; checked free before creating)`,
       ],
     },
     {
@@ -307,8 +375,8 @@ export function planUp(o: UpOptions): PlannedStep[] {
 }
 
 function endpoints(o: UpOptions): Endpoints {
-  const { prometheus, ...rest } = ENDPOINTS
-  return { ...rest, ...(o.skipMonitoring ? {} : { prometheus }), ...(o.grafana ? { grafana: GRAFANA_URL } : {}) }
+  const { prometheus, grafana, ...rest } = endpointsFor(o.hostPorts)
+  return { ...rest, ...(o.skipMonitoring ? {} : { prometheus }), ...(o.grafana ? { grafana } : {}) }
 }
 
 function summary(o: UpOptions, steps: PlannedStep[], durations: Map<UpStepId, number>): UpResult {
@@ -367,6 +435,8 @@ export interface RunUpDeps {
   migrationTimeoutMs?: number
   /** Progress output: listr2 'default' (a TTY), 'simple', or 'silent' (--json, tests). */
   renderer?: 'default' | 'simple' | 'silent'
+  /** Which of these loopback ports are taken (injected by tests). */
+  busyPorts?: (ports: readonly number[]) => Promise<number[]>
 }
 
 async function must(exec: Executor, spec: CommandSpec): Promise<CommandResult> {
@@ -398,6 +468,16 @@ async function runStep(o: UpOptions, step: PlannedStep, deps: RunUpDeps, report:
         return
       }
       if (exists && o.recreate) await must(deps.exec, at(1))
+      const ports = [o.hostPorts.api, o.hostPorts.prometheus, o.hostPorts.grafana]
+      const busy = await (deps.busyPorts ?? busyPorts)(ports)
+      if (busy.length > 0) {
+        throw new Error(
+          `host port${busy.length > 1 ? 's' : ''} ${busy.join(', ')} on 127.0.0.1 ${busy.length > 1 ? 'are' : 'is'} in use (another kind cluster, or another program): ` +
+            `choose others with --api-port, --prometheus-port, --grafana-port (this cluster would use ${ports.join(', ')})`,
+        )
+      }
+      mkdirSync(dirname(kindConfigPath(o)), { recursive: true })
+      writeFileSync(kindConfigPath(o), kindConfig(o))
       await must(deps.exec, at(cmd.length - 1))
       return
     }
@@ -458,7 +538,7 @@ export async function runUp(o: UpOptions, deps: RunUpDeps): Promise<UpResult> {
       const e = new Error(`the image build context ${result.build.context} lacks ${result.build.missing.join(', ')} (the Dockerfile copies ${result.build.copies.join(', ')})`)
       throw new UpFailed('image', steps.find((s) => s.id === 'image')!.title, e, 'reinstall the package, or run tpipe up from a clone')
     }
-    result.manifests = [{ name: 'kind/cluster.yaml', content: readFileSync(join(o.root, 'kind', 'cluster.yaml'), 'utf8') }, ...(deps.render ? await deps.render(o) : [])]
+    result.manifests = [{ name: kindConfigPath(o), content: kindConfig(o) }, ...(deps.render ? await deps.render(o) : [])]
     return result
   }
   let failure: UpFailed | undefined
