@@ -264,6 +264,36 @@ describe('tpipe dev, scale and status', () => {
     expect(longest).toBeLessThanOrEqual(1200)
   })
 
+  it('scales readers 3 → 2 live: the removed reader hands its partitions over with no lease left to time out, in seconds', async () => {
+    const before = await control<Status>(home, '/status')
+    const stats = (url: string) => fetch(`${url}/v1/stats`, { signal: AbortSignal.timeout(2000) }).then((r) => r.json() as Promise<{ leases_expired_total: number; redelivered_total: number }>)
+    // The removed reader's counters, sampled until it stops answering (its last answer is what it ended with).
+    const removed = before.readers.find((r) => r.name === 'mqreader-2')!
+    let lastRemoved = await stats(removed.url)
+    let watching = true
+    const watcher = (async () => {
+      while (watching) {
+        lastRemoved = await stats(removed.url).catch(() => lastRemoved)
+        await new Promise((r) => setTimeout(r, 100))
+      }
+    })()
+    const t0 = Date.now()
+    const scaled = await tpipeAsync(['scale', 'mqreader', '2'], env)
+    const tookMs = Date.now() - t0
+    watching = false
+    await watcher
+    expect(scaled.stderr).toBe('')
+    expect(scaled.code).toBe(0)
+    expect(scaled.stdout).toMatch(/mqreader: 3 → 2 replicas on the tpipe dev instance/)
+    // Old behaviour: collectors restarted and the removed reader's leases stayed out until their 30 s
+    // visibility timeout. Now the collectors ack what they hold before the reader lets go.
+    expect(lastRemoved.leases_expired_total).toBe(0)
+    expect(tookMs).toBeLessThan(30_000) // the visibility timeout: a move that waited on an expiry would take longer
+    const after = await control<Status>(home, '/status')
+    expect(after.readers.map((r) => r.partitionCount).sort()).toEqual([128, 128])
+    for (const r of after.readers) expect((await stats(r.url)).leases_expired_total, r.name).toBe(0)
+  })
+
   it('Ctrl-C (SIGINT to the process group) stops in order, reports no crash, and leaves nothing in the queue', async () => {
     const t0 = Date.now()
     process.kill(-dev!.pid!, 'SIGINT')
@@ -271,7 +301,7 @@ describe('tpipe dev, scale and status', () => {
     expect(Date.now() - t0).toBeLessThan(30_000)
     expect(code).toBe(0)
     expect(output).not.toMatch(/exited \(code|restarting|ECONNRESET/)
-    const order = ['streamer ×2 stopped', 'mqwriter ×1 stopped', 'queue drained', 'mqreader ×3 stopped', 'collector ×2 stopped', 'apigw ×1 stopped']
+    const order = ['streamer ×2 stopped', 'mqwriter ×1 stopped', 'queue drained', 'mqreader ×2 stopped', 'collector ×2 stopped', 'apigw ×1 stopped']
     const at = order.map((line) => output.indexOf(line))
     expect(at.every((i) => i >= 0)).toBe(true)
     expect([...at].sort((a, b) => a - b)).toEqual(at)
