@@ -26,8 +26,13 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) THEN
       BEGIN
         EXECUTE format('CREATE ROLE %I NOLOGIN', r);
-      EXCEPTION WHEN duplicate_object OR unique_violation THEN
-        NULL;
+      EXCEPTION
+        WHEN duplicate_object OR unique_violation THEN
+          NULL;
+        WHEN insufficient_privilege THEN
+          RAISE EXCEPTION 'creating the service role % needs CREATEROLE, which % lacks', r, current_user
+            USING HINT = 'ALTER ROLE ' || quote_ident(current_user) || ' CREATEROLE (as a superuser), or have an administrator run: '
+                         || 'CREATE ROLE tpipe_mqwriter NOLOGIN; CREATE ROLE tpipe_mqreader NOLOGIN; CREATE ROLE tpipe_collector NOLOGIN; CREATE ROLE tpipe_apigw NOLOGIN';
       END;
     END IF;
   END LOOP;

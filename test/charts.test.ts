@@ -14,6 +14,7 @@ import type { Scope } from '../src/config/types.js'
 import { CHARTS, LIBRARY_CHART, copyCharts, SERVICE_CHARTS, UMBRELLA_CHART, helmBinary, helmTemplate, runHelm, stageCharts } from '../src/cluster/helm.js'
 import { PACKAGE_ROOT } from '../src/cluster/tools.js'
 import { ADDONS } from '../src/cluster/up.js'
+import { DB_SERVICES, loginEnv } from '../src/db/roles.js'
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- rendered manifests are untyped YAML */
 type K8s = any
@@ -60,6 +61,8 @@ const ENV_NAMES = new Map<string, Scope[] | 'all'>()
 for (const s of Object.values(SETTINGS) as { env: string; envAliases?: readonly string[]; scopes: readonly Scope[] | 'all' }[]) {
   for (const n of [s.env, ...(s.envAliases ?? [])]) ENV_NAMES.set(n, s.scopes === 'all' ? 'all' : [...s.scopes])
 }
+// What `tpipe migrate up --roles` reads besides settings: each service user's name and password (src/db/roles.ts).
+for (const s of DB_SERVICES) for (const n of Object.values(loginEnv(s))) ENV_NAMES.set(n, ['cli'])
 
 beforeAll(async () => {
   const h = helmBinary()
@@ -609,10 +612,52 @@ describe('PostgreSQL, migrations and the streamer CSV', () => {
     expect(c.readinessProbe.exec.command.join(' ')).toMatch(/pg_isready/)
     const secret = objs.find((o) => o.kind === 'Secret' && o.metadata.name === 'postgresql')
     expect(secret.stringData['database-url']).toMatch(/^postgres:\/\/tpipe:[A-Za-z0-9]+@postgresql\.tpipe\.svc:5432\/tpipe$/)
-    for (const { owner, spec } of pods(objs)) {
+    // The owner's URL goes only to the migration Job; every service has its own user (next test).
+    const users = pods(objs).filter(({ spec }) => spec.containers[0].env?.some((e: K8s) => e.name === 'TPIPE_DATABASE_URL'))
+    expect(users.map(({ owner }) => `${owner.kind}/${owner.metadata.name}`).sort()).toEqual(['Deployment/apigw', 'Deployment/collector', 'Deployment/mqwriter', 'Job/tpipe-migrate', 'StatefulSet/mqreader'])
+    for (const { owner, spec } of users) {
+      const db = spec.containers[0].env.find((e: K8s) => e.name === 'TPIPE_DATABASE_URL')
+      const expected = owner.kind === 'Job' ? { name: 'postgresql', key: 'database-url' } : { name: `tpipe-db-${owner.metadata.name}`, key: 'database-url' }
+      expect(db.valueFrom.secretKeyRef, owner.metadata.name).toEqual(expected)
+    }
+  })
+
+  it('least-privilege database users (issue 17): a Secret per service with its own user, random password and URL; the migration Job creates the users from them', () => {
+    const objs = renders.default!
+    const job = objs.find((o) => o.kind === 'Job')
+    const jobEnv = new Map<string, K8s>(job.spec.template.spec.containers[0].env.map((e: K8s) => [e.name, e]))
+    const passwords = new Set<string>()
+    for (const service of DB_SERVICES) {
+      const secret = objs.find((o) => o.kind === 'Secret' && o.metadata.name === `tpipe-db-${service}`)
+      expect(secret, service).toBeDefined()
+      // Kept on uninstall (the users outlive the release in the kept volume) and looked up on upgrade.
+      expect(secret.metadata.annotations['helm.sh/resource-policy']).toBe('keep')
+      const { username, password } = secret.stringData
+      expect(username).toBe(`tpipe_${service}_login`)
+      expect(password).toMatch(/^[A-Za-z0-9]{40}$/)
+      passwords.add(password)
+      expect(secret.stringData['database-url']).toBe(`postgres://${username}:${password}@postgresql.tpipe.svc:5432/tpipe`)
+      expect(jobEnv.get(loginEnv(service).user)?.valueFrom?.secretKeyRef).toEqual({ name: secret.metadata.name, key: 'username' })
+      expect(jobEnv.get(loginEnv(service).password)?.valueFrom?.secretKeyRef).toEqual({ name: secret.metadata.name, key: 'password' })
+    }
+    expect(passwords.size).toBe(DB_SERVICES.length)
+    expect(job.spec.template.spec.containers[0].args).toEqual(['migrate', 'up', '--roles'])
+    const template = readFileSync(join(ROOT, 'charts', 'telemetry-pipeline', 'templates', 'db-roles-secrets.yaml'), 'utf8')
+    expect(template).toMatch(/lookup "v1" "Secret" \$\.Release\.Namespace \$name/)
+  })
+
+  it('with global.database.serviceRoles.enabled=false every service uses the owner Secret and the Job only migrates; an external PostgreSQL needs databaseRoles.host', async () => {
+    const off = docs(await helmTemplate(helm, join(staged, UMBRELLA_CHART), { set: { 'global.database.serviceRoles.enabled': 'false' } }))
+    expect(off.filter((o) => o.kind === 'Secret' && o.metadata.name.startsWith('tpipe-db-'))).toEqual([])
+    for (const { owner, spec } of pods(off)) {
       const db = spec.containers[0].env?.find((e: K8s) => e.name === 'TPIPE_DATABASE_URL')
       if (db) expect(db.valueFrom.secretKeyRef, owner.metadata.name).toEqual({ name: 'postgresql', key: 'database-url' })
     }
+    expect(off.find((o) => o.kind === 'Job').spec.template.spec.containers[0].args).toEqual(['migrate', 'up'])
+    await expect(helmTemplate(helm, join(staged, UMBRELLA_CHART), { set: { 'postgresql.enabled': 'false' } })).rejects.toThrow(/databaseRoles\.host/)
+    const external = docs(await helmTemplate(helm, join(staged, UMBRELLA_CHART), { set: { 'postgresql.enabled': 'false', 'databaseRoles.host': 'db.example', 'databaseRoles.port': '6432', 'databaseRoles.database': 'telemetry' } }))
+    const s = external.find((o) => o.kind === 'Secret' && o.metadata.name === 'tpipe-db-apigw')
+    expect(s.stringData['database-url']).toMatch(/^postgres:\/\/telemetry_apigw_login:[A-Za-z0-9]{40}@db\.example:6432\/telemetry$/)
   })
 
   it('migrations: a post-install and pre-upgrade hook Job running `tpipe migrate up` once PostgreSQL answers (defect 2)', () => {
@@ -623,7 +668,7 @@ describe('PostgreSQL, migrations and the streamer CSV', () => {
       expect(job.metadata.annotations['helm.sh/hook'].split(',').sort()).toEqual(['post-install', 'pre-upgrade'])
       expect(job.metadata.annotations['helm.sh/hook-delete-policy']).toBe('before-hook-creation,hook-succeeded')
       const spec = job.spec.template.spec
-      expect(spec.containers[0].args).toEqual(['migrate', 'up'])
+      expect(spec.containers[0].args).toEqual(['migrate', 'up', '--roles'])
       expect(spec.initContainers[0].command.join(' ')).toMatch(/until pg_isready/)
       expect(spec.restartPolicy).toBe('Never')
       // A failing migration fails again: few retries, so the Job is Failed quickly (tpipe up shows the logs).

@@ -2,6 +2,9 @@
 // user (made by ensureServiceLogins, member of the group role of migration 1764209000000) can do its job
 // — the whole pipeline flows with every service on its own user — and cannot do more.
 import { randomUUID } from 'node:crypto'
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import pg from 'pg'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -16,7 +19,7 @@ import { waitFor } from '../util/async.js'
 import { createTestDatabase, type TestDatabase } from '../../test/support/db.js'
 import { payload, postJson, startReader } from '../../test/support/mqreader.js'
 import { createPool, type Pool } from './pool.js'
-import { DB_SERVICES, ensureServiceLogins, loginName, randomPassword, serviceUrl, SERVICE_GROUPS, type DbService, type ServiceLogin } from './roles.js'
+import { DB_SERVICES, ensureServiceLogins, loginEnv, loginName, provisionServiceLogins, randomPassword, rolePasswordsFile, serviceUrl, SERVICE_GROUPS, type DbService, type ServiceLogin } from './roles.js'
 
 const silent = pino({ level: 'silent' })
 let db: TestDatabase
@@ -117,6 +120,34 @@ describe('service roles', () => {
     await expect(ensureServiceLogins(db.url, [{ service: 'apigw', user: 'tpipe_collector', password: 'x' }])).rejects.toThrow(/group role/)
   })
 
+  it('provisionServiceLogins: names and passwords from TPIPE_DB_USER_/TPIPE_DB_PASSWORD_<SERVICE>, else <database>_<service>_login with the home file (0600, reused)', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'tpipe-roles-'))
+    try {
+      const own = `${db.name}_own_writer`
+      extraRoles.push(own)
+      const pw = randomPassword()
+      const first = await provisionServiceLogins(db.url, { home, env: { [loginEnv('mqwriter').user]: own, [loginEnv('mqwriter').password]: pw } })
+      expect(first.map((l) => l.user)).toEqual([own, ...DB_SERVICES.slice(1).map((s) => loginName(s, db.name))])
+      expect(first[0]!.url).toBe(serviceUrl(db.url, { user: own, password: pw }))
+      expect(statSync(rolePasswordsFile(home)).mode & 0o777).toBe(0o600)
+      const stored = JSON.parse(readFileSync(rolePasswordsFile(home), 'utf8')) as Record<string, string>
+      expect(first[1]!.url).toBe(serviceUrl(db.url, { user: loginName('mqreader', db.name), password: stored.mqreader! }))
+      // Again: same passwords (the running services' URLs stay valid), and every URL logs in.
+      const again = await provisionServiceLogins(db.url, { home, env: { [loginEnv('mqwriter').user]: own, [loginEnv('mqwriter').password]: pw } })
+      expect(again).toEqual(first)
+      for (const l of again) {
+        const c = new pg.Client({ connectionString: l.url })
+        await c.connect()
+        expect((await c.query('SELECT current_user AS u')).rows[0].u).toBe(l.user)
+        await c.end()
+      }
+    } finally {
+      rmSync(home, { recursive: true, force: true })
+      // The other users now have the home's passwords: the pools of the next tests need theirs back.
+      await ensureServiceLogins(db.url, logins)
+    }
+  })
+
   it('the pipeline flows with every service on its own user: publish → lease/ack → telemetry, dead letters, partitions, rollups → API', async () => {
     const writer = buildMqwriter({ ...loadConfig({}, {}, 'mqwriter'), metricsEnabled: false }, { pool: pools.mqwriter, logger: silent })
     const writerUrl = await writer.app.listen({ host: '127.0.0.1', port: 0 })
@@ -141,7 +172,7 @@ describe('service roles', () => {
         what: 'the batch persisted and acked under the service roles',
       })
       // The collector's own maintenance pass and derive job ran as tpipe_collector.
-      expect(await count('telemetry_latest')).toBe(3)
+      await waitFor(async () => ((await count('telemetry_latest')) === 3 ? true : undefined), { timeoutMs: 10_000, what: 'the derive job (as the collector) to fill telemetry_latest' })
       const c = new pg.Client({ connectionString: urls.collector })
       await c.connect()
       try {

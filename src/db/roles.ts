@@ -3,6 +3,8 @@
 // (members of those groups), each with its own random password, and builds their URLs. Run as the owner
 // (the URL migrations use): `tpipe migrate up --roles`, `tpipe dev`, the charts' migration Job.
 import { createHash, randomBytes } from 'node:crypto'
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import pg from 'pg'
 
 /** The services that connect to PostgreSQL, with the group role holding their rights. */
@@ -114,4 +116,62 @@ export function serviceLogins(ownerUrl: string, env: NodeJS.ProcessEnv, stored: 
     const names = loginEnv(service)
     return { service, user: env[names.user] || loginName(service, database), password: env[names.password] || stored(service) }
   })
+}
+
+/** Where `tpipe dev` (and `tpipe migrate up --roles` without passwords in the env) keeps the service passwords. */
+export function rolePasswordsFile(home: string): string {
+  return join(home, 'service-roles.json')
+}
+
+function readPasswords(home: string): Partial<Record<DbService, string>> {
+  try {
+    return JSON.parse(readFileSync(rolePasswordsFile(home), 'utf8')) as Partial<Record<DbService, string>>
+  } catch {
+    return {}
+  }
+}
+
+/**
+ * The home's password of each service, created random when missing: one file, mode 0600 (like the
+ * embedded superuser's password), written whole to a temporary file first and created exclusively the
+ * first time, so two processes racing agree on one set.
+ */
+export function homePasswords(home: string): Record<DbService, string> {
+  mkdirSync(home, { recursive: true })
+  const file = rolePasswordsFile(home)
+  const have = readPasswords(home)
+  if (DB_SERVICES.every((s) => have[s])) return have as Record<DbService, string>
+  const next = Object.fromEntries(DB_SERVICES.map((s) => [s, have[s] || randomPassword()])) as Record<DbService, string>
+  const text = JSON.stringify(next, null, 2) + '\n'
+  if (Object.keys(have).length === 0) {
+    try {
+      writeFileSync(file, text, { mode: 0o600, flag: 'wx' })
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'EEXIST') throw err
+      return homePasswords(home) // another process wrote it first: use theirs
+    }
+  } else {
+    writeFileSync(file, text, { mode: 0o600 })
+  }
+  chmodSync(file, 0o600)
+  return next
+}
+
+export interface ProvisionedLogin {
+  service: DbService
+  user: string
+  url: string
+}
+
+/**
+ * Each service's login user for the database at `ownerUrl`, created or updated now: names and passwords
+ * from TPIPE_DB_USER_/TPIPE_DB_PASSWORD_<SERVICE> when set, else the default name and the home's
+ * password file. Returns each service's URL.
+ */
+export async function provisionServiceLogins(ownerUrl: string, opts: { home: string; env?: NodeJS.ProcessEnv }): Promise<ProvisionedLogin[]> {
+  const env = opts.env ?? process.env
+  let stored: Record<DbService, string> | undefined
+  const logins = serviceLogins(ownerUrl, env, (service) => (stored ??= homePasswords(opts.home))[service])
+  await ensureServiceLogins(ownerUrl, logins)
+  return logins.map((l) => ({ service: l.service, user: l.user, url: serviceUrl(ownerUrl, l) }))
 }

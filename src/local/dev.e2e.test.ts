@@ -215,6 +215,23 @@ describe('tpipe dev, scale and status', () => {
     expect(status.lastSkip?.reason).toMatch(/gpu_id|uuid|value/)
   })
 
+  it('each service connects as its own least-privilege user; the streamers get no database URL at all', async () => {
+    const r = await db.pool.query<{ app: string; users: string[] }>(
+      `SELECT application_name AS app, array_agg(DISTINCT usename::text ORDER BY usename::text) AS users FROM pg_stat_activity
+       WHERE datname = current_database() AND application_name IN ('tpipe-mqwriter', 'tpipe-mqreader', 'tpipe-collector', 'tpipe-apigw')
+       GROUP BY 1 ORDER BY 1`,
+    )
+    expect(r.rows).toEqual(['apigw', 'collector', 'mqreader', 'mqwriter'].map((s) => ({ app: `tpipe-${s}`, users: [`${db.name}_${s}_login`] })))
+    // What the supervisor handed each streamer process (Linux: its environment as it was started).
+    const streamers = (await control<Status>(home, '/status')).processes.filter((p) => p.service === 'streamer')
+    expect(streamers.length).toBe(2)
+    for (const p of streamers) {
+      const environ = readFileSync(`/proc/${p.pid}/environ`, 'utf8').split('\0')
+      expect(environ.filter((e) => /^(TPIPE_)?DATABASE_URL=./.test(e))).toEqual([])
+    }
+    expect(statSync(join(home, 'service-roles.json')).mode & 0o777).toBe(0o600)
+  })
+
   it('scales readers 2 → 3 live: no collector restarts, persisted never stalls for more than a second, progress shown; a generation it never sent is not taken as accepted', async () => {
     const before = await control<Status>(home, '/status')
     const collectorsBefore = before.processes.filter((p) => p.service === 'collector')

@@ -7,6 +7,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Listr } from 'listr2'
 import { ensureEmbedded, migrate, stopEmbedded, type Pool } from '../db/index.js'
+import { provisionServiceLogins, type DbService } from '../db/roles.js'
 import { stateFile, type DevState } from './client.js'
 import { startControl } from './control.js'
 import { DevLock } from './lock.js'
@@ -84,6 +85,8 @@ export async function runDev(o: DevOptions): Promise<void> {
   const tokens = serviceTokens(process.env, o.protectApi)
   let embeddedStarted = false
   let databaseUrl = o.databaseUrl
+  // Each service's own least-privilege URL (README › Security); empty when the owner may not create roles.
+  let serviceUrls: Partial<Record<DbService, string>> = {}
   const ctx: { sup?: Supervisor; pool?: Pool; sim?: DcgmSim } = {}
   const signals = stopSignals(() => {
     o.log('second signal: killing every service now')
@@ -132,6 +135,21 @@ export async function runDev(o: DevOptions): Promise<void> {
           },
         },
         {
+          title: 'service roles',
+          task: async (_c, task) => {
+            try {
+              const logins = await provisionServiceLogins(databaseUrl!, { home: o.home })
+              serviceUrls = Object.fromEntries(logins.map((l) => [l.service, l.url]))
+              task.title = `service roles: ${logins.map((l) => l.user).join(', ')}`
+            } catch (err) {
+              // Only a DATABASE_URL whose user may not create roles gets here (the embedded one is superuser).
+              if ((err as { code?: string }).code !== '42501' || !o.databaseUrl) throw err
+              task.title = 'service roles: not created (the DATABASE_URL user lacks CREATEROLE): every service connects as that user'
+            }
+            interrupted()
+          },
+        },
+        {
           title: 'services',
           task: async (_c, task) => {
             ctx.pool = devPool(databaseUrl!)
@@ -144,6 +162,7 @@ export async function runDev(o: DevOptions): Promise<void> {
               ...o,
               ...(scrape ? { streamers: 0, scrapers: o.streamers, scrapeTargets: ctx.sim!.urls, scrapeIntervalMs: o.scrapeIntervalMs ?? 15_000 } : {}),
               databaseUrl: databaseUrl!,
+              serviceDatabaseUrls: serviceUrls,
               apigwPort: o.portBase,
               pool: ctx.pool,
               tokens,

@@ -7,6 +7,7 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { ServiceName } from '../config/types.js'
 import type { Pool } from '../db/pool.js'
+import { SERVICE_GROUPS, type DbService } from '../db/roles.js'
 import { plan as planPartitions, rangeText, type Plan } from '../partitions/plan.js'
 import { MAX_GENERATION } from '../protocol/assignment.js'
 import { waitFor } from '../util/async.js'
@@ -28,7 +29,10 @@ export interface Topology {
 }
 
 export interface SupervisorOptions extends Topology {
+  /** The owner's URL: the supervisor's own queries; a service's URL when it has none of its own below. */
   databaseUrl: string
+  /** Each database service's least-privilege URL (its own LOGIN user, src/db/roles.ts). */
+  serviceDatabaseUrls?: Partial<Record<DbService, string>>
   home: string
   csv: string
   /** messages/s per streamer; 0 = unlimited. */
@@ -126,6 +130,16 @@ export class Supervisor {
     return this.opts.tokens ? { ...env, ...tokenEnv(service, this.opts.tokens) } : env
   }
 
+  /**
+   * The database URL a service gets: its own role's when it has one, the owner's otherwise; none for the
+   * services that never connect (streamer, scraper): they must not hold the owner's password. Both names
+   * are set, so an inherited TPIPE_DATABASE_URL cannot win over the service's own.
+   */
+  private databaseEnv(service: ServiceName): Record<string, string> {
+    const own = service in SERVICE_GROUPS ? (this.opts.serviceDatabaseUrls?.[service as DbService] ?? this.opts.databaseUrl) : ''
+    return { DATABASE_URL: own, TPIPE_DATABASE_URL: own }
+  }
+
   private controlHeaders(): Record<string, string> {
     const token = this.opts.tokens?.TPIPE_CONTROL_TOKEN ?? this.opts.env?.TPIPE_CONTROL_TOKEN ?? process.env.TPIPE_CONTROL_TOKEN
     return token ? { authorization: `Bearer ${token}` } : {}
@@ -171,7 +185,7 @@ export class Supervisor {
     const name = `${service}-${index}`
     const port = keepPort ?? (service === 'apigw' && index === 0 ? this.opts.apigwPort : 0)
     const extra = this.opts.extraArgs?.[service] ?? []
-    const env = this.baseEnv(service)
+    const env = { ...this.baseEnv(service), ...this.databaseEnv(service) }
     let args: string[] = []
     switch (service) {
       case 'mqwriter':

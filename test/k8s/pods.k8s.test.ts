@@ -198,7 +198,9 @@ async function postgres(pod: PodSpec): Promise<void> {
   execFileSync('ip', ['netns', 'exec', ns, 'runuser', '-u', 'postgres', '--', ...args], { stdio: 'ignore' })
   pgPid = Number(readFileSync(join(pgDataDir, 'postmaster.pid'), 'utf8').split('\n')[0])
   const psql = (sql: string) => asPg([join(PG_BIN, 'psql'), '-h', pgDataDir, '-p', String(port), '-U', 'postgres', '-v', 'ON_ERROR_STOP=1', '-c', sql])
-  psql(`CREATE ROLE "${secret.username}" LOGIN PASSWORD '${secret.password!.replace(/'/g, "''")}'`)
+  // The official image's POSTGRES_USER is the bootstrap superuser (its entrypoint runs initdb -U "$POSTGRES_USER"):
+  // the owner that migrates and creates the service users (`migrate up --roles`).
+  psql(`CREATE ROLE "${secret.username}" SUPERUSER LOGIN PASSWORD '${secret.password!.replace(/'/g, "''")}'`)
   psql(`CREATE DATABASE "${secret.database}" OWNER "${secret.username}"`)
 }
 
@@ -353,6 +355,13 @@ describe.runIf(isRoot)('the rendered umbrella chart (kind values), run as the po
         { timeoutMs: 120_000, intervalMs: 1000, what: 'at least 100 telemetry rows' },
       )
       expect(rows).toBeGreaterThanOrEqual(100)
+      // Each service as its own least-privilege user (issue 17), the one in its Secret; none as the owner.
+      const users = await client.query<{ app: string; users: string[] }>(
+        `SELECT application_name AS app, array_agg(DISTINCT usename::text) AS users FROM pg_stat_activity
+         WHERE datname = current_database() AND application_name IN ('tpipe-mqwriter', 'tpipe-mqreader', 'tpipe-collector', 'tpipe-apigw') GROUP BY 1 ORDER BY 1`,
+      )
+      expect(users.rows).toEqual(['apigw', 'collector', 'mqreader', 'mqwriter'].map((s) => ({ app: `tpipe-${s}`, users: [secretData(`tpipe-db-${s}`).username] })))
+      expect(secretData('tpipe-db-apigw').username).not.toBe(secret.username)
     } finally {
       await client.end()
     }

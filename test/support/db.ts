@@ -38,6 +38,9 @@ export async function createTestDatabase(opts: { migrate?: boolean; prefix?: str
       const d = new pg.Client({ connectionString: admin })
       await d.connect()
       await d.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+      // The service login users `tpipe dev` / `migrate up --roles` made for this database (roles are the cluster's).
+      const users = await d.query<{ r: string }>("SELECT rolname AS r FROM pg_roles WHERE starts_with(rolname, $1) AND rolname LIKE '%\\_login'", [`${name}_`])
+      for (const u of users.rows) await d.query(`DROP ROLE IF EXISTS "${u.r}"`).catch(() => {})
       await d.end()
     },
   }

@@ -66,14 +66,29 @@ data:
   {{- include "tpipe.configData" . | nindent 2 }}
 {{- end -}}
 
+{{- /*
+The Secret (and key) holding the service's TPIPE_DATABASE_URL. With global.database.serviceRoles.enabled
+(the umbrella chart), the service's own least-privilege user: Secret <secretPrefix>-<chart name>, key
+database-url (made by the umbrella chart; the migration Job creates the users). Otherwise the shared
+database Secret (global.database, else this chart's `database` value).
+*/ -}}
 {{- define "tpipe.databaseSecretName" -}}
 {{- $g := (default dict (default dict .Values.global).database) -}}
+{{- $roles := default dict $g.serviceRoles -}}
+{{- if $roles.enabled -}}
+{{- printf "%s-%s" (required "global.database.serviceRoles.secretPrefix is required" $roles.secretPrefix) .Chart.Name -}}
+{{- else -}}
 {{- default .Values.database.existingSecret $g.existingSecret -}}
+{{- end -}}
 {{- end -}}
 
 {{- define "tpipe.databaseSecretKey" -}}
 {{- $g := (default dict (default dict .Values.global).database) -}}
+{{- if (default dict $g.serviceRoles).enabled -}}
+database-url
+{{- else -}}
 {{- default .Values.database.secretKey $g.secretKey -}}
+{{- end -}}
 {{- end -}}
 
 {{- /*
