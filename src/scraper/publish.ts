@@ -34,18 +34,8 @@ export class BatchPublisher {
   private readonly slotWaiters: (() => void)[] = []
 
   constructor(private readonly opts: BatchPublisherOptions) {
-    this.client = new PublishClient({
-      urls: opts.urls,
-      connections: opts.inFlight,
-      timeoutMs: opts.timeoutMs,
-      maxBackoffMs: opts.maxBackoffMs,
-      token: opts.token,
-      log: opts.log,
-      retryStatus: TRANSIENT_STATUS,
-      onRetry: opts.onRetry,
-      connectionMaxRequests: opts.connectionMaxRequests,
-      connectionMaxAgeMs: opts.connectionMaxAgeMs,
-    })
+    // The same urls/timeouts/token/log/onRetry/recycling options; one connection per request in flight.
+    this.client = new PublishClient({ ...opts, connections: opts.inFlight, retryStatus: TRANSIENT_STATUS })
   }
 
   get inFlight(): number {

@@ -41,18 +41,8 @@ export class Publisher {
   private idleWaiters: (() => void)[] = []
 
   constructor(private readonly opts: PublisherOptions) {
-    this.client = new PublishClient({
-      urls: opts.urls,
-      connections: opts.inFlight,
-      timeoutMs: opts.timeoutMs,
-      maxBackoffMs: opts.maxBackoffMs,
-      token: opts.token,
-      log: opts.log,
-      retryStatus: RETRY_STATUS,
-      onRetry: opts.onRetry,
-      connectionMaxRequests: opts.connectionMaxRequests,
-      connectionMaxAgeMs: opts.connectionMaxAgeMs,
-    })
+    // The same urls/timeouts/token/log/onRetry/recycling options; one connection per request in flight.
+    this.client = new PublishClient({ ...opts, connections: opts.inFlight, retryStatus: RETRY_STATUS })
   }
 
   /** Pools replaced so far (connection recycling). */
