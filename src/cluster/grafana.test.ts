@@ -50,7 +50,7 @@ describe('tpipe up --grafana', () => {
     expect(ref).toEqual({ name: `${umbrella.global.database.serviceRoles.secretPrefix}-viewer`, key: 'password' })
     const secrets = readFileSync(join(PACKAGE_ROOT, 'charts/telemetry-pipeline/templates/db-roles-secrets.yaml'), 'utf8')
     expect(secrets).toMatch(/range \$service := list [^}]*"viewer"/)
-    expect(secrets).toMatch(/^  password: /m)
+    expect(secrets).toMatch(/^ {2}password: /m)
     // The same Prometheus the adapter reads.
     const adapter = yaml('kind/prometheus-adapter-values.yaml').prometheus
     expect(prom.url.startsWith(adapter.url)).toBe(true)
