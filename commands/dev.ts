@@ -40,6 +40,9 @@ export default class Dev extends TpipeCommand {
       default: 'csv',
     }),
     'sim-nodes': Flags.integer({ description: 'with --source scrape: simulated dcgm-exporter nodes', default: 4, min: 1, max: 10000 }),
+    'protect-api': Flags.boolean({
+      description: "also require a bearer token on apigw's /api/* (generated, or TPIPE_API_TOKEN when set; tpipe gpus sends it, the dashboard asks for it)",
+    }),
     'scrape-interval': Flags.integer({ description: 'with --source scrape: seconds between scrapes of each node', default: 15, min: 1 }),
   }
 
@@ -73,6 +76,7 @@ export default class Dev extends TpipeCommand {
         source: flags.source as 'csv' | 'scrape',
         simNodes: flags['sim-nodes'],
         scrapeIntervalMs: flags['scrape-interval'] * 1000,
+        protectApi: flags['protect-api'],
         log: (m) => this.log(m),
       })
     } catch (err) {

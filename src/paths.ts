@@ -21,3 +21,6 @@ function findRoot(): string {
 }
 
 export const PACKAGE_ROOT = findRoot()
+
+/** The package's version (package.json): `tpipe --version`, the OpenAPI document's info.version. */
+export const PACKAGE_VERSION = (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version

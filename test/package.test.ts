@@ -53,6 +53,13 @@ describe('npm package', () => {
     expect(unwanted).toEqual([])
   })
 
+  it('ships every document and picture the README links to (docs/, the OpenAPI document, BENCHMARKS.md)', () => {
+    const readme = readFileSync(join(root, 'README.md'), 'utf8')
+    const links = [...readme.matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)|src="([^"]+)"/g)].map((m) => m[1] ?? m[2]!).filter((l) => !/^[a-z]+:/i.test(l) && !l.startsWith('../'))
+    expect(links).toEqual(expect.arrayContaining(['docs/openapi.json', 'docs/streamer-apigw.md', 'docs/fleet.png', 'BENCHMARKS.md']))
+    for (const l of new Set(links)) expect(files, l).toContain(l)
+  })
+
   it('`tpipe bench` from an installation says in one line that it needs a clone with dev dependencies', { timeout: 150_000 }, () => {
     const r = spawnSync(process.execPath, [join(unpacked, 'bin', 'run.js'), 'bench', 'mqwriter'], {
       cwd: unpacked,

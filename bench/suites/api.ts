@@ -61,25 +61,41 @@ async function dropPartitionMs(pool: Pool, rows: number): Promise<number> {
   return performance.now() - t0
 }
 
-export async function apiSuite(ctx: Context): Promise<Row[]> {
+export interface Fleet {
+  url: string
+  /** First seeded raw sample (ms). */
+  start: number
+  end: Date
+  rawRows: number
+  gpuUuids: string[]
+}
+
+/**
+ * The seeded fleet database (created, migrated and seeded on first use, kept between runs): the api
+ * suite's table, also what the web suite charts.
+ */
+export async function ensureFleet(ctx: Context): Promise<Fleet> {
   const rowsWanted = ctx.opts.smoke ? 50_000 : API_ROWS_FULL
   const url = await apiDatabase(ctx, ctx.opts.smoke ? 'tpipe_bench_fleet_smoke' : 'tpipe_bench_fleet')
   await migrate(url, 'up')
   const pool = createPool(url, { max: 2 })
   const seed = { gpus: GPUS, rows: rowsWanted, end: END, stepMs: STEP_MS, rollupDays: ctx.opts.smoke ? 0 : ROLLUP_DAYS, rollupMetrics: [ROLLUP_METRIC], log: ctx.log }
   const { start, scrapes } = fleetSpan(seed)
-  let gpuUuids: string[]
-  let rawRows: number
   try {
     const t0 = Date.now()
     await seedFleet(pool, seed)
-    rawRows = Number((await pool.query('SELECT count(*) AS n FROM telemetry')).rows[0].n)
-    ctx.log(`  api: ${fmt(rawRows)} raw rows (${fmt(scrapes)} scrapes from ${new Date(start).toISOString()}), ready in ${fmt((Date.now() - t0) / 1000)} s`)
-    gpuUuids = (await pool.query<{ gpu_uuid: string }>('SELECT gpu_uuid FROM gpus ORDER BY gpu_uuid')).rows.map((r) => r.gpu_uuid)
-  } catch (err) {
+    const rawRows = Number((await pool.query('SELECT count(*) AS n FROM telemetry')).rows[0].n)
+    ctx.log(`  fleet: ${fmt(rawRows)} raw rows (${fmt(scrapes)} scrapes from ${new Date(start).toISOString()}), ready in ${fmt((Date.now() - t0) / 1000)} s`)
+    const gpuUuids = (await pool.query<{ gpu_uuid: string }>('SELECT gpu_uuid FROM gpus ORDER BY gpu_uuid')).rows.map((r) => r.gpu_uuid)
+    return { url, start, end: END, rawRows, gpuUuids }
+  } finally {
     await pool.end()
-    throw err
   }
+}
+
+export async function apiSuite(ctx: Context): Promise<Row[]> {
+  const { url, start, rawRows, gpuUuids } = await ensureFleet(ctx)
+  const pool = createPool(url, { max: 2 })
   const spanMs = END.getTime() - start
   const at = (i: number, width: number) => start + ((i * 7919 * 60_000) % Math.max(1, spanMs - width))
   const gpuPath = (i: number) => `/api/v1/gpus/${encodeURIComponent(gpuUuids[i % gpuUuids.length]!)}/telemetry`

@@ -18,6 +18,7 @@ import { compressJson } from './compress.js'
 import { loadDashboard, registerDashboard, type DashboardFiles } from './dashboard.js'
 import { badParameter, buckets, DEFAULT_WINDOW_MS, parseAgg, parseGroupBy, parseMetricList, parseStep, resolveRange, type Range } from './query.js'
 import { fleetGpuSchema, fleetListResponse, fleetSeriesResponse, gpuSeriesExample, gpuSeriesSchema, latestValueSchema } from '../protocol/series.js'
+import { PACKAGE_VERSION } from '../paths.js'
 import { fleetGroupCount, fleetLatest, fleetSeries, gpuExists, gpuMetrics, gpuSeries, telemetryPage, type Query } from './sql.js'
 
 /** What apigw needs of a pool; `tpipe openapi` passes one that has no database behind it. */
@@ -102,18 +103,55 @@ function toSeries(rows: readonly { series: string; t: string; v: number }[], key
 
 const TIME_DOC = 'RFC 3339 (2025-07-18T20:42:34Z), `now`, or relative to now (`-1h`, `-15m`, `-7d`).'
 const timeParams = {
-  start: { type: 'string', maxLength: 64, description: `Start of the window: ${TIME_DOC}` },
-  end: { type: 'string', maxLength: 64, description: `End of the window: ${TIME_DOC}` },
-  window: { type: 'string', maxLength: 32, description: 'Window length (`15m`, `1h`, `7d`): alone it ends now; with start or end it extends from it.' },
+  start: { type: 'string', maxLength: 64, description: `Start of the window: ${TIME_DOC}`, examples: ['-1h'] },
+  end: { type: 'string', maxLength: 64, description: `End of the window: ${TIME_DOC}`, examples: ['now'] },
+  window: { type: 'string', maxLength: 32, description: 'Window length (`15m`, `1h`, `7d`): alone it ends now; with start or end it extends from it.', examples: ['1h'] },
 } as const
 const stepParams = {
-  step: { type: 'string', maxLength: 32, description: 'Bucket width (`60s`, `1m`, `5m`, `1h`), whole seconds. A whole number of minutes is answered from the per-minute rollups (longer retention), other steps from the raw rows.' },
+  step: { type: 'string', maxLength: 32, description: 'Bucket width (`60s`, `1m`, `5m`, `1h`), whole seconds. A whole number of minutes is answered from the per-minute rollups (longer retention), other steps from the raw rows.', examples: ['60s'] },
   agg: { type: 'string', enum: ['avg', 'min', 'max', 'last', 'count'], description: 'Aggregate per bucket (default avg).' },
 } as const
 const filterParams = {
-  hostname: { type: 'string', minLength: 1, maxLength: 256, description: 'Only GPUs of this host.' },
-  model: { type: 'string', minLength: 1, maxLength: 256, description: 'Only GPUs of this model (model_name).' },
+  hostname: { type: 'string', minLength: 1, maxLength: 256, description: 'Only GPUs of this host.', examples: ['mtv5-dgx1-hgpu-031'] },
+  model: { type: 'string', minLength: 1, maxLength: 256, description: 'Only GPUs of this model (model_name).', examples: ['NVIDIA H100 80GB HBM3'] },
 } as const
+
+interface OpenApiOperation {
+  operationId?: string
+  parameters?: { in: string }[]
+  responses?: Record<string, { content?: Record<string, { example?: unknown }> }>
+}
+interface OpenApiDocument {
+  paths?: Record<string, Record<string, OpenApiOperation>>
+}
+
+/** What each error status answers, shown as the example of every documented error response. */
+const ERROR_EXAMPLES: Record<string, { error: { code: string; message: string } }> = {
+  '400': { error: { code: 'TPIPE_ERR_BAD_PARAMETER', message: 'step: "5x" is not a duration in whole seconds such as 60s, 5m or 1h' } },
+  '404': { error: { code: 'TPIPE_ERR_GPU_NOT_FOUND', message: 'no telemetry for GPU GPU-5fd4f087-86f3-7a43-b711-4771313afc50' } },
+  '503': { error: { code: 'TPIPE_ERR_DB_UNAVAILABLE', message: 'the database is unavailable; retry later' } },
+}
+
+const LIST_400 = { error: { code: 'TPIPE_ERR_BAD_PARAMETER', message: 'limit: must be <= 10000' } }
+
+/**
+ * The generated document as readers expect it: path parameters before query parameters (the order of the
+ * URL), and an example body on every error response (fastify-swagger lists the querystring first and gives
+ * a $ref'd error schema no example).
+ */
+function documentOrder(doc: OpenApiDocument): OpenApiDocument {
+  for (const item of Object.values(doc.paths ?? {})) {
+    for (const op of Object.values(item)) {
+      if (op.parameters) op.parameters = [...op.parameters.filter((p) => p.in === 'path'), ...op.parameters.filter((p) => p.in !== 'path')]
+      for (const [status, res] of Object.entries(op.responses ?? {})) {
+        const media = res.content?.['application/json']
+        const example = (op.operationId === 'listGpus' && status === '400' ? LIST_400 : undefined) ?? ERROR_EXAMPLES[status]
+        if (media && Number(status) >= 400 && media.example === undefined && example) media.example = example
+      }
+    }
+  }
+  return doc
+}
 
 /** Turns the schema validator's first complaint into "limit: must be <= 10000". */
 function validationMessage(request: FastifyRequest): string | undefined {
@@ -179,7 +217,8 @@ export async function buildApigw(config: ApigwConfig, deps: ApigwDeps): Promise<
       openapi: '3.0.3',
       info: {
         title: 'tpipe API',
-        version: '1',
+        // The package's version: what a client reads to know which tpipe answers (paths carry the API's major, v1).
+        version: PACKAGE_VERSION,
         description:
           'Read API of the tpipe GPU telemetry pipeline. GPUs are identified by their uuid (GPU-…). Every error answers { "error": { "code", "message" } } with a stable TPIPE_ERR_* code.',
       },
@@ -188,6 +227,7 @@ export async function buildApigw(config: ApigwConfig, deps: ApigwDeps): Promise<
         { name: 'telemetry', description: 'Telemetry across the fleet' },
       ],
     },
+    transformObject: (doc) => documentOrder(('openapiObject' in doc ? doc.openapiObject : doc) as OpenApiDocument) as never,
     // Name shared schemas by their $id (ErrorBody, Gpu…) instead of def-0, def-1.
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
   })
@@ -220,6 +260,7 @@ export async function buildApigw(config: ApigwConfig, deps: ApigwDeps): Promise<
     {
       attachValidation: true,
       schema: {
+        operationId: 'listGpus',
         tags: ['gpus'],
         summary: 'List GPUs, optionally with the latest value of chosen metrics ("top 10 by utilisation")',
         description:
@@ -228,9 +269,9 @@ export async function buildApigw(config: ApigwConfig, deps: ApigwDeps): Promise<
           type: 'object',
           additionalProperties: false,
           properties: {
-            metrics: { type: 'string', minLength: 1, maxLength: 4096, description: 'Comma-separated metric names whose latest value and time to return (at most 50).' },
+            metrics: { type: 'string', minLength: 1, maxLength: 4096, description: 'Comma-separated metric names whose latest value and time to return (at most 50).', examples: ['DCGM_FI_DEV_GPU_UTIL,DCGM_FI_DEV_POWER_USAGE'] },
             ...filterParams,
-            sort: { type: 'string', minLength: 1, maxLength: 256, description: 'Order by the latest value of this metric (then hostname, gpu_id).' },
+            sort: { type: 'string', minLength: 1, maxLength: 256, description: 'Order by the latest value of this metric (then hostname, gpu_id).', examples: ['DCGM_FI_DEV_GPU_UTIL'] },
             order: { type: 'string', enum: ['asc', 'desc'], description: 'Sort order with `sort` (default desc: highest first).' },
             limit: { type: 'integer', minimum: 1, maximum: MAX_LIMIT, description: `At most this many GPUs (1..${MAX_LIMIT}).` },
           },
@@ -262,6 +303,7 @@ export async function buildApigw(config: ApigwConfig, deps: ApigwDeps): Promise<
     {
       attachValidation: true,
       schema: {
+        operationId: 'getGpuTelemetry',
         tags: ['gpus'],
         summary: 'Telemetry of one GPU: bucketed series (with step) or raw rows one page at a time',
         description:
@@ -269,7 +311,7 @@ export async function buildApigw(config: ApigwConfig, deps: ApigwDeps): Promise<
         params: {
           type: 'object',
           required: ['id'],
-          properties: { id: { type: 'string', minLength: 1, maxLength: 256, description: 'GPU uuid (GPU-…)' } },
+          properties: { id: { type: 'string', minLength: 1, maxLength: 256, description: 'GPU uuid (GPU-…)', examples: ['GPU-5fd4f087-86f3-7a43-b711-4771313afc50'] } },
         },
         querystring: {
           type: 'object',
@@ -279,7 +321,7 @@ export async function buildApigw(config: ApigwConfig, deps: ApigwDeps): Promise<
             start_time: { type: 'string', maxLength: 64, description: 'Alias of start (inclusive lower bound).' },
             end_time: { type: 'string', maxLength: 64, description: 'Alias of end (inclusive upper bound).' },
             ...stepParams,
-            metric: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 256 }, maxItems: 100, description: 'Only these metric names; repeat the parameter for several. With step and no metric: every metric of the GPU.' },
+            metric: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 256 }, maxItems: 100, examples: [['DCGM_FI_DEV_GPU_UTIL', 'DCGM_FI_DEV_GPU_TEMP']], description: 'Only these metric names; repeat the parameter for several. With step and no metric: every metric of the GPU.' },
             limit: { type: 'integer', minimum: 1, maximum: MAX_LIMIT, description: `Rows per page (1..${MAX_LIMIT}, default ${DEFAULT_LIMIT}); raw pages only.` },
             cursor: { type: 'string', maxLength: 200, description: 'next_cursor of the previous page; raw pages only. It carries the order of the page it came from.' },
             order: { type: 'string', enum: ['asc', 'desc'], description: 'Raw pages only: asc (default) oldest first, desc newest first (the latest rows without knowing their time).' },
@@ -367,6 +409,7 @@ export async function buildApigw(config: ApigwConfig, deps: ApigwDeps): Promise<
     {
       attachValidation: true,
       schema: {
+        operationId: 'getFleetTelemetry',
         tags: ['telemetry'],
         summary: 'One metric across the fleet, bucketed and grouped by GPU, host or model',
         description:
@@ -376,7 +419,7 @@ export async function buildApigw(config: ApigwConfig, deps: ApigwDeps): Promise<
           additionalProperties: false,
           required: ['metric'],
           properties: {
-            metric: { type: 'string', minLength: 1, maxLength: 256, description: 'The metric (e.g. DCGM_FI_DEV_GPU_UTIL).' },
+            metric: { type: 'string', minLength: 1, maxLength: 256, description: 'The metric (e.g. DCGM_FI_DEV_GPU_UTIL).', examples: ['DCGM_FI_DEV_POWER_USAGE'] },
             ...stepParams,
             group_by: { type: 'string', enum: ['gpu', 'hostname', 'model'], description: 'One series per GPU (uuid), per host or per model (default gpu).' },
             ...timeParams,

@@ -171,4 +171,12 @@ describe('tpipe openapi', () => {
     expect(r.exitCode).toBe(0)
     expect(readFileSync(out, 'utf8')).toBe(readFileSync(join(process.cwd(), 'docs', 'openapi.json'), 'utf8'))
   })
+
+  it('says in one line why it cannot write --out (a missing directory, a directory), exit 1', async () => {
+    const missing = join(dir, 'nosuch', 'x.json')
+    const r = await execa('node', ['bin/run.js', 'openapi', '--out', missing], { reject: false, env: { NODE_ENV: 'production' } })
+    expect([r.exitCode, r.stdout, r.stderr]).toEqual([1, '', `Error: --out ${missing}: cannot write: the directory ${join(dir, 'nosuch')} does not exist (create it first)`])
+    const isDir = await execa('node', ['bin/run.js', 'openapi', '--out', dir], { reject: false, env: { NODE_ENV: 'production' } })
+    expect([isDir.exitCode, isDir.stderr]).toEqual([1, `Error: --out ${dir}: cannot write: it is a directory (give a file name, e.g. ${dir}/openapi.json)`])
+  })
 })

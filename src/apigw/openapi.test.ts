@@ -85,4 +85,29 @@ describe('OpenAPI document', () => {
     const row = ajv.getSchema('#/components/schemas/TelemetryRow')!
     expect(row({ ts: '2026-01-01T00:00:00.000000Z', metric_name: 'DCGM_FI_DEV_GPU_UTIL', value: 1, msg_uuid: '0190b5f2-6b1e-7c3a-8d4e-5f6a7b8c9d0e', labels: null })).toBe(true)
   })
+
+  it('names every operation, lists path parameters first, shows examples, and carries the package version', async () => {
+    const spec = (await generateOpenApi()) as Obj & { info: { version: string }; paths: Record<string, Record<string, Obj>> }
+    expect(spec.info.version).toBe((JSON.parse(readFileSync(join(process.cwd(), 'package.json'), 'utf8')) as { version: string }).version)
+    const ids: string[] = []
+    for (const [path, item] of Object.entries(spec.paths)) {
+      for (const op of Object.values(item)) {
+        expect(op.operationId, path).toMatch(/^[a-z][A-Za-z]+$/)
+        ids.push(op.operationId as string)
+        const params = (op.parameters ?? []) as { in: string; name: string; example?: unknown; schema: { enum?: unknown; type?: string } }[]
+        const firstQuery = params.findIndex((p) => p.in !== 'path')
+        const lastPath = params.map((p) => p.in).lastIndexOf('path')
+        if (lastPath >= 0) expect(lastPath, `${path}: path parameters come first`).toBeLessThan(firstQuery)
+        // Free-form text parameters show an example (enums, numbers, booleans and the opaque cursor explain themselves).
+        for (const p of params) {
+          if (p.schema.type === 'string' && !p.schema.enum && !['cursor', 'start_time', 'end_time'].includes(p.name)) expect(p.example, `${path} ${p.name}`).toBeDefined()
+        }
+        for (const [status, res] of Object.entries(op.responses as Record<string, { content: Record<string, { example?: unknown }> }>)) {
+          if (Number(status) >= 400) expect(res.content['application/json']!.example, `${path} ${status}`).toMatchObject({ error: { code: expect.stringMatching(/^TPIPE_ERR_/) } })
+        }
+      }
+    }
+    expect(new Set(ids).size).toBe(ids.length)
+    expect(ids.sort()).toEqual(['getFleetTelemetry', 'getGpuTelemetry', 'listGpus'])
+  })
 })

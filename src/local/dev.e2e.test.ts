@@ -14,6 +14,7 @@ import { stateFile, type DevState } from './client.js'
 import { DEFAULT_CSV } from './dev.js'
 import { waitFor } from '../util/async.js'
 import { freePort } from '../util/net.js'
+import { TOKEN_VARS, tokensFile } from './tokens.js'
 
 const RUN = join(process.cwd(), 'bin', 'run.js')
 
@@ -59,8 +60,18 @@ interface Status {
   persisted: number
   skipped: number
   lastSkip: { reason: string; line: number } | null
-  processes: { name: string; service: string; pid: number; restarts: number; state: string }[]
-  readers: { name: string; url: string; partitions: string; partitionCount: number }[]
+  processes: { name: string; service: string; pid: number; restarts: number; state: string; url: string }[]
+  readers: { name: string; url: string; partitions: string; partitionCount: number; generation: number | null }[]
+}
+
+/** A process's environment as the kernel holds it. */
+function environOf(pid: number): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const kv of readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')) {
+    const eq = kv.indexOf('=')
+    if (eq > 0) out[kv.slice(0, eq)] = kv.slice(eq + 1)
+  }
+  return out
 }
 
 describe('tpipe dev: failing starts', () => {
@@ -96,14 +107,16 @@ describe('tpipe dev, scale and status', () => {
   const home = mkdtempSync(join(tmpdir(), 'tpipe-dev-'))
   // No cluster either: a kubeconfig that does not exist.
   const env = { TPIPE_HOME: home, KUBECONFIG: join(home, 'no-kubeconfig'), HOME: home }
+  // A token the operator set for tpipe dev itself: kept, and given only to the services that need it.
+  const QUEUE_TOKEN = 'operator-set-queue-token-for-the-dev-test'
 
   beforeAll(async () => {
     db = await createTestDatabase()
     apiPort = await freePort()
     const csv = csvWithBadRows(home)
     // Its own process group (like a shell job), so the test can deliver Ctrl-C the way a terminal does.
-    dev = spawn(process.execPath, [RUN, 'dev', '--port-base', String(apiPort), '--rate', '300', '--readers', '2', '--collectors', '2', '--streamers', '2', '--csv', csv], {
-      env: { ...process.env, NODE_ENV: 'production', ...env, DATABASE_URL: db.url },
+    dev = spawn(process.execPath, [RUN, 'dev', '--port-base', String(apiPort), '--rate', '300', '--readers', '2', '--collectors', '2', '--streamers', '2', '--csv', csv, '--protect-api'], {
+      env: { ...process.env, NODE_ENV: 'production', ...env, DATABASE_URL: db.url, TPIPE_QUEUE_TOKEN: QUEUE_TOKEN },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     })
@@ -138,12 +151,64 @@ describe('tpipe dev, scale and status', () => {
     expect(s.processes.filter((p) => p.service === 'mqreader')).toHaveLength(2)
   })
 
+  it('no service runs open: random tokens kept 0600, each service holds exactly its own, requests without them get 401/403', async () => {
+    const s = await control<Status>(home, '/status')
+    const url = (svc: string) => s.processes.find((p) => p.service === svc)!.url
+    const call = async (u: string, method: string, body: unknown, token?: string) => {
+      const r = await fetch(u, {
+        method,
+        headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        signal: AbortSignal.timeout(10_000),
+      })
+      const j = (await r.json()) as { error?: { code: string } }
+      return `${r.status} ${j.error?.code ?? ''}`.trim()
+    }
+    const publish = { key: 'GPU-x', payload: { a: 1 } }
+    expect(await call(`${url('mqwriter')}/v1/publish`, 'POST', publish)).toBe('401 TPIPE_ERR_UNAUTHENTICATED')
+    expect(await call(`${url('mqreader')}/v1/lease`, 'POST', { max: 1 })).toBe('401 TPIPE_ERR_UNAUTHENTICATED')
+    expect(await call(`${url('mqreader')}/v1/assignment`, 'PUT', { partitions: '', generation: 99 })).toBe('401 TPIPE_ERR_UNAUTHENTICATED')
+
+    const file = tokensFile(home)
+    expect(statSync(file).mode & 0o777).toBe(0o600)
+    const tokens = JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>
+    expect(Object.keys(tokens).sort()).toEqual([...TOKEN_VARS].sort())
+    expect(tokens.TPIPE_QUEUE_TOKEN).toBe(QUEUE_TOKEN)
+    for (const v of ['TPIPE_PUBLISH_TOKEN', 'TPIPE_CONTROL_TOKEN', 'TPIPE_API_TOKEN']) expect(tokens[v]).toMatch(/^[A-Za-z0-9_-]{43}$/)
+    expect(new Set(Object.values(tokens)).size).toBe(4)
+
+    expect(await call(`${url('mqwriter')}/v1/publish`, 'POST', publish, tokens.TPIPE_QUEUE_TOKEN)).toBe('403 TPIPE_ERR_FORBIDDEN')
+    const want: Record<string, string[]> = {
+      mqwriter: ['TPIPE_PUBLISH_TOKEN'],
+      streamer: ['TPIPE_PUBLISH_TOKEN'],
+      mqreader: ['TPIPE_QUEUE_TOKEN', 'TPIPE_CONTROL_TOKEN'],
+      collector: ['TPIPE_QUEUE_TOKEN'],
+      apigw: ['TPIPE_API_TOKEN'],
+    }
+    for (const p of s.processes) {
+      const e = environOf(p.pid)
+      const held = TOKEN_VARS.filter((v) => e[v] !== undefined)
+      expect(held, p.name).toEqual(want[p.service])
+      for (const v of held) expect(e[v], `${p.name} ${v}`).toBe(tokens[v])
+    }
+
+    expect(await call(`${url('mqreader')}/v1/ack`, 'POST', { lease_id: 'x', ids: [] })).toBe('401 TPIPE_ERR_UNAUTHENTICATED')
+    expect(await call(`${url('mqreader')}/v1/assignment`, 'PUT', { partitions: '', generation: 99 }, tokens.TPIPE_QUEUE_TOKEN)).toBe('403 TPIPE_ERR_FORBIDDEN')
+    expect(await call(`${url('apigw')}/api/v1/gpus`, 'GET', undefined)).toBe('401 TPIPE_ERR_UNAUTHENTICATED')
+    expect((await fetch(`${url('mqwriter')}/readyz`)).status).toBe(200)
+  })
+
   it('tpipe gpus list finds the running instance’s apigw by itself (and takes host:port), and status --json shows skipped bad rows', async () => {
     // No --api-url: the apigw of the tpipe dev on TPIPE_HOME, not the default localhost:8080.
     await waitFor(() => tpipe(['gpus', 'list', '--output', 'json'], env).stdout.includes('GPU-'), { timeoutMs: 60_000, what: 'GPUs through the dev instance’s apigw', intervalMs: 1000 })
+    // the same apigw named explicitly: its token still comes from the dev instance's tokens file
     const hostPort = tpipe(['gpus', 'list', '--api-url', `127.0.0.1:${apiPort}`, '--output', 'json'], env)
     expect(hostPort.stderr).toBe('')
     expect(hostPort.stdout).toMatch(/GPU-/)
+    // a token in the environment wins (here a wrong one: apigw refuses it)
+    const wrong = tpipe(['gpus', 'list', '--output', 'json'], { ...env, TPIPE_API_TOKEN: 'not-the-api-token-of-this-run' })
+    expect(wrong.code).toBe(1)
+    expect(wrong.stderr).toMatch(/apigw answered 403 TPIPE_ERR_FORBIDDEN/)
     const status = JSON.parse(tpipe(['status', '--json'], env).stdout) as Status
     expect(status.target).toBe('local')
     expect(status.skipped).toBeGreaterThanOrEqual(3)
@@ -167,8 +232,19 @@ describe('tpipe dev, scale and status', () => {
     expect(statSync(join(home, 'service-roles.json')).mode & 0o777).toBe(0o600)
   })
 
-  it('scales readers 2 → 3 live: no collector restarts, persisted never stalls for more than a second, progress shown', async () => {
-    const collectorsBefore = (await control<Status>(home, '/status')).processes.filter((p) => p.service === 'collector')
+  it('scales readers 2 → 3 live: no collector restarts, persisted never stalls for more than a second, progress shown; a generation it never sent is not taken as accepted', async () => {
+    const before = await control<Status>(home, '/status')
+    const collectorsBefore = before.processes.filter((p) => p.service === 'collector')
+    // Something else (with the control token) steered mqreader-1 to generation 5, same partitions: the
+    // supervisor's generation 1 now gets 409. Taking that as accepted would leave the plan not in force.
+    const tokens = JSON.parse(readFileSync(tokensFile(home), 'utf8')) as Record<string, string>
+    const r1 = before.readers.find((r) => r.name === 'mqreader-1')!
+    const steer = await fetch(`${r1.url}/v1/assignment`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${tokens.TPIPE_CONTROL_TOKEN}` },
+      body: JSON.stringify({ partitions: r1.partitions, generation: 5 }),
+    })
+    expect(steer.status).toBe(200)
     // Sample the persisted total while the partitions move.
     const samples: { at: number; persisted: number }[] = []
     let sampling = true
@@ -183,12 +259,14 @@ describe('tpipe dev, scale and status', () => {
     await sampler
     expect(scaled.stderr).toBe('')
     expect(scaled.code).toBe(0)
-    expect(scaled.stdout).toMatch(/… generation 1 sent/)
+    expect(scaled.stdout).toMatch(/… generation 6 sent/)
+    expect(output).toMatch(/mqreader-1 holds generation 5, which this supervisor never sent: re-sending the plan to every reader as generation 6/)
     expect(scaled.stdout).toMatch(/… every reader owns exactly its range/)
     expect(scaled.stdout).toMatch(/mqreader: 2 → 3 replicas on the tpipe dev instance/)
 
     const status = await control<Status>(home, '/status')
     expect(status.readers.map((r) => r.partitionCount).sort()).toEqual([85, 85, 86])
+    expect(status.readers.map((r) => r.generation)).toEqual([6, 6, 6])
     const collectorsAfter = status.processes.filter((p) => p.service === 'collector')
     expect(collectorsAfter.map((p) => p.pid)).toEqual(collectorsBefore.map((p) => p.pid))
     expect(collectorsAfter.every((p) => p.restarts === 0 && p.state === 'up')).toBe(true)
@@ -248,6 +326,7 @@ describe('tpipe dev, scale and status', () => {
     const left = await db.pool.query<{ n: string }>('SELECT count(*) AS n FROM queue_messages')
     expect(Number(left.rows[0]!.n)).toBe(0)
     expect(existsSync(stateFile(home))).toBe(false)
+    expect(existsSync(tokensFile(home))).toBe(false) // this run's tokens end with it
     dev = undefined
   })
 })

@@ -15,6 +15,7 @@ import { preflight } from './preflight.js'
 import { PACKAGE_ROOT } from './process.js'
 import { devPool, telemetryRows } from './sql.js'
 import { Supervisor, type Topology } from './supervisor.js'
+import { removeTokensFile, serviceTokens, tokensFile, writeTokensFile } from './tokens.js'
 import { LiveView, formatTotals } from './view.js'
 import { startDcgmSim, type DcgmSim } from '../dcgmsim/server.js'
 
@@ -39,6 +40,8 @@ export interface DevOptions extends Topology {
   source?: 'csv' | 'scrape'
   simNodes?: number
   scrapeIntervalMs?: number
+  /** Also require a (generated) TPIPE_API_TOKEN on apigw's /api/*; TPIPE_API_TOKEN set in env does the same. */
+  protectApi?: boolean
   log: (msg: string) => void
 }
 
@@ -77,6 +80,9 @@ function stopSignals(onSecond: () => void): { stopped: Promise<string>; readonly
 export async function runDev(o: DevOptions): Promise<void> {
   // Refused at once when another tpipe dev runs on this home (names its pid and URLs).
   const lock = await DevLock.acquire(o.home)
+  // The services never run open: publish, lease/ack and assignment need these (random unless the
+  // environment sets them), kept 0600 for this run only, so `tpipe gpus`/`tpipe status` can send them.
+  const tokens = serviceTokens(process.env, o.protectApi)
   let embeddedStarted = false
   let databaseUrl = o.databaseUrl
   // Each service's own least-privilege URL (README › Security); empty when the owner may not create roles.
@@ -92,6 +98,7 @@ export async function runDev(o: DevOptions): Promise<void> {
     await ctx.sim?.close().catch(() => {})
     await ctx.pool?.end().catch(() => {})
     if (embeddedStarted) await stopEmbedded(o.home).catch(() => {})
+    removeTokensFile(o.home)
     await lock.release().catch(() => {})
     signals.dispose()
   }
@@ -103,6 +110,7 @@ export async function runDev(o: DevOptions): Promise<void> {
     // What can be checked before anything starts: fails in milliseconds with the cause.
     const problem = await preflight({ csv: o.csv, streamers: o.streamers, portBase: o.portBase })
     if (problem) throw new DevStartError(problem)
+    writeTokensFile(o.home, tokens)
     const tasks = new Listr(
       [
         {
@@ -157,6 +165,7 @@ export async function runDev(o: DevOptions): Promise<void> {
               serviceDatabaseUrls: serviceUrls,
               apigwPort: o.portBase,
               pool: ctx.pool,
+              tokens,
               log: o.log,
               env: { TPIPE_LOG_LEVEL: o.logLevel ?? 'info' },
             })
@@ -192,6 +201,7 @@ export async function runDev(o: DevOptions): Promise<void> {
   o.log(`\napigw      ${sup.apigwUrl}/api/v1/gpus`)
   o.log(`Swagger UI ${sup.apigwUrl}/swagger`)
   o.log(`logs       ${logs}`)
+  o.log(`tokens     ${tokensFile(o.home)} (mode 0600: publish, queue and control${tokens.TPIPE_API_TOKEN ? ', API' : ''} tokens of this run)`)
   o.log(`control    ${control.url} (tpipe status, tpipe scale mqreader 4)\n`)
 
   const view = o.view === 'auto' ? new LiveView(sup, o.log) : undefined
@@ -222,6 +232,7 @@ export async function runDev(o: DevOptions): Promise<void> {
     o.log('  embedded PostgreSQL stopped')
   }
   rmSync(stateFile(o.home), { force: true })
+  removeTokensFile(o.home)
   await lock.release()
   signals.dispose()
   o.log(`stopped in ${((Date.now() - t0) / 1000).toFixed(1)} s`)

@@ -42,24 +42,67 @@ export function describePlanChange(from: Plan, to: Plan): string[] {
   return moves
 }
 
+/**
+ * A reader answered 409 to an assignment: it holds a newer generation (`inForce`), so what was sent is
+ * NOT in force. Never to be taken as accepted.
+ */
+export class StaleAssignmentError extends Error {
+  constructor(
+    readonly reader: string,
+    readonly sent: number,
+    readonly inForce: number | undefined,
+    detail: string,
+  ) {
+    super(`${reader} refused assignment generation ${sent}: it holds generation ${inForce ?? 'unknown'} (${detail})`)
+    this.name = 'StaleAssignmentError'
+  }
+}
+
+/**
+ * PUTs an assignment to a reader, retrying while it is unreachable or answers 5xx/408/429 (restarting).
+ * Resolves only on 200. A 409 rejects with StaleAssignmentError naming the generation in force; any other
+ * 4xx (a wrong token, a refused body) rejects at once with the reader's error message.
+ */
 export async function putAssignment(p: ManagedProcess, partitions: string, generation: number, headers: Record<string, string> = {}): Promise<void> {
+  let refused: { status: number; text: string } | undefined
   await waitFor(
     async () => {
+      let r: Response
       try {
-        const r = await fetch(`${p.url}/v1/assignment`, {
+        r = await fetch(`${p.url}/v1/assignment`, {
           method: 'PUT',
           headers: { 'content-type': 'application/json', ...headers },
           body: JSON.stringify({ partitions, generation } satisfies AssignmentPut),
           signal: AbortSignal.timeout(5000),
         })
-        await r.body?.cancel()
-        return r.ok || r.status === 409 // 409: it already has a newer generation
       } catch {
         return false // restarting: retry
       }
+      if (r.ok) {
+        await r.body?.cancel()
+        return true
+      }
+      if (r.status >= 400 && r.status < 500 && r.status !== 408 && r.status !== 429) {
+        refused = { status: r.status, text: await r.text().catch(() => '') }
+        return true
+      }
+      await r.body?.cancel()
+      return false
     },
     { timeoutMs: 60_000, what: `${p.spec.name} to accept its assignment`, intervalMs: 200, failFast: true },
   )
+  if (!refused) return
+  let detail = refused.text.slice(0, 300)
+  try {
+    detail = (JSON.parse(refused.text) as { error: { message: string } }).error.message
+  } catch {
+    /* not our error shape: keep the text */
+  }
+  if (refused.status === 409) {
+    const view = await getJson<AssignmentView>(`${p.url}/v1/assignment`, 2000)
+    throw new StaleAssignmentError(p.spec.name, generation, view?.generation, detail)
+  }
+  throw new Error(`${p.spec.name} refused its assignment (HTTP ${refused.status}): ${detail}`)
 }
 
 /**

@@ -19,7 +19,8 @@ export interface ProcessSpec {
   service: ServiceName
   port: number
   args: string[]
-  env: Record<string, string>
+  /** On top of the supervisor's environment; an undefined value removes that variable for the child. */
+  env: Record<string, string | undefined>
 }
 
 export interface ProcessEvents {
@@ -32,6 +33,13 @@ export interface ProcessEvents {
 }
 
 const MAX_BACKOFF_MS = 15_000
+
+/** The environment without the variables set to undefined (the spec's way of removing one). */
+function childEnv(env: Record<string, string | undefined>): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [k, v] of Object.entries(env)) if (v !== undefined) out[k] = v
+  return out
+}
 
 export class ManagedProcess {
   child: ChildProcess | undefined
@@ -80,7 +88,7 @@ export class ManagedProcess {
     try {
       child = spawn(process.execPath, [TPIPE_BIN, 'serve', this.spec.service, '--port', String(this.spec.port), '--host', '127.0.0.1', ...this.spec.args], {
         // NODE_ENV=production: under a test runner (NODE_ENV=test) oclif would look for TypeScript sources.
-        env: { ...process.env, NODE_ENV: 'production', TPIPE_SUPERVISOR_PID: String(process.pid), ...this.spec.env },
+        env: childEnv({ ...process.env, NODE_ENV: 'production', TPIPE_SUPERVISOR_PID: String(process.pid), ...this.spec.env }),
         // Its own process group: the terminal's Ctrl-C (SIGINT to the foreground group) reaches only the
         // supervisor, which then stops the children in order. The IPC channel carries the bound port.
         detached: true,

@@ -9,12 +9,14 @@ import type { ServiceName } from '../config/types.js'
 import type { Pool } from '../db/pool.js'
 import { SERVICE_GROUPS, type DbService } from '../db/roles.js'
 import { plan as planPartitions, rangeText, type Plan } from '../partitions/plan.js'
+import { MAX_GENERATION } from '../protocol/assignment.js'
 import { waitFor } from '../util/async.js'
 import { getText } from './http.js'
-import { collectorsFollow, converge, describePlanChange, putAssignment, writeReadersFile } from './moves.js'
+import { collectorsFollow, converge, describePlanChange, putAssignment, StaleAssignmentError, writeReadersFile } from './moves.js'
 import { ManagedProcess, type ProcessSpec } from './process.js'
 import { queueCounts } from './sql.js'
 import { SCALABLE, StatusCollector, type DevStatus } from './status.js'
+import { tokenEnv, type ServiceTokens } from './tokens.js'
 
 export { SCALABLE, type DevStatus, type ProcessStatus, type ReaderStatus, type ScraperStatus } from './status.js'
 
@@ -51,6 +53,12 @@ export interface SupervisorOptions extends Topology {
   scrapeIntervalMs?: number
   /** When set, streamer i appends acknowledged msg_uuids to <ackLogDir>/streamer-i.acks. */
   ackLogDir?: string
+  /**
+   * Service tokens (tokens.ts): each child gets exactly the ones it needs (and no other token from
+   * this process's environment); the supervisor sends the control token with every assignment.
+   * `tpipe dev` always passes them. Unset: the children inherit whatever the environment says.
+   */
+  tokens?: ServiceTokens
   log?: (msg: string) => void
   pool?: Pool
 }
@@ -117,8 +125,9 @@ export class Supervisor {
     return Array.from({ length: n }, (_, i) => `mqreader-${i}`)
   }
 
-  private baseEnv(): Record<string, string> {
-    return { DATABASE_URL: this.opts.databaseUrl, TPIPE_HOME: this.opts.home, TPIPE_LOG_LEVEL: 'info', ...this.opts.env }
+  private baseEnv(service: ServiceName): Record<string, string | undefined> {
+    const env = { DATABASE_URL: this.opts.databaseUrl, TPIPE_HOME: this.opts.home, TPIPE_LOG_LEVEL: 'info', ...this.opts.env }
+    return this.opts.tokens ? { ...env, ...tokenEnv(service, this.opts.tokens) } : env
   }
 
   /**
@@ -132,15 +141,51 @@ export class Supervisor {
   }
 
   private controlHeaders(): Record<string, string> {
-    const token = this.baseEnv().TPIPE_CONTROL_TOKEN
+    const token = this.opts.tokens?.TPIPE_CONTROL_TOKEN ?? this.opts.env?.TPIPE_CONTROL_TOKEN ?? process.env.TPIPE_CONTROL_TOKEN
     return token ? { authorization: `Bearer ${token}` } : {}
+  }
+
+  private rangeOf(p: ManagedProcess): string {
+    const r = this.plan[p.spec.name]
+    return r ? rangeText(r) : ''
+  }
+
+  /**
+   * Sends these readers their range of the plan at the current generation. A 409 is not an acceptance:
+   * the reader holds a newer generation. If that generation is one this supervisor sent (a restart's
+   * re-send overtaken by a scale), ours is in force and nothing is wrong. If it is newer than any sent
+   * here, something else steered the reader: the plan goes out again to every reader above that
+   * generation (at most twice), so what runs is what this supervisor plans and shows — or it fails
+   * loudly, never silently.
+   */
+  private async assign(readers: readonly ManagedProcess[]): Promise<void> {
+    let targets = readers
+    for (let attempt = 1; ; attempt++) {
+      const sent = this.gen
+      const results = await Promise.allSettled(targets.map((p) => putAssignment(p, this.rangeOf(p), sent, this.controlHeaders())))
+      let foreign: StaleAssignmentError | undefined
+      for (const r of results) {
+        if (r.status === 'fulfilled') continue
+        const err = r.reason as unknown
+        if (!(err instanceof StaleAssignmentError) || err.inForce === undefined) throw err
+        if (err.inForce > this.gen && (!foreign || err.inForce > foreign.inForce!)) foreign = err
+      }
+      if (!foreign) return
+      const next = foreign.inForce! + 1
+      if (attempt >= 3 || next > MAX_GENERATION) {
+        throw new Error(`${foreign.message}; this supervisor never sent that generation and could not take the reader back — restart it (tpipe dev restarts it when it exits)`)
+      }
+      this.log(`${foreign.reader} holds generation ${foreign.inForce}, which this supervisor never sent: re-sending the plan to every reader as generation ${next}`)
+      this.gen = next
+      targets = this.list('mqreader')
+    }
   }
 
   private spec(service: ServiceName, index: number, keepPort?: number): ProcessSpec {
     const name = `${service}-${index}`
     const port = keepPort ?? (service === 'apigw' && index === 0 ? this.opts.apigwPort : 0)
     const extra = this.opts.extraArgs?.[service] ?? []
-    const env = { ...this.baseEnv(), ...this.databaseEnv(service) }
+    const env = { ...this.baseEnv(service), ...this.databaseEnv(service) }
     let args: string[] = []
     switch (service) {
       case 'mqwriter':
@@ -207,10 +252,7 @@ export class Supervisor {
       onRestart: (proc) =>
         void this.awaitReady(proc)
           .then(async () => {
-            if (proc.spec.service === 'mqreader' && this.gen > 0) {
-              const r = this.plan[proc.spec.name]
-              await putAssignment(proc, r ? rangeText(r) : '', this.gen, this.controlHeaders())
-            }
+            if (proc.spec.service === 'mqreader' && this.gen > 0) await this.assign([proc])
           })
           .catch((err) => this.log(`${proc.spec.name}: ${(err as Error).message}`)),
     })
@@ -376,9 +418,9 @@ export class Supervisor {
     }
     this.plan = next
     this.gen++
-    const generation = this.gen
-    const targets = this.list('mqreader').map((p) => ({ p, partitions: next[p.spec.name] ? rangeText(next[p.spec.name]!) : '' }))
-    await Promise.all(targets.map(({ p, partitions }) => putAssignment(p, partitions, generation, this.controlHeaders())))
+    await this.assign(this.list('mqreader'))
+    const generation = this.gen // assign() goes above a generation something else set
+    const targets = this.list('mqreader').map((p) => ({ p, partitions: this.rangeOf(p) }))
     step(`generation ${generation} sent: ${moves.join(', ') || 'no change'}`)
     await converge(targets, generation, step)
     step('every reader owns exactly its range')
@@ -405,9 +447,7 @@ export class Supervisor {
    * current assignment so a restarted reader follows the latest plan.
    */
   async reassertAssignments(): Promise<void> {
-    await Promise.all(
-      this.list('mqreader').map((p) => putAssignment(p, this.plan[p.spec.name] ? rangeText(this.plan[p.spec.name]!) : '', this.gen, this.controlHeaders())),
-    )
+    await this.assign(this.list('mqreader'))
   }
 
   status(): Promise<DevStatus> {

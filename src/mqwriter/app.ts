@@ -175,7 +175,10 @@ export function buildMqwriter(config: WriterConfig, deps: MqwriterDeps): Mqwrite
 
   const REASONS: Record<number, string> = { 400: 'invalid', 401: 'unauthenticated', 403: 'forbidden', 413: 'too_large', 415: 'invalid', 429: 'buffer_full', 503: 'unavailable' }
 
-  /** Resolves when the rows commit; 503 with Retry-After when that takes longer than the publish bound. */
+  /**
+   * Resolves when the rows commit; 503 with Retry-After when that takes longer than the publish bound.
+   * Both publish paths (POST /v1/publish and remote_write) go through this.
+   */
   function publishWithin(rows: QueueRow[]): Promise<void> {
     let timer: NodeJS.Timeout | undefined
     const committed = buffer.publish(rows)
@@ -250,7 +253,7 @@ export function buildMqwriter(config: WriterConfig, deps: MqwriterDeps): Mqwrite
   )
 
   registerRemoteWrite(app, {
-    buffer,
+    publish: publishWithin,
     registry,
     prefix: config.dcgmPrefix,
     maxDecodedBytes: config.remoteWriteMaxDecodedBytes,

@@ -1,3 +1,4 @@
+import pg from 'pg'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../config/index.js'
@@ -129,6 +130,39 @@ describe('mqwriter POST /api/v1/write', () => {
       expect(n.rows[0].n).toBe(16)
     } finally {
       blocker.release()
+      await app.close()
+    }
+  })
+
+  it('is answered within the publish bound while the flush is stuck (503 + Retry-After, /readyz false), and the retry stores once', async () => {
+    const { app } = buildMqwriter(loadConfig({ 'publish-timeout-ms': '1000' }, {}, 'mqwriter'), { pool: db.pool, logger: silent })
+    const locker = new pg.Client({ connectionString: db.url })
+    await locker.connect()
+    try {
+      const t0 = Date.parse('2026-11-30T09:00:00Z')
+      const body = encodeWriteRequest([gpuSeries(4, 'DCGM_FI_DEV_GPU_UTIL', Array.from({ length: 5 }, (_, i) => [i, t0 + i * 1000] as [number, number]))])
+      const before = await count()
+      // the queue table locked for longer than the bound: the flush cannot commit
+      await locker.query('BEGIN')
+      await locker.query('LOCK TABLE queue_messages IN ACCESS EXCLUSIVE MODE')
+      const started = Date.now()
+      const res = await app.inject({ method: 'POST', url: '/api/v1/write', headers: HEADERS, payload: body })
+      const took = Date.now() - started
+      expect(res.statusCode).toBe(503)
+      expect(res.headers['retry-after']).toBe('1')
+      expect(res.json().error.code).toBe('TPIPE_ERR_DB_UNAVAILABLE')
+      expect(took).toBeLessThan(3000)
+      await new Promise((r) => setTimeout(r, 200))
+      expect((await app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(503)
+      await locker.query('COMMIT')
+      // the stuck batch commits once the lock is gone; Prometheus re-sends the same samples: stored once
+      await expect.poll(async () => (await app.inject({ method: 'GET', url: '/readyz' })).statusCode, { timeout: 10_000 }).toBe(200)
+      const retry = await app.inject({ method: 'POST', url: '/api/v1/write', headers: HEADERS, payload: body })
+      expect(retry.statusCode).toBe(204)
+      expect((await count()) - before).toBe(5)
+    } finally {
+      await locker.query('ROLLBACK').catch(() => {})
+      await locker.end()
       await app.close()
     }
   })

@@ -8,11 +8,15 @@ import { Counter, type Registry } from '../metrics/index.js'
 import { partitionOf } from '../partitions/hash.js'
 import { RemoteWriteDecodeError, decodeWriteRequest } from '../remotewrite/proto.js'
 import { toTelemetry } from '../scrape/dcgm.js'
-import type { WriteBuffer } from './buffer.js'
 import type { QueueRow } from './sql.js'
 
 export interface RemoteWriteOptions {
-  buffer: WriteBuffer
+  /**
+   * Commits rows through the WriteBuffer within the writer's publish bound (the same as POST
+   * /v1/publish): resolves on commit, rejects 503 TPIPE_ERR_DB_UNAVAILABLE with Retry-After when the
+   * flush does not commit in time, so a sick database never holds Prometheus's request open.
+   */
+  publish: (rows: QueueRow[]) => Promise<void>
   registry: Registry
   prefix: string
   maxDecodedBytes: number
@@ -48,7 +52,7 @@ export function registerRemoteWrite(app: FastifyInstance, opts: RemoteWriteOptio
         schema: {
           summary: 'Prometheus remote_write 1.0 receiver (protobuf, snappy)',
           description:
-            'Series whose name starts with the DCGM prefix become telemetry messages (ids from series and sample time, so re-sent samples are stored once); the rest are counted and dropped. 204 only after the samples are committed; 400 for a malformed body (not retried by Prometheus); 503 with Retry-After when the buffer is full or the database unavailable (retried).',
+            'Series whose name starts with the DCGM prefix become telemetry messages (ids from series and sample time, so re-sent samples are stored once); the rest are counted and dropped. 204 only after the samples are committed; 400 for a malformed body (not retried by Prometheus); 503 with Retry-After when the buffer is full, the database unavailable, or the samples not committed within TPIPE_WRITER_PUBLISH_TIMEOUT_MS (retried).',
           response: { 204: { type: 'null' }, 400: { $ref: 'ErrorBody#' }, 413: { $ref: 'ErrorBody#' }, 415: { $ref: 'ErrorBody#' }, 503: { $ref: 'ErrorBody#' } },
         },
       },
@@ -75,7 +79,7 @@ export function registerRemoteWrite(app: FastifyInstance, opts: RemoteWriteOptio
         }
         if (stats.rows.length > 0) {
           try {
-            await opts.buffer.publish(stats.rows)
+            await opts.publish(stats.rows)
           } catch (err) {
             // Prometheus 2.x drops a shard on 429 unless retry_on_http_429 is set, but always retries 5xx:
             // a full buffer is answered 503 here so that backpressure never loses samples.

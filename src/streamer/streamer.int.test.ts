@@ -94,6 +94,37 @@ describe('the real DCGM export', () => {
     expect(new Set(acked)).toEqual(new Set(rows.map((r) => r.msg_uuid)))
   })
 
+  it('sends each row with its own timestamp with --keep-timestamps (a historical export), and leaves the file alone', async () => {
+    await db.pool.query('TRUNCATE queue_messages')
+    const copy = join(dir, 'historical.csv')
+    writeFileSync(copy, readFileSync(REAL_CSV))
+    const before = sha(copy)
+    // write-back asked for, but keeping the timestamps implies none: the file is a record, not a loop.
+    const r = await stream(copy, { 'keep-timestamps': 'true', 'write-back': 'true' })
+    expect([r.result.sent, r.skipped, r.result.writeBack]).toEqual([2470, 0, false])
+    expect(sha(copy)).toBe(before)
+    // Every (uuid, metric) carries exactly the timestamp its CSV row has.
+    const want = new Map<string, string>()
+    for (const line of readFileSync(REAL_CSV, 'utf8').trim().split('\n').slice(1)) {
+      const f = line.slice(1).split('","')
+      want.set(`${f[4]} ${f[1]}`, new Date(f[0]!).toISOString())
+    }
+    const rows = (await db.pool.query<{ payload: { gpu_uuid: string; metric_name: string; ts: string } }>('SELECT payload FROM queue_messages')).rows
+    expect(rows).toHaveLength(2470)
+    for (const { payload } of rows) expect(payload.ts, `${payload.gpu_uuid} ${payload.metric_name}`).toBe(want.get(`${payload.gpu_uuid} ${payload.metric_name}`))
+    expect(new Set(rows.map((x) => x.payload.ts))).toEqual(new Set(want.values()))
+    expect([...new Set(want.values())].every((t) => t.startsWith('2025-07-18T'))).toBe(true)
+
+    // A row whose timestamp is not a time is skipped as bad (counted, with its reason), not re-stamped.
+    const lines = readFileSync(REAL_CSV, 'utf8').trim().split('\n')
+    const bad = join(dir, 'bad-ts.csv')
+    writeFileSync(bad, [lines[0], lines[1], lines[2]!.replace(/^"[^"]*"/, '"yesterday"'), lines[3]].join('\n') + '\n')
+    await db.pool.query('TRUNCATE queue_messages')
+    const b = await stream(bad, { 'keep-timestamps': 'true' })
+    expect([b.result.sent, b.skipped]).toEqual([2, 1])
+    expect(b.result.skippedLines).toEqual([3])
+  })
+
   it('splits the rows between replicas with --shard i/n', async () => {
     await db.pool.query('TRUNCATE queue_messages')
     const [a, b, c] = await Promise.all(['0/3', '1/3', '2/3'].map((shard) => stream(REAL_CSV, { shard })))

@@ -49,7 +49,7 @@ export const mqwriter = {
     flag: 'publish-timeout-ms',
     env: 'TPIPE_WRITER_PUBLISH_TIMEOUT_MS',
     description:
-      'A publish is answered within this: 201 once committed, otherwise 503 with Retry-After (the message may still commit: re-publish with the same id). A flush running longer makes /readyz false.',
+      'A publish (POST /v1/publish or remote_write) is answered within this: 201/204 once committed, otherwise 503 with Retry-After (the message may still commit: re-publish with the same id). A flush running longer makes /readyz false.',
     scopes: ['mqwriter'],
     default: 10000,
     min: 100,
