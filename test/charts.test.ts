@@ -3,7 +3,8 @@
 // chart and of the umbrella chart with default, kind and autoscaling-on values, then the rendered
 // manifests against the code: security contexts, probes, labels and selectors, HPA metric names = the
 // gauges the code registers, adapter rules, TPIPE_* names = settings of the config schema, ports, replicas.
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { gunzipSync, gzipSync } from 'node:zlib'
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -708,18 +709,40 @@ describe('PostgreSQL, migrations and the streamer CSV', () => {
     expect(tpl).toMatch(/lookup "v1" "Secret" \.Release\.Namespace \(include "postgresql\.fullname" \.\)/)
   })
 
-  it('the streamer mounts the chart’s own CSV (via .Files.Get), small enough for a ConfigMap', () => {
-    const csv = readFileSync(join(ROOT, 'charts', 'streamer', 'files', 'telemetry.csv'), 'utf8')
-    const cm = renders.default!.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'streamer-csv')
-    expect(cm.data['telemetry.csv']).toBe(csv.replace(/\n$/, ''))
-    const dep = renders.default!.find((o) => o.kind === 'Deployment' && o.metadata.name === 'streamer').spec.template.spec
-    const vol = dep.volumes.find((v: K8s) => v.configMap?.name === 'streamer-csv')
-    const mount = dep.containers[0].volumeMounts.find((m: K8s) => m.name === vol.name)
-    const cfg = renders.default!.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'streamer').data
-    expect(cfg.TPIPE_CSV).toBe(`${mount.mountPath}/telemetry.csv`)
-    // The API server rejects a ConfigMap whose data exceeds 1 MiB.
-    expect(Buffer.byteLength(cm.data['telemetry.csv']), 'charts/streamer/files/telemetry.csv must stay under 1 MiB').toBeLessThan(1024 * 1024)
+  it('the streamer mounts the chart’s own CSV gzipped in binaryData and reads the .csv.gz, well under the ConfigMap limit (issue 12 defect 10)', () => {
+    const csv = readFileSync(join(ROOT, 'charts', 'streamer', 'files', 'telemetry.csv'))
+    // The gzipped copy the chart ships is exactly the sample tpipe dev and the tests use.
+    expect(gunzipSync(readFileSync(join(ROOT, 'charts', 'streamer', 'files', 'telemetry.csv.gz'))).equals(csv), 'files/telemetry.csv.gz is stale: gzip -9 -n -k -f charts/streamer/files/telemetry.csv').toBe(true)
+    for (const r of [...UMBRELLA_RENDERS, 'chart:streamer']) {
+      const cm = renders[r]!.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'streamer-csv')
+      expect(cm.data, r).toBeUndefined()
+      expect(gunzipSync(Buffer.from(cm.binaryData['telemetry.csv.gz'], 'base64')).equals(csv), r).toBe(true)
+      const dep = renders[r]!.find((o) => o.kind === 'Deployment' && o.metadata.name === 'streamer').spec.template.spec
+      const vol = dep.volumes.find((v: K8s) => v.configMap?.name === 'streamer-csv')
+      const mount = dep.containers[0].volumeMounts.find((m: K8s) => m.name === vol.name)
+      expect(dep.containers[0].env.find((e: K8s) => e.name === 'TPIPE_CSV'), r).toEqual({ name: 'TPIPE_CSV', value: `${mount.mountPath}/telemetry.csv.gz` })
+      expect(renders[r]!.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'streamer').data.TPIPE_CSV, r).toBeUndefined()
+      // The API server rejects a ConfigMap whose data exceeds 1 MiB: the sample now takes a tenth of it.
+      expect(Buffer.byteLength(cm.binaryData['telemetry.csv.gz']), r).toBeLessThan(128 * 1024)
+    }
   })
+
+  it('the real 1.1 MB export dropped into files/ as telemetry.csv.gz fits the ConfigMap, and a plain telemetry.csv still works', async () => {
+    const real = readFileSync(join(ROOT, '..', 'shared', 'data', 'dcgm_metrics_20250718_134233.csv'))
+    expect(real.length).toBeGreaterThan(1024 * 1024) // would not fit as data
+    const chart = join(scratch, 'streamer-real')
+    cpSync(join(staged, 'streamer'), chart, { recursive: true })
+    writeFileSync(join(chart, 'files', 'telemetry.csv.gz'), gzipSync(real, { level: 9 }))
+    const cm = docs(await helmTemplate(helm, chart)).find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'streamer-csv')
+    expect(Buffer.byteLength(cm.binaryData['telemetry.csv.gz'])).toBeLessThan(256 * 1024)
+    expect(gunzipSync(Buffer.from(cm.binaryData['telemetry.csv.gz'], 'base64')).equals(real)).toBe(true)
+    // Without the .gz the chart ships the plain CSV as data, and TPIPE_CSV follows.
+    rmSync(join(chart, 'files', 'telemetry.csv.gz'))
+    const plain = docs(await helmTemplate(helm, chart))
+    expect(plain.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'streamer-csv').data['telemetry.csv']).toBe(readFileSync(join(ROOT, 'charts', 'streamer', 'files', 'telemetry.csv'), 'utf8').replace(/\n$/, ''))
+    const env = plain.find((o) => o.kind === 'Deployment').spec.template.spec.containers[0].env
+    expect(env.find((e: K8s) => e.name === 'TPIPE_CSV').value).toMatch(/\/telemetry\.csv$/)
+  }, TIMEOUT)
 
   it('the shared templates live once, in the tpipe-lib library chart that every service chart depends on (file://)', async () => {
     const lib = parse(readFileSync(join(ROOT, 'charts', LIBRARY_CHART, 'Chart.yaml'), 'utf8'))

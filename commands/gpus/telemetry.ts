@@ -37,7 +37,10 @@ Times (--start, --end): ${TIME_FORMS}. Write a relative time as --start=-1h or -
   static override examples = [
     '<%= config.bin %> gpus telemetry GPU-5fd4f087-86f3-7a43-b711-4771313afc50 --step 1m --agg avg --since 1h',
     '<%= config.bin %> gpus telemetry GPU-5fd4f087-86f3-7a43-b711-4771313afc50 --metric DCGM_FI_DEV_GPU_UTIL --metric DCGM_FI_DEV_GPU_TEMP --step 5m --agg max --start yesterday -o csv',
-    '<%= config.bin %> gpus telemetry GPU-5fd4f087-86f3-7a43-b711-4771313afc50 --start 2025-07-18T20:00:00Z --end 2025-07-18T21:00:00Z --order asc',
+    {
+      description: 'A window of a historical export, streamed with its own times by `tpipe dev --csv export.csv --keep-timestamps --loops 1`, oldest first:',
+      command: '<%= config.bin %> gpus telemetry GPU-5fd4f087-86f3-7a43-b711-4771313afc50 --start 2025-07-18T20:00:00Z --end 2025-07-18T21:00:00Z --order asc',
+    },
     '<%= config.bin %> gpus telemetry GPU-5fd4f087-86f3-7a43-b711-4771313afc50 --metric DCGM_FI_DEV_GPU_UTIL --all --output csv',
     '<%= config.bin %> gpus telemetry GPU-5fd4f087-86f3-7a43-b711-4771313afc50 --plot --since 6h',
   ]

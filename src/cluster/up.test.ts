@@ -280,7 +280,7 @@ describe('the plan’s helm commands, run for real (no cluster needed)', () => {
     expect(render.exitCode, render.all).toBe(0)
     const job = parse(render.stdout)
     expect(job).toMatchObject({ kind: 'Job', metadata: { name: 'tpipe-migrate' } })
-    expect(job.spec.template.spec.containers[0]).toMatchObject({ image: 'tpipe:0.1.0-test', imagePullPolicy: 'Never', args: ['migrate', 'up'] })
+    expect(job.spec.template.spec.containers[0]).toMatchObject({ image: 'tpipe:0.1.0-test', imagePullPolicy: 'Never', args: ['migrate', 'up', '--roles'] }) // the Job also creates the per-service database users (charts › roles)
   }, 120_000)
 })
 

@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, statSync } from 'node
 import { createServer, request as httpRequest, type Server } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { gzipSync } from 'node:zlib'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { generateSampleCsv } from '../../scripts/generate-sample-csv.js'
@@ -92,6 +93,21 @@ describe('the real DCGM export', () => {
     const acked = readFileSync(ackLog, 'utf8').trim().split('\n')
     expect(acked).toHaveLength(2470)
     expect(new Set(acked)).toEqual(new Set(rows.map((r) => r.msg_uuid)))
+  })
+
+  it('streams a gzipped export (the chart’s binaryData .csv.gz) the same, read-only even with write-back asked (issue 12 defect 10)', async () => {
+    await db.pool.query('TRUNCATE queue_messages')
+    const gz = join(dir, 'export.csv.gz')
+    writeFileSync(gz, gzipSync(readFileSync(REAL_CSV)))
+    const before = sha(gz)
+    const r = await stream(gz, { 'write-back': 'true' })
+    expect(r.result.sent).toBe(2470)
+    expect(r.skipped).toBe(0)
+    expect(r.result.writeBack).toBe(false)
+    expect(await queueCount()).toBe(2470)
+    const gpus = await db.pool.query<{ n: string }>("SELECT count(DISTINCT payload->>'gpu_uuid') AS n FROM queue_messages")
+    expect(Number(gpus.rows[0]!.n)).toBe(247)
+    expect(sha(gz)).toBe(before)
   })
 
   it('sends each row with its own timestamp with --keep-timestamps (a historical export), and leaves the file alone', async () => {

@@ -1,5 +1,6 @@
 import { createReadStream, promises as fsp } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { createGunzip } from 'node:zlib'
 import { parse } from 'csv-parse'
 import type { Logger } from 'pino'
 import type { Shard } from '../config/settings/streamer.js'
@@ -34,6 +35,14 @@ export interface StreamResult {
   writeBack: boolean
 }
 
+/**
+ * A `.gz` CSV (the chart ships big exports gzipped in a ConfigMap's binaryData: the plain 1.1 MB export
+ * would not fit its 1 MiB limit) is decompressed as it streams, and never written back.
+ */
+export function isGzipped(file: string): boolean {
+  return /\.gz$/i.test(file)
+}
+
 /** Peeks at the start of the file for the line ending and BOM, so write-back keeps them. */
 async function fileStyle(file: string): Promise<{ eol: string; bom: string }> {
   const fh = await fsp.open(file, 'r')
@@ -65,7 +74,8 @@ export class Streamer {
   lastSkip: { line: number; reason: string; at: string } | undefined
 
   constructor(private readonly opts: StreamerOptions) {
-    this.writeBack = opts.writeBack
+    this.writeBack = opts.writeBack && !isGzipped(opts.csv)
+    if (opts.writeBack && !this.writeBack) opts.log.info({ csv: opts.csv }, 'write-back off: a gzipped CSV is streamed read-only')
     this.fs = opts.fs ?? nodeFs
   }
 
@@ -124,7 +134,7 @@ export class Streamer {
   private async pass(pass: number): Promise<void> {
     const { csv, log, publisher } = this.opts
     const { index: shardIndex, count: shardCount } = this.opts.shard
-    const style = await fileStyle(csv)
+    const style = this.writeBack ? await fileStyle(csv) : { eol: '\n', bom: '' }
     let writer: PassWriter | undefined
     let writerOk = true
     const out = async (fields: readonly string[], prefix = '') => {
@@ -151,10 +161,13 @@ export class Streamer {
         this.disableWriteBack(err)
       }
     }
-    const source = createReadStream(csv)
+    const file = createReadStream(csv)
+    const gunzip = isGzipped(csv) ? createGunzip() : undefined
+    const source = gunzip ? file.pipe(gunzip) : file
     const parser = source.pipe(parse({ bom: true, info: true, relax_column_count: true, skip_records_with_error: true, skip_empty_lines: true }))
     // pipe() does not forward a read error; without this the loop below would wait forever.
-    source.on('error', (err) => parser.destroy(err))
+    file.on('error', (err) => parser.destroy(err))
+    gunzip?.on('error', (err) => parser.destroy(err))
     parser.on('skip', (err: Error & { lines?: number }) => {
       unreadable++
       this.countSkipped(pass, err.lines ?? 0, err.message)
@@ -218,7 +231,8 @@ export class Streamer {
       await writer?.abort()
       throw err
     } finally {
-      source.destroy()
+      file.destroy()
+      gunzip?.destroy()
     }
     if (!map) throw new Error(`${csv} is empty: no header row`)
     if (!writer) return

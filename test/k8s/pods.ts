@@ -224,8 +224,9 @@ export function emptyDir(path: string, uid: number, gid: number): string {
 
 /** A ConfigMap volume: its data (or the listed items) written the way the kubelet does. */
 export function configMapDir(path: string, cm: K8s, items?: { key: string; path: string }[]): string {
-  const data: Record<string, string> = { ...(cm?.data ?? {}) }
-  for (const [k, v] of Object.entries(cm?.binaryData ?? {})) data[k] = Buffer.from(String(v), 'base64').toString('latin1')
+  const data: Record<string, string | Buffer> = { ...(cm?.data ?? {}) }
+  // binaryData as the bytes it encodes (the streamer's telemetry.csv.gz), not re-encoded as text.
+  for (const [k, v] of Object.entries(cm?.binaryData ?? {})) data[k] = Buffer.from(String(v), 'base64')
   const files = items ? Object.fromEntries(items.map((i) => [i.path, data[i.key] ?? ''])) : data
   kubeletAtomicWrite(path, files)
   chmodSync(path, 0o755)

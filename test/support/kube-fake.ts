@@ -586,7 +586,7 @@ export async function startKubeFake(opts: { namespace?: string } = {}): Promise<
  * the previous timestamped directory is removed. A watch on the file itself misses this; a watch on the
  * directory sees it.
  */
-export function kubeletAtomicWrite(dir: string, files: Record<string, string>): void {
+export function kubeletAtomicWrite(dir: string, files: Record<string, string | Buffer>): void {
   const { mkdirSync, writeFileSync, symlinkSync, renameSync, readlinkSync, rmSync, existsSync, lstatSync } = fs
   const { join } = path
   mkdirSync(dir, { recursive: true })

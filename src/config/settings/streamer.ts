@@ -37,7 +37,7 @@ export const streamer = {
   streamerCsv: str({
     flag: 'csv',
     env: 'TPIPE_CSV',
-    description: 'DCGM exporter CSV to stream (the chart ships charts/streamer/files/telemetry.csv).',
+    description: 'DCGM exporter CSV to stream; a .gz file is decompressed as it streams and never written back (the chart ships charts/streamer/files/telemetry.csv.gz).',
     scopes: ['streamer'],
     required: true,
   }),
