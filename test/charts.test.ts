@@ -563,8 +563,10 @@ describe('mqreader, collector and partition-controller fit together', () => {
       // Reader name: the hostname default (= pod name); the chart does not override it.
       expect(get('ConfigMap', 'mqreader').data).not.toHaveProperty('TPIPE_READER_NAME')
       expect(spec.containers[0].env.find((e: K8s) => e.name === 'TPIPE_READER_ASSIGNMENT_CONFIGMAP')?.value).toBe('mqreader-partitions')
-      expect(new URL(get('ConfigMap', 'collector').data.TPIPE_READERS).host).toBe(`${headless.metadata.name}:8080`)
-      expect(new URL(get('ConfigMap', 'streamer').data.TPIPE_MQWRITER_URL).host).toBe(`${get('Service', 'mqwriter').metadata.name}:8080`)
+      // Set by the charts from the other chart's name (global.names), not hard-wired in values.
+      const envValue = (d: string, n: string) => get('Deployment', d).spec.template.spec.containers[0].env.find((e: K8s) => e.name === n)?.value
+      expect(new URL(envValue('collector', 'TPIPE_READERS')).host).toBe(`${headless.metadata.name}:8080`)
+      expect(new URL(envValue('streamer', 'TPIPE_MQWRITER_URL')).host).toBe(`${get('Service', 'mqwriter').metadata.name}:8080`)
       const ctrl = get('Deployment', 'partition-controller').spec.template.spec.containers[0].env
       const envOf = (n: string) => ctrl.find((e: K8s) => e.name === n)
       expect(envOf('TPIPE_CONTROLLER_STATEFULSET').value).toBe(sts.metadata.name)
@@ -742,6 +744,36 @@ describe('PostgreSQL, migrations and the streamer CSV', () => {
     expect(plain.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'streamer-csv').data['telemetry.csv']).toBe(readFileSync(join(ROOT, 'charts', 'streamer', 'files', 'telemetry.csv'), 'utf8').replace(/\n$/, ''))
     const env = plain.find((o) => o.kind === 'Deployment').spec.template.spec.containers[0].env
     expect(env.find((e: K8s) => e.name === 'TPIPE_CSV').value).toMatch(/\/telemetry\.csv$/)
+  }, TIMEOUT)
+
+  it('cross-chart names follow global.names.<chart>; a lone fullnameOverride the others would not follow is refused (issue 12 defect 10)', async () => {
+    const umbrella = join(staged, UMBRELLA_CHART)
+    const r = docs(await helmTemplate(helm, umbrella, { valuesFiles: [KIND_VALUES], set: { 'global.names.mqreader': 'readers', 'global.names.mqwriter': 'writers', 'global.image.tag': '0.1.0-test' } }))
+    const find = (kind: string, name: string) => r.find((o) => o.kind === kind && o.metadata.name === name)
+    expect(find('StatefulSet', 'readers')).toBeDefined()
+    expect(find('StatefulSet', 'mqreader')).toBeUndefined()
+    expect(find('Service', 'readers-headless')).toBeDefined()
+    expect(find('Deployment', 'writers')).toBeDefined()
+    expect(find('Service', 'writers')).toBeDefined()
+    const env = (name: string) => Object.fromEntries((find('Deployment', name) ?? find('StatefulSet', name)).spec.template.spec.containers[0].env.filter((e: K8s) => 'value' in e).map((e: K8s) => [e.name, e.value]))
+    expect(env('collector').TPIPE_READERS).toBe('http://readers-headless:8080')
+    expect(env('streamer').TPIPE_MQWRITER_URL).toBe('http://writers:8080')
+    expect(env('partition-controller')).toMatchObject({ TPIPE_CONTROLLER_STATEFULSET: 'readers', TPIPE_CONTROLLER_CONFIGMAP: 'readers-partitions' })
+    expect(env('readers').TPIPE_READER_ASSIGNMENT_CONFIGMAP).toBe('readers-partitions')
+    expect(find('StatefulSet', 'readers').spec.template.spec.volumes.find((v: K8s) => v.name === 'partitions').configMap.name).toBe('readers-partitions')
+    const names = (role: string) => find('Role', role).rules.flatMap((x: K8s) => x.resourceNames ?? [])
+    expect(names('partition-controller')).toEqual(expect.arrayContaining(['readers', 'readers-partitions']))
+    expect(names('partition-controller')).not.toContain('mqreader')
+    const hpa = find('HorizontalPodAutoscaler', 'readers')
+    expect(hpa.spec.scaleTargetRef).toMatchObject({ kind: 'StatefulSet', name: 'readers' })
+    // A lone fullnameOverride would rename the StatefulSet but not what the others look for: refused.
+    const lone = await runHelm(helm, ['template', 'tpipe', umbrella, '--namespace', 'tpipe', '--set', 'mqreader.fullnameOverride=readers'])
+    expect(lone.code).not.toBe(0)
+    expect(lone.stderr).toContain('mqreader.fullnameOverride=readers renames only the mqreader chart')
+    expect(lone.stderr).toContain('Set global.names.mqreader=readers instead')
+    // With the same name in global.names it is fine.
+    const both = await runHelm(helm, ['template', 'tpipe', umbrella, '--namespace', 'tpipe', '--set', 'mqreader.fullnameOverride=readers', '--set', 'global.names.mqreader=readers'])
+    expect(both.code, both.stderr).toBe(0)
   }, TIMEOUT)
 
   it('the shared templates live once, in the tpipe-lib library chart that every service chart depends on (file://)', async () => {

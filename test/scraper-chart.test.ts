@@ -56,8 +56,7 @@ describe('scraper chart', () => {
     expect(parseLabelSelector(env.TPIPE_SCRAPE_PEER_SELECTOR)!({ ...pod.metadata.labels, 'app.kubernetes.io/name': 'mqwriter' })).toBe(false)
     expect(pod.spec.serviceAccountName).toBe('scraper')
     expect(pod.spec.automountServiceAccountToken).toBe(true)
-    const cm = objs.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'scraper').data
-    expect(new URL(cm.TPIPE_MQWRITER_URL).host).toBe('mqwriter:8080')
+    expect(new URL(env.TPIPE_MQWRITER_URL).host).toBe('mqwriter:8080')
     expect(objs.some((o) => o.kind === 'Service' && o.metadata.name === 'mqwriter')).toBe(true)
   })
 

@@ -9,9 +9,18 @@ stays installable on its own (`helm dependency build` packages the library into 
 {{- end -}}
 
 {{- /* Objects are named after the chart, not the release, so the mqreader pods are mqreader-0, mqreader-1, …
-whatever the release is called; fullnameOverride renames them (one tpipe per namespace by default). */ -}}
+whatever the release is called (one tpipe per namespace by default). global.names.<chart> renames a chart's
+objects AND every reference to them from the other charts (tpipe.nameOf); fullnameOverride renames only
+the chart's own objects (the umbrella chart refuses it for a chart others refer to). */ -}}
 {{- define "tpipe.fullname" -}}
-{{- default .Chart.Name .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- .Values.fullnameOverride | default (include "tpipe.nameOf" (dict "ctx" . "chart" .Chart.Name)) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- /* The name of another chart's objects, as that chart names them: global.names.<chart>, else the chart
+name. Arguments: ctx, chart. */ -}}
+{{- define "tpipe.nameOf" -}}
+{{- $names := default dict .ctx.Values.global.names -}}
+{{- get $names .chart | default .chart | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
 {{- /* Selectors use only name + instance: StatefulSet and Deployment selectors cannot change later. */ -}}
