@@ -118,6 +118,8 @@ describe('service roles', () => {
     )
     expect(groups.rows.map((x) => x.g)).toEqual(['tpipe_apigw'])
     await expect(ensureServiceLogins(db.url, [{ service: 'apigw', user: 'tpipe_collector', password: 'x' }])).rejects.toThrow(/group role/)
+    // An owner without CREATEROLE gets 42501, which `tpipe dev` takes as "run every service as the DATABASE_URL user".
+    await expect(ensureServiceLogins(nobody.url, [{ service: 'apigw', user: `${db.name}_nope_login`, password: randomPassword() }])).rejects.toMatchObject({ code: '42501' })
   })
 
   it('provisionServiceLogins: names and passwords from TPIPE_DB_USER_/TPIPE_DB_PASSWORD_<SERVICE>, else <database>_<service>_login with the home file (0600, reused)', async () => {
