@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
 import { PG_TYPE, PG_UID, PROM_UID } from '../grafana/dashboard.js'
+import { loginName } from '../db/roles.js'
 import { PACKAGE_ROOT } from '../paths.js'
 import { GRAFANA, GRAFANA_URL, defaultUpOptions, planUp } from './up.js'
 
@@ -30,7 +31,7 @@ describe('tpipe up --grafana', () => {
     expect(args[args.indexOf('--values') + 1]).toBe(join(PACKAGE_ROOT, GRAFANA.values))
   })
 
-  it('provisions the data sources the dashboard expects, with the PostgreSQL password from the postgresql Secret', () => {
+  it('provisions the data sources the dashboard expects, as the read-only viewer (its user and password from the umbrella chart\'s tpipe-db-viewer Secret), never the owner', () => {
     const v = yaml(GRAFANA.values)
     const ds = v.datasources['datasources.yaml'].datasources as any[]
     const pg = ds.find((d) => d.uid === PG_UID)
@@ -38,13 +39,18 @@ describe('tpipe up --grafana', () => {
     expect(pg.type).toBe(PG_TYPE)
     expect(prom.type).toBe('prometheus')
     const pgValues = yaml('charts/postgresql/values.yaml')
-    expect(pg.user).toBe(pgValues.auth.username)
+    const umbrella = yaml('charts/telemetry-pipeline/values.yaml')
+    expect(pg.user).toBe(loginName('viewer', pgValues.auth.database))
+    expect(pg.user).not.toBe(pgValues.auth.username)
     expect(pg.jsonData.database).toBe(pgValues.auth.database)
     expect(pg.url).toBe(`postgresql:${yaml('charts/telemetry-pipeline/values.yaml').postgresql.service.port}`)
     const ref = v.envValueFrom.TPIPE_PG_PASSWORD.secretKeyRef
     expect(pg.secureJsonData.password).toBe('$TPIPE_PG_PASSWORD')
-    expect(ref.name).toBe(yaml('charts/telemetry-pipeline/values.yaml').global.database.existingSecret)
-    expect(readFileSync(join(PACKAGE_ROOT, 'charts/postgresql/templates/secret.yaml'), 'utf8')).toMatch(new RegExp(`^  ${ref.key}: `, 'm'))
+    expect(umbrella.global.database.serviceRoles.enabled).toBe(true)
+    expect(ref).toEqual({ name: `${umbrella.global.database.serviceRoles.secretPrefix}-viewer`, key: 'password' })
+    const secrets = readFileSync(join(PACKAGE_ROOT, 'charts/telemetry-pipeline/templates/db-roles-secrets.yaml'), 'utf8')
+    expect(secrets).toMatch(/range \$service := list [^}]*"viewer"/)
+    expect(secrets).toMatch(/^ {2}password: /m)
     // The same Prometheus the adapter reads.
     const adapter = yaml('kind/prometheus-adapter-values.yaml').prometheus
     expect(prom.url.startsWith(adapter.url)).toBe(true)

@@ -89,14 +89,14 @@ describe('service roles', () => {
        FROM pg_roles u WHERE u.rolname = ANY($1) ORDER BY 1`,
       [logins.map((l) => l.user)],
     )
-    expect(r.rows).toHaveLength(4)
+    expect(r.rows).toHaveLength(DB_SERVICES.length)
     for (const row of r.rows) {
       const l = logins.find((x) => x.user === row.rolname)!
       expect(row).toEqual({ rolname: l.user, rolsuper: false, rolcreaterole: false, rolcreatedb: false, rolreplication: false, rolbypassrls: false, rolcanlogin: true, groups: [SERVICE_GROUPS[l.service]] })
     }
     // The groups themselves cannot log in.
     const g = await db.pool.query<{ rolcanlogin: boolean }>('SELECT rolcanlogin FROM pg_roles WHERE rolname = ANY($1)', [Object.values(SERVICE_GROUPS)])
-    expect(g.rows.map((x) => x.rolcanlogin)).toEqual([false, false, false, false])
+    expect(g.rows.map((x) => x.rolcanlogin)).toEqual(DB_SERVICES.map(() => false))
   })
 
   it('ensureServiceLogins is idempotent, changes the password, and takes away a group granted by hand', async () => {
@@ -118,6 +118,8 @@ describe('service roles', () => {
     )
     expect(groups.rows.map((x) => x.g)).toEqual(['tpipe_apigw'])
     await expect(ensureServiceLogins(db.url, [{ service: 'apigw', user: 'tpipe_collector', password: 'x' }])).rejects.toThrow(/group role/)
+    // An owner without CREATEROLE gets 42501, which `tpipe dev` takes as "run every service as the DATABASE_URL user".
+    await expect(ensureServiceLogins(nobody.url, [{ service: 'apigw', user: `${db.name}_nope_login`, password: randomPassword() }])).rejects.toMatchObject({ code: '42501' })
   })
 
   it('provisionServiceLogins: names and passwords from TPIPE_DB_USER_/TPIPE_DB_PASSWORD_<SERVICE>, else <database>_<service>_login with the home file (0600, reused)', async () => {
@@ -234,6 +236,18 @@ describe('service roles', () => {
     expect(await sqlstate('mqreader', 'SELECT count(*) FROM dead_letters')).toBe(DENIED)
   })
 
+  it('the dashboards\' viewer reads what apigw reads plus the queue\'s depth and age, never payloads, keys or dead letters, and writes nothing', async () => {
+    expect(await sqlstate('viewer', 'SELECT count(*) FROM (SELECT 1 FROM queue_messages LIMIT 1000000) q')).toBeUndefined()
+    expect(await sqlstate('viewer', 'SELECT min(enqueued_at) FROM (SELECT enqueued_at FROM queue_messages ORDER BY id LIMIT 1000) q')).toBeUndefined()
+    expect(await sqlstate('viewer', 'SELECT count(*) FROM telemetry_1m JOIN gpus USING (gpu_uuid)')).toBeUndefined()
+    expect(await sqlstate('viewer', 'SELECT payload FROM queue_messages')).toBe(DENIED)
+    expect(await sqlstate('viewer', 'SELECT key FROM queue_messages')).toBe(DENIED)
+    expect(await sqlstate('viewer', 'SELECT count(*) FROM dead_letters')).toBe(DENIED)
+    expect(await sqlstate('viewer', 'DELETE FROM queue_messages')).toBe(DENIED)
+    expect(await sqlstate('viewer', 'UPDATE gpus SET hostname = hostname')).toBe(DENIED)
+    expect(await sqlstate('viewer', 'SELECT tpipe_refresh_latest()')).toBe(DENIED)
+  })
+
   it('collector cannot drop, truncate, delete or update, read the queue or telemetry, or write gpus and the derived tables directly', async () => {
     expect(await sqlstate('collector', 'DROP TABLE telemetry')).toBe(DENIED)
     expect(await sqlstate('collector', 'DROP TABLE telemetry_default')).toBe(DENIED)
@@ -280,13 +294,13 @@ describe('service roles', () => {
     const DECIDED: Record<string, Record<string, string[]>> = {
       queue_messages: { tpipe_mqwriter: ['INSERT'], tpipe_mqreader: ['DELETE', 'SELECT'] },
       queue_messages_id_seq: { tpipe_mqwriter: ['USAGE'] },
-      telemetry: { tpipe_collector: ['INSERT'], tpipe_apigw: ['SELECT'] },
+      telemetry: { tpipe_collector: ['INSERT'], tpipe_apigw: ['SELECT'], tpipe_viewer: ['SELECT'] },
       telemetry_default: { tpipe_collector: ['SELECT'] },
       telemetry_1m_default: { tpipe_collector: ['SELECT'] },
       dead_letters: { tpipe_collector: ['INSERT'] },
-      gpus: { tpipe_apigw: ['SELECT'] },
-      telemetry_latest: { tpipe_apigw: ['SELECT'] },
-      telemetry_1m: { tpipe_apigw: ['SELECT'] },
+      gpus: { tpipe_apigw: ['SELECT'], tpipe_viewer: ['SELECT'] },
+      telemetry_latest: { tpipe_apigw: ['SELECT'], tpipe_viewer: ['SELECT'] },
+      telemetry_1m: { tpipe_apigw: ['SELECT'], tpipe_viewer: ['SELECT'] },
       telemetry_dirty_latest: {},
       telemetry_dirty_rollups: {},
       pgmigrations: {},
@@ -323,13 +337,15 @@ describe('service roles', () => {
       }
     }
     expect(seen).toEqual(DECIDED)
-    // Column grants: only the dedup keys an INSERT … ON CONFLICT must read (and tableoid for RETURNING).
+    // Column grants: only the dedup keys an INSERT … ON CONFLICT must read (and tableoid for RETURNING), and the queue depth/age for the viewer.
     const cols = await db.pool.query<{ t: string; c: string; acl: string }>(
       `SELECT c.relname AS t, a.attname AS c, a.attacl::text AS acl FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
        WHERE c.relnamespace = current_schema()::regnamespace AND a.attacl IS NOT NULL ORDER BY 1, 2`,
     )
     expect(cols.rows.map((r) => `${r.t}.${r.c} ${r.acl}`)).toEqual([
       expect.stringMatching(/^dead_letters\.msg_uuid \{tpipe_collector=r\/\w+\}$/),
+      expect.stringMatching(/^queue_messages\.enqueued_at \{tpipe_viewer=r\/\w+\}$/),
+      expect.stringMatching(/^queue_messages\.id \{tpipe_viewer=r\/\w+\}$/),
       expect.stringMatching(/^queue_messages\.msg_uuid \{tpipe_mqwriter=r\/\w+\}$/),
       expect.stringMatching(/^telemetry\.msg_uuid \{tpipe_collector=r\/\w+\}$/),
       expect.stringMatching(/^telemetry\.tableoid \{tpipe_collector=r\/\w+\}$/),

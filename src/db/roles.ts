@@ -7,12 +7,14 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import pg from 'pg'
 
-/** The services that connect to PostgreSQL, with the group role holding their rights. */
+/** The services that connect to PostgreSQL (and the dashboards' viewer), with the group role holding their rights. */
 export const SERVICE_GROUPS = {
   mqwriter: 'tpipe_mqwriter',
   mqreader: 'tpipe_mqreader',
   collector: 'tpipe_collector',
   apigw: 'tpipe_apigw',
+  /** Not a service: read-only dashboards (Grafana), migration 1764209000001. */
+  viewer: 'tpipe_viewer',
 } as const
 export type DbService = keyof typeof SERVICE_GROUPS
 export const DB_SERVICES = Object.keys(SERVICE_GROUPS) as DbService[]

@@ -15,6 +15,8 @@ import { buildMqwriter } from '../mqwriter/app.js'
 import { buildStreamer } from '../streamer/app.js'
 import { csvScrape, persist, scrapeAt } from '../../test/support/dcgm-fixture.js'
 import { createTestDatabase, type TestDatabase } from '../../test/support/db.js'
+import { createPool, type Pool } from '../db/pool.js'
+import { ensureServiceLogins, loginName, randomPassword, serviceUrl } from '../db/roles.js'
 import { buildDashboard, DASHBOARD_FILE, dashboardText, type Panel, type PromTarget, type SqlTarget } from './dashboard.js'
 
 const silent = pino({ level: 'silent' })
@@ -93,6 +95,8 @@ const sqlTargets = panels.flatMap((p) => (p.targets ?? []).filter((t): t is SqlT
 const promTargets = panels.flatMap((p) => (p.targets ?? []).filter((t): t is PromTarget => 'expr' in t).map((t) => ({ panel: p, t })))
 
 let db: TestDatabase
+/** Grafana's data source connects as the read-only viewer (kind/grafana-values.yaml): every panel runs as it. */
+let viewer: Pool
 let vars: Record<string, string>
 const now = new Date()
 const from = new Date(now.getTime() - 6 * 3600_000)
@@ -104,9 +108,13 @@ beforeAll(async () => {
   for (let k = 12; k >= 0; k--) await persist(db.pool, scrapeAt(scrape, new Date(now.getTime() - k * 600_000 - 1000), 12 - k))
   const first = scrape[0]!
   vars = { host: first.hostname, gpu: first.gpu_uuid, pg: 'tpipe-postgres', prom: 'tpipe-prometheus' }
+  const login = { service: 'viewer' as const, user: loginName('viewer', db.name), password: randomPassword() }
+  await ensureServiceLogins(db.url, [login])
+  viewer = createPool(serviceUrl(db.url, login), { max: 2, applicationName: 'tpipe-test-viewer' })
 })
 
 afterAll(async () => {
+  await viewer?.end()
   await db?.drop()
 })
 
@@ -150,7 +158,7 @@ describe('Grafana dashboard', () => {
     it(`every panel's SQL runs on PostgreSQL with Grafana's expansion ($__interval = ${interval}) and answers data of the right shape`, async () => {
       for (const { panel, t } of sqlTargets) {
         const text = expandGrafanaSql(t.rawSql, { from, to: now, interval, vars })
-        const r = await db.pool.query(text).catch((err: Error) => {
+        const r = await viewer.query(text).catch((err: Error) => {
           throw new Error(`panel "${panel.title}" ${t.refId}: ${err.message}\n${text}`)
         })
         expect(r.rows.length, `panel "${panel.title}" ${t.refId} returns rows`).toBeGreaterThan(0)
@@ -174,7 +182,7 @@ describe('Grafana dashboard', () => {
   it('panel numbers equal the same aggregates computed from the raw telemetry rows', async () => {
     const run = async (title: string) => {
       const { t } = sqlTargets.find(({ panel }) => panel.title === title)!
-      return (await db.pool.query(expandGrafanaSql(t.rawSql, { from, to: now, interval: '10m', vars }))).rows
+      return (await viewer.query(expandGrafanaSql(t.rawSql, { from, to: now, interval: '10m', vars }))).rows
     }
     const fleet = await run('Fleet GPU utilisation (avg, min, max per bucket)')
     const raw = await db.pool.query(
@@ -204,7 +212,7 @@ describe('Grafana dashboard', () => {
 
   it('the host and GPU variables list the stored hosts and the GPUs of the chosen host', async () => {
     for (const v of dashboard.templating.list.filter((v) => v.type === 'query')) {
-      const r = await db.pool.query(expandGrafanaSql(v.query, { from, to: now, interval: '1m', vars }))
+      const r = await viewer.query(expandGrafanaSql(v.query, { from, to: now, interval: '1m', vars }))
       expect(r.rows.length, v.name).toBeGreaterThan(0)
       if (v.name === 'gpu') {
         expect(r.fields.map((f) => f.name)).toEqual(['__text', '__value'])

@@ -7,7 +7,7 @@ import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ensureEmbedded, restartEmbedded } from '../db/embedded.js'
+import { ensureEmbedded, restartEmbedded, stopEmbedded } from '../db/embedded.js'
 import { migrate } from '../db/migrate.js'
 import { createPool, type Pool } from '../db/pool.js'
 import { withDatabase } from '../../test/support/db.js'
@@ -54,6 +54,8 @@ describe('exactly once through kill -9, scaling and a database restart', () => {
       await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`)
       await admin.end()
     }
+    // Its own server, restarted by the test: `npm test` must leave no PostgreSQL running (CI checks).
+    if (process.env.TPIPE_KEEP_CHAOS !== '1') await stopEmbedded(CHAOS_HOME)
   })
 
   it('every acknowledged message lands in telemetry exactly once', async () => {
