@@ -7,8 +7,10 @@ describe('cursor', () => {
   it('round-trips (ts, msg_uuid) with microseconds and rejects anything else', () => {
     const c = encodeCursor('2026-01-01T00:00:04.000002Z', '0190b5f2-6b1e-7c3a-8d4e-5f6a7b8c9d0e')
     expect(c).toMatch(/^[A-Za-z0-9_-]+$/)
-    expect(decodeCursor(c)).toEqual({ ts: '2026-01-01T00:00:04.000002Z', msgUuid: '0190b5f2-6b1e-7c3a-8d4e-5f6a7b8c9d0e' })
-    for (const bad of ['', 'abc', 'a b', Buffer.from('["2026-01-01T00:00:00Z"]').toString('base64url'), Buffer.from('["yesterday","0190b5f2-6b1e-7c3a-8d4e-5f6a7b8c9d0e"]').toString('base64url'), 'x'.repeat(201)]) {
+    expect(decodeCursor(c)).toEqual({ ts: '2026-01-01T00:00:04.000002Z', msgUuid: '0190b5f2-6b1e-7c3a-8d4e-5f6a7b8c9d0e', desc: false })
+    // A newest-first page's cursor remembers its order.
+    expect(decodeCursor(encodeCursor('2026-01-01T00:00:04.000002Z', '0190b5f2-6b1e-7c3a-8d4e-5f6a7b8c9d0e', true))).toEqual({ ts: '2026-01-01T00:00:04.000002Z', msgUuid: '0190b5f2-6b1e-7c3a-8d4e-5f6a7b8c9d0e', desc: true })
+    for (const bad of ['', 'abc', 'a b', Buffer.from('["2026-01-01T00:00:00Z"]').toString('base64url'), Buffer.from('["yesterday","0190b5f2-6b1e-7c3a-8d4e-5f6a7b8c9d0e"]').toString('base64url'), 'x'.repeat(201), Buffer.from('["2026-01-01T00:00:00Z","0190b5f2-6b1e-7c3a-8d4e-5f6a7b8c9d0e","asc"]').toString('base64url')]) {
       expect(decodeCursor(bad)).toBeUndefined()
     }
   })
