@@ -2,7 +2,7 @@ import { Flags } from '@oclif/core'
 import pg from 'pg'
 import { TpipeCommand } from '../../src/cli/base.js'
 import { settingFlags } from '../../src/cli/flags.js'
-import { resolveDatabaseUrl } from '../../src/db/index.js'
+import { useDatabase } from '../../src/db/index.js'
 import { maintain, type MaintainResult } from '../../src/telemetry/maintain.js'
 import { formatDuration } from '../../src/telemetry/time.js'
 
@@ -20,19 +20,24 @@ export default class DbMaintain extends TpipeCommand {
   async run(): Promise<MaintainResult> {
     const { flags } = await this.parse(DbMaintain)
     const config = this.loadConfigFrom(flags, 'cli')
-    const url = await resolveDatabaseUrl(config, (m) => this.logToStderr(m))
-    const client = new pg.Client({ connectionString: url, application_name: 'tpipe-db-maintain', connectionTimeoutMillis: 10_000 })
-    await client.connect()
+    // An embedded PostgreSQL this command had to start is stopped again when it ends (issue 13 item 3).
+    const db = await useDatabase(config, (m) => this.logToStderr(m))
     let result: MaintainResult
     try {
-      result = await maintain(client, {
-        partitionMs: config.telemetryPartitionMs,
-        retentionMs: config.telemetryRetentionMs,
-        rollupRetentionMs: config.rollupRetentionMs,
-        dryRun: flags['dry-run'],
-      })
+      const client = new pg.Client({ connectionString: db.url, application_name: 'tpipe-db-maintain', connectionTimeoutMillis: 10_000 })
+      await client.connect()
+      try {
+        result = await maintain(client, {
+          partitionMs: config.telemetryPartitionMs,
+          retentionMs: config.telemetryRetentionMs,
+          rollupRetentionMs: config.rollupRetentionMs,
+          dryRun: flags['dry-run'],
+        })
+      } finally {
+        await client.end()
+      }
     } finally {
-      await client.end()
+      await db.release()
     }
     if (!result.ran) {
       this.log('another process is running maintenance now (advisory lock held); nothing done')
