@@ -1,6 +1,7 @@
 // The collector's lease loops: `leasesInFlight` workers, each picking a reader, leasing, persisting the
 // lease and acking it only after that commits. start() resolves once the readers are resolved the first
 // time; stop() abandons long-polls and lets batches being persisted finish and ack (bounded).
+import { setMaxListeners } from 'node:events'
 import type { Logger } from 'pino'
 import type { LeaseAnswer, LeaseRequest, LeasedMessage } from '../protocol/lease.js'
 import type { CollectorMetrics } from './metrics.js'
@@ -36,7 +37,11 @@ export class LeaseLoops {
   private readonly leaseAbort = new AbortController()
   private persistFailStreak = 0
 
-  constructor(private readonly o: LeaseLoopOptions) {}
+  constructor(private readonly o: LeaseLoopOptions) {
+    // Each of the leasesInFlight long-polls listens on this one signal while it waits: more than 10 is
+    // by design (the default limit would print a MaxListenersExceededWarning), not a leak.
+    setMaxListeners(0, this.leaseAbort.signal)
+  }
 
   get isRunning(): boolean {
     return this.running

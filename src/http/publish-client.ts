@@ -2,6 +2,7 @@
 // BatchPublisher): keep-alive undici pools over the mqwriter URLs in turn, connection recycling, and the
 // retry loop (exponential backoff with jitter, Retry-After when longer, one warning per few seconds).
 // Each caller builds its own body and decides what an answer means; a retry sends the very same body.
+import { setMaxListeners } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import { Pool } from 'undici'
@@ -58,6 +59,9 @@ export class PublishClient {
 
   constructor(private readonly opts: PublishClientOptions) {
     if (opts.urls.length === 0) throw new Error('no mqwriter URL')
+    // Every post waiting on its backoff listens on the stop signal (and stops listening when it wakes):
+    // a listener per waiting post, however many the caller has in flight, is by design — no leak warning.
+    setMaxListeners(0, this.stopping.signal)
     this.targets = opts.urls.map((u) => {
       const url = new URL(u)
       return { url: u, origin: url.origin, path: `${url.pathname.replace(/\/$/, '')}/v1/publish`, pool: this.newPool(url.origin), bornAt: Date.now(), requests: 0 }
