@@ -42,21 +42,21 @@ export async function count(ctx: Context, table: string): Promise<number> {
   return Number((await ctx.pool.query(`SELECT count(*) AS n FROM ${table}`)).rows[0].n)
 }
 
+/** A `tpipe dev` supervisor for a benchmark: the topology given, no apigw, full speed, quiet logs, its own home. */
+export function benchSupervisor(
+  ctx: Context,
+  name: string,
+  t: { streamers: number; writers: number; readers: number; collectors: number },
+  env: Record<string, string> = {},
+): Supervisor {
+  const home = join(tmpdir(), `tpipe-bench-${name}-${process.pid}`)
+  mkdirSync(home, { recursive: true })
+  return new Supervisor({ ...t, apigws: 0, databaseUrl: ctx.databaseUrl, home, csv: DEFAULT_CSV, rate: 0, loops: 0, apigwPort: 0, env: { TPIPE_LOG_LEVEL: 'warn', ...env } })
+}
+
 export async function e2eOnce(ctx: Context, t: E2ETopology, warmupS: number, measureS: number): Promise<E2EResult> {
   await ctx.pool.query('TRUNCATE queue_messages, telemetry')
-  const home = join(tmpdir(), `tpipe-bench-e2e-${process.pid}`)
-  mkdirSync(home, { recursive: true })
-  const sup = new Supervisor({
-    ...t,
-    apigws: 0,
-    databaseUrl: ctx.databaseUrl,
-    home,
-    csv: DEFAULT_CSV,
-    rate: 0,
-    loops: 0,
-    apigwPort: 0,
-    env: { TPIPE_LOG_LEVEL: 'warn', TPIPE_STREAMER_WRITE_BACK: 'false' },
-  })
+  const sup = benchSupervisor(ctx, 'e2e', t, { TPIPE_STREAMER_WRITE_BACK: 'false' })
   try {
     await sup.start()
     await new Promise((r) => setTimeout(r, warmupS * 1000))

@@ -9,15 +9,11 @@
 //    scheduled), scrapes done vs due, and scrape durations.
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdirSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { DEFAULT_CSV } from '../../src/local/dev.js'
 import { Supervisor } from '../../src/local/supervisor.js'
 import { parseExposition } from '../../src/scrape/parse.js'
 import { encodeWriteRequest } from '../../src/remotewrite/proto.js'
 import type { Context, Row } from '../context.js'
-import { count } from './e2e.js'
+import { benchSupervisor, count } from './e2e.js'
 import { RUN_JS, port, runJsonChild, startService } from '../proc.js'
 import { figure, fmt, fmtFigure, percentile, ratio } from '../stats.js'
 
@@ -32,22 +28,7 @@ interface RwLoad {
 }
 
 function supervisor(ctx: Context, name: string): Supervisor {
-  const home = join(tmpdir(), `tpipe-bench-${name}-${process.pid}`)
-  mkdirSync(home, { recursive: true })
-  return new Supervisor({
-    streamers: 0,
-    writers: 1,
-    readers: 2,
-    collectors: 2,
-    apigws: 0,
-    databaseUrl: ctx.databaseUrl,
-    home,
-    csv: DEFAULT_CSV,
-    rate: 0,
-    loops: 0,
-    apigwPort: 0,
-    env: { TPIPE_LOG_LEVEL: 'warn' },
-  })
+  return benchSupervisor(ctx, name, { streamers: 0, writers: 1, readers: 2, collectors: 2 })
 }
 
 /** Sample → queryable probes: one remote-written probe sample every 50 ms, polled in telemetry. */
