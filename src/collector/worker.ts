@@ -62,11 +62,6 @@ export class LeaseLoops {
     o.readers.onRetire((endpoint) => this.retire(endpoint))
   }
 
-  /** Leases held now (received and not yet acked, released or expired). */
-  get leasesHeld(): number {
-    return this.held.size
-  }
-
   get isRunning(): boolean {
     return this.running
   }
