@@ -16,6 +16,8 @@ export interface Endpoint {
   failures: number
   /** Left the reader set: no longer picked; its pool stays open until the leases from it are settled. */
   retired?: boolean
+  /** Lease requests on their way (a lease may still come back from a reader that left the set). */
+  leasing: number
 }
 
 export interface ReaderChoice {
@@ -143,6 +145,7 @@ export class ReaderSet {
           emptyUntil: 0,
           backoffUntil: 0,
           failures: 0,
+          leasing: 0,
         })
       }
     }

@@ -194,4 +194,33 @@ describe('collector hands leases back', () => {
       rmSync(dir, { recursive: true, force: true })
     }
   })
+
+  it('a lease that arrives from a reader after it left the readers file is handed back, not persisted', async () => {
+    await reset()
+    const dir = mkdtempSync(join(tmpdir(), 'tpipe-readers-'))
+    const file = join(dir, 'readers')
+    const r = await startReader(db, { partitions: parsePartitions('0-255'), readerName: 'late', readerDrainTimeoutMs: 2000 })
+    let c: CollectorApp | undefined
+    try {
+      writeFileSync(file, `${r.url}\n`)
+      // Nothing queued: the collector's one worker is soon long-polling the reader (5 s).
+      c = await startCollector([r], { collectorLeasesInFlight: 1, collectorLeaseWaitMs: 5000, collectorReadersFile: file, collectorResolveIntervalMs: 100 }, db.pool)
+      await new Promise((res) => setTimeout(res, 300))
+      writeFileSync(file, '# no readers\n')
+      await waitFor(async () => ((await c!.app.inject('/v1/stats')).json().readers.length === 0 ? true : undefined), { timeoutMs: 5000, what: 'the reader left the set' })
+      // The long-poll is still on its way; messages arrive and answer it.
+      const seeded = await seed(db.pool, Array.from({ length: 10 }, (_, i) => ({ key: `GPU-late-${i % 2}`, payload: payload(`GPU-late-${i % 2}`, i) })))
+      await waitFor(async () => ((await metricValue(c!.registry, 'collector_messages_received_total')) === 10 ? true : undefined), { timeoutMs: 8000, what: 'the long-poll answered' })
+      await waitFor(() => (r.owner.leasedMessages === 0 && r.owner.readyMessages === 10 ? true : undefined), { timeoutMs: 3000, what: 'the lease handed back' })
+      await waitFor(async () => ((await metricValue(c!.registry, 'collector_messages_released_total')) === 10 ? true : undefined), { timeoutMs: 2000, what: 'released counted' })
+      expect(await count('telemetry')).toBe(0)
+      const got = await postJson(`${r.url}/v1/lease`, { max: 100 })
+      expect(got.body.messages.map((m: LeasedMessage) => m.msg_uuid).sort()).toEqual(seeded.map((x) => x.msg_uuid).sort())
+      expect((await postJson(`${r.url}/v1/release`, { lease_ids: [got.body.lease_id] })).status).toBe(200)
+    } finally {
+      await c?.stop()
+      await r.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
 })

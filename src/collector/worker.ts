@@ -62,11 +62,6 @@ export class LeaseLoops {
     o.readers.onRetire((endpoint) => this.retire(endpoint))
   }
 
-  /** Leases held now (received and not yet acked, released or expired). */
-  get leasesHeld(): number {
-    return this.held.size
-  }
-
   get isRunning(): boolean {
     return this.running
   }
@@ -113,14 +108,16 @@ export class LeaseLoops {
 
   /**
    * A reader left the reader set: leases from it not being persisted go back to it now; those being
-   * persisted are acked through its pool, which stays open until they are (bounded by RETIRE_WAIT_MS,
-   * then whatever is left is released too).
+   * persisted are acked through its pool, which stays open until they are and until no lease request to
+   * it is on its way (bounded by RETIRE_WAIT_MS, then whatever is left is released too).
    */
   private async retire(endpoint: Endpoint): Promise<void> {
     const mine = (h: Held) => h.endpoint === endpoint
     await this.release((h) => mine(h) && (h.phase === 'received' || h.phase === 'failed'), 'reader left the reader set')
+    // A lease request on its way (a long-poll) may still bring a lease: the worker releases it, through
+    // this pool, which must stay open until then.
     const deadline = Date.now() + RETIRE_WAIT_MS
-    while (Date.now() < deadline && [...this.held.values()].some(mine)) await sleep(50)
+    while (Date.now() < deadline && (endpoint.leasing > 0 || [...this.held.values()].some(mine))) await sleep(50)
     await this.release(mine, 'reader left the reader set')
   }
 
@@ -178,7 +175,13 @@ export class LeaseLoops {
       try {
         const body: LeaseRequest = { max: this.o.leaseSize, wait_ms: waitMs }
         if (this.o.leaseVisibilityMs !== undefined) body.visibility_timeout_ms = this.o.leaseVisibilityMs
-        const r = await requestLease(endpoint, body, waitMs > 0 ? this.leaseAbort.signal : undefined, this.o.token)
+        endpoint.leasing++
+        let r
+        try {
+          r = await requestLease(endpoint, body, waitMs > 0 ? this.leaseAbort.signal : undefined, this.o.token)
+        } finally {
+          endpoint.leasing--
+        }
         if (r.status !== 200) {
           // 503 while a reader drains or has lost its database: try the others for a while.
           // Any other answer (400: a lease size over the reader's limit, 404: a wrong URL) will not fix
