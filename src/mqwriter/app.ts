@@ -43,6 +43,7 @@ type WriterConfig = Pick<
   | 'jsonMaxDepth'
   | 'dcgmPrefix'
   | 'remoteWriteMaxDecodedBytes'
+  | 'remoteWriteSeriesCacheBytes'
 >
 
 export interface MqwriterApp {
@@ -257,6 +258,7 @@ export function buildMqwriter(config: WriterConfig, deps: MqwriterDeps): Mqwrite
     registry,
     prefix: config.dcgmPrefix,
     maxDecodedBytes: config.remoteWriteMaxDecodedBytes,
+    seriesCacheBytes: config.remoteWriteSeriesCacheBytes,
     bufferCapacity: config.writerBufferCapacity,
     retryAfterSeconds: config.writerRetryAfterSeconds,
     token: config.publishToken,
