@@ -111,6 +111,11 @@ export function registerRemoteWrite(app: FastifyInstance, opts: RemoteWriteOptio
 
 const NOT_DCGM = 'not_dcgm'
 
+/** A cache entry's bytes: its key (Latin-1: one byte a character), the template, and the Map's own share. */
+function entryBytes(key: string, t: SeriesTemplate | string): number {
+  return key.length + 80 + (typeof t === 'string' ? 0 : t.bytes)
+}
+
 /**
  * WriteRequest series → queue rows (DCGM series only) and the counts of what was dropped. A sender
  * sends the same series in every request: what a series' samples share (mapping, id identity, payload
@@ -120,6 +125,7 @@ const NOT_DCGM = 'not_dcgm'
 export class SeriesMapper {
   private readonly cache = new Map<string, SeriesTemplate | Unmapped | typeof NOT_DCGM>()
   bytes = 0
+  private evictedAt = -Infinity
 
   constructor(
     private readonly prefix: string,
@@ -136,12 +142,19 @@ export class SeriesMapper {
       else labels[l.name] = l.value
     }
     const t = name.startsWith(this.prefix) ? SeriesTemplate.of(name, labels, (labels.instance ?? '').replace(/:\d+$/, '')) : NOT_DCGM
-    const size = 2 * s.key.length + 64 + (typeof t === 'string' ? 0 : t.bytes)
-    if (size <= this.maxBytes / 2) {
-      if (this.bytes + size > this.maxBytes) this.evict()
-      this.cache.set(s.key, t)
-      this.bytes += size
+    const size = entryBytes(s.key, t)
+    if (this.bytes + size > this.maxBytes) {
+      // Full. Senders cycle through their series in the same order every time: evicting on every miss
+      // would make every lookup a miss once the series outnumber the cache. Keep what is cached (a
+      // share of the series hits) and make room at most once a minute, for a fleet that changed.
+      const now = performance.now()
+      if (now - this.evictedAt < 60_000) return t
+      this.evictedAt = now
+      this.evict()
+      if (this.bytes + size > this.maxBytes) return t
     }
+    this.cache.set(s.key, t)
+    this.bytes += size
     return t
   }
 
@@ -151,7 +164,7 @@ export class SeriesMapper {
     for (const [k, t] of this.cache) {
       if (this.bytes <= target) break
       this.cache.delete(k)
-      this.bytes -= 2 * k.length + 64 + (typeof t === 'string' ? 0 : t.bytes)
+      this.bytes -= entryBytes(k, t)
     }
   }
 

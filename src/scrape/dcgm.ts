@@ -47,6 +47,11 @@ function idFor(identity: string, timestampMs: number): string {
   return `${x.slice(0, 8)}-${x.slice(8, 12)}-8${x.slice(13, 16)}-${VARIANT[parseInt(x[16]!, 16)]}${x.slice(17, 20)}-${x.slice(20, 32)}`
 }
 
+/** Heap bytes of a string in V8: one per character when all are Latin-1, else two. */
+export function textBytes(s: string): number {
+  return /[^\u0000-\u00ff]/.test(s) ? 2 * s.length : s.length
+}
+
 /** toISOString of the last time asked: the samples of one scrape or request share their time. */
 let lastMs = NaN
 let lastIso = ''
@@ -140,7 +145,7 @@ export class SeriesTemplate {
     this.identity = identity
     this.middle = middle
     this.tail = tail
-    this.bytes = 2 * (key.length + identity.length + middle.length + tail.length) + 200
+    this.bytes = textBytes(key) + textBytes(identity) + textBytes(middle) + textBytes(tail) + 160
   }
 
   static of(name: string, labels: Readonly<Record<string, string>>, fallbackHost: string): SeriesTemplate | Unmapped {
