@@ -58,7 +58,13 @@ $$;
 
 DROP TABLE telemetry_dirty_latest;
 
+-- Every refresh rewrites the latest row of each series that got samples: half-empty pages let those be HOT
+-- updates (no index entry per update). Measured: 30 rounds of 5,000 upserts into 40,000 rows, 4.3–6.5 s
+-- at the default fillfactor (0% HOT) vs 3.8–3.9 s at 50 (57% HOT).
+ALTER TABLE telemetry_latest SET (fillfactor = 50);
+
 -- Down Migration
+ALTER TABLE telemetry_latest RESET (fillfactor);
 CREATE TABLE telemetry_dirty_latest (
   minute timestamptz NOT NULL
 );
