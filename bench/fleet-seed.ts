@@ -2,8 +2,11 @@
 // partitioned telemetry table in SQL (generate_series, one day per statement into a table attached as
 // that day's partition), then the derived tables the ingest trigger would have built (rollups, latest
 // values, gpus) in a few set-based statements. Resumable by day: 50M rows take a while on a shared machine. Older rollups (before the raw rows,
-// as if raw retention had dropped them) are seeded for a few metrics, for the 30-day queries.
+// as if raw retention had dropped them) are seeded for a few metrics, for the 30-day queries; the hourly
+// rollups are built from all the minutes. A database seeded before telemetry_1h existed gets its hours from
+// migration 1764209200000 (one INSERT … SELECT from telemetry_1m), so it is never seeded again for them.
 import type { Pool } from '../src/db/pool.js'
+import { HOUR_ROLLUP_PARTITION_MS } from '../src/telemetry/maintain.js'
 import { SEED_METRICS, seedGpuUuidSql } from '../test/support/seed.js'
 
 export interface FleetSeed {
@@ -31,6 +34,10 @@ export async function seedFleet(pool: Pool, s: FleetSeed): Promise<void> {
   const oldest = start - s.rollupDays * DAY
   for (let w = Math.floor(oldest / (7 * DAY)) * 7 * DAY; w < s.end.getTime(); w += 7 * DAY) {
     await pool.query('SELECT tpipe_ensure_partition($1, $2, $3, $4)', ['telemetry_1m', 'bucket', new Date(w).toISOString(), new Date(w + 7 * DAY).toISOString()])
+  }
+  const slot = HOUR_ROLLUP_PARTITION_MS
+  for (let w = Math.floor(oldest / slot) * slot; w < s.end.getTime(); w += slot) {
+    await pool.query('SELECT tpipe_ensure_partition($1, $2, $3, $4)', ['telemetry_1h', 'bucket', new Date(w).toISOString(), new Date(w + slot).toISOString()])
   }
   // Raw rows day by day, each day into a table of its own with no index, then attached as the day's
   // partition (PostgreSQL builds the partition's indexes at ATTACH, sorted: several times faster than
@@ -64,9 +71,14 @@ export async function seedFleet(pool: Pool, s: FleetSeed): Promise<void> {
     seeded += (to - from) * s.gpus * SEED_METRICS.length
     log(`  seeded ${name}: ${((to - from) * s.gpus * SEED_METRICS.length).toLocaleString('en')} rows (${Math.round(seeded / ((Date.now() - t0) / 1000)).toLocaleString('en')} rows/s so far)`)
   }
-  if (seeded === 0 && (await pool.query('SELECT 1 FROM telemetry_latest LIMIT 1')).rowCount) return
+  if (seeded === 0 && (await pool.query('SELECT 1 FROM telemetry_latest LIMIT 1')).rowCount) {
+    // Kept database: the migration filled telemetry_1h; a vacuum sets its visibility map so the hourly
+    // queries are index-only from the first run (a second time it finds nothing to do).
+    await pool.query('VACUUM (ANALYZE) telemetry_1h')
+    return
+  }
   log('  building rollups, latest values and gpus from the raw rows…')
-  await pool.query('TRUNCATE telemetry_1m, telemetry_latest, gpus')
+  await pool.query('TRUNCATE telemetry_1m, telemetry_1h, telemetry_latest, gpus')
   const t1 = Date.now()
   for (let d = Math.floor(start / DAY) * DAY; d < s.end.getTime(); d += DAY) {
     await pool.query({
@@ -87,6 +99,11 @@ export async function seedFleet(pool: Pool, s: FleetSeed): Promise<void> {
                 LATERAL (SELECT round((random() * 90 + 5)::numeric, 2)::double precision AS v) AS x`,
     values: [Math.floor(oldest / 60_000) * 60_000, Math.floor(start / 60_000) * 60_000, s.rollupMetrics, s.gpus],
   })
+  // Hours from the minutes, as the derive job computes them (last: the newest minute's last).
+  await pool.query(`INSERT INTO telemetry_1h (gpu_uuid, metric_name, bucket, count, sum, min, max, last, last_ts, last_msg)
+                    SELECT gpu_uuid, metric_name, date_trunc('hour', bucket, 'UTC'), sum(count), sum(sum), min(min), max(max),
+                           (array_agg(last ORDER BY last_ts DESC, last_msg DESC))[1], max(last_ts), (array_agg(last_msg ORDER BY last_ts DESC, last_msg DESC))[1]
+                    FROM telemetry_1m GROUP BY 1, 2, 3`)
   log(`  rollups built in ${Math.round((Date.now() - t1) / 1000)} s`)
   await pool.query(`INSERT INTO telemetry_latest (gpu_uuid, metric_name, value, ts, msg_uuid)
                     SELECT DISTINCT ON (gpu_uuid, metric_name) gpu_uuid, metric_name, value, ts, msg_uuid
@@ -97,5 +114,5 @@ export async function seedFleet(pool: Pool, s: FleetSeed): Promise<void> {
                     FROM telemetry WHERE ts >= (SELECT max(ts) - interval '1 minute' FROM telemetry)
                     ORDER BY gpu_uuid, ts DESC`)
   log('  vacuum analyze…')
-  for (const t of ['telemetry', 'telemetry_1m', 'telemetry_latest', 'gpus']) await pool.query(`VACUUM (ANALYZE) ${t}`)
+  for (const t of ['telemetry', 'telemetry_1m', 'telemetry_1h', 'telemetry_latest', 'gpus']) await pool.query(`VACUUM (ANALYZE) ${t}`)
 }

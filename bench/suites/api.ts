@@ -7,6 +7,8 @@
 //   - raw page: one GPU, one-hour window, limit 1000                 target p99 < 20 ms
 //   - 24 h, one GPU, one metric, step=60s                           target p99 < 50 ms
 //   - 30 days, one GPU, one metric, step=1h (rollups)                target p99 < 100 ms
+//     (answered from the hourly rollups telemetry_1h: 720 rows; the kept database gets them from the
+//     migration ensureFleet runs, without a new seed)
 //   - fleet latest of 2 metrics for every GPU, sorted                target p99 < 20 ms
 //   - dropping a day's partition, empty and with rows                target < 1 s whatever its rows
 import pg from 'pg'
@@ -101,7 +103,7 @@ export async function apiSuite(ctx: Context): Promise<Row[]> {
   const gpuPath = (i: number) => `/api/v1/gpus/${encodeURIComponent(gpuUuids[i % gpuUuids.length]!)}/telemetry`
   const iso = (t: number) => new Date(t).toISOString()
   const rotate = (make: (i: number) => string) => Array.from({ length: 512 }, (_, i) => make(i))
-  const queries: { label: string; target: string; paths: string[] }[] = [
+  const queries: { label: string; target: string; paths: string[]; source?: string }[] = [
     { label: 'GET /api/v1/gpus (247 GPUs)', target: 'p99 < 20 ms', paths: ['/api/v1/gpus'] },
     {
       label: 'raw page: one GPU, one-hour window, limit 1000',
@@ -111,11 +113,13 @@ export async function apiSuite(ctx: Context): Promise<Row[]> {
     {
       label: '24 h, one GPU, one metric, step=60s',
       target: 'p99 < 50 ms',
+      source: 'telemetry_1m',
       paths: rotate((i) => `${gpuPath(i)}?${new URLSearchParams({ metric: 'DCGM_FI_DEV_GPU_TEMP', start: iso(at(i, DAY)), end: iso(at(i, DAY) + DAY), step: '60s' })}`),
     },
     {
       label: '30 days, one GPU, one metric, step=1h (rollups)',
       target: 'p99 < 100 ms',
+      source: 'telemetry_1h',
       paths: rotate((i) => `${gpuPath(i)}?${new URLSearchParams({ metric: ROLLUP_METRIC, start: iso(END.getTime() - ROLLUP_DAYS * DAY - (i % 24) * HOUR), end: iso(END.getTime() - (i % 24) * HOUR), step: '1h' })}`),
     },
     {
@@ -136,6 +140,8 @@ export async function apiSuite(ctx: Context): Promise<Row[]> {
       const probe = await fetch(`${svc.url}${q.paths[0]}`)
       const body = await probe.text()
       if (probe.status !== 200 || !/"(points|gpus|telemetry)":\s*\[\s*[[{]/.test(body)) throw new Error(`${q.label}: ${probe.status} without data: ${body.slice(0, 300)}`)
+      // And from the table it is meant to read (the hourly rollups for the 30-day query).
+      if (q.source && (JSON.parse(body) as { source?: string }).source !== q.source) throw new Error(`${q.label}: answered from ${body.slice(0, 200)}, not ${q.source}`)
       const runs: LoadResult[] = []
       for (let i = 0; i < ctx.opts.runs; i++) {
         const r = await runJsonChild<LoadResult>('load.ts', { url: svc.url, connections: 4, durationS: ctx.opts.durationS, mode: 'get', paths: q.paths })

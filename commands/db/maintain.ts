@@ -31,6 +31,7 @@ export default class DbMaintain extends TpipeCommand {
           partitionMs: config.telemetryPartitionMs,
           retentionMs: config.telemetryRetentionMs,
           rollupRetentionMs: config.rollupRetentionMs,
+          rollup1hRetentionMs: config.rollup1hRetentionMs,
           dryRun: flags['dry-run'],
         })
       } finally {
@@ -44,7 +45,7 @@ export default class DbMaintain extends TpipeCommand {
       return result
     }
     const verb = result.dryRun ? 'would ' : ''
-    this.log(`raw retention ${formatDuration(config.telemetryRetentionMs)}, rollup retention ${formatDuration(config.rollupRetentionMs)}, partition ${formatDuration(config.telemetryPartitionMs)}${result.dryRun ? ' (dry run: nothing changed)' : ''}`)
+    this.log(`raw retention ${formatDuration(config.telemetryRetentionMs)}, minute rollups ${formatDuration(config.rollupRetentionMs)}, hour rollups ${formatDuration(config.rollup1hRetentionMs)}, partition ${formatDuration(config.telemetryPartitionMs)}${result.dryRun ? ' (dry run: nothing changed)' : ''}`)
     for (const p of result.created) this.log(`${verb}create ${p.table} [${p.from}, ${p.to})${p.name ? `  ${p.name}` : ''}`)
     for (const p of result.dropped) this.log(`${verb}drop   ${p.table} [${p.from}, ${p.to})  ${p.name}${p.ms !== undefined ? `  ${p.ms} ms` : ''}`)
     for (const [t, n] of Object.entries(result.expiredDefaultRows)) if (n) this.log(`${verb}delete ${n} rows past retention from ${t}_default`)

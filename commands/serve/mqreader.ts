@@ -4,7 +4,7 @@ import { runService } from '../../src/http/run.js'
 import { buildMqreader } from '../../src/mqreader/app.js'
 
 export default class ServeMqreader extends TpipeCommand {
-  static override summary = 'Run mqreader: owns a set of partitions (fenced by advisory locks) and leases their messages (POST /v1/lease, /v1/ack).'
+  static override summary = 'Run mqreader: owns a set of partitions (fenced by advisory locks) and leases their messages (POST /v1/lease, /v1/ack, /v1/release).'
   static override examples = [
     '<%= config.bin %> serve mqreader --partitions 0-127',
     '<%= config.bin %> serve mqreader --assignment-file /etc/tpipe/partitions.json --reader-name mqreader-0',

@@ -6,6 +6,7 @@ import swaggerUi from '@fastify/swagger-ui'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { pino, type Logger } from 'pino'
 import type { Config } from '../config/index.js'
+import { SETTINGS } from '../config/schema.js'
 import { isDataError, isUnavailable, pgCode, PG_ERROR } from '../db/errors.js'
 import { ping } from '../db/pool.js'
 import { TpipeError } from '../errors.js'
@@ -16,7 +17,7 @@ import { Gpu, TelemetryRow } from '../protocol/apigw.js'
 import { decodeCursor, encodeCursor } from './cursor.js'
 import { compressJson } from './compress.js'
 import { loadDashboard, registerDashboard, type DashboardFiles } from './dashboard.js'
-import { badParameter, buckets, DEFAULT_WINDOW_MS, parseAgg, parseGroupBy, parseMetricList, parseStep, resolveRange, type Range } from './query.js'
+import { badParameter, buckets, DEFAULT_WINDOW_MS, parseAgg, parseGroupBy, parseMetricList, parseStep, pickSource, resolveRange, type Range, type Retention } from './query.js'
 import { fleetGpuSchema, fleetListResponse, fleetSeriesResponse, gpuSeriesExample, gpuSeriesSchema, latestValueSchema } from '../protocol/series.js'
 import { PACKAGE_VERSION } from '../paths.js'
 import { fleetGroupCount, fleetLatest, fleetSeries, gpuExists, gpuMetrics, gpuSeries, telemetryPage, type Query } from './sql.js'
@@ -35,7 +36,12 @@ export interface ApigwDeps {
 }
 
 type ApigwConfig = Pick<Config, 'logLevel' | 'bodyLimitBytes' | 'metricsEnabled'> &
-  Partial<Pick<Config, 'apiToken' | 'httpRequestTimeoutMs' | 'httpHeadersTimeoutMs' | 'httpIdleTimeoutMs' | 'jsonMaxDepth'>>
+  Partial<
+    Pick<
+      Config,
+      'apiToken' | 'httpRequestTimeoutMs' | 'httpHeadersTimeoutMs' | 'httpIdleTimeoutMs' | 'jsonMaxDepth' | 'telemetryRetentionMs' | 'rollupRetentionMs' | 'rollup1hRetentionMs'
+    >
+  >
 
 export const DEFAULT_LIMIT = 1000
 export const MAX_LIMIT = 10000
@@ -108,7 +114,13 @@ const timeParams = {
   window: { type: 'string', maxLength: 32, description: 'Window length (`15m`, `1h`, `7d`): alone it ends now; with start or end it extends from it.', examples: ['1h'] },
 } as const
 const stepParams = {
-  step: { type: 'string', maxLength: 32, description: 'Bucket width (`60s`, `1m`, `5m`, `1h`), whole seconds. A whole number of minutes is answered from the per-minute rollups (longer retention), other steps from the raw rows.', examples: ['60s'] },
+  step: {
+    type: 'string',
+    maxLength: 32,
+    description:
+      'Bucket width (`60s`, `1m`, `5m`, `1h`, `1d`), whole seconds. Whole hours are answered from the hourly rollups (telemetry_1h, longest retention: 30 days at 1h are 720 rows), other whole minutes from the per-minute rollups (telemetry_1m), other steps from the raw rows — unless that table no longer covers the window start (retention), then the next finer table that does. The answer names it in `source`; values are the same whichever answers.',
+    examples: ['60s'],
+  },
   agg: { type: 'string', enum: ['avg', 'min', 'max', 'last', 'count'], description: 'Aggregate per bucket (default avg).' },
 } as const
 const filterParams = {
@@ -187,6 +199,12 @@ export interface ApigwApp {
 
 export async function buildApigw(config: ApigwConfig, deps: ApigwDeps): Promise<ApigwApp> {
   const registry = deps.registry ?? createRegistry({ defaultMetrics: config.metricsEnabled })
+  // The maintenance loop's retention settings: which table still holds a window (pickSource).
+  const retention: Retention = {
+    rawMs: config.telemetryRetentionMs ?? SETTINGS.telemetryRetentionMs.default,
+    minuteMs: config.rollupRetentionMs ?? SETTINGS.rollupRetentionMs.default,
+    hourMs: config.rollup1hRetentionMs ?? SETTINGS.rollup1hRetentionMs.default,
+  }
   const duration = new Histogram({
     name: 'apigw_request_duration_seconds',
     help: 'API request latency by route and status.',
@@ -393,11 +411,13 @@ export async function buildApigw(config: ApigwConfig, deps: ApigwDeps): Promise<
     if ((await query(deps.pool, gpuExists(id))).length === 0) throw new TpipeError('TPIPE_ERR_GPU_NOT_FOUND', `no telemetry for GPU ${id}`)
     const metrics = q.metric?.length ? [...new Set(q.metric)] : (await query<{ metric_name: string }>(deps.pool, gpuMetrics(id))).map((r) => r.metric_name)
     const b = buckets(range, stepSeconds, metrics.length)
-    const rows = metrics.length ? await query<{ series: string; t: string; v: number }>(deps.pool, gpuSeries(id, metrics, { agg, ...b })) : []
+    const source = pickSource(stepSeconds, b.fromS, now, retention)
+    const rows = metrics.length ? await query<{ series: string; t: string; v: number }>(deps.pool, gpuSeries(id, metrics, { agg, ...b, source })) : []
     return {
       gpu: id,
       step_seconds: stepSeconds,
       agg,
+      source,
       start: new Date(range.startMs).toISOString(),
       end: new Date(range.endMs).toISOString(),
       series: toSeries(rows, metrics).map((x) => ({ metric: x.key, points: x.points })),
@@ -413,7 +433,7 @@ export async function buildApigw(config: ApigwConfig, deps: ApigwDeps): Promise<
         tags: ['telemetry'],
         summary: 'One metric across the fleet, bucketed and grouped by GPU, host or model',
         description:
-          'Buckets as in /api/v1/gpus/{id}/telemetry with step (aligned to the step, whole buckets overlapping the window, empty buckets omitted); one series per group. GPUs are grouped by their current hostname and model (the gpus table). A step of whole minutes reads the per-minute rollups.',
+          'Buckets as in /api/v1/gpus/{id}/telemetry with step (aligned to the step, whole buckets overlapping the window, empty buckets omitted); one series per group. GPUs are grouped by their current hostname and model (the gpus table). Sources as for that endpoint: whole hours read the hourly rollups, other whole minutes the per-minute rollups, other steps the raw rows (see `step`).',
         querystring: {
           type: 'object',
           additionalProperties: false,
@@ -440,15 +460,18 @@ export async function buildApigw(config: ApigwConfig, deps: ApigwDeps): Promise<
       const stepSeconds = parseStep(q.step ?? '60s')
       const agg = parseAgg(q.agg)
       const groupBy = parseGroupBy(q.group_by)
-      const range = resolveRange(q, Date.now(), DEFAULT_WINDOW_MS) as Range
+      const now = Date.now()
+      const range = resolveRange(q, now, DEFAULT_WINDOW_MS) as Range
       const filter = { hostname: q.hostname, model: q.model }
       const groups = (await query<{ n: number }>(deps.pool, fleetGroupCount(groupBy, filter)))[0]?.n ?? 0
       const b = buckets(range, stepSeconds, groups)
-      const rows = groups ? await query<{ series: string; t: string; v: number }>(deps.pool, fleetSeries(q.metric, groupBy, filter, { agg, ...b })) : []
+      const source = pickSource(stepSeconds, b.fromS, now, retention)
+      const rows = groups ? await query<{ series: string; t: string; v: number }>(deps.pool, fleetSeries(q.metric, groupBy, filter, { agg, ...b, source })) : []
       return {
         metric: q.metric,
         step_seconds: stepSeconds,
         agg,
+        source,
         group_by: groupBy,
         start: new Date(range.startMs).toISOString(),
         end: new Date(range.endMs).toISOString(),

@@ -57,6 +57,9 @@ afterAll(async () => {
 
 type Agg = 'avg' | 'min' | 'max' | 'last' | 'count'
 
+/** The table that answers a step within every retention: hourly rollups, minute rollups or raw rows. */
+const sourceOf = (step: number) => (step % 3600 === 0 ? 'telemetry_1h' : step % 60 === 0 ? 'telemetry_1m' : 'telemetry')
+
 /** The expected points: whole buckets [k·step, (k+1)·step) overlapping [startMs, endMs]. */
 function expected(sel: (r: (typeof rows)[number]) => boolean, stepS: number, startMs: number, endMs: number, agg: Agg): [number, number][] {
   const step = stepS * 1000
@@ -92,12 +95,12 @@ describe('GET /api/v1/gpus/{id}/telemetry with step', () => {
   const start = new Date(NOW - 5_400_000 + 1_234).toISOString() // not aligned to any step
   const end = new Date(NOW - 1_800_000 - 4_321).toISOString()
 
-  for (const step of [30, 60, 90, 300, 3600]) {
+  for (const step of [30, 60, 90, 300, 3600, 7200]) {
     for (const agg of ['avg', 'min', 'max', 'last', 'count'] as const) {
-      it(`step=${step}s agg=${agg}: ${step % 60 ? 'raw rows' : 'rollups'}, every bucket as computed from the rows`, async () => {
+      it(`step=${step}s agg=${agg}: ${sourceOf(step)}, every bucket as computed from the rows`, async () => {
         const r = await get(`/api/v1/gpus/${GPUS[0]!.gpu_uuid}/telemetry?metric=${UTIL}&metric=${TEMP}&start=${start}&end=${end}&step=${step}s&agg=${agg}`)
         expect(r.status).toBe(200)
-        expect(r.body).toMatchObject({ gpu: GPUS[0]!.gpu_uuid, step_seconds: step, agg, start: new Date(start).toISOString(), end: new Date(end).toISOString() })
+        expect(r.body).toMatchObject({ gpu: GPUS[0]!.gpu_uuid, step_seconds: step, agg, source: sourceOf(step), start: new Date(start).toISOString(), end: new Date(end).toISOString() })
         expect(r.body.series.map((s: { metric: string }) => s.metric)).toEqual([UTIL, TEMP])
         for (const s of r.body.series as { metric: string; points: [number, number][] }[]) {
           const want = expected((x) => x.gpu_uuid === GPUS[0]!.gpu_uuid && x.metric_name === s.metric, step, Date.parse(start), Date.parse(end), agg)
@@ -166,11 +169,11 @@ describe('GET /api/v1/telemetry (one metric across the fleet)', () => {
   const groupOf = { gpu: (g: (typeof GPUS)[number]) => g.gpu_uuid, hostname: (g: (typeof GPUS)[number]) => g.hostname, model: (g: (typeof GPUS)[number]) => g.model_name }
 
   for (const groupBy of ['gpu', 'hostname', 'model'] as const) {
-    for (const [step, agg] of [[300, 'avg'], [45, 'max'], [600, 'count'], [60, 'last'], [120, 'min']] as const) {
-      it(`group_by=${groupBy} step=${step}s agg=${agg}`, async () => {
+    for (const [step, agg] of [[300, 'avg'], [45, 'max'], [600, 'count'], [60, 'last'], [120, 'min'], [3600, 'avg'], [7200, 'last']] as const) {
+      it(`group_by=${groupBy} step=${step}s agg=${agg} (${sourceOf(step)})`, async () => {
         const r = await get(`/api/v1/telemetry?metric=${UTIL}&group_by=${groupBy}&step=${step}s&agg=${agg}&start=${start}&end=${end}`)
         expect(r.status).toBe(200)
-        expect(r.body).toMatchObject({ metric: UTIL, step_seconds: step, agg, group_by: groupBy })
+        expect(r.body).toMatchObject({ metric: UTIL, step_seconds: step, agg, group_by: groupBy, source: sourceOf(step) })
         const groups = [...new Set(GPUS.map(groupOf[groupBy]))].sort()
         expect(r.body.series.map((s: { group: string }) => s.group)).toEqual(groups)
         for (const s of r.body.series as { group: string; points: [number, number][] }[]) {
@@ -292,5 +295,63 @@ describe('every new parameter is validated: 400 naming it', () => {
     const fit = Number(/at least (\d+)s/.exec(r.body.error.message)![1])
     expect((await get(`/api/v1/gpus/${g}/telemetry?step=${fit}s&window=7d&metric=${UTIL}`)).status).toBe(200)
     expect(MAX_POINTS_PER_SERIES).toBe(11_000)
+  })
+})
+
+describe('whole-hour steps and retention: the table that still holds the window answers', () => {
+  const OLD = { gpu_uuid: 'GPU-fleet-old', hostname: 'host-old', gpu_id: 0, model_name: 'H100' }
+  const mine: (TelemetryRowJson & { tsMs: number })[] = []
+  const HOUR = 3_600_000
+  const start = Math.floor(NOW / HOUR) * HOUR - 3 * HOUR // three whole hours before the current one
+
+  beforeAll(async () => {
+    for (let t = start + 1_000; t < NOW - 10_000; t += 13_000) {
+      mine.push({ msg_uuid: randomUUID(), ...OLD, device: 'nvidia0', metric_name: UTIL, value: (t / 1000) % 97, ts: new Date(t).toISOString(), tsMs: t })
+    }
+    await db.pool.query(persistBatch(mine.map(({ tsMs: _t, ...r }) => JSON.stringify(r)), []))
+    await deriveOnce(db.pool, { quietSeconds: 0 })
+    // As an hour retention of 1h would leave it: the hours before the last one are gone from telemetry_1h
+    // (the minutes keep them).
+    await db.pool.query('DELETE FROM telemetry_1h WHERE gpu_uuid = $1 AND bucket < $2', [OLD.gpu_uuid, new Date(Math.floor(NOW / HOUR) * HOUR - HOUR)])
+  })
+
+  function want(stepS: number, startMs: number, endMs: number): [number, number][] {
+    const step = stepS * 1000
+    const by = new Map<number, number[]>()
+    for (const r of mine) {
+      const k = Math.floor(r.tsMs / step)
+      if (k < Math.floor(startMs / step) || k > Math.floor(endMs / step)) continue
+      by.set(k, [...(by.get(k) ?? []), Number(r.value)])
+    }
+    return [...by.keys()].sort((a, b) => a - b).map((k) => [k * stepS, by.get(k)!.reduce((s, x) => s + x, 0) / by.get(k)!.length])
+  }
+
+  it('an hour retention shorter than the window: step=1h is answered whole from telemetry_1m; within it, from telemetry_1h', async () => {
+    const { app: short } = await buildApigw({ ...CONFIG, rollup1hRetentionMs: HOUR }, { pool: db.pool, logger: silent })
+    try {
+      const url = `/api/v1/gpus/${OLD.gpu_uuid}/telemetry?metric=${UTIL}&start=${new Date(start).toISOString()}&end=${new Date(NOW).toISOString()}&step=1h`
+      const r = (await short.inject({ method: 'GET', url })).json()
+      expect(r.source).toBe('telemetry_1m')
+      expect(r.series[0].points.length).toBeGreaterThanOrEqual(3)
+      expectPoints(r.series[0].points, want(3600, start, NOW))
+      // A window within the hour retention reads the hours.
+      const recent = Math.floor(NOW / HOUR) * HOUR - 1
+      const r2 = (await short.inject({ method: 'GET', url: `/api/v1/gpus/${OLD.gpu_uuid}/telemetry?metric=${UTIL}&start=${new Date(recent).toISOString()}&end=${new Date(NOW).toISOString()}&step=2h` })).json()
+      expect(r2.source).toBe('telemetry_1m') // the first 2 h bucket starts before the hour horizon
+      const r3 = (await short.inject({ method: 'GET', url: `/api/v1/gpus/${OLD.gpu_uuid}/telemetry?metric=${UTIL}&start=${new Date(recent + 1).toISOString()}&end=${new Date(NOW).toISOString()}&step=1h` })).json()
+      expect(r3.source).toBe('telemetry_1h')
+      expectPoints(r3.series[0].points, want(3600, recent + 1, NOW))
+      // The fleet endpoint picks the same way.
+      const f = (await short.inject({ method: 'GET', url: `/api/v1/telemetry?metric=${UTIL}&hostname=host-old&start=${new Date(start).toISOString()}&end=${new Date(NOW).toISOString()}&step=1h` })).json()
+      expect(f.source).toBe('telemetry_1m')
+      expectPoints(f.series[0].points, want(3600, start, NOW))
+    } finally {
+      await short.close()
+    }
+    // With the default hour retention (400d) the same query reads telemetry_1h — which here lacks the
+    // deleted hours: what the short-retention answer above would have missed without the fallback.
+    const r = await get(`/api/v1/gpus/${OLD.gpu_uuid}/telemetry?metric=${UTIL}&start=${new Date(start).toISOString()}&end=${new Date(NOW).toISOString()}&step=1h`)
+    expect(r.body.source).toBe('telemetry_1h')
+    expect(r.body.series[0].points.length).toBe(want(3600, start, NOW).length - 2)
   })
 })

@@ -4,9 +4,9 @@
 import { TpipeError } from '../errors.js'
 import { formatDuration, parseDuration, parseTime } from '../telemetry/time.js'
 
-import { AGGS, GROUP_BYS, MAX_POINTS, MAX_POINTS_PER_SERIES, type Agg, type GroupBy } from '../protocol/series.js'
+import { AGGS, GROUP_BYS, MAX_POINTS, MAX_POINTS_PER_SERIES, type Agg, type GroupBy, type Source } from '../protocol/series.js'
 
-export { AGGS, GROUP_BYS, MAX_POINTS, MAX_POINTS_PER_SERIES, type Agg, type GroupBy }
+export { AGGS, GROUP_BYS, MAX_POINTS, MAX_POINTS_PER_SERIES, type Agg, type GroupBy, type Source }
 /** A step query without any time parameter covers the last hour. */
 export const DEFAULT_WINDOW_MS = 3_600_000
 export const MAX_STEP_MS = 31 * 86_400_000
@@ -80,8 +80,6 @@ export interface Buckets {
   fromS: number
   toS: number
   count: number
-  /** Whole minutes: the per-minute rollups answer exactly. */
-  rollups: boolean
 }
 
 export function parseStep(raw: string): number {
@@ -109,7 +107,33 @@ export function buckets(range: Range, stepSeconds: number, series: number): Buck
       `step: ${count.toLocaleString('en')} buckets × ${series} series = ${total.toLocaleString('en')} points, over the limit of ${MAX_POINTS_PER_SERIES.toLocaleString('en')} per series and ${MAX_POINTS.toLocaleString('en')} per response; use a step of at least ${minStep}s or a shorter window`,
     )
   }
-  return { stepSeconds, fromS: first * stepSeconds, toS: (last + 1) * stepSeconds, count, rollups: stepSeconds % 60 === 0 }
+  return { stepSeconds, fromS: first * stepSeconds, toS: (last + 1) * stepSeconds, count }
+}
+
+/** How long each table keeps its rows (the maintenance loop's settings; apigw reads the same ones). */
+export interface Retention {
+  rawMs: number
+  minuteMs: number
+  hourMs: number
+}
+
+/**
+ * The table that answers a step query. Candidates are the tables whose bucket divides the step, coarsest
+ * first (hourly rollups for whole hours, per-minute rollups for whole minutes, raw rows always): each
+ * gives exactly the same values for buckets aligned to the step, the coarser ones from fewer rows (30
+ * days at step=1h: 720 hour rows instead of 43,200 minute rows). The first whose retention still covers
+ * the first bucket answers; a window older than every candidate's retention goes to the one kept longest
+ * (it holds the most of it). So with an hour retention shorter than the minutes' (a setting), a window
+ * reaching past the hours is answered whole from the minutes.
+ */
+export function pickSource(stepSeconds: number, fromS: number, now: number, retention: Retention): Source {
+  const candidates: { source: Source; retentionMs: number }[] = []
+  if (stepSeconds % 3600 === 0) candidates.push({ source: 'telemetry_1h', retentionMs: retention.hourMs })
+  if (stepSeconds % 60 === 0) candidates.push({ source: 'telemetry_1m', retentionMs: retention.minuteMs })
+  candidates.push({ source: 'telemetry', retentionMs: retention.rawMs })
+  const covering = candidates.find((c) => now - c.retentionMs <= fromS * 1000)
+  if (covering) return covering.source
+  return candidates.reduce((best, c) => (c.retentionMs > best.retentionMs ? c : best)).source
 }
 
 export function parseAgg(raw: string | undefined): Agg {

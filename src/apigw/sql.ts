@@ -1,6 +1,6 @@
 // Pure SQL builders for the read API. Hot statements are named so each connection prepares them once.
 import { createHash } from 'node:crypto'
-import type { Agg, GroupBy } from './query.js'
+import type { Agg, GroupBy, Source } from './query.js'
 
 export interface Query {
   name?: string
@@ -74,7 +74,7 @@ const RAW_AGG: Record<Agg, string> = {
   count: 'count(*)::float8',
   last: '(array_agg(t.value ORDER BY t.ts DESC, t.msg_uuid DESC))[1]',
 }
-/** The same aggregates combined from per-minute rollups (exact: avg is sum over count, last by (ts, msg_uuid)). */
+/** The same aggregates combined from per-minute or hourly rollups (exact: avg is sum over count, last by (ts, msg_uuid)). */
 const ROLLUP_AGG: Record<Agg, string> = {
   avg: 'sum(t.sum) / sum(t.count)',
   min: 'min(t.min)',
@@ -89,11 +89,12 @@ export interface SeriesQuery {
   /** Whole buckets: [fromS, toS) in Unix seconds. */
   fromS: number
   toS: number
-  rollups: boolean
+  /** The table that answers (query.ts pickSource): raw rows, or rollups whose bucket divides the step. */
+  source: Source
 }
 
 function source(q: SeriesQuery): { table: string; time: string; agg: string } {
-  return q.rollups ? { table: 'telemetry_1m', time: 't.bucket', agg: ROLLUP_AGG[q.agg] } : { table: 'telemetry', time: 't.ts', agg: RAW_AGG[q.agg] }
+  return q.source === 'telemetry' ? { table: 'telemetry', time: 't.ts', agg: RAW_AGG[q.agg] } : { table: q.source, time: 't.bucket', agg: ROLLUP_AGG[q.agg] }
 }
 
 /** One GPU, several metrics: rows (metric, bucket start in Unix seconds, value) in metric and time order. */

@@ -53,6 +53,7 @@ export type CollectorConfig = Pick<
   | 'telemetryPartitionMs'
   | 'telemetryRetentionMs'
   | 'rollupRetentionMs'
+  | 'rollup1hRetentionMs'
 >
 
 export interface CollectorApp {
@@ -124,7 +125,7 @@ export function buildCollector(config: CollectorConfig, deps: CollectorDeps): Co
       registry,
       log,
       intervalMs: config.maintenanceIntervalMs,
-      maintain: { partitionMs: config.telemetryPartitionMs, retentionMs: config.telemetryRetentionMs, rollupRetentionMs: config.rollupRetentionMs },
+      maintain: { partitionMs: config.telemetryPartitionMs, retentionMs: config.telemetryRetentionMs, rollupRetentionMs: config.rollupRetentionMs, rollup1hRetentionMs: config.rollup1hRetentionMs },
     })
     derive ??= startDeriveLoop({ pool: deps.pool, registry, log, intervalMs: config.deriveIntervalMs })
     await loops.start()

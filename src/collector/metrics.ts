@@ -24,6 +24,16 @@ export function collectorMetrics(registry: Registry) {
       registers: [registry],
     }),
     unstorable: new Counter({ name: 'collector_messages_unstorable_total', help: 'Messages the database refused even as a dead letter (logged, then acked).', registers: [registry] }),
+    released: new Counter({
+      name: 'collector_messages_released_total',
+      help: 'Messages handed back to their reader unprocessed (POST /v1/release: on stop, or when the reader left the reader set): delivered again at once instead of after the visibility timeout.',
+      registers: [registry],
+    }),
+    releaseFailures: new Counter({
+      name: 'collector_release_failures_total',
+      help: 'Release requests that failed (reader unreachable, timeout): those leases wait for their visibility timeout instead.',
+      registers: [registry],
+    }),
     persistFailures: new Counter({ name: 'collector_persist_failures_total', help: 'Batches not persisted (not acked: they will be redelivered).', registers: [registry] }),
   }
 }

@@ -14,6 +14,10 @@ export interface Endpoint {
   /** Failed recently: skipped until then. */
   backoffUntil: number
   failures: number
+  /** Left the reader set: no longer picked; its pool stays open until the leases from it are settled. */
+  retired?: boolean
+  /** Lease requests on their way (a lease may still come back from a reader that left the set). */
+  leasing: number
 }
 
 export interface ReaderChoice {
@@ -35,6 +39,17 @@ const EMPTY_MS = 100
 export class ReaderSet {
   private endpoints: Endpoint[] = []
   private turn = 0
+  /** Endpoints that left the set and are still settling their leases (closed when done). */
+  private readonly retiring = new Set<Endpoint>()
+  private retire: (endpoint: Endpoint) => Promise<void> = async () => {}
+
+  /**
+   * What happens to an endpoint that leaves the set before its pool is closed: the lease loops release
+   * what they have not started persisting and let the rest be acked (see LeaseLoops.retire).
+   */
+  onRetire(fn: (endpoint: Endpoint) => Promise<void>): void {
+    this.retire = fn
+  }
 
   constructor(
     private urls: readonly string[],
@@ -130,11 +145,21 @@ export class ReaderSet {
           emptyUntil: 0,
           backoffUntil: 0,
           failures: 0,
+          leasing: 0,
         })
       }
     }
-    for (const gone of byKey.values()) void gone.http.close().catch(() => {})
     this.endpoints = next
+    for (const gone of byKey.values()) {
+      gone.retired = true
+      this.retiring.add(gone)
+      void this.retire(gone)
+        .catch(() => {})
+        .finally(() => {
+          this.retiring.delete(gone)
+          void gone.http.close().catch(() => {})
+        })
+    }
   }
 
   pick(now = Date.now()): ReaderChoice | { sleepMs: number } {
@@ -172,8 +197,9 @@ export class ReaderSet {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.endpoints.map((e) => e.http.close().catch(() => {})))
+    await Promise.all([...this.endpoints, ...this.retiring].map((e) => e.http.close().catch(() => {})))
     this.endpoints = []
+    this.retiring.clear()
   }
 }
 

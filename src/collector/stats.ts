@@ -13,5 +13,6 @@ export async function collectorStats(registry: Registry, readers: readonly Endpo
     rows_persisted_total: await metricValue(registry, 'collector_rows_persisted_total'),
     dead_letters_total: await metricValue(registry, 'collector_dead_letters_total'),
     lease_errors_total: await metricValue(registry, 'collector_lease_errors_total'),
+    messages_released_total: await metricValue(registry, 'collector_messages_released_total'),
   }
 }

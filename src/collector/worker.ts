@@ -1,12 +1,16 @@
 // The collector's lease loops: `leasesInFlight` workers, each picking a reader, leasing, persisting the
 // lease and acking it only after that commits. start() resolves once the readers are resolved the first
-// time; stop() abandons long-polls and lets batches being persisted finish and ack (bounded).
+// time; stop() abandons long-polls, lets batches being persisted finish and ack (bounded), then hands
+// every lease still held back to its reader (POST /v1/release) so it is delivered again at once instead
+// of after its visibility timeout. A reader that leaves the reader set gets the same: leases from it not
+// yet being persisted are released, the ones being persisted are still acked through its open pool.
 import { setMaxListeners } from 'node:events'
 import type { Logger } from 'pino'
 import type { LeaseAnswer, LeaseRequest, LeasedMessage } from '../protocol/lease.js'
 import type { CollectorMetrics } from './metrics.js'
-import { requestAck, requestLease } from './reader-client.js'
-import type { ReaderSet } from './readers.js'
+import { RELEASE_MAX_LEASES } from '../protocol/lease.js'
+import { RELEASE_TIMEOUT_MS, requestAck, requestLease, requestRelease } from './reader-client.js'
+import type { Endpoint, ReaderSet } from './readers.js'
 import { sleep } from '../util/async.js'
 
 export interface LeaseLoopOptions {
@@ -16,6 +20,7 @@ export interface LeaseLoopOptions {
   leaseVisibilityMs: number | undefined
   errorBackoffMs: number
   resolveIntervalMs: number
+  /** The whole stop's bound: persists in flight get most of it, the release of what is left the rest. */
   shutdownTimeoutMs: number
   readers: ReaderSet
   persist: (messages: readonly LeasedMessage[]) => Promise<void>
@@ -27,6 +32,18 @@ export interface LeaseLoopOptions {
   token?: string | undefined
 }
 
+/** A lease this collector holds: from its answer until it is acked, released, or expired. */
+interface Held {
+  readonly id: string
+  readonly endpoint: Endpoint
+  /** Wall-clock ms (the reader's expires_at): after it the reader has taken the lease back itself. */
+  readonly expiresAt: number
+  /** received: not being persisted yet; persisting/acking: in a worker's hands; failed: persist failed (left to expire). */
+  phase: 'received' | 'persisting' | 'acking' | 'failed'
+}
+
+/** How long a reader that left the set may take to settle the leases being persisted from it. */
+const RETIRE_WAIT_MS = 30_000
 
 export class LeaseLoops {
   private running = false
@@ -36,11 +53,13 @@ export class LeaseLoops {
   private resolveTimer: NodeJS.Timeout | undefined
   private readonly leaseAbort = new AbortController()
   private persistFailStreak = 0
+  private readonly held = new Map<string, Held>()
 
   constructor(private readonly o: LeaseLoopOptions) {
     // Each of the leasesInFlight long-polls listens on this one signal while it waits: more than 10 is
     // by design (the default limit would print a MaxListenersExceededWarning), not a leak.
     setMaxListeners(0, this.leaseAbort.signal)
+    o.readers.onRetire((endpoint) => this.retire(endpoint))
   }
 
   get isRunning(): boolean {
@@ -67,17 +86,80 @@ export class LeaseLoops {
       clearInterval(this.resolveTimer)
       // Long-polls are abandoned (nothing was leased to them); batches being persisted finish and ack.
       this.leaseAbort.abort()
+      // Within the service's shutdown bound: the persists get most of it, the release keeps the rest.
+      const releaseMs = Math.min(RELEASE_TIMEOUT_MS, Math.max(250, Math.floor(this.o.shutdownTimeoutMs / 3)))
+      const persistMs = Math.max(0, this.o.shutdownTimeoutMs - releaseMs - 250)
       let timer: NodeJS.Timeout | undefined
       await Promise.race([
         Promise.all(this.workers),
         new Promise<void>((r) => {
-          timer = setTimeout(r, this.o.shutdownTimeoutMs)
+          timer = setTimeout(r, persistMs)
         }),
       ])
       clearTimeout(timer)
+      // What is still held was not persisted and acked in time (a hung persist, a failed one, an ack
+      // that did not get through): hand it back now rather than leave it to the visibility timeout.
+      // A persist that still commits later is harmless (ON CONFLICT (msg_uuid) DO NOTHING).
+      await this.release(() => true, 'collector stopping', releaseMs)
       await this.o.readers.close()
     })()
     return this.stopping
+  }
+
+  /**
+   * A reader left the reader set: leases from it not being persisted go back to it now; those being
+   * persisted are acked through its pool, which stays open until they are and until no lease request to
+   * it is on its way (bounded by RETIRE_WAIT_MS, then whatever is left is released too).
+   */
+  private async retire(endpoint: Endpoint): Promise<void> {
+    const mine = (h: Held) => h.endpoint === endpoint
+    await this.release((h) => mine(h) && (h.phase === 'received' || h.phase === 'failed'), 'reader left the reader set')
+    // A lease request on its way (a long-poll) may still bring a lease: the worker releases it, through
+    // this pool, which must stay open until then.
+    const deadline = Date.now() + RETIRE_WAIT_MS
+    while (Date.now() < deadline && (endpoint.leasing > 0 || [...this.held.values()].some(mine))) await sleep(50)
+    await this.release(mine, 'reader left the reader set')
+  }
+
+  /**
+   * Hands the held leases that `which` selects back to their readers, one request per reader (bounded
+   * by timeoutMs). They stop being held first: a persist still running for one of them is not acked.
+   * A failed release is logged; those leases come back after their visibility timeout instead.
+   */
+  private async release(which: (h: Held) => boolean, why: string, timeoutMs = RELEASE_TIMEOUT_MS): Promise<void> {
+    const now = Date.now()
+    const byEndpoint = new Map<Endpoint, string[]>()
+    for (const h of [...this.held.values()]) {
+      if (!which(h)) continue
+      this.held.delete(h.id)
+      if (h.expiresAt <= now) continue // the reader has taken it back already
+      const ids = byEndpoint.get(h.endpoint) ?? []
+      ids.push(h.id)
+      byEndpoint.set(h.endpoint, ids)
+    }
+    const { metrics, log } = this.o
+    await Promise.all(
+      [...byEndpoint].map(async ([endpoint, ids]) => {
+        for (let i = 0; i < ids.length; i += RELEASE_MAX_LEASES) {
+          const leaseIds = ids.slice(i, i + RELEASE_MAX_LEASES)
+          try {
+            const r = await requestRelease(endpoint, { lease_ids: leaseIds }, this.o.token, timeoutMs)
+            if (r.status !== 200) throw new Error(`answered ${r.status}: ${JSON.stringify(r.body).slice(0, 200)}`)
+            const body = r.body as { released_leases: number; released_messages: number; unknown: number }
+            metrics.released.inc(body.released_messages)
+            log.info({ reader: endpoint.origin, why, leases: body.released_leases, messages: body.released_messages, unknown: body.unknown }, 'leases released')
+          } catch (err) {
+            metrics.releaseFailures.inc()
+            log.warn({ reader: endpoint.origin, why, leases: leaseIds.length, err: (err as Error).message }, 'release failed; those leases will be redelivered after their visibility timeout')
+          }
+        }
+      }),
+    )
+  }
+
+  /** Forgets held leases past their expiry (failed persists left to expire): the map stays small. */
+  private pruneExpired(now = Date.now()): void {
+    for (const h of this.held.values()) if (h.expiresAt <= now) this.held.delete(h.id)
   }
 
   private async worker(): Promise<void> {
@@ -93,7 +175,13 @@ export class LeaseLoops {
       try {
         const body: LeaseRequest = { max: this.o.leaseSize, wait_ms: waitMs }
         if (this.o.leaseVisibilityMs !== undefined) body.visibility_timeout_ms = this.o.leaseVisibilityMs
-        const r = await requestLease(endpoint, body, waitMs > 0 ? this.leaseAbort.signal : undefined, this.o.token)
+        endpoint.leasing++
+        let r
+        try {
+          r = await requestLease(endpoint, body, waitMs > 0 ? this.leaseAbort.signal : undefined, this.o.token)
+        } finally {
+          endpoint.leasing--
+        }
         if (r.status !== 200) {
           // 503 while a reader drains or has lost its database: try the others for a while.
           // Any other answer (400: a lease size over the reader's limit, 404: a wrong URL) will not fix
@@ -117,12 +205,25 @@ export class LeaseLoops {
       }
       readers.markOk(endpoint)
       metrics.received.inc(lease.messages.length)
+      this.pruneExpired()
+      const leaseId = lease.lease_id
+      const held: Held = { id: leaseId, endpoint, expiresAt: Date.parse(lease.expires_at ?? '') || Date.now() + 30_000, phase: 'received' }
+      this.held.set(leaseId, held)
       this.o.onLease?.(lease.messages)
+      // The reader left the set while this lease was on its way: hand it back instead of starting on it.
+      if (endpoint.retired) {
+        await this.release((h) => h === held, 'reader left the reader set')
+        continue
+      }
+      held.phase = 'persisting'
       try {
         await this.o.persist(lease.messages)
         this.persistFailStreak = 0
       } catch (err) {
-        // Never ack what was not persisted: the lease expires and the messages come again.
+        // Never ack what was not persisted: the lease expires and the messages come again (or is
+        // released on stop). Not released now: while the database fails, the visibility timeout is
+        // the backoff that keeps the messages from circling between collectors.
+        held.phase = 'failed'
         metrics.persistFailures.inc()
         this.persistFailStreak++
         log.warn({ err: (err as Error).message, messages: lease.messages.length }, 'persist failed; not acking (the lease will expire and be redelivered)')
@@ -130,12 +231,17 @@ export class LeaseLoops {
         await sleep(Math.min(backoff * 2 ** (this.persistFailStreak - 1), backoff * 20))
         continue
       }
+      // Released meanwhile (the stop's bound passed while this persist hung): the reader has handed the
+      // messages out again; an ack would only get 409. The rows just written are harmless duplicates
+      // of what the next persist writes (ON CONFLICT (msg_uuid) DO NOTHING).
+      if (this.held.get(leaseId) !== held) continue
+      held.phase = 'acking'
       // One retry when the ack request itself fails (a reset connection): otherwise the whole lease
       // would be redelivered after its visibility timeout and persisted again (harmless, but wasted).
       // A retry of an ack that did land gets 409 (the lease is gone), which is fine.
       for (let attempt = 1; attempt <= 2; attempt++) {
         try {
-          const r = await requestAck(endpoint, { lease_id: lease.lease_id }, this.o.token)
+          const r = await requestAck(endpoint, { lease_id: leaseId }, this.o.token)
           if (r.status === 409) metrics.ackRejected.inc()
           else if (r.status !== 200) {
             metrics.leaseErrors.inc()
@@ -148,6 +254,7 @@ export class LeaseLoops {
           if (attempt === 2) readers.markFailed(endpoint)
         }
       }
+      this.held.delete(leaseId)
     }
   }
 }

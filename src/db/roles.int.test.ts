@@ -178,13 +178,14 @@ describe('service roles', () => {
       const c = new pg.Client({ connectionString: urls.collector })
       await c.connect()
       try {
-        const m = await maintain(c, { partitionMs: 86_400_000, retentionMs: 7 * 86_400_000, rollupRetentionMs: 90 * 86_400_000 })
+        const m = await maintain(c, { partitionMs: 86_400_000, retentionMs: 7 * 86_400_000, rollupRetentionMs: 90 * 86_400_000, rollup1hRetentionMs: 400 * 86_400_000 })
         expect(m.ran).toBe(true)
       } finally {
         await c.end()
       }
       expect((await deriveOnce(pools.collector, { quietSeconds: 0 })).ran).toBe(true)
       expect(await count('telemetry_1m')).toBeGreaterThan(0)
+      expect(await count('telemetry_1h')).toBeGreaterThan(0) // the same job, through the same SECURITY DEFINER function
 
       const list = await app.inject({ method: 'GET', url: '/api/v1/gpus?metrics=DCGM_FI_DEV_GPU_UTIL' })
       expect(list.statusCode).toBe(200)
@@ -192,9 +193,15 @@ describe('service roles', () => {
       const page = await app.inject({ method: 'GET', url: `/api/v1/gpus/${gpus[0]}/telemetry?limit=1000` })
       expect(page.statusCode).toBe(200)
       expect(page.json().telemetry).toHaveLength(100)
-      for (const url of [`/api/v1/gpus/${gpus[0]}/telemetry?step=60s`, '/api/v1/telemetry?metric=DCGM_FI_DEV_GPU_UTIL&step=60s&group_by=hostname']) {
+      for (const url of [
+        `/api/v1/gpus/${gpus[0]}/telemetry?step=60s`,
+        '/api/v1/telemetry?metric=DCGM_FI_DEV_GPU_UTIL&step=60s&group_by=hostname',
+        `/api/v1/gpus/${gpus[0]}/telemetry?step=1h`,
+        '/api/v1/telemetry?metric=DCGM_FI_DEV_GPU_UTIL&step=1h&group_by=hostname',
+      ]) {
         const r = await app.inject({ method: 'GET', url })
         expect(r.statusCode, `${url}: ${r.body}`).toBe(200)
+        expect(r.json().source).toBe(url.includes('step=1h') ? 'telemetry_1h' : 'telemetry_1m')
       }
     } finally {
       await collector.stop()
@@ -240,6 +247,7 @@ describe('service roles', () => {
     expect(await sqlstate('viewer', 'SELECT count(*) FROM (SELECT 1 FROM queue_messages LIMIT 1000000) q')).toBeUndefined()
     expect(await sqlstate('viewer', 'SELECT min(enqueued_at) FROM (SELECT enqueued_at FROM queue_messages ORDER BY id LIMIT 1000) q')).toBeUndefined()
     expect(await sqlstate('viewer', 'SELECT count(*) FROM telemetry_1m JOIN gpus USING (gpu_uuid)')).toBeUndefined()
+    expect(await sqlstate('viewer', 'SELECT count(*) FROM telemetry_1h JOIN gpus USING (gpu_uuid)')).toBeUndefined()
     expect(await sqlstate('viewer', 'SELECT payload FROM queue_messages')).toBe(DENIED)
     expect(await sqlstate('viewer', 'SELECT key FROM queue_messages')).toBe(DENIED)
     expect(await sqlstate('viewer', 'SELECT count(*) FROM dead_letters')).toBe(DENIED)
@@ -297,10 +305,12 @@ describe('service roles', () => {
       telemetry: { tpipe_collector: ['INSERT'], tpipe_apigw: ['SELECT'], tpipe_viewer: ['SELECT'] },
       telemetry_default: { tpipe_collector: ['SELECT'] },
       telemetry_1m_default: { tpipe_collector: ['SELECT'] },
+      telemetry_1h_default: { tpipe_collector: ['SELECT'] },
       dead_letters: { tpipe_collector: ['INSERT'] },
       gpus: { tpipe_apigw: ['SELECT'], tpipe_viewer: ['SELECT'] },
       telemetry_latest: { tpipe_apigw: ['SELECT'], tpipe_viewer: ['SELECT'] },
       telemetry_1m: { tpipe_apigw: ['SELECT'], tpipe_viewer: ['SELECT'] },
+      telemetry_1h: { tpipe_apigw: ['SELECT'], tpipe_viewer: ['SELECT'] },
       telemetry_latest_log: {},
       telemetry_dirty_rollups: {},
       pgmigrations: {},

@@ -258,13 +258,14 @@ export function buildDashboard(): Record<string, unknown> {
   )
   add({
     type: 'timeseries',
-    title: 'Dead letters, redeliveries, rejections per second',
+    title: 'Dead letters, redeliveries, hand-backs, rejections per second',
     datasource: PROM,
     targets: [
       prom('A', 'sum(rate(collector_dead_letters_total[$__rate_interval]))', 'dead letters/s'),
       prom('B', 'sum(rate(mqreader_messages_redelivered_total[$__rate_interval]))', 'redelivered/s'),
       prom('C', 'sum(rate(mqwriter_publish_rejected_total[$__rate_interval]))', 'publishes rejected/s (429/503)'),
       prom('D', 'sum(rate(collector_persist_failures_total[$__rate_interval]))', 'persist failures/s'),
+      prom('E', 'sum(rate(mqreader_messages_released_total[$__rate_interval]))', 'handed back by collectors/s'),
     ],
     fieldConfig: series('ops'),
     x: 0,

@@ -72,26 +72,29 @@ describe('property: never a 5xx for bad input', () => {
     }
   })
 
-  it('mqreader lease, ack and assignment bodies', async () => {
+  it('mqreader lease, ack, release and assignment bodies', async () => {
     const reader: RunningReader = await startReader(db, { readerName: 'prop' })
     const leaseBody = fc.oneof(
       fc.record({ max: hostileValue, wait_ms: hostileValue, visibility_timeout_ms: hostileValue }, { requiredKeys: [] }).map((b) => JSON.stringify(b)),
       bodyText,
     )
     const ackBody = fc.oneof(fc.record({ lease_id: hostileValue, msg_uuids: fc.oneof(fc.array(fc.oneof(fc.uuid(), hostileString)), hostileValue) }, { requiredKeys: [] }).map((b) => JSON.stringify(b)), bodyText)
+    const releaseBody = fc.oneof(fc.record({ lease_ids: fc.oneof(fc.array(fc.oneof(fc.uuid(), hostileString)), hostileValue) }, { requiredKeys: [] }).map((b) => JSON.stringify(b)), bodyText)
     const assignmentBody = fc.oneof(
       fc.record({ partitions: fc.oneof(hostileString, fc.array(fc.integer()), fc.constantFrom('0-255', '0-63,128-191', '300', '5-1')), generation: hostileValue }, { requiredKeys: [] }).map((b) => JSON.stringify(b)),
       bodyText,
     )
     try {
       await fc.assert(
-        fc.asyncProperty(fc.constantFrom('lease', 'ack', 'assignment'), leaseBody, ackBody, assignmentBody, async (which, lease, ack, assignment) => {
+        fc.asyncProperty(fc.constantFrom('lease', 'ack', 'release', 'assignment'), leaseBody, ackBody, releaseBody, assignmentBody, async (which, lease, ack, release, assignment) => {
           const req =
             which === 'lease'
               ? { method: 'POST' as const, url: '/v1/lease', payload: lease }
               : which === 'ack'
                 ? { method: 'POST' as const, url: '/v1/ack', payload: ack }
-                : { method: 'PUT' as const, url: '/v1/assignment', payload: assignment }
+                : which === 'release'
+                  ? { method: 'POST' as const, url: '/v1/release', payload: release }
+                  : { method: 'PUT' as const, url: '/v1/assignment', payload: assignment }
           const res = await reader.app.inject({ ...req, headers: json })
           // 409 (stale generation, unknown lease) is ours too; a 503 would only mean "draining".
           expectOurAnswer(res, `${req.url} ${req.payload.slice(0, 200)}`)

@@ -1,5 +1,5 @@
 // mqreader: the read side of the queue. Owns the PartitionOwner (fenced partition ownership, ready
-// messages, leases, acks) and its HTTP API: POST /v1/lease, POST /v1/ack, GET|PUT /v1/assignment,
+// messages, leases, acks) and its HTTP API: POST /v1/lease, POST /v1/ack, POST /v1/release, GET|PUT /v1/assignment,
 // GET /v1/stats. Only SELECTs and DELETEs queue_messages; never writes telemetry (the collector does).
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
@@ -12,7 +12,7 @@ import type { Service } from '../http/service.js'
 import { Counter, Gauge, createRegistry, type Registry } from '../metrics/index.js'
 import { PARTITION_COUNT } from '../partitions/hash.js'
 import { AssignmentPut, AssignmentView, parsePartitionList } from '../protocol/assignment.js'
-import { AckAnswer, ackRequestSchema, leaseRequestSchema, renderLease, type AckRequest, type LeaseRequest } from '../protocol/lease.js'
+import { AckAnswer, ReleaseAnswer, ReleaseRequest, ackRequestSchema, leaseRequestSchema, renderLease, type AckRequest, type LeaseRequest } from '../protocol/lease.js'
 import { OwnerStats } from '../protocol/stats.js'
 import { watchAssignmentFile, type FileWatch } from './assignment-file.js'
 import { connectCluster } from '../kube/index.js'
@@ -95,6 +95,13 @@ export function buildMqreader(config: ReaderConfig, deps: MqreaderDeps): Mqreade
     acked: new Counter({ name: 'mqreader_messages_acked_total', help: 'Messages acked (deleted from queue_messages).', registers: [registry] }),
     expired: new Counter({ name: 'mqreader_leases_expired_total', help: 'Leases that reached their visibility timeout unacked.', registers: [registry] }),
     redelivered: new Counter({ name: 'mqreader_messages_redelivered_total', help: 'Messages made ready again after an expired lease or a failed ack.', registers: [registry] }),
+    released: new Counter({ name: 'mqreader_leases_released_total', help: 'Leases handed back unprocessed by their collector (POST /v1/release).', registers: [registry] }),
+    releasedMessages: new Counter({
+      name: 'mqreader_messages_released_total',
+      help: 'Messages of released leases: ready again at once (not a delivery attempt), or left for the next owner of a partition this reader gives up.',
+      registers: [registry],
+    }),
+    releaseUnknown: new Counter({ name: 'mqreader_release_unknown_total', help: 'Lease ids in releases that were no longer out (expired, acked or released already): ignored.', registers: [registry] }),
   }
   const owner = new PartitionOwner({
     name: config.readerName,
@@ -189,6 +196,24 @@ export function buildMqreader(config: ReaderConfig, deps: MqreaderDeps): Mqreade
       const b = request.body
       const acked = await owner.ack(b.lease_id, b.msg_uuids)
       return { acked }
+    },
+  )
+
+  app.post<{ Body: ReleaseRequest; Reply: ReleaseAnswer }>(
+    '/v1/release',
+    {
+      onRequest: queueAuth,
+      schema: {
+        summary: 'Hand leases back unprocessed: their messages are ready again at once (not a delivery attempt)',
+        description:
+          'A collector that stops, or stops using this reader, returns the leases it has not persisted. In a partition this reader is giving up, the messages are left for the next owner and the drain ends as soon as nothing else is outstanding. Unknown or expired lease ids are ignored and counted (unknown); a later ack of a released lease gets 409.',
+        body: ReleaseRequest,
+        response: { 200: ReleaseAnswer },
+      },
+    },
+    async (request) => {
+      const r = owner.release(request.body.lease_ids)
+      return { released_leases: r.leases, released_messages: r.messages, unknown: r.unknown }
     },
   )
 

@@ -32,8 +32,38 @@ describe('mqreader hardening (issue 17)', () => {
       }
       expect((await call(r, 'POST', '/v1/lease', { max: 1, wait_ms: '0' })).status).toBe(400)
       expect((await call(r, 'POST', '/v1/ack', { lease_id: 7 })).status).toBe(400)
+      expect((await call(r, 'POST', '/v1/release', { lease_ids: [7] })).status).toBe(400)
+      expect((await call(r, 'POST', '/v1/release', { lease_ids: 'x' })).status).toBe(400)
       expect((await call(r, 'PUT', '/v1/assignment', { partitions: '0-255', generation: '7' })).status).toBe(400)
       expect((await call(r, 'POST', '/v1/lease', { max: 1 })).status).toBe(200)
+    } finally {
+      await r.close()
+    }
+  })
+
+  it('POST /v1/release answers bad bodies with 400 and the JSON error body naming the field', async () => {
+    const r = await startReader(db, { readerName: 'relbad' })
+    try {
+      const bad: [unknown, RegExp][] = [
+        [undefined, /body/],
+        [{}, /lease_ids/],
+        [{ lease_ids: [] }, /lease_ids/],
+        [{ lease_ids: [''] }, /lease_ids\/0/],
+        [{ lease_ids: ['x'.repeat(101)] }, /lease_ids\/0/],
+        [{ lease_ids: Array.from({ length: 1001 }, (_, i) => `l${i}`) }, /lease_ids/],
+        [{ lease_ids: ['x'], msg_uuids: [] }, /additional|msg_uuids/],
+        [{ lease_id: 'x' }, /lease_id/],
+      ]
+      for (const [payload, field] of bad) {
+        const a = await call(r, 'POST', '/v1/release', payload)
+        expect(a.status, JSON.stringify(payload)?.slice(0, 60)).toBe(400)
+        expect(a.body.error?.code).toBe('TPIPE_ERR_VALIDATION')
+        expect(a.body.error?.message).toMatch(field)
+      }
+      const notJson = await r.app.inject({ method: 'POST', url: '/v1/release', payload: '{"lease_ids":', headers: { 'content-type': 'application/json' } })
+      expect(notJson.statusCode).toBe(400)
+      expect(notJson.json().error.code).toMatch(/^TPIPE_ERR_/)
+      expect((await call(r, 'POST', '/v1/release', { lease_ids: ['x', 'x'] })).body).toEqual({ released_leases: 0, released_messages: 0, unknown: 1 })
     } finally {
       await r.close()
     }
@@ -64,6 +94,13 @@ describe('mqreader hardening (issue 17)', () => {
       expect((await call(r, 'POST', '/v1/lease', { max: 1 }, QUEUE)).status).toBe(200)
       expect((await call(r, 'POST', '/v1/ack', { lease_id: 'x' })).status).toBe(401)
       expect((await call(r, 'POST', '/v1/ack', { lease_id: 'x' }, 'w'.repeat(30))).status).toBe(403)
+      const relNone = await call(r, 'POST', '/v1/release', { lease_ids: ['x'] })
+      expect(relNone.status).toBe(401)
+      expect(relNone.body.error?.code).toBe('TPIPE_ERR_UNAUTHENTICATED')
+      const relWrong = await call(r, 'POST', '/v1/release', { lease_ids: ['x'] }, CONTROL)
+      expect(relWrong.status).toBe(403)
+      expect(relWrong.body.error?.code).toBe('TPIPE_ERR_FORBIDDEN')
+      expect((await call(r, 'POST', '/v1/release', { lease_ids: ['x'] }, QUEUE)).body).toEqual({ released_leases: 0, released_messages: 0, unknown: 1 })
       expect((await call(r, 'PUT', '/v1/assignment', { partitions: '0-255', generation: 9 }, QUEUE)).status).toBe(403)
       expect((await call(r, 'PUT', '/v1/assignment', { partitions: '0-255', generation: 9 })).status).toBe(401)
       expect((await call(r, 'PUT', '/v1/assignment', { partitions: '0-255', generation: 9 }, CONTROL)).status).toBe(200)

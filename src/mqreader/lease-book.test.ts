@@ -54,7 +54,7 @@ function setup(partitions: number[], opts: Partial<LeaseBookOptions> = {}) {
     leaseMaxBytes: 16 * 1024 * 1024,
     clock,
     onTaken: () => events.taken++,
-    onExpired: () => events.expired++,
+    onReturned: () => events.expired++,
     onCount: (what, n) => events.counts.push([what, n]),
     ...opts,
   })
@@ -134,6 +134,53 @@ describe('LeaseBook', () => {
     const { book } = setup([0], { maxWaiters: 1 })
     void book.lease(1, 1000, 1000)
     await expect(book.lease(1, 1000, 1000)).rejects.toMatchObject({ code: 'TPIPE_ERR_TOO_MANY_WAITERS' })
+  })
+
+  it('a released lease is ready again at once, in id order, with the same delivery_count; unknown ids are counted', async () => {
+    const { clock, store, book, events, add } = setup([0])
+    for (let i = 0; i < 4; i++) add(0)
+    const a = (await book.lease(2, 30_000, 0))!
+    const b = (await book.lease(2, 30_000, 0))!
+    expect(store.readyTotal).toBe(0)
+    // b first, a twice, one id never issued: the messages come back in id order, each lease once.
+    expect(book.release([b.id, a.id, a.id, 'no-such-lease'])).toEqual({ leases: 2, messages: 4, unknown: 1 })
+    expect([store.readyTotal, store.leasedTotal]).toEqual([4, 0])
+    expect(store.readyIds(0)).toEqual([1, 2, 3, 4])
+    expect(events.expired).toBe(1)
+    expect(events.counts).toEqual([
+      ['released', 2],
+      ['releasedMessages', 4],
+      ['releaseUnknown', 1],
+    ])
+    // Not a delivery attempt, not a redelivery, and no expiry left behind.
+    const again = (await book.lease(10, 30_000, 0))!
+    expect(again.msgs.map((m) => [m.id, m.deliveries])).toEqual([
+      [1, 1],
+      [2, 1],
+      [3, 1],
+      [4, 1],
+    ])
+    expect(book.redelivered).toBe(0)
+    clock.advance(60_000)
+    expect(book.leasesExpired).toBe(1) // `again`, never acked
+    // A late ack or a second release of a released lease changes nothing.
+    expect(() => book.ack(a.id)).toThrow(/unknown or expired/)
+    expect(book.release([a.id])).toEqual({ leases: 0, messages: 0, unknown: 1 })
+    expect(store.readyIds(0)).toEqual([1, 2, 3, 4])
+  })
+
+  it('a released lease of a partition no longer served is forgotten (left for the next owner): nothing outstanding remains', async () => {
+    const { table, store, book, add } = setup([0, 1])
+    add(0)
+    add(1)
+    const lease = (await book.lease(10, 30_000, 0))!
+    table.assign({ generation: 2, partitions: [1] }, 0)
+    expect(store.outstanding(0)).toBe(1)
+    book.release([lease.id])
+    expect(store.outstanding(0)).toBe(0)
+    expect(store.readyIds(0)).toEqual([])
+    expect(store.isKnown(1)).toBe(false)
+    expect(store.readyIds(1)).toEqual([2])
   })
 
   it('an expired lease of a partition no longer served is forgotten, not made ready', async () => {

@@ -17,6 +17,16 @@ export interface Lease extends RenderableLease {
   timer: Timer
 }
 
+/** What the lease book counts (the reader's metrics). */
+export type LeaseCount = 'expired' | 'redelivered' | 'released' | 'releasedMessages' | 'releaseUnknown'
+
+/** What a release did: leases handed back, their messages, and lease ids that were not (or no longer) out. */
+export interface ReleaseResult {
+  leases: number
+  messages: number
+  unknown: number
+}
+
 export interface LeaseBookOptions {
   maxWaiters: number
   /** Most bytes of messages one lease carries (the rendered answer stays about this size). */
@@ -24,11 +34,11 @@ export interface LeaseBookOptions {
   clock: Clock
   /** A lease took messages of partition p (for the owner's 'leased' events). */
   onLeased?: (p: number) => void
-  onCount?: (what: 'expired' | 'redelivered', n: number) => void
+  onCount?: (what: LeaseCount, n: number) => void
   /** Ready messages were taken (the loader may need to refill). */
   onTaken: () => void
-  /** A lease ended without an ack: a draining partition may be done. */
-  onExpired: () => void
+  /** A lease ended without an ack (expired or released): a draining partition may be done. */
+  onReturned: () => void
 }
 
 interface LeaseWaiter {
@@ -47,6 +57,9 @@ export class LeaseBook {
   private rotation = 0
   leasesExpired = 0
   redelivered = 0
+  leasesReleased = 0
+  messagesReleased = 0
+  releaseUnknown = 0
 
   constructor(
     private readonly table: PartitionTable,
@@ -129,15 +142,52 @@ export class LeaseBook {
     this.opts.onCount?.('expired', 1)
     for (const m of lease.msgs) this.store.unlease(m)
     this.backToReady(lease.msgs)
-    this.opts.onExpired()
+    this.opts.onReturned()
   }
 
   /**
-   * Messages whose lease expired (or whose DELETE failed) become ready again, in id order, if their
-   * partition is still served under the epoch they were loaded in; others are forgotten (their rows
-   * stay queued for whoever serves the partition now).
+   * Leases handed back unprocessed (POST /v1/release): their messages are ready again at once, in id
+   * order at the front of their partition, or forgotten when the partition is no longer served here (a
+   * drain: the rows stay queued for the next owner, and the drain may end now). Not a delivery attempt:
+   * delivery_count is not raised, so a release never moves a message toward being a poison suspect.
+   * Unknown ids (expired, acked, released already, never issued) are counted and otherwise ignored.
    */
-  backToReady(msgs: Msg[], fromLease = true): void {
+  release(leaseIds: readonly string[]): ReleaseResult {
+    const out: ReleaseResult = { leases: 0, messages: 0, unknown: 0 }
+    const back: Msg[] = []
+    for (const id of new Set(leaseIds)) {
+      const lease = this.leases.get(id)
+      if (!lease) {
+        out.unknown++
+        continue
+      }
+      this.end(lease)
+      for (const m of lease.msgs) this.store.unlease(m)
+      back.push(...lease.msgs)
+      out.leases++
+      out.messages += lease.msgs.length
+    }
+    this.leasesReleased += out.leases
+    this.messagesReleased += out.messages
+    this.releaseUnknown += out.unknown
+    if (out.leases > 0) this.opts.onCount?.('released', out.leases)
+    if (out.messages > 0) this.opts.onCount?.('releasedMessages', out.messages)
+    if (out.unknown > 0) this.opts.onCount?.('releaseUnknown', out.unknown)
+    if (back.length > 0) {
+      this.backToReady(back, true, false)
+      this.opts.onReturned()
+    }
+    return out
+  }
+
+  /**
+   * Messages whose lease expired or was released (or whose DELETE failed) become ready again, in id
+   * order, if their partition is still served under the epoch they were loaded in; others are forgotten
+   * (their rows stay queued for whoever serves the partition now). `attempted`: the delivery counts
+   * (expiry, failed DELETE); a release does not (the next delivery shows the same delivery_count), and
+   * released messages are counted as released, not as redelivered.
+   */
+  backToReady(msgs: Msg[], fromLease = true, attempted = true): void {
     const groups = new Map<number, Msg[]>()
     const epoch = this.table.epoch
     for (const m of msgs) {
@@ -148,7 +198,7 @@ export class LeaseBook {
       // skipped it while it was leased. It is ready again now, under the current epoch.
       if (owned && epoch[p] !== m.loadEpoch && fromLease) m.loadEpoch = epoch[p]!
       if (owned && epoch[p] === m.loadEpoch) {
-        m.deliveries++
+        if (attempted) m.deliveries++
         const g = groups.get(p) ?? []
         g.push(m)
         groups.set(p, g)
@@ -156,8 +206,10 @@ export class LeaseBook {
     }
     for (const [p, g] of groups) {
       this.store.mergeReady(p, g)
-      this.redelivered += g.length
-      this.opts.onCount?.('redelivered', g.length)
+      if (attempted) {
+        this.redelivered += g.length
+        this.opts.onCount?.('redelivered', g.length)
+      }
     }
     if (groups.size > 0) this.serveWaiters()
   }

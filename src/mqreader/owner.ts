@@ -20,13 +20,13 @@ import type { Assignment, AssignmentView } from '../protocol/assignment.js'
 import type { OwnerStats } from '../protocol/stats.js'
 import { AckBatcher } from './ack-batcher.js'
 import { systemClock, sleepOn, type Clock, type Timer } from './clock.js'
-import { LeaseBook, type Lease } from './lease-book.js'
+import { LeaseBook, type Lease, type LeaseCount, type ReleaseResult } from './lease-book.js'
 import { Loader } from './loader.js'
 import { PartitionLocks } from './locks.js'
 import { PartitionTable, type Transition } from './partition-state.js'
 import { MessageStore } from './store.js'
 
-export type { Lease } from './lease-book.js'
+export type { Lease, ReleaseResult } from './lease-book.js'
 
 export interface OwnerOptions {
   name: string
@@ -51,7 +51,7 @@ export interface OwnerOptions {
   /** Ownership and lease events, for tests that check fencing from the outside. */
   onEvent?: (e: OwnerEvent) => void
   /** Counter increments, for the service's metrics. */
-  onCount?: (what: 'acked' | 'expired' | 'redelivered', n: number) => void
+  onCount?: (what: 'acked' | LeaseCount, n: number) => void
 }
 
 export interface OwnerEvent {
@@ -104,7 +104,7 @@ export class PartitionOwner {
       ...(opts.onEvent ? { onLeased: (p: number) => this.emit('leased', p) } : {}),
       ...(opts.onCount ? { onCount: opts.onCount } : {}),
       onTaken: () => this.loader.kick(),
-      onExpired: () => {
+      onReturned: () => {
         this.loader.kick()
         this.checkDrains()
       },
@@ -195,6 +195,10 @@ export class PartitionOwner {
     return this.book.leasesExpired
   }
 
+  get leasesReleased(): number {
+    return this.book.leasesReleased
+  }
+
   utilization(): number {
     return Math.min(1, (this.store.readyTotal + this.store.leasedTotal) / this.o.maxMessages)
   }
@@ -210,6 +214,9 @@ export class PartitionOwner {
       acked_total: this.acked,
       redelivered_total: this.redelivered,
       leases_expired_total: this.leasesExpired,
+      leases_released_total: this.book.leasesReleased,
+      messages_released_total: this.book.messagesReleased,
+      release_unknown_total: this.book.releaseUnknown,
     }
   }
 
@@ -334,6 +341,16 @@ export class PartitionOwner {
       return Promise.reject(err)
     }
     return this.acks.add(msgs)
+  }
+
+  /**
+   * Leases handed back unprocessed (a collector stopping or leaving this reader): their messages are
+   * ready again at once, or — in a draining partition — left for the next owner, and a drain with
+   * nothing else outstanding ends now instead of at its deadline. Accepted while shutting down, like
+   * acks. Unknown lease ids are counted, not errors; a late ack of a released lease gets 409.
+   */
+  release(leaseIds: readonly string[]): ReleaseResult {
+    return this.book.release(leaseIds)
   }
 
   // ---------------------------------------------------------------- shutdown

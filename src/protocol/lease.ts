@@ -1,4 +1,4 @@
-// The queue's read-side wire formats (mqreader ⇄ collector): POST /v1/lease and POST /v1/ack.
+// The queue's read-side wire formats (mqreader ⇄ collector): POST /v1/lease, POST /v1/ack and POST /v1/release.
 // The lease answer is the hot path: mqreader never parses or re-serialises payloads. Each message's JSON
 // up to `"delivery_count":` is rendered once when the row is loaded (payload spliced in as the text
 // PostgreSQL returned) and an answer is a join of those heads. The renderers below are the only code that
@@ -55,6 +55,29 @@ export type AckRequest = Static<ReturnType<typeof ackRequestSchema>>
 /** POST /v1/ack answer, sent once the DELETE holding the messages has committed. */
 export const AckAnswer = Type.Object({ acked: Type.Integer({ minimum: 0 }) })
 export type AckAnswer = Static<typeof AckAnswer>
+
+/** Most lease ids one POST /v1/release names (a collector holds a few leases per reader). */
+export const RELEASE_MAX_LEASES = 1000
+
+/**
+ * POST /v1/release body: leases handed back unprocessed (a collector stopping, or leaving this reader).
+ * Their messages are ready again at once; the release is not a delivery attempt (delivery_count stays).
+ */
+export const ReleaseRequest = Type.Object(
+  {
+    lease_ids: Type.Array(Type.String({ minLength: 1, maxLength: 100 }), { minItems: 1, maxItems: RELEASE_MAX_LEASES }),
+  },
+  { additionalProperties: false },
+)
+export type ReleaseRequest = Static<typeof ReleaseRequest>
+
+/** POST /v1/release answer. Unknown, expired or already acked lease ids are ignored and counted in `unknown`. */
+export const ReleaseAnswer = Type.Object({
+  released_leases: Type.Integer({ minimum: 0 }),
+  released_messages: Type.Integer({ minimum: 0 }),
+  unknown: Type.Integer({ minimum: 0 }),
+})
+export type ReleaseAnswer = Static<typeof ReleaseAnswer>
 
 /** What a stored row gives the renderer (the columns of mqreader's loads). */
 export interface MessageSource {

@@ -10,6 +10,13 @@ export const MAX_POINTS_PER_SERIES = 11_000
 /** Points per response (all series together): about 2.5 MB of JSON at most. */
 export const MAX_POINTS = 100_000
 
+/**
+ * The table a bucketed answer was read from: raw rows, per-minute or hourly rollups (the coarsest whose
+ * bucket divides the step and whose retention covers the window; see apigw/query.ts pickSource).
+ */
+export const SOURCES = ['telemetry', 'telemetry_1m', 'telemetry_1h'] as const
+export type Source = (typeof SOURCES)[number]
+
 /** [bucket start in Unix seconds, value] */
 export type Point = [number, number]
 export interface LatestValue {
@@ -31,6 +38,7 @@ export interface FleetList {
 interface Bucketed {
   step_seconds: number
   agg: Agg
+  source?: Source
   start: string
   end: string
 }
@@ -114,6 +122,12 @@ export const fleetListResponse = {
 const bucketFields = {
   step_seconds: { type: 'integer', description: 'Bucket width; buckets start at multiples of it from the Unix epoch.' },
   agg: { type: 'string', enum: [...AGGS], description: 'How the samples of a bucket combine.' },
+  source: {
+    type: 'string',
+    enum: [...SOURCES],
+    description:
+      'The table that answered: telemetry_1h (hourly rollups) for a step of whole hours, telemetry_1m (per-minute rollups) for whole minutes, telemetry (raw rows) otherwise — the coarsest of those whose retention covers the window start (else the one kept longest). Every source gives the same values for the same buckets.',
+  },
   start: { type: 'string', format: 'date-time', description: 'Start of the requested window (resolved when relative).' },
   end: { type: 'string', format: 'date-time', description: 'End of the requested window (resolved when relative).' },
 } as const
@@ -141,6 +155,7 @@ export const gpuSeriesExample = {
       gpu: 'GPU-5fd4f087-86f3-7a43-b711-4771313afc50',
       step_seconds: 60,
       agg: 'avg',
+      source: 'telemetry_1m',
       start: '2026-11-30T07:00:00.000Z',
       end: '2026-11-30T07:03:00.000Z',
       series: [
@@ -171,6 +186,7 @@ export const fleetSeriesResponse = {
       metric: 'DCGM_FI_DEV_POWER_USAGE',
       step_seconds: 300,
       agg: 'avg',
+      source: 'telemetry_1m',
       group_by: 'hostname',
       start: '2026-11-30T07:00:00.000Z',
       end: '2026-11-30T07:10:00.000Z',

@@ -12,6 +12,9 @@ export const OwnerStats = Type.Object({
   acked_total: Type.Integer({ minimum: 0 }),
   redelivered_total: Type.Integer({ minimum: 0 }),
   leases_expired_total: Type.Integer({ minimum: 0 }),
+  leases_released_total: Type.Integer({ minimum: 0, description: 'Leases handed back unprocessed (POST /v1/release).' }),
+  messages_released_total: Type.Integer({ minimum: 0, description: 'Messages in those leases: ready again at once (or left for the next owner of a partition given up).' }),
+  release_unknown_total: Type.Integer({ minimum: 0, description: 'Lease ids in releases that were no longer out (expired, acked, released already): ignored.' }),
 })
 export type OwnerStats = Static<typeof OwnerStats>
 
@@ -24,5 +27,6 @@ export const CollectorStats = Type.Object({
   rows_persisted_total: Type.Number({ minimum: 0 }),
   dead_letters_total: Type.Number({ minimum: 0 }),
   lease_errors_total: Type.Number({ minimum: 0 }),
+  messages_released_total: Type.Number({ minimum: 0, description: 'Messages handed back to their reader unprocessed (on stop, or when a reader left the set).' }),
 })
 export type CollectorStats = Static<typeof CollectorStats>

@@ -1,5 +1,5 @@
 // Telemetry maintenance: creates partitions ahead of time, moves rows out of the default partitions
-// once their partition exists, and drops partitions past retention (raw and rollups). One pass at a
+// once their partition exists, and drops partitions past retention (raw, minute and hour rollups). One pass at a
 // time across every process: a session advisory lock on a dedicated connection; a process that does not
 // get it skips the pass (another replica is doing the same work). The DDL runs in SQL functions of
 // migration 1764202000000 (SECURITY DEFINER), so the caller needs only EXECUTE on them.
@@ -8,6 +8,8 @@ import type pg from 'pg'
 /** pg_try_advisory_lock key: "tpipe maintain". */
 export const MAINTENANCE_LOCK_KEY = 7_466_272_736_913
 const WEEK_MS = 7 * 86_400_000
+/** Hour rollups: 28-day partitions (migration 1764209200000), aligned like the minute table's weeks. */
+export const HOUR_ROLLUP_PARTITION_MS = 4 * WEEK_MS
 /** Partitions are created this far ahead of now (at least two partitions). */
 const AHEAD_MS = 2 * 86_400_000
 
@@ -16,6 +18,8 @@ export interface MaintainOptions {
   partitionMs: number
   retentionMs: number
   rollupRetentionMs: number
+  /** Hourly rollups (telemetry_1h): normally longer than the minutes'. */
+  rollup1hRetentionMs: number
   /** Report what would be created and dropped; change nothing. */
   dryRun?: boolean
   now?: number
@@ -24,7 +28,7 @@ export interface MaintainOptions {
 }
 
 export interface PartitionRange {
-  table: 'telemetry' | 'telemetry_1m'
+  table: 'telemetry' | 'telemetry_1m' | 'telemetry_1h'
   name?: string
   from: string
   to: string
@@ -50,7 +54,7 @@ interface Existing {
 }
 
 interface TableSpec {
-  table: 'telemetry' | 'telemetry_1m'
+  table: 'telemetry' | 'telemetry_1m' | 'telemetry_1h'
   key: 'ts' | 'bucket'
   sizeMs: number
   retentionMs: number
@@ -162,6 +166,7 @@ export async function maintain(c: pg.ClientBase, opts: MaintainOptions): Promise
     await c.query(`SET lock_timeout = ${Math.max(1, Math.floor(opts.lockTimeoutMs ?? 5000))}`)
     await maintainTable(c, { table: 'telemetry', key: 'ts', sizeMs: opts.partitionMs, retentionMs: opts.retentionMs }, opts, now, out)
     await maintainTable(c, { table: 'telemetry_1m', key: 'bucket', sizeMs: WEEK_MS, retentionMs: opts.rollupRetentionMs }, opts, now, out)
+    await maintainTable(c, { table: 'telemetry_1h', key: 'bucket', sizeMs: HOUR_ROLLUP_PARTITION_MS, retentionMs: opts.rollup1hRetentionMs }, opts, now, out)
     out.ran = true
     return out
   } finally {

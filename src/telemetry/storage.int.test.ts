@@ -7,11 +7,12 @@ import { migrate, migrationFiles } from '../db/migrate.js'
 import { persistBatch, type TelemetryRowJson } from '../collector/sql.js'
 import { createTestDatabase, type TestDatabase } from '../../test/support/db.js'
 import { deriveOnce } from './derive.js'
-import { maintain, type MaintainOptions } from './maintain.js'
+import { HOUR_ROLLUP_PARTITION_MS, maintain, type MaintainOptions } from './maintain.js'
 import { gpuSeries } from '../apigw/sql.js'
 
 const DAY = 86_400_000
 const PARTITIONING = migrationFiles().findIndex((f) => f.startsWith('1764202000000'))
+const HOURLY = migrationFiles().findIndex((f) => f.startsWith('1764209200000'))
 
 function row(gpu: string, metric: string, value: number, ts: string, over: Partial<TelemetryRowJson> = {}): TelemetryRowJson {
   return {
@@ -50,6 +51,7 @@ const maintainOpts = (now: number, over: Partial<MaintainOptions> = {}): Maintai
   partitionMs: DAY,
   retentionMs: 7 * DAY,
   rollupRetentionMs: 90 * DAY,
+  rollup1hRetentionMs: 400 * DAY,
   now,
   ...over,
 })
@@ -115,22 +117,119 @@ describe('migration to the partitioned table', () => {
   })
 })
 
-/** telemetry_latest = newest raw row by (ts, msg_uuid); telemetry_1m = aggregates of the raw rows per minute. */
-async function expectDerivedTablesMatchRaw(db: TestDatabase): Promise<void> {
-  await derive(db)
-  const raw = await db.pool.query<{ gpu_uuid: string; metric_name: string; value: number; ts: Date; msg_uuid: string }>(
-    'SELECT gpu_uuid, metric_name, value, ts, msg_uuid::text FROM telemetry',
-  )
-  const newest = new Map<string, (typeof raw.rows)[number]>()
-  const minutes = new Map<string, { count: number; sum: number; min: number; max: number; last: number; lastKey: string }>()
+describe('migration to hourly rollups (1764209200000)', () => {
+  let db: TestDatabase
+  beforeAll(async () => {
+    db = await createTestDatabase({ migrate: false })
+  })
+  afterAll(async () => {
+    await db.drop()
+  })
+
+  it('fills telemetry_1h from the existing minutes (partitions for their hours), goes down (the minute job as before) and up again', async () => {
+    await migrate(db.url, 'up', { count: HOURLY })
+    expect((await db.pool.query("SELECT to_regclass('telemetry_1h') AS t")).rows[0].t).toBeNull()
+    // Three hours and a bit of two GPUs and two metrics, plus a sample in 2019 (its minute sits in
+    // telemetry_1m's default partition), rolled up by the job of that version.
+    const t0 = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 3 * 3_600_000 - 600_000
+    const rows: TelemetryRowJson[] = []
+    for (let i = 0; i < 800; i++) rows.push(row(`GPU-h${i % 2}`, i % 3 ? 'DCGM_FI_DEV_GPU_UTIL' : 'DCGM_FI_DEV_POWER_USAGE', (i * 7.25) % 101, new Date(t0 + i * 14_321).toISOString()))
+    rows.push(row('GPU-h0', 'DCGM_FI_DEV_GPU_UTIL', 42, '2019-03-01T12:00:00.123456Z'))
+    await insert(db, rows)
+    await derive(db)
+    const minutes = Number((await db.pool.query('SELECT count(*) AS n FROM telemetry_1m')).rows[0].n)
+    expect(minutes).toBeGreaterThan(150)
+
+    await migrate(db.url, 'up')
+    // The hours equal the raw rows' aggregates at once, without a derive run (no minute is marked).
+    expect((await db.pool.query('SELECT count(*)::int AS n FROM telemetry_dirty_rollups')).rows[0].n).toBe(0)
+    await expectDerivedTablesMatchRaw(db)
+    expect(Number((await db.pool.query('SELECT count(*) AS n FROM telemetry_1h')).rows[0].n)).toBeGreaterThanOrEqual(2 * 2 * 4 + 1)
+    expect((await db.pool.query('SELECT count(*)::int AS n FROM telemetry_1h_default')).rows[0].n).toBe(0)
+    expect(await partitions(db, 'telemetry_1h')).toEqual(expect.arrayContaining(['telemetry_1h_default', expect.stringMatching(/^telemetry_1h_p2019\d{4}$/)]))
+
+    // Down: the table goes, the partition functions refuse it again, and the minute job works as before.
+    await migrate(db.url, 'down', { count: migrationFiles().length - HOURLY })
+    expect((await db.pool.query("SELECT to_regclass('telemetry_1h') AS t")).rows[0].t).toBeNull()
+    await expect(db.pool.query("SELECT tpipe_ensure_partition('telemetry_1h', 'bucket', '2026-01-01', '2026-01-29')")).rejects.toThrow(/not a partitioned telemetry table/)
+    await insert(db, [row('GPU-h1', 'DCGM_FI_DEV_GPU_UTIL', 99, new Date(t0 + 2 * 3_600_000 + 1).toISOString())])
+    expect((await derive(db)).rollups).toBeGreaterThan(0) // that minute, recomputed whole
+    expect((await db.pool.query("SELECT proconfig FROM pg_proc WHERE proname = 'tpipe_refresh_rollups'")).rows[0].proconfig).toEqual([expect.stringMatching(/^search_path=/)])
+
+    // And up again: the hours include the sample rolled up while they were gone.
+    await migrate(db.url, 'up')
+    await expectDerivedTablesMatchRaw(db)
+  })
+})
+
+describe('a 30-day query at step=1h', () => {
+  let db: TestDatabase
+  beforeAll(async () => {
+    db = await createTestDatabase()
+  })
+  afterAll(async () => {
+    await db.drop()
+  })
+
+  it('reads 720 hour rows from telemetry_1h (index-only), not 43,200 minute rows, and answers what the raw rows say', async () => {
+    const H = 3_600_000
+    const end = Math.floor(Date.now() / H) * H
+    const start = end - 30 * DAY
+    const rows: TelemetryRowJson[] = []
+    for (let t = start; t < end; t += 60_000) rows.push(row('GPU-30d', 'DCGM_FI_DEV_GPU_UTIL', (t / 60_000) % 89, new Date(t + 1_500).toISOString()))
+    for (let i = 0; i < rows.length; i += 5000) await insert(db, rows.slice(i, i + 5000))
+    await derive(db)
+    await db.pool.query('VACUUM (ANALYZE) telemetry_1h')
+    const { buildApigw } = await import('../apigw/app.js')
+    const { pino } = await import('pino')
+    const { app } = await buildApigw({ logLevel: 'silent', bodyLimitBytes: 1048576, metricsEnabled: false }, { pool: db.pool, logger: pino({ level: 'silent' }) })
+    try {
+      const url = `/api/v1/gpus/GPU-30d/telemetry?metric=DCGM_FI_DEV_GPU_UTIL&start=${new Date(start).toISOString()}&end=${new Date(end - 1).toISOString()}&step=1h&agg=avg`
+      const body = (await app.inject({ method: 'GET', url })).json()
+      expect(body.source).toBe('telemetry_1h')
+      const points = body.series[0].points as [number, number][]
+      expect(points).toHaveLength(720)
+      // Every hour: the average of its 60 samples, as computed here from the rows inserted.
+      for (const [i, [t, v]] of points.entries()) {
+        const vs = rows.slice(i * 60, i * 60 + 60).map((r) => Number(r.value))
+        expect(t).toBe((start + i * H) / 1000)
+        expect(v).toBeCloseTo(vs.reduce((s, x) => s + x, 0) / 60, 9)
+      }
+    } finally {
+      await app.close()
+    }
+    // The statement it ran: an index-only scan of 720 rows of telemetry_1h.
+    const q = gpuSeries('GPU-30d', ['DCGM_FI_DEV_GPU_UTIL'], { agg: 'avg', stepSeconds: 3600, fromS: start / 1000, toS: end / 1000, source: 'telemetry_1h' })
+    const c = await db.pool.connect()
+    let plan: unknown
+    try {
+      // The test table is tiny: rule out the scans a planner prefers there (as the covering-key test does).
+      await c.query('SET enable_seqscan = off')
+      await c.query('SET enable_bitmapscan = off')
+      plan = (await c.query({ text: `EXPLAIN (ANALYZE, FORMAT JSON) ${q.text}`, values: q.values })).rows[0]['QUERY PLAN'][0].Plan
+    } finally {
+      c.release(true)
+    }
+    const scans: { type: string; rel: string; rows: number }[] = []
+    const walk = (n: { 'Node Type': string; 'Relation Name'?: string; 'Actual Rows': number; 'Actual Loops': number; Plans?: unknown[] }) => {
+      if (n['Relation Name']) scans.push({ type: n['Node Type'], rel: n['Relation Name'], rows: n['Actual Rows'] * n['Actual Loops'] })
+      for (const c of n.Plans ?? []) walk(c as never)
+    }
+    walk(plan as never)
+    expect(scans.every((x) => /^telemetry_1h_/.test(x.rel) && x.type === 'Index Only Scan'), JSON.stringify(scans)).toBe(true)
+    expect(scans.reduce((s, x) => s + x.rows, 0)).toBe(720)
+  })
+})
+
+/** Aggregates of raw rows per (gpu, metric, bucket of `ms`): what telemetry_1m (60 s) and telemetry_1h (3600 s) must hold. */
+type Agg = { count: number; sum: number; min: number; max: number; last: number; lastKey: string }
+function aggregate(rows: readonly { gpu_uuid: string; metric_name: string; value: number; ts: Date; msg_uuid: string }[], ms: number): Map<string, Agg> {
+  const out = new Map<string, Agg>()
   const key = (r: { ts: Date; msg_uuid: string }) => `${r.ts.toISOString()}|${r.msg_uuid}`
-  for (const r of raw.rows) {
-    const k = `${r.gpu_uuid}|${r.metric_name}`
-    const cur = newest.get(k)
-    if (!cur || key(r) > key(cur)) newest.set(k, r)
-    const mk = `${k}|${Math.floor(r.ts.getTime() / 60_000) * 60}`
-    const m = minutes.get(mk)
-    if (!m) minutes.set(mk, { count: 1, sum: r.value, min: r.value, max: r.value, last: r.value, lastKey: key(r) })
+  for (const r of rows) {
+    const k = `${r.gpu_uuid}|${r.metric_name}|${(Math.floor(r.ts.getTime() / ms) * ms) / 1000}`
+    const m = out.get(k)
+    if (!m) out.set(k, { count: 1, sum: r.value, min: r.value, max: r.value, last: r.value, lastKey: key(r) })
     else {
       m.count++
       m.sum += r.value
@@ -142,6 +241,37 @@ async function expectDerivedTablesMatchRaw(db: TestDatabase): Promise<void> {
       }
     }
   }
+  return out
+}
+
+async function expectRollupsMatch(db: TestDatabase, table: 'telemetry_1m' | 'telemetry_1h', want: Map<string, Agg>): Promise<void> {
+  const got = await db.pool.query<{ gpu_uuid: string; metric_name: string; b: string; count: string; sum: number; min: number; max: number; last: number; last_ts: Date; last_msg: string }>(
+    `SELECT gpu_uuid, metric_name, extract(epoch FROM bucket)::bigint AS b, count, sum, min, max, last, last_ts, last_msg::text FROM ${table}`,
+  )
+  expect(got.rows.length, table).toBe(want.size)
+  for (const r of got.rows) {
+    const m = want.get(`${r.gpu_uuid}|${r.metric_name}|${r.b}`)
+    expect(m, `${table} ${r.gpu_uuid} ${r.metric_name} ${r.b}`).toBeDefined()
+    expect(Number(r.count)).toBe(m!.count)
+    expect(r.sum).toBeCloseTo(m!.sum, 6)
+    expect(r.sum / Number(r.count), 'avg').toBeCloseTo(m!.sum / m!.count, 9)
+    expect([r.min, r.max, r.last, `${r.last_ts.toISOString()}|${r.last_msg}`]).toEqual([m!.min, m!.max, m!.last, m!.lastKey])
+  }
+}
+
+/** telemetry_latest = newest raw row by (ts, msg_uuid); telemetry_1m and telemetry_1h = aggregates of the raw rows per minute and per hour. */
+async function expectDerivedTablesMatchRaw(db: TestDatabase): Promise<void> {
+  await derive(db)
+  const raw = await db.pool.query<{ gpu_uuid: string; metric_name: string; value: number; ts: Date; msg_uuid: string }>(
+    'SELECT gpu_uuid, metric_name, value, ts, msg_uuid::text FROM telemetry',
+  )
+  const newest = new Map<string, (typeof raw.rows)[number]>()
+  const key = (r: { ts: Date; msg_uuid: string }) => `${r.ts.toISOString()}|${r.msg_uuid}`
+  for (const r of raw.rows) {
+    const k = `${r.gpu_uuid}|${r.metric_name}`
+    const cur = newest.get(k)
+    if (!cur || key(r) > key(cur)) newest.set(k, r)
+  }
   const latest = await db.pool.query<{ gpu_uuid: string; metric_name: string; value: number; ts: Date; msg_uuid: string }>(
     'SELECT gpu_uuid, metric_name, value, ts, msg_uuid::text FROM telemetry_latest',
   )
@@ -150,17 +280,8 @@ async function expectDerivedTablesMatchRaw(db: TestDatabase): Promise<void> {
     const n = newest.get(`${l.gpu_uuid}|${l.metric_name}`)!
     expect({ value: l.value, ts: l.ts, msg: l.msg_uuid }).toEqual({ value: n.value, ts: n.ts, msg: n.msg_uuid })
   }
-  const rollups = await db.pool.query<{ gpu_uuid: string; metric_name: string; b: string; count: string; sum: number; min: number; max: number; last: number }>(
-    'SELECT gpu_uuid, metric_name, extract(epoch FROM bucket)::bigint AS b, count, sum, min, max, last FROM telemetry_1m',
-  )
-  expect(rollups.rows.length).toBe(minutes.size)
-  for (const r of rollups.rows) {
-    const m = minutes.get(`${r.gpu_uuid}|${r.metric_name}|${r.b}`)
-    expect(m, `minute ${r.gpu_uuid} ${r.metric_name} ${r.b}`).toBeDefined()
-    expect(Number(r.count)).toBe(m!.count)
-    expect(r.sum).toBeCloseTo(m!.sum, 6)
-    expect([r.min, r.max, r.last]).toEqual([m!.min, m!.max, m!.last])
-  }
+  await expectRollupsMatch(db, 'telemetry_1m', aggregate(raw.rows, 60_000))
+  await expectRollupsMatch(db, 'telemetry_1h', aggregate(raw.rows, 3_600_000))
 }
 
 describe('partitioned telemetry', () => {
@@ -247,6 +368,40 @@ describe('partitioned telemetry', () => {
     expect(rolled.rows[0]!.n).toBe(days.length)
   })
 
+  it('hour rollups: 28-day partitions for their hours, dropped past their own retention (longer than the minutes\') and nothing newer', async () => {
+    const now = Date.parse('2026-06-15T12:00:00Z')
+    const SLOT = HOUR_ROLLUP_PARTITION_MS
+    const ages = [150, 100, 70, 59, 30, 1] // days before now
+    for (const d of ages) await insert(db, [row('GPU-hret', 'DCGM_FI_DEV_GPU_UTIL', d, new Date(now - d * DAY).toISOString())])
+    await derive(db)
+    // Long retentions first: every slot with hours gets its partition (the rows move out of the default one).
+    const first = await runMaintain(db, maintainOpts(now, { retentionMs: 400 * DAY, rollupRetentionMs: 400 * DAY, rollup1hRetentionMs: 400 * DAY }))
+    const slotName = (ms: number) => `telemetry_1h_p${new Date(Math.floor(ms / SLOT) * SLOT).toISOString().slice(0, 10).replace(/-/g, '')}`
+    for (const d of ages) expect(await partitions(db, 'telemetry_1h')).toContain(slotName(now - d * DAY))
+    for (const p of first.created.filter((x) => x.table === 'telemetry_1h')) expect(Date.parse(p.to) - Date.parse(p.from)).toBe(SLOT)
+    const where = await db.pool.query<{ part: string }>("SELECT DISTINCT tableoid::regclass::text AS part FROM telemetry_1h WHERE gpu_uuid = 'GPU-hret'")
+    expect(where.rows.map((r) => r.part)).not.toContain('telemetry_1h_default')
+
+    // Minutes kept 90 days, hours 120: the hour horizon is 2026-02-15T12:00Z.
+    const opts = maintainOpts(now, { retentionMs: 400 * DAY, rollupRetentionMs: 90 * DAY, rollup1hRetentionMs: 120 * DAY })
+    const horizon = now - 120 * DAY
+    const dry = await runMaintain(db, { ...opts, dryRun: true })
+    const real = await runMaintain(db, opts)
+    const droppedHours = real.dropped.filter((p) => p.table === 'telemetry_1h')
+    expect(droppedHours.map((p) => p.name)).toEqual(dry.dropped.filter((p) => p.table === 'telemetry_1h').map((p) => p.name))
+    // Exactly the partitions ending at or before the horizon: the one of 150 days ago goes, the one holding
+    // the horizon stays (its rows are younger than its end), and so does every newer one.
+    expect(droppedHours.map((p) => p.name)).toContain(slotName(now - 150 * DAY))
+    for (const p of droppedHours) expect(Date.parse(p.to)).toBeLessThanOrEqual(horizon)
+    const left = await partitions(db, 'telemetry_1h')
+    for (const d of [100, 70, 59, 30, 1]) expect(left).toContain(slotName(now - d * DAY))
+    const hours = await db.pool.query<{ v: number }>("SELECT sum / count AS v FROM telemetry_1h WHERE gpu_uuid = 'GPU-hret' ORDER BY bucket")
+    expect(hours.rows.map((r) => r.v)).toEqual([100, 70, 59, 30, 1])
+    // The minutes of 100 days ago went with the minute retention (90 days); the hours keep them.
+    const minutes = await db.pool.query<{ v: number }>("SELECT sum / count AS v FROM telemetry_1m WHERE gpu_uuid = 'GPU-hret' ORDER BY bucket")
+    expect(minutes.rows.map((r) => r.v)).toEqual([70, 59, 30, 1])
+  })
+
   it('one maintenance pass at a time: a second process skips while the lock is held', async () => {
     const holder = await db.pool.connect()
     try {
@@ -307,7 +462,7 @@ describe('the derive job (latest values and rollups)', () => {
       await c.query('SET enable_seqscan = off')
       await c.query('SET enable_bitmapscan = off')
       for (const agg of ['avg', 'min', 'max', 'count', 'last'] as const) {
-        const q = gpuSeries('GPU-io', ['DCGM_FI_DEV_GPU_TEMP'], { agg, stepSeconds: 3600, fromS: Math.floor(t / 1000) - 3600, toS: Math.floor(t / 1000) + 7200, rollups: true })
+        const q = gpuSeries('GPU-io', ['DCGM_FI_DEV_GPU_TEMP'], { agg, stepSeconds: 3600, fromS: Math.floor(t / 1000) - 3600, toS: Math.floor(t / 1000) + 7200, source: 'telemetry_1m' })
         const plan = JSON.stringify((await c.query({ text: `EXPLAIN (FORMAT JSON) ${q.text}`, values: q.values })).rows[0])
         expect(plan, agg).toMatch(/"Node Type":"Index Only Scan"/)
         expect(plan, agg).not.toMatch(/"Node Type":"(Index Scan|Seq Scan|Bitmap Heap Scan)"/)
@@ -356,6 +511,50 @@ describe('the derive job (latest values and rollups)', () => {
     await expectDerivedTablesMatchRaw(db)
   })
 
+  it('hours are exact: hour boundaries, ties on ts, a late sample recomputes its hour; UTC hours whatever the session TimeZone', async () => {
+    const H = 3_600_000
+    const h0 = Math.floor(Date.now() / H) * H - 3 * H
+    const at = (ms: number) => new Date(h0 + ms).toISOString()
+    const g = 'GPU-hour'
+    const rows = [
+      row(g, 'DCGM_FI_DEV_GPU_UTIL', 7, at(-1)), // last millisecond of the previous hour
+      row(g, 'DCGM_FI_DEV_GPU_UTIL', 8, at(0)), // first of this hour
+      row(g, 'DCGM_FI_DEV_GPU_UTIL', 30, at(17 * 60_000 + 250)),
+      row(g, 'DCGM_FI_DEV_GPU_UTIL', 31, at(30 * 60_000)),
+      row(g, 'DCGM_FI_DEV_GPU_UTIL', 32, at(30 * 60_000)), // same ts: the greater msg_uuid is that minute's last
+      row(g, 'DCGM_FI_DEV_GPU_UTIL', 9, at(H - 1)), // last millisecond of this hour
+      row(g, 'DCGM_FI_DEV_GPU_UTIL', 10, at(H)), // first of the next
+      row(g, 'DCGM_FI_DEV_POWER_USAGE', 400.5, at(59 * 60_000 + 59_000)),
+      row(g, 'DCGM_FI_DEV_POWER_USAGE', 410.25, at(H + 59 * 60_000)),
+    ]
+    await insert(db, rows)
+    // The job in a session whose TimeZone is 5:30 off UTC: the hours must still start at UTC hours.
+    const c = await db.pool.connect()
+    try {
+      await c.query("SET TIME ZONE 'Asia/Kolkata'")
+      await c.query("SELECT tpipe_refresh_rollups('0 seconds', '0 seconds')")
+    } finally {
+      c.release(true)
+    }
+    await expectDerivedTablesMatchRaw(db)
+    const hour = async (ms: number) =>
+      (await db.pool.query("SELECT count::int, sum, min, max, last FROM telemetry_1h WHERE gpu_uuid = $1 AND metric_name = 'DCGM_FI_DEV_GPU_UTIL' AND bucket = $2", [g, new Date(h0 + ms)])).rows[0]
+    expect(await hour(0)).toEqual({ count: 5, sum: 8 + 30 + 31 + 32 + 9, min: 8, max: 32, last: 9 })
+    expect(await hour(-H)).toEqual({ count: 1, sum: 7, min: 7, max: 7, last: 7 })
+    // Late samples, minutes after the hour was rolled up: a new maximum in the middle and a new last
+    // (same ts as the hour's newest sample, but a greater msg_uuid), and a new minimum in another minute.
+    const later = row(g, 'DCGM_FI_DEV_GPU_UTIL', 1000, at(40 * 60_000))
+    const sameTs = row(g, 'DCGM_FI_DEV_GPU_UTIL', 55, at(H - 1), { msg_uuid: 'ffffffff-ffff-4fff-bfff-ffffffffffff' })
+    const low = row(g, 'DCGM_FI_DEV_GPU_UTIL', -5, at(5 * 60_000))
+    await insert(db, [later, sameTs, low])
+    await derive(db)
+    expect(await hour(0)).toEqual({ count: 8, sum: 8 + 30 + 31 + 32 + 9 + 1000 + 55 - 5, min: -5, max: 1000, last: 55 })
+    // Neighbouring hours untouched.
+    expect(await hour(-H)).toEqual({ count: 1, sum: 7, min: 7, max: 7, last: 7 })
+    expect(await hour(H)).toEqual({ count: 1, sum: 10, min: 10, max: 10, last: 10 })
+    await expectDerivedTablesMatchRaw(db)
+  })
+
   it('one run at a time: a second caller skips while the lock is held', async () => {
     const holder = await db.pool.connect()
     try {
@@ -397,7 +596,7 @@ describe('the collector’s maintenance loop', () => {
     const { pino } = await import('pino')
     const registry = createRegistry({ defaultMetrics: false })
     // Hourly partitions: the next 48 hours must exist after the first pass.
-    const loop = startMaintenanceLoop({ pool: db.pool, registry, log: pino({ level: 'silent' }), intervalMs: 3_600_000, maintain: { partitionMs: 3_600_000, retentionMs: 7 * DAY, rollupRetentionMs: 90 * DAY } })
+    const loop = startMaintenanceLoop({ pool: db.pool, registry, log: pino({ level: 'silent' }), intervalMs: 3_600_000, maintain: { partitionMs: 3_600_000, retentionMs: 7 * DAY, rollupRetentionMs: 90 * DAY, rollup1hRetentionMs: 400 * DAY } })
     try {
       await expect.poll(async () => metricValue(registry, 'telemetry_maintenance_runs_total'), { timeout: 20_000 }).toBe(1)
       const probe = row('GPU-loop', 'DCGM_FI_DEV_GPU_UTIL', 1, new Date(Date.now() + 47 * 3_600_000).toISOString())

@@ -70,7 +70,7 @@ export const security = {
   queueToken: str({
     flag: 'queue-token',
     env: 'TPIPE_QUEUE_TOKEN',
-    description: 'Bearer token for mqreader POST /v1/lease and /v1/ack (the collector sends it). Unset: open.',
+    description: 'Bearer token for mqreader POST /v1/lease, /v1/ack and /v1/release (the collector sends it). Unset: open.',
     scopes: ['mqreader', 'collector', 'cli'],
     secret: true,
     pattern: TOKEN,

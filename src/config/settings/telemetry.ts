@@ -23,8 +23,8 @@ export const telemetry = {
     flag: 'telemetry-retention',
     env: 'TPIPE_TELEMETRY_RETENTION',
     description:
-      'Raw telemetry older than this is dropped, one whole partition at a time. Default 7d: at the measured 6,000–8,000 rows/s a day is about 500 million rows, so a week is what one PostgreSQL node holds comfortably; longer windows are served from the per-minute rollups.',
-    scopes: ['collector', 'cli'],
+      'Raw telemetry older than this is dropped, one whole partition at a time. Default 7d: at the measured 6,000–8,000 rows/s a day is about 500 million rows, so a week is what one PostgreSQL node holds comfortably; longer windows are served from the per-minute and hourly rollups.',
+    scopes: ['collector', 'cli', 'apigw'],
     kind: 'duration (1h..3650d)',
     default: 7 * DAY,
     defaultText: '7d',
@@ -33,11 +33,23 @@ export const telemetry = {
   rollupRetentionMs: custom({
     flag: 'rollup-retention',
     env: 'TPIPE_ROLLUP_RETENTION',
-    description: 'Per-minute rollups older than this are dropped (week partitions). Default 90d: a quarter of history at 1/60 of the raw row count per GPU and metric.',
-    scopes: ['collector', 'cli'],
+    description:
+      'Per-minute rollups (telemetry_1m) older than this are dropped (7-day partitions). Default 90d: a quarter of history at 1/60 of the raw row count per GPU and metric. apigw reads it to pick the table that still holds a window.',
+    scopes: ['collector', 'cli', 'apigw'],
     kind: 'duration (1d..3650d)',
     default: 90 * DAY,
     defaultText: '90d',
+    parse: duration(DAY, 3650 * DAY),
+  }),
+  rollup1hRetentionMs: custom({
+    flag: 'rollup-1h-retention',
+    env: 'TPIPE_ROLLUP_1H_RETENTION',
+    description:
+      'Hourly rollups (telemetry_1h) older than this are dropped (28-day partitions). Default 400d: this month can be compared with the same month a year ago; at 1/60 of the minute rows that is ~24M rows for 2,500 GPU × metric series, a thirteenth of what the minutes hold over 90d. Keep it at least TPIPE_ROLLUP_RETENTION: apigw answers whole-hour steps from the hours only where they cover the window, else from the minutes.',
+    scopes: ['collector', 'cli', 'apigw'],
+    kind: 'duration (1d..3650d)',
+    default: 400 * DAY,
+    defaultText: '400d',
     parse: duration(DAY, 3650 * DAY),
   }),
   telemetryPartitionMs: custom({
