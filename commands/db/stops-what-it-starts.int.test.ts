@@ -35,6 +35,9 @@ describe('commands that run and end leave no PostgreSQL they started', { timeout
     await ensureEmbedded(home)
     const r = await tpipe(['db', 'maintain', '--dry-run'])
     expect(r.code).toBe(0)
+    // The dry run reports the three partitioned tables and their retention, hourly rollups included.
+    expect(r.stdout).toMatch(/raw retention 7d, minute rollups 90d, hour rollups 400d, partition 1d \(dry run: nothing changed\)/)
+    expect(r.stdout).toMatch(/partitions in retention: telemetry \d+, telemetry_1m \d+, telemetry_1h \d+; rows in default partitions: .*telemetry_1h 0/)
     expect((await embeddedStatus(home)).running).toBe(true)
   })
 })

@@ -154,7 +154,7 @@ describe('Grafana dashboard', () => {
     expect(expandGrafanaSql('$__timeFrom() $__timeTo() $__interval_ms', e)).toBe(`'2026-11-30T02:00:00Z' '2026-11-30T08:00:00.12Z' 300000`)
   })
 
-  for (const interval of ['1m', '10m']) {
+  for (const interval of ['1m', '10m', '1h']) {
     it(`every panel's SQL runs on PostgreSQL with Grafana's expansion ($__interval = ${interval}) and answers data of the right shape`, async () => {
       for (const { panel, t } of sqlTargets) {
         const text = expandGrafanaSql(t.rawSql, { from, to: now, interval, vars })
@@ -192,6 +192,21 @@ describe('Grafana dashboard', () => {
     )
     expect(fleet.map((r) => [Number(r.time), Number(r.min), Number(r.max)])).toEqual(raw.rows.map((r) => [Number(r.time), Number(r.min), Number(r.max)]))
     fleet.forEach((r, i) => expect(Number(r.avg)).toBeCloseTo(Number(raw.rows[i].avg), 9))
+    // At an interval of whole hours the panel reads telemetry_1h: the same numbers as the raw rows of each
+    // whole hour overlapping the range.
+    const { t: fleetTarget } = sqlTargets.find(({ panel }) => panel.title === 'Fleet GPU utilisation (avg, min, max per bucket)')!
+    const hourly = (await viewer.query(expandGrafanaSql(fleetTarget.rawSql, { from, to: now, interval: '1h', vars }))).rows
+    const rawHours = await db.pool.query(
+      `SELECT floor(extract(epoch from ts)/3600)*3600 AS time, avg(value) AS avg, min(value) AS min, max(value) AS max FROM telemetry
+       WHERE metric_name = 'DCGM_FI_DEV_GPU_UTIL' AND ts >= to_timestamp(floor(extract(epoch from $1::timestamptz)/3600)*3600) AND ts <= $2 GROUP BY 1 ORDER BY 1`,
+      [from, now],
+    )
+    expect(rawHours.rows.length).toBeGreaterThan(0)
+    expect(hourly.map((r) => [Number(r.time), Number(r.min), Number(r.max)])).toEqual(rawHours.rows.map((r) => [Number(r.time), Number(r.min), Number(r.max)]))
+    hourly.forEach((r, i) => expect(Number(r.avg)).toBeCloseTo(Number(rawHours.rows[i].avg), 9))
+    const plan = JSON.stringify((await viewer.query(`EXPLAIN (FORMAT JSON) ${expandGrafanaSql(fleetTarget.rawSql, { from, to: now, interval: '1h', vars })}`)).rows[0])
+    expect(plan).toMatch(/telemetry_1h/)
+    expect(plan, 'the minute branch is folded away').not.toMatch(/telemetry_1m/)
 
     const [counts] = await run('GPUs idle / busy / hot (latest values)')
     const newest = await db.pool.query(

@@ -4,8 +4,9 @@
 // real PostgreSQL with Grafana's macros expanded and checks every PromQL metric name against the names
 // the services register. Regenerate with `npx tsx scripts/grafana-dashboard.ts`.
 //
-// Telemetry panels read the per-minute rollups (telemetry_1m) and the latest-value table, never a scan of
-// raw telemetry across the fleet, so a 7-day range stays cheap; pipeline health comes from Prometheus.
+// Telemetry panels read the rollups — hourly (telemetry_1h) when Grafana's interval is whole hours, else
+// per-minute (telemetry_1m) — and the latest-value table, never a scan of raw telemetry across the fleet,
+// so a 30-day range stays cheap; pipeline health comes from Prometheus.
 import { join } from 'node:path'
 import { PACKAGE_ROOT } from '../paths.js'
 import { KEY_METRICS, metricInfo } from '../web/metrics.js'
@@ -66,17 +67,30 @@ function prom(refId: string, expr: string, legendFormat: string): PromTarget {
   return { refId, datasource: PROM, expr, legendFormat }
 }
 
-/** Average per bucket of one metric, from the per-minute rollups. */
+/**
+ * The rollup rows of the panel's range for Grafana's $__interval: hourly rows when it is whole hours (a
+ * 30-day range: 720 per series instead of 43,200), else per-minute rows. $__interval_ms is a number in the
+ * SQL Grafana sends, so PostgreSQL folds the two conditions and runs one branch only; the others' filters
+ * are pushed into it. Whole buckets overlapping the range, as the API answers: the hour holding the range
+ * start is in, though it starts before it.
+ */
+const ROLLUPS = `(SELECT gpu_uuid, metric_name, bucket, count, sum, min, max FROM telemetry_1h
+                  WHERE $__interval_ms % 3600000 = 0 AND bucket > $__timeFrom()::timestamptz - interval '1 hour' AND bucket <= $__timeTo()
+                  UNION ALL
+                  SELECT gpu_uuid, metric_name, bucket, count, sum, min, max FROM telemetry_1m
+                  WHERE $__interval_ms % 3600000 <> 0 AND $__timeFilter(bucket))`
+
+/** Average per bucket of one metric, from the rollups. */
 function gpuMetricSql(metric: string): string {
   return `SELECT $__timeGroupAlias(bucket, $__interval), sum(sum) / sum(count) AS "avg", min(min) AS "min", max(max) AS "max"
-          FROM telemetry_1m WHERE gpu_uuid = '$gpu' AND metric_name = '${metric}' AND $__timeFilter(bucket)
+          FROM ${ROLLUPS} r WHERE gpu_uuid = '$gpu' AND metric_name = '${metric}'
           GROUP BY 1 ORDER BY 1`
 }
 
 function hostMetricSql(metric: string): string {
   return `SELECT $__timeGroupAlias(r.bucket, $__interval), 'GPU ' || g.gpu_id AS metric, sum(r.sum) / sum(r.count) AS value
-          FROM telemetry_1m r JOIN gpus g ON g.gpu_uuid = r.gpu_uuid
-          WHERE g.hostname = '$host' AND r.metric_name = '${metric}' AND $__timeFilter(r.bucket)
+          FROM ${ROLLUPS} r JOIN gpus g ON g.gpu_uuid = r.gpu_uuid
+          WHERE g.hostname = '$host' AND r.metric_name = '${metric}'
           GROUP BY 1, 2 ORDER BY 1`
 }
 
@@ -147,7 +161,7 @@ export function buildDashboard(): Record<string, unknown> {
       sql(
         'A',
         `SELECT $__timeGroupAlias(bucket, $__interval), sum(sum) / sum(count) AS "avg", min(min) AS "min", max(max) AS "max"
-         FROM telemetry_1m WHERE metric_name = 'DCGM_FI_DEV_GPU_UTIL' AND $__timeFilter(bucket) GROUP BY 1 ORDER BY 1`,
+         FROM ${ROLLUPS} r WHERE metric_name = 'DCGM_FI_DEV_GPU_UTIL' GROUP BY 1 ORDER BY 1`,
       ),
     ],
     fieldConfig: series('percent', { min: 0, max: 100 }),
@@ -166,8 +180,8 @@ export function buildDashboard(): Record<string, unknown> {
           'A',
           `SELECT time, hostname AS metric, sum(avg) AS "power" FROM (
              SELECT $__timeGroup(r.bucket, $__interval) AS time, g.hostname, r.gpu_uuid, sum(r.sum) / sum(r.count) AS avg
-             FROM telemetry_1m r JOIN gpus g ON g.gpu_uuid = r.gpu_uuid
-             WHERE r.metric_name = 'DCGM_FI_DEV_POWER_USAGE' AND $__timeFilter(r.bucket)
+             FROM ${ROLLUPS} r JOIN gpus g ON g.gpu_uuid = r.gpu_uuid
+             WHERE r.metric_name = 'DCGM_FI_DEV_POWER_USAGE'
              GROUP BY 1, 2, 3) per_gpu
            GROUP BY 1, 2 ORDER BY 1`,
         ),

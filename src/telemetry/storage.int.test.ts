@@ -552,6 +552,12 @@ describe('the derive job (latest values and rollups)', () => {
     // Neighbouring hours untouched.
     expect(await hour(-H)).toEqual({ count: 1, sum: 7, min: 7, max: 7, last: 7 })
     expect(await hour(H)).toEqual({ count: 1, sum: 10, min: 10, max: 10, last: 10 })
+    // Late samples in minutes that had no row yet are combined into their hour without a recompute: a new
+    // maximum (not last) in one hour, a new last (and minimum) in the next.
+    await insert(db, [row(g, 'DCGM_FI_DEV_GPU_UTIL', 2000, at(45 * 60_000)), row(g, 'DCGM_FI_DEV_GPU_UTIL', 1, at(H + 10 * 60_000))])
+    await derive(db)
+    expect(await hour(0)).toEqual({ count: 9, sum: 8 + 30 + 31 + 32 + 9 + 1000 + 55 - 5 + 2000, min: -5, max: 2000, last: 55 })
+    expect(await hour(H)).toEqual({ count: 2, sum: 11, min: 1, max: 10, last: 1 })
     await expectDerivedTablesMatchRaw(db)
   })
 
