@@ -311,7 +311,7 @@ describe('service roles', () => {
       telemetry_latest: { tpipe_apigw: ['SELECT'], tpipe_viewer: ['SELECT'] },
       telemetry_1m: { tpipe_apigw: ['SELECT'], tpipe_viewer: ['SELECT'] },
       telemetry_1h: { tpipe_apigw: ['SELECT'], tpipe_viewer: ['SELECT'] },
-      telemetry_dirty_latest: {},
+      telemetry_latest_log: {},
       telemetry_dirty_rollups: {},
       pgmigrations: {},
       pgmigrations_id_seq: {},

@@ -14,7 +14,7 @@ import { registerRemoteWrite } from './remote-write.js'
 import type { QueueRow } from './sql.js'
 import { uuidv7 } from '../util/ids.js'
 import { PublishAnswer, publishBodySchema, type PublishMessage } from '../protocol/publish.js'
-import { validatePublishBody } from './validate.js'
+import { unstorableEscape, validatePublishBody } from './validate.js'
 
 export interface MqwriterDeps {
   pool: Pool
@@ -43,6 +43,7 @@ type WriterConfig = Pick<
   | 'jsonMaxDepth'
   | 'dcgmPrefix'
   | 'remoteWriteMaxDecodedBytes'
+  | 'remoteWriteSeriesCacheBytes'
 >
 
 export interface MqwriterApp {
@@ -243,6 +244,8 @@ export function buildMqwriter(config: WriterConfig, deps: MqwriterDeps): Mqwrite
         } catch (err) {
           throw new TpipeError('TPIPE_ERR_VALIDATION', `body/${i}/payload cannot be serialised: ${(err as Error).message}`)
         }
+        const bad = unstorableEscape(payloadJson)
+        if (bad) throw new TpipeError('TPIPE_ERR_VALIDATION', `body/${i}/payload cannot be stored: it holds ${bad} (PostgreSQL text and jsonb cannot hold NUL or a lone surrogate)`)
         rows[i] = { msg_uuid, partition, key: m.key, payloadJson }
         uuids[i] = msg_uuid
         partitions[i] = partition
@@ -257,6 +260,7 @@ export function buildMqwriter(config: WriterConfig, deps: MqwriterDeps): Mqwrite
     registry,
     prefix: config.dcgmPrefix,
     maxDecodedBytes: config.remoteWriteMaxDecodedBytes,
+    seriesCacheBytes: config.remoteWriteSeriesCacheBytes,
     bufferCapacity: config.writerBufferCapacity,
     retryAfterSeconds: config.writerRetryAfterSeconds,
     token: config.publishToken,

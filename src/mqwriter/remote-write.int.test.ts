@@ -84,6 +84,27 @@ describe('mqwriter POST /api/v1/write', () => {
     }
   })
 
+  it('one sample with a time no date can hold is counted and dropped; the rest of its request is stored', async () => {
+    const { app, registry } = buildMqwriter(loadConfig({}, {}, 'mqwriter'), { pool: db.pool, logger: silent })
+    try {
+      const t0 = Date.parse('2026-11-29T08:00:00Z')
+      const body = encodeWriteRequest([
+        gpuSeries(2, 'DCGM_FI_DEV_GPU_UTIL', [
+          [1, t0],
+          [2, 9e15], // past ±8.64e15 ms
+          [3, t0 + 15_000],
+        ]),
+      ])
+      const before = await count()
+      const res = await app.inject({ method: 'POST', url: '/api/v1/write', headers: HEADERS, payload: body })
+      expect(res.statusCode).toBe(204)
+      expect((await count()) - before).toBe(2)
+      expect(await registry.metrics()).toContain('mqwriter_remote_write_samples_total{outcome="bad_time"} 1')
+    } finally {
+      await app.close()
+    }
+  })
+
   it('answers 400 for malformed bodies, 413 beyond the bounds, with the error body', async () => {
     const { app } = buildMqwriter(loadConfig({ 'remote-write-max-decoded-bytes': '2048', 'buffer-capacity': '5' }, {}, 'mqwriter'), { pool: db.pool, logger: silent })
     try {

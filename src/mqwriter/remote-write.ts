@@ -4,10 +4,10 @@
 import { requireToken } from '../http/auth.js'
 import type { FastifyInstance } from 'fastify'
 import { TpipeError } from '../errors.js'
-import { Counter, type Registry } from '../metrics/index.js'
+import { Counter, Gauge, type Registry } from '../metrics/index.js'
 import { partitionOf } from '../partitions/hash.js'
-import { RemoteWriteDecodeError, decodeWriteRequest } from '../remotewrite/proto.js'
-import { toTelemetry } from '../scrape/dcgm.js'
+import { RemoteWriteDecodeError, decodeWriteRequest, type DecodedSeries } from '../remotewrite/decode.js'
+import { SeriesTemplate, type Unmapped } from '../scrape/dcgm.js'
 import type { QueueRow } from './sql.js'
 
 export interface RemoteWriteOptions {
@@ -20,6 +20,8 @@ export interface RemoteWriteOptions {
   registry: Registry
   prefix: string
   maxDecodedBytes: number
+  /** Bytes of per-series templates kept between requests (TPIPE_REMOTE_WRITE_SERIES_CACHE_BYTES). */
+  seriesCacheBytes: number
   bufferCapacity: number
   retryAfterSeconds: number
   /** TPIPE_PUBLISH_TOKEN: remote_write is a publish path too (Prometheus sends it as a bearer token). */
@@ -32,14 +34,24 @@ export interface RemoteWriteStats {
   not_dcgm: number
   non_finite: number
   unmapped: number
+  bad_time: number
 }
 
 export function registerRemoteWrite(app: FastifyInstance, opts: RemoteWriteOptions): void {
   const samples = new Counter({
     name: 'mqwriter_remote_write_samples_total',
-    help: 'remote_write samples by outcome: accepted (committed to the queue, duplicates included), not_dcgm (name without the DCGM prefix), non_finite (NaN, stale markers, ±Inf), unmapped (no GPU uuid/index label).',
+    help: 'remote_write samples by outcome: accepted (committed to the queue, duplicates included), not_dcgm (name without the DCGM prefix), non_finite (NaN, stale markers, ±Inf), unmapped (no GPU uuid/index label), bad_time (a timestamp no date can hold).',
     labelNames: ['outcome'] as const,
     registers: [opts.registry],
+  })
+  const mapper = new SeriesMapper(opts.prefix, opts.seriesCacheBytes)
+  new Gauge({
+    name: 'mqwriter_remote_write_series_cache_bytes',
+    help: 'Approximate bytes of the remote_write series templates kept between requests (bounded by TPIPE_REMOTE_WRITE_SERIES_CACHE_BYTES).',
+    registers: [opts.registry],
+    collect() {
+      this.set(mapper.bytes)
+    },
   })
 
   // Encapsulated: the protobuf body parser applies to this route only.
@@ -70,10 +82,11 @@ export function registerRemoteWrite(app: FastifyInstance, opts: RemoteWriteOptio
           }
           throw err
         }
-        const stats = mapSeries(series, opts.prefix)
+        const stats = mapper.map(series)
         samples.inc({ outcome: 'not_dcgm' }, stats.counts.not_dcgm)
         samples.inc({ outcome: 'non_finite' }, stats.counts.non_finite)
         samples.inc({ outcome: 'unmapped' }, stats.counts.unmapped)
+        samples.inc({ outcome: 'bad_time' }, stats.counts.bad_time)
         if (stats.rows.length > opts.bufferCapacity) {
           throw new TpipeError('TPIPE_ERR_BODY_TOO_LARGE', `${stats.rows.length} DCGM samples in one request; at most ${opts.bufferCapacity} (lower queue_config.max_samples_per_send)`)
         }
@@ -96,35 +109,97 @@ export function registerRemoteWrite(app: FastifyInstance, opts: RemoteWriteOptio
   })
 }
 
-/** WriteRequest series → queue rows (DCGM series only) and the counts of what was dropped. */
-export function mapSeries(series: ReturnType<typeof decodeWriteRequest>, prefix: string): { rows: QueueRow[]; counts: RemoteWriteStats } {
-  const counts: RemoteWriteStats = { accepted: 0, not_dcgm: 0, non_finite: 0, unmapped: 0 }
-  const rows: QueueRow[] = []
-  for (const s of series) {
+const NOT_DCGM = 'not_dcgm'
+
+/** A cache entry's bytes: its key (Latin-1: one byte a character), the template, and the Map's own share. */
+function entryBytes(key: string, t: SeriesTemplate | string): number {
+  return key.length + 80 + (typeof t === 'string' ? 0 : t.bytes)
+}
+
+/**
+ * WriteRequest series → queue rows (DCGM series only) and the counts of what was dropped. A sender
+ * sends the same series in every request: what a series' samples share (mapping, id identity, payload
+ * JSON around time and value) is worked out once and kept, keyed by the series' label bytes, in a
+ * cache bounded in bytes (when full, the older half goes; a dropped entry is only recomputed).
+ */
+export class SeriesMapper {
+  private readonly cache = new Map<string, SeriesTemplate | Unmapped | typeof NOT_DCGM>()
+  bytes = 0
+  private evictedAt = -Infinity
+
+  constructor(
+    private readonly prefix: string,
+    private readonly maxBytes: number,
+  ) {}
+
+  private template(s: DecodedSeries): SeriesTemplate | Unmapped | typeof NOT_DCGM {
+    const hit = this.cache.get(s.key)
+    if (hit !== undefined) return hit
     const labels: Record<string, string> = {}
     let name = ''
-    for (const l of s.labels) {
+    for (const l of s.labels()) {
       if (l.name === '__name__') name = l.value
       else labels[l.name] = l.value
     }
-    if (!name.startsWith(prefix)) {
-      counts.not_dcgm += s.samples.length
-      continue
+    const t = name.startsWith(this.prefix) ? SeriesTemplate.of(name, labels, (labels.instance ?? '').replace(/:\d+$/, '')) : NOT_DCGM
+    const size = entryBytes(s.key, t)
+    if (this.bytes + size > this.maxBytes) {
+      // Full. Senders cycle through their series in the same order every time: evicting on every miss
+      // would make every lookup a miss once the series outnumber the cache. Keep what is cached (a
+      // share of the series hits) and make room at most once a minute, for a fleet that changed.
+      const now = performance.now()
+      if (now - this.evictedAt < 60_000) return t
+      this.evictedAt = now
+      this.evict()
+      if (this.bytes + size > this.maxBytes) return t
     }
-    const host = (labels.instance ?? '').replace(/:\d+$/, '')
-    for (const smp of s.samples) {
-      if (!Number.isFinite(smp.value)) {
-        counts.non_finite++
-        continue
-      }
-      const m = toTelemetry(name, labels, smp.value, smp.timestamp, host)
-      if (typeof m === 'string') {
-        counts.unmapped++
-        continue
-      }
-      rows.push({ msg_uuid: m.id, partition: partitionOf(m.key), key: m.key, payloadJson: JSON.stringify(m.payload) })
+    this.cache.set(s.key, t)
+    this.bytes += size
+    return t
+  }
+
+  /** Drops the older half (Map order is insertion order). */
+  private evict(): void {
+    const target = this.maxBytes / 2
+    for (const [k, t] of this.cache) {
+      if (this.bytes <= target) break
+      this.cache.delete(k)
+      this.bytes -= entryBytes(k, t)
     }
   }
-  counts.accepted = rows.length
-  return { rows, counts }
+
+  map(series: readonly DecodedSeries[]): { rows: QueueRow[]; counts: RemoteWriteStats } {
+    const counts: RemoteWriteStats = { accepted: 0, not_dcgm: 0, non_finite: 0, unmapped: 0, bad_time: 0 }
+    const rows: QueueRow[] = []
+    for (const s of series) {
+      const n = s.samples.length / 2
+      if (n === 0) continue
+      const t = this.template(s)
+      if (t === NOT_DCGM) {
+        counts.not_dcgm += n
+        continue
+      }
+      if (typeof t === 'string') {
+        // Counted only for samples that would otherwise be kept, as before (non-finite ones first).
+        for (let i = 0; i < s.samples.length; i += 2) {
+          if (!Number.isFinite(s.samples[i]!)) counts.non_finite++
+          else counts.unmapped++
+        }
+        continue
+      }
+      const partition = partitionOf(t.key)
+      for (let i = 0; i < s.samples.length; i += 2) {
+        const value = s.samples[i]!
+        const ts = s.samples[i + 1]!
+        if (!Number.isFinite(value)) counts.non_finite++
+        else if (!(Math.abs(ts) <= MAX_DATE_MS)) counts.bad_time++
+        else rows.push({ msg_uuid: t.id(ts), partition, key: t.key, payloadJson: t.payloadJson(value, ts) })
+      }
+    }
+    counts.accepted = rows.length
+    return { rows, counts }
+  }
 }
+
+/** The largest |ms| a JavaScript Date holds (±275,760 years); PostgreSQL's timestamptz holds more. */
+const MAX_DATE_MS = 8.64e15

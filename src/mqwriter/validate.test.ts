@@ -2,7 +2,7 @@ import { Value } from '@sinclair/typebox/value'
 import { describe, expect, it } from 'vitest'
 import '../protocol/formats.js'
 import { publishBodySchema } from '../protocol/publish.js'
-import { validatePublishBody } from './validate.js'
+import { unstorableEscape, validatePublishBody } from './validate.js'
 
 describe('validatePublishBody', () => {
   it.each([
@@ -50,5 +50,20 @@ describe('validatePublishBody', () => {
     for (const body of bodies) {
       expect('messages' in validatePublishBody(body, 10), JSON.stringify(body)?.slice(0, 80)).toBe(Value.Check(publishBodySchema(10), body))
     }
+  })
+})
+
+describe('unstorableEscape', () => {
+  it('finds NUL and lone surrogates in JSON.stringify output, and nothing in text that only looks like them', () => {
+    const of = (v: unknown) => unstorableEscape(JSON.stringify(v))
+    expect(of({ s: 'a\u0000b' })).toBe('\\u0000')
+    expect(of({ s: 'x\uD800' })).toBe('\\ud800')
+    expect(of({ s: '\uDC00y' })).toBe('\\udc00')
+    expect(of({ ['k\u0000']: 1 })).toBe('\\u0000')
+    expect(of({ s: 'back\\\u0000slash' })).toBe('\\u0000') // a backslash, then NUL: "\\\u0000"
+    expect(of({ s: '😀 日本 \u0001 \u001f é' })).toBeUndefined() // pairs are characters; other controls are storable
+    expect(of({ s: '\\u0000 and \\ud800 as text' })).toBeUndefined() // "\\u0000": an escaped backslash, then text
+    expect(of({ s: '\\\\u0000' })).toBeUndefined()
+    expect(of({ n: 1, a: [true, null, 'plain'] })).toBeUndefined()
   })
 })

@@ -8,7 +8,7 @@ export const MAX_KEY_LENGTH = 1024
 export const PublishMessage = Type.Object(
   {
     key: Type.String({ minLength: 1, maxLength: MAX_KEY_LENGTH, description: 'Partition key (the GPU uuid for telemetry).' }),
-    payload: Type.Object({}, { additionalProperties: true, description: 'The message body, stored as jsonb.' }),
+    payload: Type.Object({}, { additionalProperties: true, description: 'The message body (a JSON object), stored as the JSON text mqwriter serialised; one holding NUL or a lone surrogate is refused (400).' }),
     id: Type.Optional(Type.String({ format: 'uuid', description: 'Optional idempotency key; becomes msg_uuid. Publishing the same id again stores nothing new.' })),
   },
   { additionalProperties: false },

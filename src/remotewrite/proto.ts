@@ -1,6 +1,7 @@
 // Prometheus remote-write 1.0 on the wire: a snappy block (raw format, not framed) holding a protobuf
-// prometheus.WriteRequest. Decoding and encoding with protobufjs (reflection, no code generation) and
-// snappyjs (pure JavaScript: no native build or download on Node 20). Pure: no I/O.
+// prometheus.WriteRequest. Encoding with protobufjs (reflection, no code generation) and snappyjs (pure
+// JavaScript: no native build or download on Node 20), as Prometheus sends it: for tests and the
+// benchmark's load. mqwriter decodes with decode.ts (by hand, for speed; tested against this). Pure.
 import protobuf from 'protobufjs/light.js'
 import snappy from 'snappyjs'
 
@@ -30,33 +31,8 @@ export interface RemoteSeries {
   samples: { value: number; timestamp: number }[]
 }
 
-export class RemoteWriteDecodeError extends Error {}
-
-function toNumber(v: unknown): number {
-  if (typeof v === 'number') return v
-  if (v && typeof v === 'object' && 'toNumber' in v) return (v as { toNumber(): number }).toNumber()
-  return Number(v)
-}
-
-/** Snappy-decompresses (at most maxDecodedBytes) and decodes a WriteRequest. Throws RemoteWriteDecodeError. */
-export function decodeWriteRequest(body: Uint8Array, maxDecodedBytes: number): RemoteSeries[] {
-  let raw: Uint8Array
-  try {
-    raw = snappy.uncompress(body, maxDecodedBytes)
-  } catch (err) {
-    throw new RemoteWriteDecodeError(`body is not a snappy block within ${maxDecodedBytes} bytes: ${(err as Error).message}`)
-  }
-  let msg: { timeseries?: { labels?: { name?: string; value?: string }[]; samples?: { value?: number; timestamp?: unknown }[] }[] }
-  try {
-    msg = WriteRequest.decode(raw) as unknown as typeof msg
-  } catch (err) {
-    throw new RemoteWriteDecodeError(`body is not a prometheus.WriteRequest: ${(err as Error).message}`)
-  }
-  return (msg.timeseries ?? []).map((ts) => ({
-    labels: (ts.labels ?? []).map((l) => ({ name: l.name ?? '', value: l.value ?? '' })),
-    samples: (ts.samples ?? []).map((s) => ({ value: s.value ?? 0, timestamp: toNumber(s.timestamp ?? 0) })),
-  }))
-}
+/** The protobufjs type (reflection): the reference the hand-written decoder (decode.ts) is tested against. */
+export const WriteRequestType = WriteRequest
 
 /** Encodes and compresses a WriteRequest, as Prometheus sends it (tests and the benchmark). */
 export function encodeWriteRequest(series: readonly RemoteSeries[]): Buffer {

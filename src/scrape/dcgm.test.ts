@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { checkTelemetryPayload } from '../telemetry/payload.js'
@@ -50,6 +51,21 @@ describe('toTelemetry', () => {
 
 describe('sampleId', () => {
   const labels = { gpu: '0', UUID: 'GPU-a', Hostname: 'h' }
+  it('keeps the ids stored before (known answers; one-shot crypto.hash and createHash agree)', () => {
+    // Computed with the createHash implementation of 2026-11-30 (5bdc2b1): ids of stored samples must not change.
+    expect(sampleId('DCGM_FI_DEV_GPU_UTIL', { gpu: '0', UUID: 'GPU-a', Hostname: 'h✓' }, 1764500000123)).toBe('bcaa4980-1376-8523-927f-05e912c2ca22')
+    expect(sampleId('M', {}, -5)).toBe('94d9e77a-bbe0-8b7a-bc3f-43455f7966aa')
+    for (let i = 0; i < 300; i++) {
+      const l = { gpu: String(i % 8), UUID: `GPU-${i}`, v: 'x'.repeat(i % 17) + '✓\0' }
+      let text = 'DCGM_X'
+      for (const k of Object.keys(l).sort()) text += `\0${k}\xff${l[k as keyof typeof l].length}:${l[k as keyof typeof l]}`
+      const b = createHash('sha256').update(`${text}\0@${i * 7919}`).digest()
+      b[6] = (b[6]! & 0x0f) | 0x80
+      b[8] = (b[8]! & 0x3f) | 0x80
+      const x = b.toString('hex', 0, 16)
+      expect(sampleId('DCGM_X', l, i * 7919)).toBe(`${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20, 32)}`)
+    }
+  })
   it('is the same for the same series and time, whatever the label order', () => {
     expect(sampleId('M', labels, 1000)).toBe(sampleId('M', { Hostname: 'h', UUID: 'GPU-a', gpu: '0' }, 1000))
     expect(sampleId('M', labels, 1000)).toBe(sampleId('M', { ...labels, __name__: 'M' }, 1000))

@@ -1,6 +1,8 @@
-// The incremental job that keeps telemetry_latest, telemetry_1m and telemetry_1h current: every interval it consumes
-// the minutes the ingest trigger marked (migration 1764202000000, section 6) and recomputes what they
-// change — latest values at once, rollups of a minute (and of its hour, migration 1764209200000) once it has been quiet for a few seconds. One
+// The incremental job that keeps telemetry_latest, telemetry_1m and telemetry_1h current: every interval it
+// consumes what the ingest trigger recorded — each statement's newest sample per series (migration
+// 1764209300000), applied to latest values at once, and the minutes that got rows (migration
+// 1764202000000, section 6), whose rollups (and their hour's, migration 1764209200000) are recomputed once
+// the minute has been quiet for a few seconds. One
 // run at a time across every process (try-lock: a replica that does not get it skips the tick).
 import type { Logger } from 'pino'
 import type { Pool } from '../db/pool.js'

@@ -74,7 +74,7 @@ export const telemetry = {
     flag: 'derive-interval-ms',
     env: 'TPIPE_DERIVE_INTERVAL_MS',
     description:
-      'How often the collector updates the latest-value table and the per-minute and hourly rollups from the minutes ingest marked (one run at a time across replicas); 0 disables it. Rollups of a minute (and its hour) are computed once it has had no new rows for 5 s.',
+      'How often the collector updates the latest-value table and the per-minute and hourly rollups from what ingest recorded (each batch’s newest sample per series, the minutes that got rows; one run at a time across replicas); 0 disables it. Rollups of a minute (and its hour) are computed once it has had no new rows for 5 s.',
     scopes: ['collector'],
     default: 1000,
     min: 0,

@@ -1,0 +1,200 @@
+// The hand-written WriteRequest decoder against protobufjs (the reference), and the series mapper against
+// toTelemetry: the same series, samples, ids and payload JSON, on structured random requests and on the
+// edge cases of the wire format; hostile bytes give a RemoteWriteDecodeError, never anything else.
+import snappy from 'snappyjs'
+import { describe, expect, it } from 'vitest'
+import { SeriesMapper } from '../mqwriter/remote-write.js'
+import { toTelemetry } from '../scrape/dcgm.js'
+import { partitionOf } from '../partitions/hash.js'
+import { RemoteWriteDecodeError, decodeWriteRequest } from './decode.js'
+import { WriteRequestType, encodeWriteRequest, type RemoteSeries } from './proto.js'
+
+/** A small deterministic PRNG (mulberry32): failures reproduce. */
+function rng(seed: number): () => number {
+  let a = seed
+  return () => {
+    a = (a + 0x6d2b79f5) | 0
+    let t = Math.imul(a ^ (a >>> 15), 1 | a)
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+const ODD = ['', 'a"b', 'back\\slash', 'ünïcødé ✓', '😀 emoji', 'new\nline', 'x'.repeat(300), 'NUL\0inside', '10.0.0.1:9400']
+const VALUES = [0, -0, 1.5, -3.25e-7, 1e21, 5e-324, Number.MAX_VALUE, NaN, Infinity, -Infinity]
+const TIMES = [0, 1, 1_764_500_000_000, 1_764_500_000_123, -1, -1_000_000, 2 ** 53 - 1, 8.64e15, 8.64e15 + 1]
+
+function randomSeries(r: () => number, n: number): RemoteSeries[] {
+  const pick = <T,>(xs: readonly T[]) => xs[Math.floor(r() * xs.length)]!
+  const out: RemoteSeries[] = []
+  for (let i = 0; i < n; i++) {
+    const labels: { name: string; value: string }[] = []
+    const dcgm = r() < 0.8
+    labels.push({ name: '__name__', value: dcgm ? pick(['DCGM_FI_DEV_GPU_UTIL', 'DCGM_FI_DEV_POWER_USAGE']) : pick(['up', 'node_cpu_seconds_total']) })
+    if (r() < 0.9) labels.push({ name: 'UUID', value: `GPU-${Math.floor(r() * 50)}` })
+    if (r() < 0.9) labels.push({ name: 'gpu', value: pick(['0', '7', '32767', '32768', 'x', '']) })
+    if (r() < 0.5) labels.push({ name: 'Hostname', value: pick(ODD) })
+    if (r() < 0.5) labels.push({ name: 'instance', value: pick(ODD) })
+    if (r() < 0.3) labels.push({ name: 'pod', value: pick(ODD) })
+    if (r() < 0.3) labels.push({ name: 'container', value: pick(ODD) })
+    if (r() < 0.3) labels.push({ name: 'modelName', value: pick(ODD) })
+    if (r() < 0.2) labels.push({ name: pick(['zz', 'a_label', 'UUID']), value: pick(ODD) }) // a repeated name: the last wins
+    const samples = Array.from({ length: Math.floor(r() * 4) }, () => ({ value: pick(VALUES), timestamp: pick(TIMES) }))
+    out.push({ labels, samples })
+  }
+  return out
+}
+
+/** What the protobufjs decode + toTelemetry path (before this decoder) made of a request. */
+function reference(body: Buffer, prefix: string) {
+  const msg = WriteRequestType.toObject(WriteRequestType.decode(snappy.uncompress(body)), { longs: Number, defaults: true }) as {
+    timeseries: { labels: { name: string; value: string }[]; samples: { value: number; timestamp: number }[] }[]
+  }
+  const counts = { accepted: 0, not_dcgm: 0, non_finite: 0, unmapped: 0, bad_time: 0 }
+  const rows: { msg_uuid: string; partition: number; key: string; payloadJson: string }[] = []
+  for (const s of msg.timeseries) {
+    const labels: Record<string, string> = {}
+    let name = ''
+    for (const l of s.labels) {
+      if (l.name === '__name__') name = l.value
+      else labels[l.name] = l.value
+    }
+    if (!name.startsWith(prefix)) {
+      counts.not_dcgm += s.samples.length
+      continue
+    }
+    for (const smp of s.samples) {
+      if (!Number.isFinite(smp.value)) {
+        counts.non_finite++
+        continue
+      }
+      let m
+      try {
+        m = toTelemetry(name, labels, smp.value, smp.timestamp, (labels.instance ?? '').replace(/:\d+$/, ''))
+      } catch {
+        counts.bad_time++ // new Date(t).toISOString() throws past ±8.64e15 ms
+        continue
+      }
+      if (typeof m === 'string') {
+        counts.unmapped++
+        continue
+      }
+      rows.push({ msg_uuid: m.id, partition: partitionOf(m.key), key: m.key, payloadJson: JSON.stringify(m.payload) })
+    }
+  }
+  counts.accepted = rows.length
+  return { rows, counts }
+}
+
+describe('decodeWriteRequest (by hand) and SeriesMapper', () => {
+  it('decode to the same series and samples as protobufjs, and map them to the same rows as toTelemetry', () => {
+    const r = rng(42)
+    for (let round = 0; round < 200; round++) {
+      const series = randomSeries(r, 1 + Math.floor(r() * 20))
+      const body = encodeWriteRequest(series)
+      const decoded = decodeWriteRequest(body, 1 << 20)
+      expect(decoded.map((d) => ({ labels: d.labels(), samples: d.samples }))).toEqual(
+        series.map((s) => ({ labels: s.labels, samples: s.samples.flatMap((x) => [x.value, x.timestamp]) })),
+      )
+      // A fresh mapper, and one that has seen everything before (its cache answers): the same output.
+      const mapper = new SeriesMapper('DCGM_', 1 << 20)
+      const want = reference(body, 'DCGM_')
+      expect(mapper.map(decoded)).toEqual(want)
+      expect(mapper.map(decodeWriteRequest(body, 1 << 20))).toEqual(want)
+    }
+  })
+
+  it('keys a series by its label bytes: equal labels share a key, any difference does not', () => {
+    const a = { name: '__name__', value: 'DCGM_FI_DEV_GPU_UTIL' }
+    const body = encodeWriteRequest([
+      { labels: [a, { name: 'UUID', value: 'GPU-1' }], samples: [{ value: 1, timestamp: 1 }] },
+      { labels: [a, { name: 'UUID', value: 'GPU-1' }], samples: [{ value: 2, timestamp: 2 }] },
+      { labels: [a, { name: 'UUID', value: 'GPU-2' }], samples: [] },
+      { labels: [a, { name: 'UUID', value: 'GPU-1' }, { name: 'x', value: '' }], samples: [] },
+    ])
+    const keys = decodeWriteRequest(body, 1 << 20).map((s) => s.key)
+    expect(keys[0]).toBe(keys[1])
+    expect(new Set(keys).size).toBe(3)
+  })
+
+  it('skips unknown fields of every wire type and reads samples whose fields come in any order or are missing', () => {
+    // TimeSeries: label, an unknown varint (9), a sample with timestamp before value, an unknown fixed32
+    // (10) and fixed64 (11), a sample with no timestamp, then a label after the samples (not contiguous).
+    const label = (n: string, v: string) => {
+      const nb = Buffer.from(n)
+      const vb = Buffer.from(v)
+      const inner = Buffer.concat([Buffer.from([0x0a, nb.length]), nb, Buffer.from([0x12, vb.length]), vb])
+      return Buffer.concat([Buffer.from([0x0a, inner.length]), inner])
+    }
+    const dbl = (x: number) => {
+      const b = Buffer.alloc(8)
+      b.writeDoubleLE(x)
+      return b
+    }
+    const s1 = Buffer.concat([Buffer.from([0x10, 0x05, 0x09]), dbl(2.5)]) // timestamp 5, value 2.5
+    const s2 = Buffer.concat([Buffer.from([0x09]), dbl(7)])
+    const ts = Buffer.concat([
+      label('__name__', 'DCGM_FI_DEV_GPU_UTIL'),
+      Buffer.from([0x48, 0x96, 0x01]),
+      Buffer.from([0x12, s1.length]),
+      s1,
+      Buffer.from([0x55, 1, 2, 3, 4, 0x59, 1, 2, 3, 4, 5, 6, 7, 8]),
+      Buffer.from([0x12, s2.length]),
+      s2,
+      label('UUID', 'GPU-9'),
+    ])
+    const req = Buffer.concat([Buffer.from([0x0a, ts.length]), ts, Buffer.from([0x1a, 0x02, 0x08, 0x01])]) // + metadata (field 3)
+    const body = Buffer.from(snappy.compress(req))
+    const [s] = decodeWriteRequest(body, 1 << 20)
+    expect(s!.labels()).toEqual([
+      { name: '__name__', value: 'DCGM_FI_DEV_GPU_UTIL' },
+      { name: 'UUID', value: 'GPU-9' },
+    ])
+    expect(s!.samples).toEqual([2.5, 5, 7, 0])
+    const ref = WriteRequestType.toObject(WriteRequestType.decode(req), { longs: Number, defaults: true }) as { timeseries: { samples: unknown[] }[] }
+    expect(ref.timeseries[0]!.samples).toEqual([
+      { value: 2.5, timestamp: 5 },
+      { value: 7, timestamp: 0 },
+    ])
+  })
+
+  it('throws RemoteWriteDecodeError (and nothing else) for truncated and random bodies', () => {
+    const good = snappy.uncompress(encodeWriteRequest(randomSeries(rng(7), 30)))
+    const r = rng(99)
+    let threw = 0
+    for (let i = 0; i < 3000; i++) {
+      let raw: Uint8Array
+      if (i < 1000) raw = good.subarray(0, Math.floor(r() * good.length))
+      else if (i < 2000) {
+        raw = Uint8Array.from(good)
+        for (let k = 0; k < 4; k++) raw[Math.floor(r() * raw.length)] = Math.floor(r() * 256)
+      } else raw = Uint8Array.from({ length: Math.floor(r() * 200) }, () => Math.floor(r() * 256))
+      try {
+        const out = decodeWriteRequest(Buffer.from(snappy.compress(raw)), 1 << 20)
+        for (const s of out) s.labels()
+      } catch (err) {
+        expect(err).toBeInstanceOf(RemoteWriteDecodeError)
+        threw++
+      }
+    }
+    expect(threw).toBeGreaterThan(500)
+  })
+
+  it('keeps its cache within the byte bound: when full it keeps what it has (the older half goes at most once a minute)', () => {
+    const mapper = new SeriesMapper('DCGM_', 200_000)
+    for (let i = 0; i < 2000; i++) {
+      const body = encodeWriteRequest([
+        { labels: [{ name: '__name__', value: 'DCGM_FI_DEV_GPU_UTIL' }, { name: 'UUID', value: `GPU-${i}` }, { name: 'gpu', value: '0' }], samples: [{ value: i, timestamp: 1000 + i }] },
+      ])
+      const { rows } = mapper.map(decodeWriteRequest(body, 1 << 20))
+      expect(rows).toHaveLength(1)
+      expect(mapper.bytes).toBeLessThanOrEqual(200_000)
+    }
+    expect(mapper.bytes).toBeGreaterThan(50_000)
+    // A cache of 0 bytes keeps nothing and still maps.
+    const none = new SeriesMapper('DCGM_', 0)
+    const body = encodeWriteRequest([{ labels: [{ name: '__name__', value: 'DCGM_X' }, { name: 'UUID', value: 'GPU-1' }, { name: 'gpu', value: '1' }], samples: [{ value: 1, timestamp: 1 }] }])
+    expect(none.map(decodeWriteRequest(body, 1 << 20)).rows).toHaveLength(1)
+    expect(none.bytes).toBe(0)
+  })
+})
