@@ -83,6 +83,16 @@ const ROLLUP_AGG: Record<Agg, string> = {
   last: '(array_agg(t.last ORDER BY t.last_ts DESC, t.last_msg DESC))[1]',
 }
 
+/** One rollup row is one bucket when the step is the rollup's own width: its columns, nothing to combine. */
+const ROLLUP_ROW: Record<Agg, string> = {
+  avg: 't.sum / t.count',
+  min: 't.min',
+  max: 't.max',
+  count: 't.count::float8',
+  last: 't.last',
+}
+const ROLLUP_WIDTH: Record<string, number> = { telemetry_1m: 60, telemetry_1h: 3600 }
+
 export interface SeriesQuery {
   agg: Agg
   stepSeconds: number
@@ -100,6 +110,15 @@ function source(q: SeriesQuery): { table: string; time: string; agg: string } {
 /** One GPU, several metrics: rows (metric, bucket start in Unix seconds, value) in metric and time order. */
 export function gpuSeries(id: string, metrics: readonly string[], q: SeriesQuery): Query {
   const s = source(q)
+  if (ROLLUP_WIDTH[q.source] === q.stepSeconds) {
+    // A bucket per rollup row: read the rows in key order, no grouping (24 h at step=60s: 1,440 rows,
+    // 5.7 -> ~2 ms on the bench table). Same answer as the grouped form (tests compare both with raw rows).
+    const text = `SELECT t.metric_name AS series, extract(epoch FROM t.bucket)::bigint AS t, ${ROLLUP_ROW[q.agg]} AS v
+                  FROM ${s.table} AS t
+                  WHERE t.gpu_uuid = $1 AND t.metric_name = ANY($2::text[]) AND t.bucket >= to_timestamp($3) AND t.bucket < to_timestamp($4)
+                  ORDER BY 1, 2`
+    return named('apigw_gpu_rows', text, [id, metrics, q.fromS, q.toS])
+  }
   const text = `SELECT t.metric_name AS series, (floor(extract(epoch FROM ${s.time}) / $3) * $3)::bigint AS t, ${s.agg} AS v
                 FROM ${s.table} AS t
                 WHERE t.gpu_uuid = $1 AND t.metric_name = ANY($2::text[]) AND ${s.time} >= to_timestamp($4) AND ${s.time} < to_timestamp($5)
@@ -155,26 +174,18 @@ export function fleetSeries(metric: string, groupBy: GroupBy, f: FleetFilter, q:
 }
 
 export interface FleetLatest extends FleetFilter {
-  metrics: readonly string[]
   sort?: string | undefined
   order: 'asc' | 'desc'
   limit?: number | undefined
 }
 
 /**
- * GPUs with the newest value of chosen metrics, from telemetry_latest (kept on ingest): one index probe
- * per GPU and metric whatever the size of telemetry. Sorted by a metric's latest value (GPUs without
- * it last), then hostname and gpu_id; without `sort`, hostname and gpu_id.
+ * GPUs (their latest values of chosen metrics come from latestValues, both from tables kept on ingest:
+ * index probes whatever the size of telemetry). Sorted by a metric's latest value (GPUs without it
+ * last), then hostname and gpu_id; without `sort`, hostname and gpu_id.
  */
 export function fleetLatest(p: FleetLatest): Query {
   const values: unknown[] = []
-  let latest = ''
-  if (p.metrics.length) {
-    values.push(p.metrics)
-    latest = `,
-      (SELECT json_object_agg(l.metric_name, json_build_object('value', l.value, 'ts', to_char(l.ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')))
-       FROM telemetry_latest AS l WHERE l.gpu_uuid = g.gpu_uuid AND l.metric_name = ANY($${values.length}::text[])) AS latest`
-  }
   let join = ''
   let order = 'g.hostname, g.gpu_id, g.gpu_uuid'
   if (p.sort !== undefined) {
@@ -189,7 +200,21 @@ export function fleetLatest(p: FleetLatest): Query {
     limit = ` LIMIT $${values.length}`
   }
   const text = `SELECT g.gpu_uuid AS id, g.hostname, g.gpu_id, g.device, g.model_name,
-                       to_char(g.last_seen AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS last_seen${latest}
+                       to_char(g.last_seen AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS last_seen
                 FROM gpus AS g${join} WHERE true${where} ORDER BY ${order}${limit}`
   return named('apigw_fleet_latest', text, values)
+}
+
+/**
+ * The latest value and time of chosen metrics for chosen GPUs, one row each: the fleet listing joins
+ * them to its GPUs in the apigw. (A correlated subquery building each GPU's JSON object in SQL cost
+ * ~40 µs a GPU — 10 of the 11.5 ms of 247 GPUs × 2 metrics on the bench table; this is ~1.5 ms.)
+ */
+export function latestValues(ids: readonly string[], metrics: readonly string[]): Query {
+  return named(
+    'apigw_latest_values',
+    `SELECT l.gpu_uuid AS id, l.metric_name, l.value, to_char(l.ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS ts
+     FROM telemetry_latest AS l WHERE l.gpu_uuid = ANY($1::text[]) AND l.metric_name = ANY($2::text[])`,
+    [ids, metrics],
+  )
 }
