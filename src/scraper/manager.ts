@@ -190,12 +190,19 @@ export class ScrapeManager {
     return Math.floor((after - offset) / intervalMs) * intervalMs + offset + intervalMs
   }
 
-  private schedule(s: TargetState): void {
-    const at = this.nextSlot(s.target.url, this.now())
+  /**
+   * Arms the target's next slot after `after` (the slot that just fired; now, for a new target). From the
+   * fired slot, not from the clock: a timer may fire a millisecond before Date.now() reaches its slot
+   * (timers run on the monotonic clock), and the slot after "now" was then the same slot again — it fired
+   * twice, and the second found the first running and counted a scrape missed (~5% of slots in the
+   * 500-node bench). A clock that jumped ahead is caught up to (no burst of past slots).
+   */
+  private schedule(s: TargetState, after = this.now()): void {
+    const at = this.nextSlot(s.target.url, Math.max(after, this.now() - this.opts.intervalMs))
     s.timer = setTimeout(() => {
       s.timer = undefined
       if (this.stopped || this.states.get(s.target.url) !== s) return
-      this.schedule(s)
+      this.schedule(s, at)
       if (s.running) {
         // The previous scrape of this target is still running (it is bounded by the timeout).
         this.m.scrapes.inc({ result: 'missed' })
