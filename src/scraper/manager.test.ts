@@ -43,7 +43,7 @@ async function missedAndSlots(skewMs: number): Promise<{ missed: number; lagged:
     const lag = (await registry.getSingleMetric('scraper_scrape_lag_seconds')!.get()).values
     return {
       missed: values.find((v) => v.labels.result === 'missed')?.value ?? 0,
-      lagged: lag.find((v) => v.metricName === 'scraper_scrape_lag_seconds_count')?.value ?? 0,
+      lagged: lag.find((v) => (v as { metricName?: string }).metricName === 'scraper_scrape_lag_seconds_count')?.value ?? 0,
     }
   } finally {
     vi.useRealTimers()
