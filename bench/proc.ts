@@ -38,8 +38,12 @@ export async function waitReady(url: string, timeoutMs = 90_000): Promise<void> 
 
 /** Starts `tpipe serve <service>` on a port and waits for /readyz. */
 export async function startService(service: string, port: number, env: Record<string, string>, args: string[] = []): Promise<Service> {
+  // The suite's database wins over one the bench itself was pointed at: TPIPE_DATABASE_URL takes precedence
+  // over DATABASE_URL, so an inherited TPIPE_DATABASE_URL sent the services to the base database (a drain
+  // that never finished, an API answering 500).
+  const database = env.DATABASE_URL ? { TPIPE_DATABASE_URL: env.DATABASE_URL } : {}
   const child = spawn(process.execPath, [RUN_JS, 'serve', service, '--port', String(port), '--host', '127.0.0.1', ...args], {
-    env: { ...process.env, NODE_ENV: 'production', TPIPE_LOG_LEVEL: 'warn', ...env },
+    env: { ...process.env, NODE_ENV: 'production', TPIPE_LOG_LEVEL: 'warn', ...env, ...database },
     stdio: ['ignore', 'ignore', 'inherit'],
   })
   const url = `http://127.0.0.1:${port}`
