@@ -49,7 +49,7 @@ function idFor(identity: string, timestampMs: number): string {
 
 /** Heap bytes of a string in V8: one per character when all are Latin-1, else two. */
 export function textBytes(s: string): number {
-  return /[^\u0000-\u00ff]/.test(s) ? 2 * s.length : s.length
+  return /[\u0100-\uffff]/.test(s) ? 2 * s.length : s.length
 }
 
 /** toISOString of the last time asked: the samples of one scrape or request share their time. */
