@@ -81,7 +81,7 @@ async function reset(): Promise<void> {
 }
 
 describe('collector hands leases back', () => {
-  it('a collector stopped while holding leases: they are delivered again within ~2 s, not after the 30 s visibility timeout; each message lands once', async () => {
+  it('a collector stopped while holding leases: they are delivered again within seconds (its stop has 1.5 s), not after the 30 s visibility timeout; each message lands once', async () => {
     await reset()
     // A short drain bound: only so that closing the reader cannot outlast the test's hooks if leases stay out.
     const r = await startReader(db, { partitions: parsePartitions('0-255'), readerName: 'stopper', readerDrainTimeoutMs: 2000 })
@@ -99,9 +99,10 @@ describe('collector hands leases back', () => {
       c2 = await startCollector([r], { collectorLeasesInFlight: 1 }, db.pool, rec.onLease)
       const stoppedAt = Date.now()
       const stopping = c1.stop()
-      await waitFor(() => (rec.seen.size === 300 ? true : undefined), { timeoutMs: 10_000, what: 'every message delivered again to c2' })
+      await waitFor(() => (rec.seen.size === 300 ? true : undefined), { timeoutMs: 20_000, what: 'every message delivered again to c2' })
       const again = Math.max(...rec.seen.values()) - stoppedAt
-      expect(again).toBeLessThan(2500)
+      // ~1.2–2 s on a quiet machine; the bound leaves room for a loaded CI while staying far from 30 s.
+      expect(again).toBeLessThan(10_000)
       expect(await metricValue(c1.registry, 'collector_messages_released_total')).toBe(300)
       expect((await c1.app.inject('/v1/stats')).json()).toMatchObject({ messages_released_total: 300 })
       expect(r.owner.stats()).toMatchObject({ leases_released_total: 1, messages_released_total: 300, leases_expired_total: 0 })
@@ -140,8 +141,9 @@ describe('collector hands leases back', () => {
       expect((await a.app.inject('/v1/assignment')).json().draining).toBe('7')
       const stoppedAt = Date.now()
       const stopping = c1.stop()
-      await waitFor(async () => ((await b.app.inject('/v1/assignment')).json().owned === '7' ? true : undefined), { timeoutMs: 6000, what: 'b owns partition 7' })
-      expect(Date.now() - stoppedAt).toBeLessThan(3000)
+      await waitFor(async () => ((await b.app.inject('/v1/assignment')).json().owned === '7' ? true : undefined), { timeoutMs: 9000, what: 'b owns partition 7' })
+      // ~1.3 s on a quiet machine; well under the 10 s drain bound it waited for before.
+      expect(Date.now() - stoppedAt).toBeLessThan(7000)
       await lock.release()
       await stopping
       c2 = await startCollector([a, b], { collectorLeasesInFlight: 1 }, db.pool)
@@ -175,8 +177,8 @@ describe('collector hands leases back', () => {
       expect(r.owner.leasedMessages).toBe(20)
       const removedAt = Date.now()
       writeFileSync(file, '# no readers\n')
-      await waitFor(() => (r.owner.leasedMessages === 0 && r.owner.readyMessages === 20 ? true : undefined), { timeoutMs: 8000, what: 'the leases handed back' })
-      expect(Date.now() - removedAt).toBeLessThan(2500)
+      await waitFor(() => (r.owner.leasedMessages === 0 && r.owner.readyMessages === 20 ? true : undefined), { timeoutMs: 15_000, what: 'the leases handed back' })
+      expect(Date.now() - removedAt).toBeLessThan(10_000) // < 1 s quiet; the leases are 30 s
       // Counted once the reader's answer is in (a moment after the reader changed its state).
       await waitFor(async () => ((await metricValue(c!.registry, 'collector_messages_released_total')) === 20 ? true : undefined), { timeoutMs: 2000, what: 'released counted' })
       // Another consumer gets them, first delivery as far as the count goes.
@@ -211,7 +213,7 @@ describe('collector hands leases back', () => {
       // The long-poll is still on its way; messages arrive and answer it.
       const seeded = await seed(db.pool, Array.from({ length: 10 }, (_, i) => ({ key: `GPU-late-${i % 2}`, payload: payload(`GPU-late-${i % 2}`, i) })))
       await waitFor(async () => ((await metricValue(c!.registry, 'collector_messages_received_total')) === 10 ? true : undefined), { timeoutMs: 8000, what: 'the long-poll answered' })
-      await waitFor(() => (r.owner.leasedMessages === 0 && r.owner.readyMessages === 10 ? true : undefined), { timeoutMs: 3000, what: 'the lease handed back' })
+      await waitFor(() => (r.owner.leasedMessages === 0 && r.owner.readyMessages === 10 ? true : undefined), { timeoutMs: 10_000, what: 'the lease handed back' })
       await waitFor(async () => ((await metricValue(c!.registry, 'collector_messages_released_total')) === 10 ? true : undefined), { timeoutMs: 2000, what: 'released counted' })
       expect(await count('telemetry')).toBe(0)
       const got = await postJson(`${r.url}/v1/lease`, { max: 100 })

@@ -87,7 +87,7 @@ describe('mqreader POST /v1/release', () => {
       expect(rel.body.released_messages).toBe(3)
       await waitFor(async () => ((await b.app.inject('/v1/assignment')).json().owned === '7' ? true : undefined), { timeoutMs: 8000, what: 'b owns partition 7' })
       const handover = Date.now() - releasedAt
-      expect(handover).toBeLessThan(2000)
+      expect(handover).toBeLessThan(5000) // well under the 10 s drain bound (~0.3 s quiet)
       // Never served by both: a's release event comes before b's acquire.
       const aReleased = events.find((e) => e.reader === 'give' && e.type === 'released' && e.partition === 7)!
       const bAcquired = events.find((e) => e.reader === 'take' && e.type === 'acquired' && e.partition === 7)!
@@ -123,7 +123,7 @@ describe('mqreader POST /v1/release', () => {
       await waitFor(async () => ((await postJson(`${reader.url}/v1/lease`, { max: 1 })).status === 503 ? true : undefined), { timeoutMs: 5000, what: 'leasing refused' })
       expect((await postJson(`${reader.url}/v1/release`, { lease_ids: [held.body.lease_id] })).body.released_leases).toBe(1)
       await closing
-      expect(Date.now() - started).toBeLessThan(3000)
+      expect(Date.now() - started).toBeLessThan(6000) // the drain bound is 10 s
       expect(await queueCount()).toBe(1)
     } finally {
       await reader.close()
