@@ -5,7 +5,6 @@ import { requireToken } from '../http/auth.js'
 import type { FastifyInstance } from 'fastify'
 import { TpipeError } from '../errors.js'
 import { Counter, Gauge, type Registry } from '../metrics/index.js'
-import { partitionOf } from '../partitions/hash.js'
 import { RemoteWriteDecodeError, decodeWriteRequest, type DecodedSeries } from '../remotewrite/decode.js'
 import { SeriesTemplate, type Unmapped } from '../scrape/dcgm.js'
 import type { QueueRow } from './sql.js'
@@ -187,13 +186,12 @@ export class SeriesMapper {
         }
         continue
       }
-      const partition = partitionOf(t.key)
       for (let i = 0; i < s.samples.length; i += 2) {
         const value = s.samples[i]!
         const ts = s.samples[i + 1]!
         if (!Number.isFinite(value)) counts.non_finite++
         else if (!(Math.abs(ts) <= MAX_DATE_MS)) counts.bad_time++
-        else rows.push({ msg_uuid: t.id(ts), partition, key: t.key, payloadJson: t.payloadJson(value, ts) })
+        else rows.push({ msg_uuid: t.id(ts), partition: t.partition, key: t.key, payloadJson: t.payloadJson(value, ts) })
       }
     }
     counts.accepted = rows.length

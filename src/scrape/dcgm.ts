@@ -1,6 +1,7 @@
 // DCGM samples (scraped from dcgm-exporter, or received by remote_write) → telemetry messages with the
 // same fields as a CSV row, and the content-derived message id that makes both sources idempotent. Pure.
 import * as crypto from 'node:crypto'
+import { partitionOf } from '../partitions/hash.js'
 import type { TelemetryPayload } from '../telemetry/payload.js'
 
 /** A publish as mqwriter stores it: partition key (GPU uuid), payload and the id that becomes msg_uuid. */
@@ -48,7 +49,7 @@ function idFor(identity: string, timestampMs: number): string {
 }
 
 /** Heap bytes of a string in V8: one per character when all are Latin-1, else two. */
-export function textBytes(s: string): number {
+function textBytes(s: string): number {
   return /[\u0100-\uffff]/.test(s) ? 2 * s.length : s.length
 }
 
@@ -134,6 +135,8 @@ function seriesFields(name: string, labels: Readonly<Record<string, string>>, fa
  */
 export class SeriesTemplate {
   readonly key: string
+  /** partitionOf(key): the queue partition of every sample of the series. */
+  readonly partition: number
   private readonly identity: string
   private readonly middle: string
   private readonly tail: string
@@ -142,6 +145,7 @@ export class SeriesTemplate {
 
   private constructor(key: string, identity: string, middle: string, tail: string) {
     this.key = key
+    this.partition = partitionOf(key)
     this.identity = identity
     this.middle = middle
     this.tail = tail
