@@ -52,6 +52,40 @@ describe('tpipe scale / tpipe status on a cluster', () => {
     expect(s.controller).toMatchObject({ leader: null, generation: null })
   })
 
+  it('status prints the scrapers’ targets read through the pod proxy (issue 15)', { timeout: 60_000 }, async () => {
+    const kubeconfig = join(home, 'kubeconfig-scraper')
+    writeFileSync(kubeconfig, fake.kubeconfigYaml({ namespace: NS, context: 'kind-tpipe' }))
+    const labels = { 'app.kubernetes.io/name': 'scraper', 'app.kubernetes.io/instance': 'tpipe' }
+    fake.put('deployment', { metadata: { name: 'scraper', namespace: NS }, spec: { replicas: 1, selector: { matchLabels: labels } } })
+    fake.put('pod', {
+      metadata: { name: 'scraper-6d4f9-x2k4q', namespace: NS, labels },
+      spec: { containers: [{ name: 'scraper', ports: [{ name: 'http', containerPort: 8080 }] }] },
+      status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] },
+    })
+    const health = (host: string, up: boolean) => ({
+      url: `http://${host}:9400/metrics`,
+      instance: `${host}:9400`,
+      up,
+      last_scrape: new Date().toISOString(),
+      last_duration_seconds: 0.02,
+      last_samples: up ? 96 : 0,
+      last_error: up ? null : 'HTTP 500',
+      scrapes: 4,
+      errors: up ? 0 : 4,
+    })
+    const view = { identity: 'scraper-6d4f9-x2k4q', members: ['scraper-6d4f9-x2k4q'], discovered: 2, targets: [health('10.0.0.1', true), health('10.0.0.2', false)] }
+    fake.setPodProxy(NS, 'scraper-6d4f9-x2k4q', 'v1/targets', { body: JSON.stringify(view), port: 8080 })
+    try {
+      const text = await tpipe(['status', '--no-reader-metrics', '--kubeconfig', kubeconfig])
+      expect(text.code).toBe(0)
+      expect(text.stdout).toContain('scrapers: 1 pod, 2 targets scraped (1 up, 1 down) of 2 discovered')
+      expect(text.stdout).toMatch(/scraper-6d4f9-x2k4q +2 +1 +1 +96 +\d+s ago\n {2}down http:\/\/10\.0\.0\.2:9400\/metrics: HTTP 500 \(4 of 4 scrapes failed\)/)
+    } finally {
+      fake.delete('deployment', NS, 'scraper')
+      fake.delete('pod', NS, 'scraper-6d4f9-x2k4q')
+    }
+  })
+
   it('without any cluster: a clear message naming both possibilities, exit code 3', { timeout: 60_000 }, async () => {
     const r = await tpipe(['scale', 'mqreader', '2'])
     expect(r.code).toBe(3)

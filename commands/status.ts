@@ -12,7 +12,7 @@ const cluster = settingFlags('partition-controller')
 const cli = settingFlags('cli')
 
 export default class Status extends TpipeCommand {
-  static override summary = 'Show the pipeline’s state: of the running `tpipe dev` instance, else of the cluster (replicas, controller leader and generation, each reader’s partitions and buffer use).'
+  static override summary = 'Show the pipeline’s state: of the running `tpipe dev` instance, else of the cluster (replicas, controller leader and generation, each reader’s partitions and buffer use, each scraper’s targets and their health).'
   static override examples = ['<%= config.bin %> status', '<%= config.bin %> status --context kind-tpipe --namespace tpipe --json']
   static override enableJsonFlag = true
   static override flags = {
@@ -26,6 +26,7 @@ export default class Status extends TpipeCommand {
     target: Flags.string({ description: 'whose status: auto (a running tpipe dev instance, else the cluster), local or cluster', options: ['auto', 'local', 'cluster'], default: 'auto' }),
     'reader-metrics': Flags.boolean({ description: 'read each reader’s buffer utilization through the API server’s pod proxy', default: true, allowNo: true }),
     'reader-port': Flags.integer({ description: 'HTTP port of the mqreader pods (for their /metrics)', default: 8080 }),
+    'scraper-targets': Flags.boolean({ description: 'read each scraper pod’s targets and their health (GET /v1/targets) through the API server’s pod proxy, when the scraper is installed', default: true, allowNo: true }),
   }
 
   async run(): Promise<ClusterStatus | (DevStatus & { target: 'local' })> {
@@ -54,6 +55,7 @@ export default class Status extends TpipeCommand {
         leaseName: config.controllerLeaseName,
         metrics: flags['reader-metrics'],
         readerPort: flags['reader-port'],
+        scrapers: flags['scraper-targets'],
       })
       this.log(formatClusterStatus(status))
       return status

@@ -60,6 +60,18 @@ describe('scraper chart', () => {
     expect(objs.some((o) => o.kind === 'Service' && o.metadata.name === 'mqwriter')).toBe(true)
   })
 
+  it('what `tpipe status` relies on: pods found by the Deployment’s selector, /v1/targets on the port named "http", no NetworkPolicy in front', () => {
+    const dep = objs.find((o) => o.kind === 'Deployment' && o.metadata.name === 'scraper')
+    const sel = Object.entries(dep.spec.selector.matchLabels as Record<string, string>).map(([k, v]) => `${k}=${v}`).join(',')
+    expect(parseLabelSelector(sel)!(dep.spec.template.metadata.labels)).toBe(true)
+    expect(dep.spec.template.spec.containers[0].ports).toContainEqual(expect.objectContaining({ name: 'http', containerPort: 8080 }))
+    // The API server's pod proxy reaches the pods from outside the namespace: an ingress policy selecting them would cut it.
+    const labels = dep.spec.template.metadata.labels as Record<string, string>
+    const selectsScraper = (o: K8s) => o.kind === 'NetworkPolicy' && Object.entries((o.spec.podSelector?.matchLabels ?? {}) as Record<string, string>).every(([k, v]) => labels[k] === v)
+    expect(objs.filter((o) => o.kind === 'NetworkPolicy').length).toBeGreaterThan(0)
+    expect(objs.filter(selectsScraper)).toEqual([])
+  })
+
   it('may only list pods, in the release and the dcgm-exporter namespaces', () => {
     const roles = objs.filter((o) => o.kind === 'Role' && o.metadata.name.startsWith('scraper'))
     expect(roles.map((r) => r.metadata.namespace).sort()).toEqual(['gpu-operator', 'tpipe'])

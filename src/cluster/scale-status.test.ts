@@ -7,9 +7,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { ASSIGNMENT_KEY, formatAssignmentDoc } from '../protocol/assignment.js'
 import { startKubeFake, type KubeFake } from '../../test/support/kube-fake.js'
 import { cliClusterError } from '../cli/cluster.js'
-import { ClusterUnavailableError } from '../kube/index.js'
+import { ClusterUnavailableError, podProxyGet } from '../kube/index.js'
 import { freePort } from '../util/net.js'
 import { ScaleError, formatScaleResult, scaleOnCluster } from './scale.js'
+import type { TargetHealth } from '../protocol/targets.js'
 import { clusterStatus, formatClusterStatus, parseGauge } from './status.js'
 
 const NS = 'tpipe'
@@ -181,6 +182,147 @@ describe('clusterStatus', () => {
     const s = await clusterStatus({ kubeconfig, namespace: 'empty', metrics: false })
     expect(s.workloads.every((w) => w.desired === null)).toBe(true)
     expect(formatClusterStatus(s)).toContain('not installed')
+  })
+})
+
+describe('clusterStatus: the scrapers’ targets (issue 15)', () => {
+  // As the scraper chart makes them: the Deployment selects by name + instance, the container port is "http".
+  const selector = { 'app.kubernetes.io/name': 'scraper', 'app.kubernetes.io/instance': 'tpipe' }
+  const NOW = Date.parse('2026-11-30T16:00:00Z')
+  const at = (s: number) => new Date(NOW - s * 1000).toISOString()
+
+  function scraperDeployment(replicas: number): void {
+    fake.put('deployment', { metadata: { name: 'scraper', namespace: NS }, spec: { replicas, selector: { matchLabels: selector } } })
+  }
+  function pod(name: string, opts: { phase?: string; ready?: boolean; port?: number; labels?: Record<string, string> } = {}): void {
+    fake.put('pod', {
+      metadata: { name, namespace: NS, labels: opts.labels ?? { ...selector, 'app.kubernetes.io/component': 'scraper' } },
+      spec: { containers: [{ name: 'scraper', ports: [{ name: 'http', containerPort: opts.port ?? 8080 }] }] },
+      status: { phase: opts.phase ?? 'Running', conditions: [{ type: 'Ready', status: opts.ready === false ? 'False' : 'True' }] },
+    })
+  }
+  function target(host: string, up: boolean | null, extra: Partial<TargetHealth> = {}): TargetHealth {
+    return {
+      url: `http://${host}:9400/metrics`,
+      instance: `${host}:9400`,
+      up,
+      last_scrape: up === null ? null : at(4),
+      last_duration_seconds: up === null ? null : 0.012,
+      last_samples: up ? 80 : 0,
+      last_error: up === false ? 'connect ECONNREFUSED 10.0.1.7:9400' : null,
+      scrapes: up === null ? 0 : 12,
+      errors: up === false ? 3 : 0,
+      ...extra,
+    }
+  }
+  function answer(name: string, targets: TargetHealth[], port?: number): void {
+    const view = { identity: name, members: ['scraper-a', 'scraper-b', 'scraper-c'], discovered: 6, targets }
+    fake.setPodProxy(NS, name, 'v1/targets', { body: JSON.stringify(view), ...(port ? { port } : {}) })
+  }
+
+  it('per pod: targets, up, down, samples, the failing ones; a pod that does not answer, one not running, one too old to know the route', async () => {
+    install()
+    scraperDeployment(3)
+    pod('scraper-a')
+    pod('scraper-b', { port: 9091 })
+    pod('scraper-c')
+    pod('scraper-d', { phase: 'Pending', ready: false })
+    pod('scraper-e')
+    pod('scraper-f') // the API server cannot reach it: 503
+    pod('mqwriter-x', { labels: { 'app.kubernetes.io/name': 'mqwriter', 'app.kubernetes.io/instance': 'tpipe' } })
+    const a = [target('10.0.1.5', true), target('10.0.1.6', true, { last_scrape: at(2) }), target('10.0.1.7', false)]
+    answer('scraper-a', a)
+    answer('scraper-b', [target('10.0.1.8', true, { last_scrape: at(130) }), target('10.0.1.9', null)], 9091)
+    fake.setPodProxy(NS, 'scraper-c', 'v1/targets', 'hang')
+    fake.setPodProxy(NS, 'scraper-e', 'v1/targets', { status: 404, body: JSON.stringify({ error: { code: 'TPIPE_ERR_NOT_FOUND', message: 'Route GET:/v1/targets not found' } }) })
+
+    const t0 = Date.now()
+    const s = await clusterStatus({ kubeconfig, metricsTimeoutMs: 300 })
+    // The pod that never answers costs one timeout, not the whole status.
+    expect(Date.now() - t0).toBeLessThan(2000)
+    expect(s.scrapers?.selector).toBe('app.kubernetes.io/name=scraper,app.kubernetes.io/instance=tpipe')
+    expect(s.scrapers?.pods.map((p) => [p.pod, p.phase, p.ready, p.port, p.counts, p.error])).toEqual([
+      ['scraper-a', 'Running', true, 8080, { targets: 3, up: 2, down: 1, pending: 0, samples: 160 }, null],
+      ['scraper-b', 'Running', true, 9091, { targets: 2, up: 1, down: 0, pending: 1, samples: 80 }, null],
+      ['scraper-c', 'Running', true, 8080, null, 'not answering: no answer within 300 ms'],
+      ['scraper-d', 'Pending', false, 8080, null, 'pod is Pending'],
+      ['scraper-e', 'Running', true, 8080, null, '/v1/targets answered HTTP 404: TPIPE_ERR_NOT_FOUND Route GET:/v1/targets not found'],
+      ['scraper-f', 'Running', true, 8080, null, 'not answering: HTTP 503: no endpoints available'],
+    ])
+    // --json carries every target's health as the scraper reported it.
+    expect(s.scrapers?.pods[0]).toMatchObject({ identity: 'scraper-a', discovered: 6, targets: a })
+    // Read through the pod proxy on each pod's "http" port; the Pending pod is not asked; read-only.
+    const proxied = fake.requests.filter((q) => q.path.includes('/proxy/')).map((q) => decodeURIComponent(q.path))
+    expect(proxied.filter((p) => p.includes('scraper')).sort()).toEqual(
+      ['scraper-a:8080', 'scraper-b:9091', 'scraper-c:8080', 'scraper-e:8080', 'scraper-f:8080'].map((p) => `/api/v1/namespaces/${NS}/pods/${p}/proxy/v1/targets`),
+    )
+    // With the kubeconfig's credentials (the API server authorizes pods/proxy); no token of ours: the route is open.
+    expect(fake.requests.filter((q) => q.path.includes('/proxy/')).every((q) => q.token === 'cli')).toBe(true)
+    expect(fake.requests.filter((q) => q.method !== 'GET')).toEqual([])
+
+    const text = formatClusterStatus(s, NOW)
+    console.log(text)
+    expect(text).toContain('scrapers: 6 pods, 5 targets scraped (3 up, 1 down) of 6 discovered')
+    expect(text).toMatch(/\nscraper-a +3 +2 +1 +160 +2s ago\n {2}down http:\/\/10\.0\.1\.7:9400\/metrics: connect ECONNREFUSED 10\.0\.1\.7:9400 \(3 of 12 scrapes failed\)\n/)
+    expect(text).toMatch(/\nscraper-b +2 +1 +0 +80 +2m ago +1 not scraped yet\n/)
+    expect(text).toMatch(/\nscraper-c +- +- +- +- +- +not answering: no answer within 300 ms\n/)
+    expect(text).toMatch(/\nscraper-d +- +- +- +- +- +pod is Pending$/m)
+  })
+
+  it('the failing targets listed are bounded; --json has them all', async () => {
+    install()
+    scraperDeployment(1)
+    pod('scraper-a')
+    answer('scraper-a', [...Array.from({ length: 8 }, (_, i) => target(`10.0.2.${i}`, false)), target('10.0.3.1', true)])
+    const s = await clusterStatus({ kubeconfig, metrics: false })
+    expect(s.scrapers?.pods[0]?.targets.filter((t) => t.up === false)).toHaveLength(8)
+    const text = formatClusterStatus(s, NOW)
+    expect(text.match(/^ {2}down /gm)).toHaveLength(5)
+    expect(text).toContain('  … and 3 more down (--json lists every target)')
+  })
+
+  it('no scraper deployed (the default): no section and no pod list; deployed without pods: says so; --no-scraper-targets: not read', async () => {
+    install()
+    let s = await clusterStatus({ kubeconfig, metrics: false })
+    expect(s.scrapers).toBeNull()
+    // (the workload table still says "scraper … not installed")
+    expect(formatClusterStatus(s)).not.toMatch(/scrapers:|SCRAPER/)
+    expect(fake.requests.some((q) => q.path.includes('/pods'))).toBe(false)
+
+    scraperDeployment(0)
+    s = await clusterStatus({ kubeconfig, metrics: false })
+    expect(s.scrapers).toEqual({ selector: 'app.kubernetes.io/name=scraper,app.kubernetes.io/instance=tpipe', pods: [] })
+    expect(formatClusterStatus(s)).toContain('scrapers: 0 pods\n  (no scraper pods match app.kubernetes.io/name=scraper,app.kubernetes.io/instance=tpipe)')
+
+    pod('scraper-a')
+    answer('scraper-a', [target('10.0.1.5', true)])
+    const before = fake.requests.length
+    s = await clusterStatus({ kubeconfig, metrics: false, scrapers: false })
+    expect(s.scrapers).toBeNull()
+    expect(fake.requests.slice(before).some((q) => q.path.includes('/pods'))).toBe(false)
+  })
+
+  it('pods that cannot be listed (RBAC): a note, the rest of the status stands', async () => {
+    install()
+    scraperDeployment(2)
+    fake.failNext({ method: 'GET', pathIncludes: `/namespaces/${NS}/pods` }, 403, { reason: 'Forbidden' })
+    const s = await clusterStatus({ kubeconfig, metrics: false })
+    expect(s.readers).toHaveLength(2)
+    expect(s.scrapers?.problem).toBe('could not list the scraper pods: injected 403 Forbidden')
+    expect(formatClusterStatus(s)).toContain('scrapers: 0 pods\n  note: could not list the scraper pods: injected 403 Forbidden')
+  })
+})
+
+describe('podProxyGet', () => {
+  it('bounded in bytes and time; the API server’s message on failure', async () => {
+    const kc = fake.kubeConfig({ token: 'cli' })
+    fake.setPodProxy(NS, 'p', 'big', { body: 'x'.repeat(10_000), contentType: 'text/plain' })
+    fake.setPodProxy(NS, 'p', 'small', { body: 'ok', contentType: 'text/plain' })
+    fake.setPodProxy(NS, 'p', 'slow', 'hang')
+    expect(await podProxyGet(kc, NS, 'p', 8080, 'small', { timeoutMs: 1000, maxBytes: 100 })).toBe('ok')
+    await expect(podProxyGet(kc, NS, 'p', 8080, 'big', { timeoutMs: 1000, maxBytes: 1000 })).rejects.toThrow('answer larger than 1000 bytes')
+    await expect(podProxyGet(kc, NS, 'p', 8080, 'slow', { timeoutMs: 100, maxBytes: 100 })).rejects.toThrow('no answer within 100 ms')
+    await expect(podProxyGet(kc, NS, 'q', 8080, 'small', { timeoutMs: 1000, maxBytes: 1000 })).rejects.toMatchObject({ status: 503, message: 'HTTP 503: no endpoints available' })
   })
 })
 

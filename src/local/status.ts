@@ -7,6 +7,7 @@ import { parsePrometheus } from '../metrics/text.js'
 import { parsePartitions } from '../partitions/ranges.js'
 import type { AssignmentView } from '../protocol/assignment.js'
 import type { OwnerStats } from '../protocol/stats.js'
+import { summarizeTargets, type TargetsView } from '../protocol/targets.js'
 import { getJson, getText } from './http.js'
 import type { ManagedProcess } from './process.js'
 import { queueCounts } from './sql.js'
@@ -205,17 +206,10 @@ export class StatusCollector {
     )
     const scrapers: ScraperStatus[] = await Promise.all(
       this.src.list('scraper').map(async (p) => {
-        const v = await getJson<{ targets: { up: boolean | null; url: string; last_error: string | null; last_samples: number }[] }>(`${p.url}/v1/targets`, 1000)
-        const t = v?.targets ?? []
-        const bad = t.find((x) => x.up === false)
-        return {
-          name: p.spec.name,
-          targets: t.length,
-          up: t.filter((x) => x.up === true).length,
-          down: t.filter((x) => x.up === false).length,
-          lastError: bad ? `${bad.url}: ${bad.last_error}` : null,
-          samples: t.reduce((a, x) => a + x.last_samples, 0),
-        }
+        const v = await getJson<TargetsView>(`${p.url}/v1/targets`, 1000)
+        const t = summarizeTargets(v?.targets ?? [])
+        const bad = t.failing[0]
+        return { name: p.spec.name, targets: t.targets, up: t.up, down: t.down, lastError: bad ? `${bad.url}: ${bad.last_error}` : null, samples: t.samples }
       }),
     )
     let queueDepth: number | null = null

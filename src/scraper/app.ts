@@ -10,7 +10,8 @@ import type { Config } from '../config/index.js'
 import { buildServer } from '../http/server.js'
 import { Counter, createRegistry, type Registry } from '../metrics/index.js'
 import { PodDiscovery } from './discovery.js'
-import { ScrapeManager, staticTarget, type Target, type TargetHealth } from './manager.js'
+import { TargetsView } from '../protocol/targets.js'
+import { ScrapeManager, staticTarget, type Target } from './manager.js'
 import { BatchPublisher } from './publish.js'
 import { mine, staticMembers } from './shard.js'
 
@@ -49,14 +50,6 @@ export interface ScraperDeps {
   registry?: Registry
   /** Tests pass the API fake's KubeConfig. */
   kubeConfig?: KubeConfig
-}
-
-export interface TargetsView {
-  identity: string
-  /** Members sharing the targets (peer pod names, or the static shards "0".."n-1"). */
-  members: string[]
-  discovered: number
-  targets: TargetHealth[]
 }
 
 export interface ScraperApp {
@@ -140,38 +133,12 @@ export function buildScraper(config: ScraperConfig, deps: ScraperDeps): ScraperA
 
   const view = (): TargetsView => ({ identity, members: [...members], discovered: discovered.length, targets: manager.health() })
 
-  app.get(
+  app.get<{ Reply: TargetsView }>(
     '/v1/targets',
     {
       schema: {
         summary: 'The targets this scraper replica scrapes, with their health',
-        response: {
-          200: {
-            type: 'object',
-            properties: {
-              identity: { type: 'string' },
-              members: { type: 'array', items: { type: 'string' } },
-              discovered: { type: 'integer' },
-              targets: {
-                type: 'array',
-                items: {
-                  type: 'object',
-                  properties: {
-                    url: { type: 'string' },
-                    instance: { type: 'string' },
-                    up: { type: ['boolean', 'null'] },
-                    last_scrape: { type: ['string', 'null'] },
-                    last_duration_seconds: { type: ['number', 'null'] },
-                    last_samples: { type: 'integer' },
-                    last_error: { type: ['string', 'null'] },
-                    scrapes: { type: 'integer' },
-                    errors: { type: 'integer' },
-                  },
-                },
-              },
-            },
-          },
-        },
+        response: { 200: TargetsView },
       },
     },
     async () => view(),

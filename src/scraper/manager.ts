@@ -4,6 +4,7 @@ import { Counter, Gauge, Histogram, type Registry } from '../metrics/index.js'
 import { fnv1a32 } from '../partitions/hash.js'
 import { toTelemetry, type TelemetryMessage } from '../scrape/dcgm.js'
 import { isOpenMetricsContentType, parseExposition } from '../scrape/parse.js'
+import type { TargetHealth } from '../protocol/targets.js'
 import type { BatchPublisher } from './publish.js'
 
 /** One dcgm-exporter endpoint. */
@@ -13,20 +14,6 @@ export interface Target {
   instance: string
   /** The hostname used when the exporter has no Hostname label (the node name on Kubernetes). */
   fallbackHost: string
-}
-
-export interface TargetHealth {
-  url: string
-  instance: string
-  up: boolean | null
-  /** RFC 3339 start of the last scrape. */
-  last_scrape: string | null
-  last_duration_seconds: number | null
-  /** DCGM samples turned into telemetry by the last scrape. */
-  last_samples: number
-  last_error: string | null
-  scrapes: number
-  errors: number
 }
 
 export interface ScrapeManagerOptions {

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../config/index.js'
 import { startDcgmSim, type DcgmSim } from '../dcgmsim/server.js'
 import { buildMqwriter, type MqwriterApp } from '../mqwriter/app.js'
+import { isTargetsView } from '../protocol/targets.js'
 import { createTestDatabase, type TestDatabase } from '../../test/support/db.js'
 import { buildScraper, type ScraperApp } from './app.js'
 
@@ -121,6 +122,8 @@ describe('scraper → mqwriter → queue_messages', () => {
       expect(body.discovered).toBe(6)
       expect(body.targets.length).toBeGreaterThan(0)
       expect(body.targets.length).toBeLessThan(6)
+      // What `tpipe status` on a cluster accepts from a scraper pod (src/cluster/status.ts).
+      expect(isTargetsView(body)).toBe(true)
     } finally {
       await s.app.close()
     }

@@ -2,7 +2,7 @@
 // talks to through a KubeConfig pointing at it. No API server can run on the test machines, so this
 // answers like one for the calls tpipe makes — and only those: Leases, StatefulSets (get/list/watch,
 // merge patch, scale subresource), Deployments (scale), ConfigMaps (get/list/watch/create/replace),
-// HPAs (get/list/patch), pod proxy (GET …/proxy/metrics). It enforces the contract the real server does
+// HPAs (get/list/patch), Pods (list), pod proxy (GET …/proxy/<path>). It enforces the contract the real server does
 // where tpipe could get it wrong: resourceVersion conflicts (409), AlreadyExists (409), NotFound (404),
 // patch content types (a JSON-patch body sent where a merge patch is meant is rejected), Lease times in
 // MicroTime form. Every request is recorded (method, path, query, content-type, body, bearer token) so a
@@ -84,6 +84,15 @@ interface Injection {
   times: number
 }
 
+/** A pod's answer through the pod proxy. */
+export interface PodAnswer {
+  body: string
+  status?: number
+  contentType?: string
+  /** The only port the pod listens on (any port when unset). */
+  port?: number
+}
+
 export interface KubeFake {
   readonly url: string
   readonly requests: RecordedRequest[]
@@ -109,6 +118,13 @@ export interface KubeFake {
   goneNext(kind: Kind, times?: number): void
   /** Text served on GET /api/v1/namespaces/{ns}/pods/{pod}[:port]/proxy/metrics. */
   setPodMetrics(namespace: string, pod: string, text: string): void
+  /**
+   * What GET /api/v1/namespaces/{ns}/pods/{pod}[:port]/proxy/{path} answers: the pod's own answer, or
+   * 'hang' (the pod accepts and never answers). With `port`, a request on another port gets the API
+   * server's 503 "connection refused", as from a pod that does not listen there. Unset: 503, as the API
+   * server answers for a pod it cannot reach.
+   */
+  setPodProxy(namespace: string, pod: string, path: string, answer: PodAnswer | 'hang'): void
   /** Recorded requests other than reads (GET) — what a follower must never send. */
   writesBy(token: string): RecordedRequest[]
   close(): Promise<void>
@@ -180,7 +196,7 @@ export async function startKubeFake(opts: { namespace?: string } = {}): Promise<
   const watches = new Set<OpenWatch>()
   const requests: RecordedRequest[] = []
   const injections: Injection[] = []
-  const podMetrics = new Map<string, string>()
+  const podAnswers = new Map<string, PodAnswer | 'hang'>()
   const gone = new Map<Kind, number>()
   const sockets = new Set<Socket>()
 
@@ -288,7 +304,10 @@ export async function startKubeFake(opts: { namespace?: string } = {}): Promise<
       gone.set(kind, (gone.get(kind) ?? 0) + times)
     },
     setPodMetrics(namespace, pod, text) {
-      podMetrics.set(`${namespace}/${pod}`, text)
+      podAnswers.set(`${namespace}/${pod}/metrics`, { body: text, contentType: 'text/plain; version=0.0.4' })
+    },
+    setPodProxy(namespace, pod, path, answer) {
+      podAnswers.set(`${namespace}/${pod}/${path}`, answer)
     },
     writesBy(token) {
       return requests.filter((r) => r.token === token && r.method !== 'GET')
@@ -371,13 +390,17 @@ export async function startKubeFake(opts: { namespace?: string } = {}): Promise<
     }
 
     // /api/v1/namespaces/{ns}/pods/{pod}[:port]/proxy/{path}
-    const proxy = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/:]+)(?::[^/]+)?\/proxy\/(.*)$/.exec(decodeURIComponent(rec.path))
+    const proxy = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/:]+)(?::([^/]+))?\/proxy\/(.*)$/.exec(decodeURIComponent(rec.path))
     if (proxy) {
-      const t = podMetrics.get(`${proxy[1]}/${proxy[2]}`)
-      if (t === undefined || rec.method !== 'GET' || proxy[3] !== 'metrics') return send(res, 503, status(503, 'ServiceUnavailable', 'no endpoints available'), rec)
-      rec.status = 200
-      res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4' })
-      res.end(t)
+      const a = podAnswers.get(`${proxy[1]}/${proxy[2]}/${proxy[4]}`)
+      if (a === undefined || rec.method !== 'GET') return send(res, 503, status(503, 'ServiceUnavailable', 'no endpoints available'), rec)
+      if (a === 'hang') return // the socket stays open until the client gives up (or close())
+      if (a.port !== undefined && proxy[3] !== String(a.port)) {
+        return send(res, 503, status(503, 'ServiceUnavailable', `error trying to reach service: dial tcp 10.244.0.9:${proxy[3] ?? 80}: connect: connection refused`), rec)
+      }
+      rec.status = a.status ?? 200
+      res.writeHead(rec.status, { 'Content-Type': a.contentType ?? 'application/json' })
+      res.end(a.body)
       return
     }
 
