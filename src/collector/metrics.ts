@@ -35,6 +35,12 @@ export function collectorMetrics(registry: Registry) {
       registers: [registry],
     }),
     persistFailures: new Counter({ name: 'collector_persist_failures_total', help: 'Batches not persisted (not acked: they will be redelivered).', registers: [registry] }),
+    persistRetries: new Counter({
+      name: 'collector_persist_retries_total',
+      help: 'Batch statements run again at once after losing a race, by reason: deadlock (chosen as a deadlock victim), serialization, partition_moved (a partition attached under the statement).',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
   }
 }
 

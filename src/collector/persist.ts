@@ -3,12 +3,31 @@
 // on its own; when the batch fails for anything but the database or the network, the lease is
 // persisted message by message and only the messages that fail are dead-lettered, with the reason.
 import type { Logger } from 'pino'
-import { isTransient } from '../db/errors.js'
+import { isTransient, PG_ERROR, pgCode } from '../db/errors.js'
 import type { Pool } from '../db/pool.js'
 import type { LeasedMessage } from '../protocol/lease.js'
 import { checkTelemetryPayload } from '../telemetry/payload.js'
 import type { CollectorMetrics } from './metrics.js'
+import { sleep } from '../util/async.js'
 import { insertOne, persistBatch, type DeadLetter, type TelemetryRowJson } from './sql.js'
+
+/** A batch statement that lost a race is run again at once, up to this many times in all. */
+const RETRY_ATTEMPTS = 4
+const RETRY_BASE_MS = 20
+
+/**
+ * Errors that say "run the same statement again and it will go through": a deadlock or serialization
+ * failure (PostgreSQL chose this statement as the victim), and a row routed to a default partition just
+ * as the maintenance loop attached the partition it belongs in (the layout changed under the statement;
+ * run again, it is routed to the new partition). Not the database being away: that waits for the lease.
+ */
+export function retryNowReason(err: unknown): 'deadlock' | 'serialization' | 'partition_moved' | undefined {
+  const code = pgCode(err)
+  if (code === PG_ERROR.deadlockDetected) return 'deadlock'
+  if (code === PG_ERROR.serializationFailure) return 'serialization'
+  const table = (err as { table?: unknown } | undefined)?.table
+  return code === PG_ERROR.checkViolation && typeof table === 'string' && table.endsWith('_default') ? 'partition_moved' : undefined
+}
 
 /** Splits a lease into telemetry rows and dead letters (payloads that cannot become a row). */
 export function toRows(messages: readonly LeasedMessage[]): { rows: TelemetryRowJson[]; dead: DeadLetter[] } {
@@ -120,7 +139,22 @@ export function persister(pool: Pool, metrics: CollectorMetrics, log: Logger): (
     try {
       const { rows, dead } = toRows(messages)
       const batch = serialise(rows, dead, byUuid)
-      const r = await pool.query<{ inserted: number; dead: number; unpartitioned: number }>(persistBatch(batch.rows, batch.dead))
+      const statement = persistBatch(batch.rows, batch.dead)
+      let r
+      for (let attempt = 1; ; attempt++) {
+        try {
+          r = await pool.query<{ inserted: number; dead: number; unpartitioned: number }>(statement)
+          break
+        } catch (err) {
+          // The statement lost a race, not the data: run it again now rather than leave the lease to
+          // its visibility timeout (30 s by default) as for an unreachable database.
+          const reason = retryNowReason(err)
+          if (attempt >= RETRY_ATTEMPTS || reason === undefined) throw err
+          metrics.persistRetries.inc({ reason })
+          log.info({ reason, attempt }, 'persist lost a race with another transaction; running it again at once')
+          await sleep(RETRY_BASE_MS * attempt * (0.5 + Math.random()))
+        }
+      }
       metrics.persisted.inc(r.rows[0]?.inserted ?? 0)
       metrics.unpartitioned.inc(r.rows[0]?.unpartitioned ?? 0)
       metrics.deadLetters.inc(r.rows[0]?.dead ?? 0)

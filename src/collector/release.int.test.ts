@@ -70,8 +70,11 @@ function recorder() {
   return { seen, onLease: (ms: readonly LeasedMessage[]) => ms.forEach((m) => seen.has(m.msg_uuid) || seen.set(m.msg_uuid, Date.now())) }
 }
 
-async function exactlyOnce(seeded: { msg_uuid: string }[]): Promise<void> {
-  await waitFor(async () => ((await count('telemetry')) === seeded.length && (await count('queue_messages')) === 0 ? true : undefined), { timeoutMs: 30_000, what: 'every message persisted and acked' })
+async function exactlyOnce(seeded: { msg_uuid: string }[], state?: () => unknown): Promise<void> {
+  await waitFor(async () => ((await count('telemetry')) === seeded.length && (await count('queue_messages')) === 0 ? true : undefined), { timeoutMs: 30_000, what: 'every message persisted and acked' }).catch(async (e: Error) => {
+    // Say where it stood: rows, queue, and the readers' view (a stall here was once a deadlock victim's lease).
+    throw new Error(`${e.message}: telemetry ${await count('telemetry')}, queue ${await count('queue_messages')}, ${JSON.stringify(state?.())}`)
+  })
   const rows = await db.pool.query<{ msg_uuid: string }>('SELECT msg_uuid FROM telemetry')
   expect(rows.rows.map((r) => r.msg_uuid).sort()).toEqual(seeded.map((s) => s.msg_uuid).sort())
 }
@@ -147,7 +150,7 @@ describe('collector hands leases back', () => {
       await lock.release()
       await stopping
       c2 = await startCollector([a, b], { collectorLeasesInFlight: 1 }, db.pool)
-      await exactlyOnce(seeded)
+      await exactlyOnce(seeded, () => ({ a: a.owner.stats(), b: b.owner.stats() }))
       expect(b.owner.acked).toBe(50)
     } finally {
       await lock.release()

@@ -8,7 +8,8 @@ import { partitionOf } from '../../src/partitions/hash.js'
 import { buildMqreader, type MqreaderApp, type ReaderConfig } from '../../src/mqreader/app.js'
 import type { OwnerEvent } from '../../src/mqreader/owner.js'
 
-export const silent = pino({ level: 'silent' })
+// TEST_LOG=warn (or info, debug) shows the services' logs while a test runs.
+export const silent = pino({ level: process.env.TEST_LOG ?? 'silent' })
 
 export function readerConfig(overrides: Partial<ReaderConfig> = {}): ReaderConfig {
   return { ...loadConfig({}, {}, 'mqreader'), metricsEnabled: false, readerLockRetryMs: 50, readerRefillIntervalMs: 20, ...overrides }
