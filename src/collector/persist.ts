@@ -9,7 +9,7 @@ import type { LeasedMessage } from '../protocol/lease.js'
 import { checkTelemetryPayload } from '../telemetry/payload.js'
 import type { CollectorMetrics } from './metrics.js'
 import { sleep } from '../util/async.js'
-import { insertOne, persistBatch, type DeadLetter, type TelemetryRowJson } from './sql.js'
+import { insertOne, persistBatch, type DeadLetter, type Statement, type TelemetryRowJson } from './sql.js'
 
 /** A batch statement that lost a race is run again at once, up to this many times in all. */
 const RETRY_ATTEMPTS = 4
@@ -94,6 +94,25 @@ export function serialise(rows: readonly TelemetryRowJson[], dead: readonly Dead
  * only on a transient error — the database or the network — so the lease is not acked and comes again.
  */
 export function persister(pool: Pool, metrics: CollectorMetrics, log: Logger): (messages: readonly LeasedMessage[]) => Promise<void> {
+  /**
+   * Runs a statement; one that lost a race, not the data, runs again at once rather than leaving the
+   * lease to its visibility timeout (30 s by default) as for an unreachable database — and a row of the
+   * isolating path is never dead-lettered for a race.
+   */
+  async function run<R extends object>(statement: Statement): Promise<{ rows: R[] }> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await pool.query<R>(statement)
+      } catch (err) {
+        const reason = retryNowReason(err)
+        if (attempt >= RETRY_ATTEMPTS || reason === undefined) throw err
+        metrics.persistRetries.inc({ reason })
+        log.info({ reason, attempt }, 'persist lost a race with another transaction; running it again at once')
+        await sleep(RETRY_BASE_MS * attempt * (0.5 + Math.random()))
+      }
+    }
+  }
+
   /** Message by message: good rows are inserted, every failure that is not transient is dead-lettered. */
   async function isolate(messages: readonly LeasedMessage[], byUuid: ReadonlyMap<string, LeasedMessage>): Promise<void> {
     const bad: string[] = []
@@ -104,7 +123,7 @@ export function persister(pool: Pool, metrics: CollectorMetrics, log: Logger): (
         const one = serialise(rows, dead, byUuid)
         bad.push(...one.dead)
         if (one.rows.length === 1) {
-          await pool.query(insertOne(one.rows[0]!))
+          await run(insertOne(one.rows[0]!))
           good++
         }
       } catch (e) {
@@ -114,7 +133,7 @@ export function persister(pool: Pool, metrics: CollectorMetrics, log: Logger): (
     }
     metrics.persisted.inc(good)
     try {
-      const r = await pool.query<{ inserted: number; dead: number }>(persistBatch([], bad))
+      const r = await run<{ inserted: number; dead: number }>(persistBatch([], bad))
       metrics.deadLetters.inc(r.rows[0]?.dead ?? 0)
     } catch (err) {
       if (isTransient(err)) throw err
@@ -122,7 +141,7 @@ export function persister(pool: Pool, metrics: CollectorMetrics, log: Logger): (
       // redelivering the whole lease forever.
       for (const d of bad) {
         try {
-          const r = await pool.query<{ inserted: number; dead: number }>(persistBatch([], [d]))
+          const r = await run<{ inserted: number; dead: number }>(persistBatch([], [d]))
           metrics.deadLetters.inc(r.rows[0]?.dead ?? 0)
         } catch (e) {
           if (isTransient(e)) throw e
@@ -139,22 +158,7 @@ export function persister(pool: Pool, metrics: CollectorMetrics, log: Logger): (
     try {
       const { rows, dead } = toRows(messages)
       const batch = serialise(rows, dead, byUuid)
-      const statement = persistBatch(batch.rows, batch.dead)
-      let r
-      for (let attempt = 1; ; attempt++) {
-        try {
-          r = await pool.query<{ inserted: number; dead: number; unpartitioned: number }>(statement)
-          break
-        } catch (err) {
-          // The statement lost a race, not the data: run it again now rather than leave the lease to
-          // its visibility timeout (30 s by default) as for an unreachable database.
-          const reason = retryNowReason(err)
-          if (attempt >= RETRY_ATTEMPTS || reason === undefined) throw err
-          metrics.persistRetries.inc({ reason })
-          log.info({ reason, attempt }, 'persist lost a race with another transaction; running it again at once')
-          await sleep(RETRY_BASE_MS * attempt * (0.5 + Math.random()))
-        }
-      }
+      const r = await run<{ inserted: number; dead: number; unpartitioned: number }>(persistBatch(batch.rows, batch.dead))
       metrics.persisted.inc(r.rows[0]?.inserted ?? 0)
       metrics.unpartitioned.inc(r.rows[0]?.unpartitioned ?? 0)
       metrics.deadLetters.inc(r.rows[0]?.dead ?? 0)
