@@ -51,6 +51,20 @@ describe('mqwriter', () => {
     }
   })
 
+  it('stores a payload’s text as it was serialised at publish: key order and spacing kept (json, not reprinted through jsonb)', async () => {
+    const { app } = buildMqwriter(writerConfig(), { pool: db.pool, logger: silent })
+    try {
+      // jsonb would reorder these keys (shorter first) and print ": " / ", " between them.
+      const p = { zzzz_long_key: 1, a: [1, 2], mid: { y: 'x', b: null } }
+      const res = await app.inject({ method: 'POST', url: '/v1/publish', payload: { key: gpu, payload: p } })
+      expect(res.statusCode).toBe(201)
+      const row = await db.pool.query('SELECT payload::text AS t FROM queue_messages WHERE msg_uuid = $1', [res.json().msg_uuids[0]])
+      expect(row.rows[0].t).toBe(JSON.stringify(p))
+    } finally {
+      await app.close()
+    }
+  })
+
   it('publishes an array in one request, in order', async () => {
     const { app } = buildMqwriter(writerConfig(), { pool: db.pool, logger: silent })
     try {
