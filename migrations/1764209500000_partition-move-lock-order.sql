@@ -6,11 +6,14 @@
 -- waiting on those deleted rows (ON CONFLICT waits for the deleting transaction): a cycle. PostgreSQL broke
 -- it by failing the collector's statement (40P01) — its lease then waited out the visibility timeout.
 -- Seen in CI as a 30 s stall (src/collector/release.int.test.ts); reproduced deterministically in
--- src/collector/persist.int.test.ts. The function now takes the default partition's ACCESS EXCLUSIVE lock
--- first, before touching a row: an insert routed there waits for the move to commit (then fails with a
--- partition-constraint error the collector retries at once, rerouted), and no cycle can form. ATTACH
--- took that lock anyway, so readers and writers of the default partition wait no longer than before;
--- inserts routed to other partitions are not affected.
+-- src/collector/persist.int.test.ts. The function now takes, before touching a row, the locks ATTACH takes,
+-- in PostgreSQL's own order: SHARE UPDATE EXCLUSIVE on the parent alone (ONLY: not its partitions; inserts
+-- and reads go on), then ACCESS EXCLUSIVE on the default partition. An insert routed to the default partition
+-- waits for the move to commit, then fails with a partition-constraint error the collector runs again at once
+-- (rerouted to the new partition): no cycle can form. Parent first, like ANALYZE of the parent and ATTACH do —
+-- locking the default first deadlocked with an ANALYZE of telemetry (found in review, reproduced). The price:
+-- inserts into and reads of the default partition now also wait while its rows are moved (before, only
+-- during ATTACH's scan) — time in proportion to the rows waiting there, usually none or a few late samples.
 CREATE OR REPLACE FUNCTION tpipe_ensure_partition(parent text, key text, lo timestamptz, hi timestamptz) RETURNS text
 LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 DECLARE
@@ -24,6 +27,7 @@ BEGIN
   IF to_regclass(quote_ident(name)) IS NOT NULL THEN
     RETURN NULL;
   END IF;
+  EXECUTE format('LOCK TABLE ONLY %I IN SHARE UPDATE EXCLUSIVE MODE', parent);
   EXECUTE format('LOCK TABLE %I IN ACCESS EXCLUSIVE MODE', parent || '_default');
   EXECUTE format('CREATE TABLE %I (LIKE %I INCLUDING DEFAULTS) WITH (%s)', name, parent, opts);
   EXECUTE format('WITH moved AS (DELETE FROM %I WHERE %I >= $1 AND %I < $2 RETURNING *) INSERT INTO %I SELECT * FROM moved',

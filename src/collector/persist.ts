@@ -16,6 +16,15 @@ const RETRY_ATTEMPTS = 4
 const RETRY_BASE_MS = 20
 
 /**
+ * The lease must come again (not be dead-lettered, not be acked): the database or the network failed, or
+ * a race was still being lost after every at-once attempt (a partition attached under the statement is a
+ * 23514, a data-error class, yet says nothing about the data).
+ */
+function mustRetry(err: unknown): boolean {
+  return isTransient(err) || retryNowReason(err) !== undefined
+}
+
+/**
  * Errors that say "run the same statement again and it will go through": a deadlock or serialization
  * failure (PostgreSQL chose this statement as the victim), and a row routed to a default partition just
  * as the maintenance loop attached the partition it belongs in (the layout changed under the statement;
@@ -127,7 +136,7 @@ export function persister(pool: Pool, metrics: CollectorMetrics, log: Logger): (
           good++
         }
       } catch (e) {
-        if (isTransient(e)) throw e
+        if (mustRetry(e)) throw e
         bad.push(...serialise([], [deadLetter(m, `cannot be stored: ${(e as Error).message}`)], byUuid).dead)
       }
     }
@@ -136,7 +145,7 @@ export function persister(pool: Pool, metrics: CollectorMetrics, log: Logger): (
       const r = await run<{ inserted: number; dead: number }>(persistBatch([], bad))
       metrics.deadLetters.inc(r.rows[0]?.dead ?? 0)
     } catch (err) {
-      if (isTransient(err)) throw err
+      if (mustRetry(err)) throw err
       // Even a dead letter can be refused: store the others, log the rest loudly — acking them beats
       // redelivering the whole lease forever.
       for (const d of bad) {
@@ -144,7 +153,7 @@ export function persister(pool: Pool, metrics: CollectorMetrics, log: Logger): (
           const r = await run<{ inserted: number; dead: number }>(persistBatch([], [d]))
           metrics.deadLetters.inc(r.rows[0]?.dead ?? 0)
         } catch (e) {
-          if (isTransient(e)) throw e
+          if (mustRetry(e)) throw e
           metrics.unstorable.inc()
           log.error({ err: (e as Error).message, deadLetter: d.slice(0, 500) }, 'a message can be stored neither as telemetry nor as a dead letter; dropping it')
         }
@@ -165,7 +174,7 @@ export function persister(pool: Pool, metrics: CollectorMetrics, log: Logger): (
     } catch (err) {
       // Only the database or the network is transient: throw, the lease is not acked and comes again.
       // Anything else (a data error, a message our code cannot handle) is one message's fault.
-      if (isTransient(err)) throw err
+      if (mustRetry(err)) throw err
       log.warn({ err: (err as Error).message }, 'batch failed for a message; isolating the bad ones')
       await isolate(messages, byUuid)
     }
