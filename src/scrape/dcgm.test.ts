@@ -41,6 +41,13 @@ describe('toTelemetry', () => {
     expect(typeof u !== 'string' && [u.payload.container, u.payload.namespace]).toEqual(['trainer', 'ml-team'])
   })
 
+  it('strips NUL from label names as from values (jsonb, hence telemetry and dead letters, cannot hold \\u0000)', () => {
+    const m = toTelemetry('DCGM_FI_DEV_GPU_UTIL', { gpu: '3', UUID: 'GPU-x', 'na\0me': 'va\0lue' }, 1, t, 'h')
+    if (typeof m === 'string') throw new Error(m)
+    expect(m.payload.labels).toEqual({ __name__: 'DCGM_FI_DEV_GPU_UTIL', gpu: '3', UUID: 'GPU-x', name: 'value' })
+    expect(JSON.stringify(m.payload)).not.toContain('\\u0000')
+  })
+
   it('uses the target host without a Hostname label, and refuses samples without a GPU', () => {
     const m = toTelemetry('DCGM_FI_DEV_GPU_UTIL', { gpu: '3', UUID: 'GPU-x' }, 1, t, '10.0.0.7')
     expect(typeof m !== 'string' && m.payload.hostname).toBe('10.0.0.7')

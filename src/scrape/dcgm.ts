@@ -109,7 +109,8 @@ function seriesFields(name: string, labels: Readonly<Record<string, string>>, fa
   const gpu = gpuRaw !== undefined && /^\d{1,5}$/.test(gpuRaw) ? Number(gpuRaw) : NaN
   if (!(gpu >= 0 && gpu <= 32767)) return 'no_gpu_index'
   const all: Record<string, string> = { __name__: name }
-  for (const k in labels) if (k !== '__name__') all[k] = clip(labels[k]!)
+  // Names are clipped like values: a NUL in either can be stored neither in telemetry's labels (jsonb) nor as a dead letter.
+  for (const k in labels) if (k !== '__name__') all[clip(k)] = clip(labels[k]!)
   const empty = (v: string | undefined) => (v === undefined || v === '' ? null : clip(v))
   // Key order is the payload's (toTelemetry and SeriesTemplate must serialise the same JSON).
   const fields: SeriesColumns = {
