@@ -7,7 +7,7 @@ import { SeriesMapper } from '../mqwriter/remote-write.js'
 import { toTelemetry } from '../scrape/dcgm.js'
 import { partitionOf } from '../partitions/hash.js'
 import { RemoteWriteDecodeError, decodeWriteRequest } from './decode.js'
-import { WriteRequestType, encodeWriteRequest, type RemoteSeries } from './proto.js'
+import { SeriesEncoder, WriteRequestType, encodeWriteRequest, type RemoteSeries } from './proto.js'
 
 /** A small deterministic PRNG (mulberry32): failures reproduce. */
 function rng(seed: number): () => number {
@@ -196,5 +196,28 @@ describe('decodeWriteRequest (by hand) and SeriesMapper', () => {
     const body = encodeWriteRequest([{ labels: [{ name: '__name__', value: 'DCGM_X' }, { name: 'UUID', value: 'GPU-1' }, { name: 'gpu', value: '1' }], samples: [{ value: 1, timestamp: 1 }] }])
     expect(none.map(decodeWriteRequest(body, 1 << 20)).rows).toHaveLength(1)
     expect(none.bytes).toBe(0)
+  })
+})
+
+describe('SeriesEncoder (the benchmark sender)', () => {
+  it('encodes the same bytes as protobufjs for one sample a series, wrapping around its series', () => {
+    const labels = [
+      [
+        { name: '__name__', value: 'DCGM_FI_DEV_GPU_UTIL' },
+        { name: 'UUID', value: 'GPU-ü-1' },
+      ],
+      [
+        { name: '__name__', value: 'DCGM_FI_DEV_GPU_TEMP' },
+        { name: 'Hostname', value: 'x'.repeat(300) },
+      ],
+      [{ name: '__name__', value: 'up' }],
+    ]
+    const enc = new SeriesEncoder(labels)
+    const sample = (i: number) => ({ value: [42, -0.5, 1e300, 0][i % 4]!, timestamp: [0, 127, 128, 1_795_953_660_123][i % 4]! })
+    const mine = enc.encode(1, 4, sample)
+    const series: RemoteSeries[] = Array.from({ length: 4 }, (_, i) => ({ labels: labels[(1 + i) % 3]!, samples: [sample(i)] }))
+    const reference = Buffer.from(snappy.uncompress(encodeWriteRequest(series)))
+    expect(mine.equals(reference)).toBe(true)
+    expect(Buffer.from(snappy.uncompress(enc.body(1, 4, sample))).equals(reference)).toBe(true)
   })
 })
