@@ -37,6 +37,7 @@ export type CollectorConfig = Pick<
   | 'readers'
   | 'collectorLeasesInFlight'
   | 'collectorLeaseSize'
+  | 'collectorLeaseBytes'
   | 'collectorLeaseWaitMs'
   | 'collectorLeaseVisibilityMs'
   | 'collectorErrorBackoffMs'
@@ -97,6 +98,7 @@ export function buildCollector(config: CollectorConfig, deps: CollectorDeps): Co
   const loops = new LeaseLoops({
     leasesInFlight: config.collectorLeasesInFlight,
     leaseSize: config.collectorLeaseSize,
+    leaseBytes: config.collectorLeaseBytes,
     leaseVisibilityMs: config.collectorLeaseVisibilityMs,
     errorBackoffMs: config.collectorErrorBackoffMs,
     resolveIntervalMs: config.collectorResolveIntervalMs,

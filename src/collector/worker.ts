@@ -16,6 +16,8 @@ import { sleep } from '../util/async.js'
 export interface LeaseLoopOptions {
   leasesInFlight: number
   leaseSize: number
+  /** max_bytes asked of the reader per lease. */
+  leaseBytes?: number | undefined
   /** Asked of the reader per lease; the reader's default when undefined. */
   leaseVisibilityMs: number | undefined
   errorBackoffMs: number
@@ -174,6 +176,7 @@ export class LeaseLoops {
       let lease: LeaseAnswer
       try {
         const body: LeaseRequest = { max: this.o.leaseSize, wait_ms: waitMs }
+        if (this.o.leaseBytes !== undefined) body.max_bytes = this.o.leaseBytes
         if (this.o.leaseVisibilityMs !== undefined) body.visibility_timeout_ms = this.o.leaseVisibilityMs
         endpoint.leasing++
         let r

@@ -167,7 +167,7 @@ export function buildMqreader(config: ReaderConfig, deps: MqreaderDeps): Mqreade
       onRequest: queueAuth,
       schema: {
         summary: 'Lease up to max ready messages for visibility_timeout_ms; wait_ms long-polls when none are ready',
-        description: `Fewer than max when their bytes would pass ${config.readerLeaseMaxBytes} (lease-max-bytes). The answer is a LeaseAnswer (src/protocol/lease.ts), rendered as text.`,
+        description: `Fewer than max when their bytes would pass ${config.readerLeaseMaxBytes} (lease-max-bytes) or max_bytes, whichever is smaller (a single larger message still goes alone). The answer is a LeaseAnswer (src/protocol/lease.ts), rendered as text.`,
         body: leaseRequestSchema(limits),
       },
     },
@@ -177,7 +177,7 @@ export function buildMqreader(config: ReaderConfig, deps: MqreaderDeps): Mqreade
       reply.raw.once('close', () => {
         if (!reply.raw.writableFinished) abort.abort()
       })
-      const lease = await owner.lease(b.max, b.visibility_timeout_ms ?? config.readerVisibilityTimeoutMs, b.wait_ms ?? 0, abort.signal)
+      const lease = await owner.lease(b.max, b.visibility_timeout_ms ?? config.readerVisibilityTimeoutMs, b.wait_ms ?? 0, abort.signal, b.max_bytes)
       return reply.header('content-type', 'application/json; charset=utf-8').send(renderLease(lease))
     },
   )

@@ -31,6 +31,11 @@ describe('mqreader hardening (issue 17)', () => {
         expect(a.body.error?.code).toBe('TPIPE_ERR_VALIDATION')
       }
       expect((await call(r, 'POST', '/v1/lease', { max: 1, wait_ms: '0' })).status).toBe(400)
+      for (const maxBytes of ['4096', 10, 2 ** 31]) {
+        const a = await call(r, 'POST', '/v1/lease', { max: 1, max_bytes: maxBytes })
+        expect(a.status, `max_bytes ${JSON.stringify(maxBytes)}`).toBe(400)
+        expect(a.body.error?.message).toMatch(/max_bytes/)
+      }
       expect((await call(r, 'POST', '/v1/ack', { lease_id: 7 })).status).toBe(400)
       expect((await call(r, 'POST', '/v1/release', { lease_ids: [7] })).status).toBe(400)
       expect((await call(r, 'POST', '/v1/release', { lease_ids: 'x' })).status).toBe(400)

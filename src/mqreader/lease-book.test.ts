@@ -227,6 +227,20 @@ describe('LeaseBook', () => {
     expect(second.msgs.map((m) => m.id)).toEqual([2])
   })
 
+  it("a request's own max_bytes bounds its lease below the reader's bound, also for a waiting request", async () => {
+    const { book, add } = setup([0], { leaseMaxBytes: 16 * 1024 * 1024 })
+    for (let i = 0; i < 10; i++) add(0, `"${'z'.repeat(1000)}"`)
+    const small = (await book.lease(100, 1000, 0, undefined, 4000))!
+    expect(small.msgs.map((m) => m.id)).toEqual([1, 2, 3])
+    const rest = (await book.lease(100, 1000, 0))!
+    expect(rest.msgs).toHaveLength(7)
+    // parked while nothing is ready: the bound is kept for when messages arrive
+    const parked = book.lease(100, 1000, 5000, undefined, 2500)
+    for (let i = 0; i < 5; i++) add(0, `"${'z'.repeat(1000)}"`)
+    book.serveWaiters()
+    expect((await parked)!.msgs).toHaveLength(2)
+  })
+
   it('renders answers that match the LeaseAnswer schema', async () => {
     const { book, add } = setup([0])
     add(0, '{"a":[1,2,{"b":null}],"s":"quote \\" and \\\\ and \\u00e9"}')

@@ -44,6 +44,7 @@ export interface LeaseBookOptions {
 interface LeaseWaiter {
   max: number
   visibilityMs: number
+  maxBytes: number | undefined
   resolve: (lease: Lease | null) => void
   timer: Timer
 }
@@ -72,11 +73,12 @@ export class LeaseBook {
   }
 
   /**
-   * Leases up to `max` ready messages (fewer when their bytes would pass leaseMaxBytes). With nothing
-   * ready and waitMs > 0, parks the request until messages arrive or the wait ends (then null).
+   * Leases up to `max` ready messages (fewer when their bytes would pass leaseMaxBytes, or the
+   * request's own maxBytes when smaller). With nothing ready and waitMs > 0, parks the request until
+   * messages arrive or the wait ends (then null).
    */
-  lease(max: number, visibilityMs: number, waitMs: number, signal?: AbortSignal): Promise<Lease | null> {
-    const l = this.take(max, visibilityMs)
+  lease(max: number, visibilityMs: number, waitMs: number, signal?: AbortSignal, maxBytes?: number): Promise<Lease | null> {
+    const l = this.take(max, visibilityMs, maxBytes)
     if (l || waitMs <= 0) return Promise.resolve(l)
     if (this.waiters.length >= this.opts.maxWaiters) {
       return Promise.reject(new TpipeError('TPIPE_ERR_TOO_MANY_WAITERS', `${this.waiters.length} lease requests are already waiting`, { retryAfter: 1 }))
@@ -86,6 +88,7 @@ export class LeaseBook {
       const w: LeaseWaiter = {
         max,
         visibilityMs,
+        maxBytes,
         resolve,
         timer: clock.setTimeout(() => {
           this.waiters = this.waiters.filter((x) => x !== w)
@@ -103,11 +106,11 @@ export class LeaseBook {
     })
   }
 
-  private take(max: number, visibilityMs: number): Lease | null {
+  private take(max: number, visibilityMs: number, maxBytes: number | undefined): Lease | null {
     if (this.store.readyTotal === 0) return null
     const owned = this.table.owned
     const start = owned.length === 0 ? 0 : this.rotation++ % owned.length
-    const msgs = this.store.take(owned, start, max, { bytes: this.opts.leaseMaxBytes - ENVELOPE_BYTES }, this.opts.onLeased)
+    const msgs = this.store.take(owned, start, max, { bytes: Math.min(this.opts.leaseMaxBytes, maxBytes ?? Infinity) - ENVELOPE_BYTES }, this.opts.onLeased)
     if (msgs.length === 0) return null
     const clock = this.opts.clock
     const id = randomUUID()
@@ -122,7 +125,7 @@ export class LeaseBook {
     while (this.waiters.length > 0 && this.store.readyTotal > 0) {
       const w = this.waiters.shift()!
       this.opts.clock.clearTimeout(w.timer)
-      w.resolve(this.take(w.max, w.visibilityMs))
+      w.resolve(this.take(w.max, w.visibilityMs, w.maxBytes))
     }
   }
 

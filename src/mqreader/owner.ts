@@ -324,9 +324,9 @@ export class PartitionOwner {
    * Leases up to `max` ready messages. With nothing ready and waitMs > 0, parks the request until
    * messages arrive or the wait ends (then null: an empty answer).
    */
-  lease(max: number, visibilityMs: number, waitMs: number, signal?: AbortSignal): Promise<Lease | null> {
+  lease(max: number, visibilityMs: number, waitMs: number, signal?: AbortSignal, maxBytes?: number): Promise<Lease | null> {
     if (this.closing) return Promise.reject(new TpipeError('TPIPE_ERR_SHUTTING_DOWN'))
-    return this.book.lease(max, visibilityMs, waitMs, signal)
+    return this.book.lease(max, visibilityMs, waitMs, signal, maxBytes)
   }
 
   /**

@@ -14,6 +14,8 @@ export function leaseRequestSchema(limits: { leaseMax: number; maxWaitMs: number
       max: Type.Integer({ minimum: 1, maximum: limits.leaseMax }),
       visibility_timeout_ms: Type.Optional(Type.Integer({ minimum: 100, maximum: 3_600_000 })),
       wait_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: limits.maxWaitMs })),
+      /** Most bytes of messages in the answer (the reader's lease-max-bytes when larger or absent). */
+      max_bytes: Type.Optional(Type.Integer({ minimum: 1024, maximum: 2 ** 31 - 1 })),
     },
     { additionalProperties: false },
   )

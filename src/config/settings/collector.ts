@@ -31,6 +31,14 @@ export const collector = {
     default: 2000,
     min: 1,
   }),
+  collectorLeaseBytes: int({
+    flag: 'lease-bytes',
+    env: 'TPIPE_COLLECTOR_LEASE_BYTES',
+    description: 'Most bytes of messages asked for per lease (sent as max_bytes; the reader’s lease-max-bytes still applies). Bounds one telemetry INSERT when messages are bundles of many samples (remote_write): 1 MiB is about 2,500 samples.',
+    scopes: ['collector'],
+    default: 1048576,
+    min: 1024,
+  }),
   collectorLeaseWaitMs: int({
     flag: 'lease-wait-ms',
     env: 'TPIPE_COLLECTOR_LEASE_WAIT_MS',
