@@ -13,6 +13,7 @@ import { ROOT } from './proc.js'
 import { figure, fmt, fmtFigure, ratio, type Figure } from './stats.js'
 import { helloCeiling, insertCeiling, moveCeiling, pipelineCeiling, setupBenchTables, telemetryInsertCeiling } from './suites/ceilings.js'
 import { mqwriterRun } from './suites/mqwriter.js'
+import { BUNDLE_MAX_MESSAGES } from '../src/protocol/bundle.js'
 
 async function repeat(ctx: Context, name: string, fn: () => Promise<number>): Promise<Figure> {
   const runs: number[] = []
@@ -51,6 +52,7 @@ const suites: Record<SuiteName, (ctx: Context) => Promise<Row[]>> = {
     const telemetryInsert = await repeat(ctx, 'ceilings.telemetryInsert', () => telemetryInsertCeiling(ctx.pool, ctx.opts.durationS))
     const move = await repeatMany(ctx, 'ceilings.move', () => moveCeiling(ctx.pool, ctx.opts.durationS, ctx.opts.smoke ? 5_000 : 200_000))
     const pipeline = await repeatMany(ctx, 'ceilings.pipeline', () => pipelineCeiling(ctx.pool, ctx.opts.durationS))
+    const bundled = await repeatMany(ctx, 'ceilings.pipelineBundled', () => pipelineCeiling(ctx.pool, ctx.opts.durationS, BUNDLE_MAX_MESSAGES))
     return [
       { figure: `fastify hello-world POST (${fmt(hello.bodyBytes!.median)}-byte body, 64 conns), req/s`, value: fmtFigure(hello.rps!) },
       { figure: 'raw multi-row INSERT into a queue_messages-shaped table, rows/s', value: fmtFigure(insert) },
@@ -61,6 +63,11 @@ const suites: Record<SuiteName, (ctx: Context) => Promise<Row[]>> = {
         figure: 'raw DB pipeline: INSERT queue (2 conns) + client move to telemetry (2 workers) at once, telemetry rows/s',
         value: fmtFigure(pipeline.moved!),
         ratio: `queue INSERT ${fmt(pipeline.inserted!.median)}/s, depth at end ${fmt(pipeline.depthEnd!.median)}`,
+      },
+      {
+        figure: `raw DB pipeline, bundles of ${BUNDLE_MAX_MESSAGES} samples a queue row (remote_write's shape), telemetry rows/s`,
+        value: fmtFigure(bundled.moved!),
+        ratio: `queue INSERT ${fmt(bundled.inserted!.median)} samples/s, depth at end ${fmt(bundled.depthEnd!.median)} rows`,
       },
     ]
   },

@@ -7,6 +7,8 @@ import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { benchModule } from '../proc.js'
 import { bodyFor } from '../bodies.js'
+import { BUNDLE_FIELD } from '../../src/protocol/bundle.js'
+import { partitionOf } from '../../src/partitions/hash.js'
 import { preloadQueue } from '../sqlfixtures.js'
 
 export interface LoadResult {
@@ -158,18 +160,24 @@ const HALVES: readonly (readonly [number, number])[] = [
   [128, 255],
 ]
 
-/** One client-side move transaction of up to 2,000 rows of a partition range: SELECT → INSERT → DELETE. */
-async function clientMoveBatch(client: PoolClient, lo: number, hi: number, cursor: number): Promise<{ moved: number; cursor: number }> {
+/**
+ * One client-side move transaction of up to 2,000 rows of a partition range: SELECT → INSERT → DELETE.
+ * A bundle row (src/protocol/bundle.ts) is moved as its members; `limit` rows at most.
+ */
+async function clientMoveBatch(client: PoolClient, lo: number, hi: number, cursor: number, limit = 2000): Promise<{ moved: number; cursor: number }> {
   await client.query('BEGIN')
   const batch = await client.query<{ id: string; msg_uuid: string; payload: Record<string, unknown> }>(
-    `SELECT id, msg_uuid, payload FROM bench_queue WHERE partition BETWEEN $1 AND $2 AND id > $3 ORDER BY id LIMIT 2000`,
-    [lo, hi, cursor],
+    `SELECT id, msg_uuid, payload FROM bench_queue WHERE partition BETWEEN $1 AND $2 AND id > $3 ORDER BY id LIMIT $4`,
+    [lo, hi, cursor, limit],
   )
   if (batch.rows.length === 0) {
     await client.query('COMMIT')
     return { moved: 0, cursor }
   }
-  const recs = batch.rows.map((r) => ({ msg_uuid: r.msg_uuid, ...r.payload }))
+  const recs = batch.rows.flatMap((r) => {
+    const members = r.payload[BUNDLE_FIELD] as { msg_uuid: string; payload: Record<string, unknown> }[] | undefined
+    return members ? members.map((m) => ({ msg_uuid: m.msg_uuid, ...m.payload })) : [{ msg_uuid: r.msg_uuid, ...r.payload }]
+  })
   await client.query(
     `INSERT INTO bench_telemetry (msg_uuid, gpu_uuid, gpu_id, device, hostname, model_name, metric_name, value, ts, container, pod, namespace, labels)
      SELECT msg_uuid, gpu_uuid, gpu_id, device, hostname, model_name, metric_name, value, ts, container, pod, namespace, labels
@@ -180,36 +188,48 @@ async function clientMoveBatch(client: PoolClient, lo: number, hi: number, curso
   )
   await client.query('DELETE FROM bench_queue WHERE id = ANY($1::bigint[])', [batch.rows.map((r) => r.id)])
   await client.query('COMMIT')
-  return { moved: batch.rows.length, cursor: Number(batch.rows.at(-1)!.id) }
+  return { moved: recs.length, cursor: Number(batch.rows.at(-1)!.id) }
 }
 
 /**
  * The raw DB pipeline ceiling: what batched ingest into telemetry can reach on this database at all.
- * 2 connections INSERT 1,000-row VALUES statements of telemetry payloads into a queue-shaped table
+ * 2 connections INSERT 1,000-sample VALUES statements of telemetry payloads into a queue-shaped table
  * (mqwriter's part) while 2 workers move it into a telemetry-shaped table with the client-side move
- * (the read side's part), at the same time, for durationS. Returns telemetry rows/s, queue rows/s, and
- * the queue depth at the end (growing = the move is the bottleneck).
+ * (the read side's part), at the same time, for durationS. With `bundle` > 1 a queue row carries that
+ * many samples as a bundle (the shape remote_write now writes; the move expands it, 2,000 samples a
+ * transaction). Returns telemetry rows/s, queue samples/s, and the queue depth in rows at the end
+ * (growing = the move is the bottleneck).
  */
-export async function pipelineCeiling(pool: Pool, durationS: number): Promise<{ moved: number; inserted: number; depthEnd: number }> {
+export async function pipelineCeiling(pool: Pool, durationS: number, bundle = 1): Promise<{ moved: number; inserted: number; depthEnd: number }> {
   await pool.query('TRUNCATE bench_queue, bench_telemetry')
-  const rowsPer = 1000
+  const samplesPer = 1000
+  const rowsPer = Math.ceil(samplesPer / bundle)
   const body = JSON.parse(bodyFor('single', 1)) as { key: string; payload: Record<string, unknown> }
   const text = queueInsertText(rowsPer)
   const deadline = Date.now() + durationS * 1000
   const started = Date.now()
   let moved = 0
-  const insert = insertLoop(pool, durationS, text, rowsPer, () => {
+  const rowsPerS = insertLoop(pool, durationS, text, rowsPer, () => {
     const values: unknown[] = []
     const ts = new Date().toISOString()
-    for (let i = 0; i < rowsPer; i++) values.push(randomUUID(), i % 256, body.key, JSON.stringify({ ...body.payload, ts, value: i % 100 }))
+    if (bundle <= 1) {
+      for (let i = 0; i < rowsPer; i++) values.push(randomUUID(), i % 256, body.key, JSON.stringify({ ...body.payload, ts, value: i % 100 }))
+      return values
+    }
+    for (let r = 0; r < rowsPer; r++) {
+      const members = Array.from({ length: Math.min(bundle, samplesPer - r * bundle) }, (_, i) => ({ msg_uuid: randomUUID(), payload: { ...body.payload, ts, value: i % 100 } }))
+      const id = randomUUID()
+      values.push(id, partitionOf(id), id, JSON.stringify({ [BUNDLE_FIELD]: members }))
+    }
     return values
   })
+  const insert = rowsPerS.then((n) => (n * samplesPer) / rowsPer)
   const movers = HALVES.map(async ([lo, hi]) => {
     const client = await pool.connect()
     try {
       let cursor = 0
       while (Date.now() < deadline) {
-        const r = await clientMoveBatch(client, lo, hi, cursor)
+        const r = await clientMoveBatch(client, lo, hi, cursor, bundle <= 1 ? 2000 : Math.max(1, Math.floor(2000 / bundle)))
         if (r.moved === 0) await new Promise((res) => setTimeout(res, 5))
         cursor = r.cursor
         moved += r.moved

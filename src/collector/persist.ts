@@ -1,10 +1,11 @@
-// Persisting one lease: its messages become telemetry rows and dead letters, written in one statement
-// (ON CONFLICT (msg_uuid) DO NOTHING: a redelivery is a no-op). Each message is checked and serialised
+// Persisting one lease: its messages (a bundle's members each on its own) become telemetry rows and dead
+// letters, written in one statement (ON CONFLICT (ts, msg_uuid) DO NOTHING: a redelivery is a no-op). Each message is checked and serialised
 // on its own; when the batch fails for anything but the database or the network, the lease is
 // persisted message by message and only the messages that fail are dead-lettered, with the reason.
 import type { Logger } from 'pino'
 import { isTransient, PG_ERROR, pgCode } from '../db/errors.js'
 import type { Pool } from '../db/pool.js'
+import { expandBundles } from '../protocol/bundle.js'
 import type { LeasedMessage } from '../protocol/lease.js'
 import { checkTelemetryPayload } from '../telemetry/payload.js'
 import type { CollectorMetrics } from './metrics.js'
@@ -38,11 +39,19 @@ export function retryNowReason(err: unknown): 'deadlock' | 'serialization' | 'pa
   return code === PG_ERROR.checkViolation && typeof table === 'string' && table.endsWith('_default') ? 'partition_moved' : undefined
 }
 
-/** Splits a lease into telemetry rows and dead letters (payloads that cannot become a row). */
-export function toRows(messages: readonly LeasedMessage[]): { rows: TelemetryRowJson[]; dead: DeadLetter[] } {
+/**
+ * Splits a lease into telemetry rows and dead letters (payloads that cannot become a row). Bundles must
+ * be expanded first (expandBundles); `malformed` holds the bundles that could not be, with the reason.
+ */
+export function toRows(messages: readonly LeasedMessage[], malformed?: ReadonlyMap<LeasedMessage, string>): { rows: TelemetryRowJson[]; dead: DeadLetter[] } {
   const rows: TelemetryRowJson[] = []
   const dead: DeadLetter[] = []
   for (const m of messages) {
+    const bundleErr = malformed?.get(m)
+    if (bundleErr !== undefined) {
+      dead.push(deadLetter(m, `malformed bundle: ${bundleErr}`))
+      continue
+    }
     let err: string | undefined
     try {
       err = checkTelemetryPayload(m.payload)
@@ -123,12 +132,12 @@ export function persister(pool: Pool, metrics: CollectorMetrics, log: Logger): (
   }
 
   /** Message by message: good rows are inserted, every failure that is not transient is dead-lettered. */
-  async function isolate(messages: readonly LeasedMessage[], byUuid: ReadonlyMap<string, LeasedMessage>): Promise<void> {
+  async function isolate(messages: readonly LeasedMessage[], malformed: ReadonlyMap<LeasedMessage, string>, byUuid: ReadonlyMap<string, LeasedMessage>): Promise<void> {
     const bad: string[] = []
     let good = 0
     for (const m of messages) {
       try {
-        const { rows, dead } = toRows([m])
+        const { rows, dead } = toRows([m], malformed)
         const one = serialise(rows, dead, byUuid)
         bad.push(...one.dead)
         if (one.rows.length === 1) {
@@ -161,11 +170,13 @@ export function persister(pool: Pool, metrics: CollectorMetrics, log: Logger): (
     }
   }
 
-  return async function persist(messages) {
-    const byUuid = new Map(messages.map((m) => [m.msg_uuid, m]))
+  return async function persist(leased) {
     const t0 = process.hrtime.bigint()
+    // A bundle row is its members from here on: each becomes its own telemetry row or dead letter.
+    const { messages, malformed } = expandBundles(leased)
+    const byUuid = new Map(messages.map((m) => [m.msg_uuid, m]))
     try {
-      const { rows, dead } = toRows(messages)
+      const { rows, dead } = toRows(messages, malformed)
       const batch = serialise(rows, dead, byUuid)
       const r = await run<{ inserted: number; dead: number; unpartitioned: number }>(persistBatch(batch.rows, batch.dead))
       metrics.persisted.inc(r.rows[0]?.inserted ?? 0)
@@ -176,7 +187,7 @@ export function persister(pool: Pool, metrics: CollectorMetrics, log: Logger): (
       // Anything else (a data error, a message our code cannot handle) is one message's fault.
       if (mustRetry(err)) throw err
       log.warn({ err: (err as Error).message }, 'batch failed for a message; isolating the bad ones')
-      await isolate(messages, byUuid)
+      await isolate(messages, malformed, byUuid)
     }
     metrics.batchDuration.observe(Number(process.hrtime.bigint() - t0) / 1e9)
   }

@@ -54,7 +54,7 @@ export interface MqwriterApp {
 
 export function buildMqwriter(config: WriterConfig, deps: MqwriterDeps): MqwriterApp {
   const registry = deps.registry ?? createRegistry({ defaultMetrics: config.metricsEnabled })
-  const published = new Counter({ name: 'mqwriter_messages_published_total', help: 'Messages committed to queue_messages (durable).', registers: [registry] })
+  const published = new Counter({ name: 'mqwriter_messages_published_total', help: 'Messages committed to queue_messages (durable); a bundle row counts its members (remote_write samples).', registers: [registry] })
   const rejected = new Counter({
     name: 'mqwriter_publish_rejected_total',
     help: 'Publish requests answered with an error, by reason.',
@@ -69,7 +69,7 @@ export function buildMqwriter(config: WriterConfig, deps: MqwriterDeps): Mqwrite
   })
   const flushBatch = new Histogram({
     name: 'mqwriter_flush_batch_size',
-    help: 'Messages per committed batch.',
+    help: 'Queue rows per committed batch (a bundle is one row).',
     buckets: [1, 10, 50, 100, 250, 500, 1000, 2000, 5000],
     registers: [registry],
   })
@@ -82,8 +82,8 @@ export function buildMqwriter(config: WriterConfig, deps: MqwriterDeps): Mqwrite
     batchBytes: Math.min(config.writerBatchBytes, config.writerBufferBytes),
     flushConcurrency: config.writerFlushConcurrency,
     retryAfterSeconds: config.writerRetryAfterSeconds,
-    onFlush: (n, seconds) => {
-      published.inc(n)
+    onFlush: (n, messages, seconds) => {
+      published.inc(messages)
       flushDuration.observe(seconds)
       flushBatch.observe(n)
     },

@@ -13,7 +13,7 @@ export interface WriteBufferOptions {
   capacityBytes: number
   flushConcurrency: number
   retryAfterSeconds: number
-  onFlush?: (rows: number, seconds: number) => void
+  onFlush?: (rows: number, messages: number, seconds: number) => void
   onUnavailable?: (err: unknown) => void
   onError?: (err: unknown) => void
 }
@@ -29,11 +29,13 @@ interface Batch {
   rows: QueueRow[]
   waiters: Waiter[]
   bytes: number
+  /** Messages its rows carry (a bundle row counts its members). */
+  messages: number
   /** When its flush started (0 until then): a flush older than the publish timeout means stuck. */
   startedAt: number
 }
 
-const emptyBatch = (): Batch => ({ rows: [], waiters: [], bytes: 0, startedAt: 0 })
+const emptyBatch = (): Batch => ({ rows: [], waiters: [], bytes: 0, messages: 0, startedAt: 0 })
 
 /**
  * WriteBuffer owns the mqwriter's buffer: every publish lands in the open batch; a batch is sealed when
@@ -49,7 +51,7 @@ export class WriteBuffer {
   private sealed: Batch[] = []
   private inFlight = 0
   private flushing = new Set<Batch>()
-  /** Messages accepted and not yet committed or failed (open + sealed + flushing). */
+  /** Messages accepted and not yet committed or failed (open + sealed + flushing); a bundle row counts its members. */
   private held = 0
   /** Their bytes (serialised payloads): bounded by capacityBytes, so memory is bounded by configuration. */
   private heldBytes = 0
@@ -101,7 +103,9 @@ export class WriteBuffer {
     if (!this.healthy) {
       return Promise.reject(new TpipeError('TPIPE_ERR_DB_UNAVAILABLE', undefined, { retryAfter: this.opts.retryAfterSeconds }))
     }
-    if (this.held + rows.length > this.opts.capacity) {
+    let messages = 0
+    for (const r of rows) messages += r.members ?? 1
+    if (this.held + messages > this.opts.capacity) {
       return Promise.reject(
         new TpipeError('TPIPE_ERR_BUFFER_FULL', `buffer full (${this.held}/${this.opts.capacity} messages); retry after ${this.opts.retryAfterSeconds}s`, {
           retryAfter: this.opts.retryAfterSeconds,
@@ -119,13 +123,14 @@ export class WriteBuffer {
       )
     }
     return new Promise<void>((resolve, reject) => {
-      this.held += rows.length
+      this.held += messages
       this.heldBytes += bytes
       // A batch never grows past its byte bound: seal the open one first if this publish would.
       if (this.open.rows.length > 0 && this.open.bytes + bytes > this.opts.batchBytes) this.seal()
       const batch = this.open
       for (const r of rows) batch.rows.push(r)
       batch.bytes += bytes
+      batch.messages += messages
       batch.waiters.push({ rows, bytes, resolve, reject })
       if (batch.rows.length >= this.opts.batchSize || batch.bytes >= this.opts.batchBytes) {
         this.seal()
@@ -177,7 +182,7 @@ export class WriteBuffer {
       void this.flush(batch).finally(() => {
         this.inFlight--
         this.flushing.delete(batch)
-        this.held -= batch.rows.length
+        this.held -= batch.messages
         this.heldBytes -= batch.bytes
         this.pump()
         if (this.held === 0) for (const w of this.idleWaiters.splice(0)) w()
@@ -190,7 +195,7 @@ export class WriteBuffer {
     try {
       await this.pool.query(insertBatch(batch.rows))
       this.healthy = true
-      this.opts.onFlush?.(batch.rows.length, Number(process.hrtime.bigint() - started) / 1e9)
+      this.opts.onFlush?.(batch.rows.length, batch.messages, Number(process.hrtime.bigint() - started) / 1e9)
       for (const w of batch.waiters) w.resolve()
     } catch (err) {
       if (isUnavailable(err)) {

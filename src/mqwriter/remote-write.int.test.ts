@@ -4,6 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../config/index.js'
 import { encodeWriteRequest, type RemoteSeries } from '../remotewrite/proto.js'
 import { sampleId } from '../scrape/dcgm.js'
+import { BUNDLE_FIELD, bundleId } from '../protocol/bundle.js'
+import { partitionOf } from '../partitions/hash.js'
 import { createTestDatabase, type TestDatabase } from '../../test/support/db.js'
 import { buildMqwriter } from './app.js'
 
@@ -33,7 +35,11 @@ describe('mqwriter POST /api/v1/write', () => {
   afterAll(async () => {
     await db.drop()
   })
-  const count = async () => (await db.pool.query('SELECT count(*)::int AS n FROM queue_messages')).rows[0].n as number
+  /** Queued messages, a bundle row counted as its members (its payload in `p`, its member id in `id`). */
+  const MESSAGES = `SELECT m.value->>'msg_uuid' AS id, m.value->'payload' AS p, q.msg_uuid AS row_id, q.key, q.partition
+    FROM queue_messages q CROSS JOIN LATERAL json_array_elements(COALESCE(q.payload->'${BUNDLE_FIELD}', json_build_array(json_build_object('msg_uuid', q.msg_uuid, 'payload', q.payload)))) AS m`
+  const count = async (where = 'true') => (await db.pool.query(`SELECT count(*)::int AS n FROM (${MESSAGES}) x WHERE ${where}`)).rows[0].n as number
+  const rowCount = async () => (await db.pool.query('SELECT count(*)::int AS n FROM queue_messages')).rows[0].n as number
 
   it('stores DCGM samples as telemetry messages after commit, drops the rest, and stores a re-sent request once', async () => {
     const { app, registry } = buildMqwriter(loadConfig({}, {}, 'mqwriter'), { pool: db.pool, logger: silent })
@@ -52,15 +58,21 @@ describe('mqwriter POST /api/v1/write', () => {
         { labels: [{ name: '__name__', value: 'DCGM_FI_DEV_GPU_TEMP' }, { name: 'Hostname', value: 'h' }], samples: [{ value: 30, timestamp: t0 }] },
       ])
       const before = await count()
+      const rowsBefore = await rowCount()
       const res = await app.inject({ method: 'POST', url: '/api/v1/write', headers: HEADERS, payload: body })
       expect(res.statusCode).toBe(204)
-      // committed when answered
+      // committed when answered: the 3 samples as one bundle row
       expect((await count()) - before).toBe(3)
-      const row = await db.pool.query(`SELECT msg_uuid, key, payload FROM queue_messages WHERE payload->>'value' = '42'`)
+      expect((await rowCount()) - rowsBefore).toBe(1)
+      const row = await db.pool.query(`SELECT * FROM (${MESSAGES}) x WHERE p->>'value' = '42'`)
       const labels = Object.fromEntries(gpuSeries(0, 'DCGM_FI_DEV_GPU_UTIL', []).labels.map((l) => [l.name, l.value]))
-      expect(row.rows[0].msg_uuid).toBe(sampleId('DCGM_FI_DEV_GPU_UTIL', labels, t0))
-      expect(row.rows[0].key).toBe('GPU-00000000-86f3-7a43-b711-4771313afc50')
-      expect(row.rows[0].payload).toMatchObject({
+      expect(row.rows[0].id).toBe(sampleId('DCGM_FI_DEV_GPU_UTIL', labels, t0))
+      // the bundle's own id is derived from its members' (a re-sent request is deduplicated in the queue)
+      const ids = (await db.pool.query(`SELECT id FROM (${MESSAGES}) x WHERE row_id = $1`, [row.rows[0].row_id])).rows.map((r) => r.id as string)
+      expect(row.rows[0].row_id).toBe(bundleId(ids))
+      expect(row.rows[0].key).toBe(row.rows[0].row_id)
+      expect(row.rows[0].partition).toBe(partitionOf(row.rows[0].row_id))
+      expect(row.rows[0].p).toMatchObject({
         ts: '2026-11-30T07:00:00.000Z',
         metric_name: 'DCGM_FI_DEV_GPU_UTIL',
         gpu_id: 0,
@@ -74,6 +86,7 @@ describe('mqwriter POST /api/v1/write', () => {
       const again = await app.inject({ method: 'POST', url: '/api/v1/write', headers: HEADERS, payload: body })
       expect(again.statusCode).toBe(204)
       expect((await count()) - before).toBe(3)
+      expect((await rowCount()) - rowsBefore).toBe(1)
       const m = await registry.metrics()
       expect(m).toContain('mqwriter_remote_write_samples_total{outcome="accepted"} 6')
       expect(m).toContain('mqwriter_remote_write_samples_total{outcome="not_dcgm"} 2')
@@ -147,8 +160,7 @@ describe('mqwriter POST /api/v1/write', () => {
       expect((await first).statusCode).toBe(204)
       const retry = await app.inject({ method: 'POST', url: '/api/v1/write', headers: HEADERS, payload: b })
       expect(retry.statusCode).toBe(204)
-      const n = await db.pool.query(`SELECT count(*)::int AS n FROM queue_messages WHERE payload->>'ts' >= '2026-11-30T08:00:00'`)
-      expect(n.rows[0].n).toBe(16)
+      expect(await count(`p->>'ts' >= '2026-11-30T08:00:00'`)).toBe(16)
     } finally {
       blocker.release()
       await app.close()

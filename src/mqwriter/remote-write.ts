@@ -7,6 +7,7 @@ import { TpipeError } from '../errors.js'
 import { Counter, Gauge, type Registry } from '../metrics/index.js'
 import { RemoteWriteDecodeError, decodeWriteRequest, type DecodedSeries } from '../remotewrite/decode.js'
 import { SeriesTemplate, type Unmapped } from '../scrape/dcgm.js'
+import { bundleRows } from '../protocol/bundle.js'
 import type { QueueRow } from './sql.js'
 
 export interface RemoteWriteOptions {
@@ -90,8 +91,11 @@ export function registerRemoteWrite(app: FastifyInstance, opts: RemoteWriteOptio
           throw new TpipeError('TPIPE_ERR_BODY_TOO_LARGE', `${stats.rows.length} DCGM samples in one request; at most ${opts.bufferCapacity} (lower queue_config.max_samples_per_send)`)
         }
         if (stats.rows.length > 0) {
+          // Many samples to a queue row (bundles): the queue's per-row work is shared by up to
+          // BUNDLE_MAX_MESSAGES samples; the collector expands them again (src/protocol/bundle.ts).
+          const rows = bundleRows(stats.rows)
           try {
-            await opts.publish(stats.rows)
+            await opts.publish(rows)
           } catch (err) {
             // Prometheus 2.x drops a shard on 429 unless retry_on_http_429 is set, but always retries 5xx:
             // a full buffer is answered 503 here so that backpressure never loses samples.

@@ -6,6 +6,8 @@ export interface QueueRow {
   key: string
   /** The payload already serialised, once, when its publish was accepted (never inside a flush). */
   payloadJson: string
+  /** Messages the row carries: a bundle's members (src/protocol/bundle.ts); 1 when absent. */
+  members?: number
 }
 
 /** One row as the JSON object text the batch statement takes (payload spliced in as serialised). */

@@ -1,0 +1,132 @@
+// Bundles: many telemetry messages in one queue row. The batched live sources (remote_write) accept
+// thousands of samples a request; one queue row per sample made the queue's own per-row work (the
+// write side's INSERT, the reader's load and the DELETE on ack) the largest share of the database's
+// time. A bundle row carries up to BUNDLE_MAX_MESSAGES messages, each with its own msg_uuid (the
+// sample's content id), and the collector expands it back into those messages before persisting:
+// telemetry keeps one row per sample, deduplicated on (ts, msg_uuid) as before, so a sample re-sent in
+// another bundle (a retried request chunked differently) is still stored once. The bundle's own
+// msg_uuid is derived from its members' ids, so a request retried unchanged is deduplicated already in
+// the queue. A member that cannot become a row is dead-lettered alone under its own id.
+//
+// Payload: {"tpipe_bundle":[{"msg_uuid":"…","payload":{…}}, …]}. Anyone who may publish may publish
+// such a payload too; it grants nothing a publish of its members would not.
+import crypto from 'node:crypto'
+import { partitionOf } from '../partitions/hash.js'
+import type { LeasedMessage } from './lease.js'
+
+export const BUNDLE_FIELD = 'tpipe_bundle'
+/** Messages per bundle row at most (the collector refuses larger bundles: a bound on one row's expansion). */
+export const BUNDLE_MAX_MESSAGES = 256
+/** Serialised payload bytes of the members of one bundle at most (a bundle row stays far below a lease's bytes). */
+export const BUNDLE_MAX_BYTES = 128 * 1024
+
+const UUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/
+
+/** A message to bundle: its id, its partition key and its payload already serialised (a JSON object). */
+export interface BundleMember {
+  msg_uuid: string
+  key: string
+  payloadJson: string
+}
+
+export interface BundleRow {
+  msg_uuid: string
+  partition: number
+  key: string
+  payloadJson: string
+  /** How many messages the row carries. */
+  members: number
+}
+
+const VARIANT = '89ab'
+
+/** The bundle's id: a version-8 uuid of its members' ids in order (the same members give the same id). */
+export function bundleId(ids: readonly string[]): string {
+  const x = crypto.createHash('sha256').update('tpipe-bundle\0').update(ids.join(',')).digest('hex')
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-8${x.slice(13, 16)}-${VARIANT[parseInt(x[16]!, 16) & 3]}${x.slice(17, 20)}-${x.slice(20, 32)}`
+}
+
+/**
+ * Chunks messages, in order, into bundle rows of at most maxMessages messages and maxBytes of payload
+ * (a single message larger than maxBytes still goes, alone). A chunk of one message stays a plain row
+ * (its own id, key and partition). A bundle's key is its id, its partition partitionOf(id): bundles
+ * spread evenly over the partitions whatever GPUs they hold.
+ */
+export function bundleRows(messages: readonly BundleMember[], maxMessages = BUNDLE_MAX_MESSAGES, maxBytes = BUNDLE_MAX_BYTES): BundleRow[] {
+  const out: BundleRow[] = []
+  let chunk: BundleMember[] = []
+  let bytes = 0
+  const flush = () => {
+    if (chunk.length === 1) {
+      const m = chunk[0]!
+      out.push({ msg_uuid: m.msg_uuid, key: m.key, partition: partitionOf(m.key), payloadJson: m.payloadJson, members: 1 })
+    } else if (chunk.length > 1) {
+      const id = bundleId(chunk.map((m) => m.msg_uuid))
+      const parts = chunk.map((m) => `{"msg_uuid":"${m.msg_uuid}","payload":${m.payloadJson}}`)
+      out.push({ msg_uuid: id, key: id, partition: partitionOf(id), payloadJson: `{"${BUNDLE_FIELD}":[${parts.join(',')}]}`, members: chunk.length })
+    }
+    chunk = []
+    bytes = 0
+  }
+  for (const m of messages) {
+    if (chunk.length > 0 && (chunk.length >= maxMessages || bytes + m.payloadJson.length > maxBytes)) flush()
+    chunk.push(m)
+    bytes += m.payloadJson.length
+  }
+  flush()
+  return out
+}
+
+/** A bundle payload (whether well-formed or not). */
+export function isBundle(payload: unknown): boolean {
+  return typeof payload === 'object' && payload !== null && !Array.isArray(payload) && BUNDLE_FIELD in payload
+}
+
+/**
+ * Leased messages with every bundle replaced by its members (same partition, delivery count and enqueue
+ * time as the bundle; key: the member's gpu_uuid when it has one). A malformed bundle stays one message
+ * and its reason is returned: the caller dead-letters it whole.
+ */
+export function expandBundles(messages: readonly LeasedMessage[]): { messages: LeasedMessage[]; malformed: Map<LeasedMessage, string> } {
+  const malformed = new Map<LeasedMessage, string>()
+  if (!messages.some((m) => isBundle(m.payload))) return { messages: messages as LeasedMessage[], malformed }
+  const out: LeasedMessage[] = []
+  for (const m of messages) {
+    if (!isBundle(m.payload)) {
+      out.push(m)
+      continue
+    }
+    const list = (m.payload as Record<string, unknown>)[BUNDLE_FIELD]
+    const why = bundleProblem(list)
+    if (why !== undefined) {
+      malformed.set(m, why)
+      out.push(m)
+      continue
+    }
+    for (const member of list as { msg_uuid: string; payload: Record<string, unknown> }[]) {
+      const gpu = member.payload.gpu_uuid
+      out.push({
+        msg_uuid: member.msg_uuid,
+        key: typeof gpu === 'string' ? gpu : m.key,
+        partition: m.partition,
+        payload: member.payload,
+        enqueued_at: m.enqueued_at,
+        delivery_count: m.delivery_count,
+      })
+    }
+  }
+  return { messages: out, malformed }
+}
+
+function bundleProblem(list: unknown): string | undefined {
+  if (!Array.isArray(list)) return `${BUNDLE_FIELD} must be an array`
+  if (list.length === 0) return `${BUNDLE_FIELD} is empty`
+  if (list.length > BUNDLE_MAX_MESSAGES) return `${BUNDLE_FIELD} holds ${list.length} messages; at most ${BUNDLE_MAX_MESSAGES}`
+  for (let i = 0; i < list.length; i++) {
+    const member = list[i] as { msg_uuid?: unknown; payload?: unknown } | null
+    if (typeof member !== 'object' || member === null) return `${BUNDLE_FIELD}/${i} must be an object`
+    if (typeof member.msg_uuid !== 'string' || !UUID_RE.test(member.msg_uuid)) return `${BUNDLE_FIELD}/${i}/msg_uuid must be a uuid`
+    if (typeof member.payload !== 'object' || member.payload === null || Array.isArray(member.payload)) return `${BUNDLE_FIELD}/${i}/payload must be an object`
+  }
+  return undefined
+}
