@@ -4,7 +4,7 @@ import { Counter, Histogram, type Registry } from '../metrics/index.js'
 export function collectorMetrics(registry: Registry) {
   return {
     persisted: new Counter({ name: 'collector_rows_persisted_total', help: 'Telemetry rows inserted (redelivered duplicates excluded).', registers: [registry] }),
-    received: new Counter({ name: 'collector_messages_received_total', help: 'Messages received in leases.', registers: [registry] }),
+    received: new Counter({ name: 'collector_messages_received_total', help: 'Messages received in leases (a bundle of samples counts once; its samples are counted in collector_rows_persisted_total).', registers: [registry] }),
     unpartitioned: new Counter({
       name: 'collector_rows_unpartitioned_total',
       help: 'Telemetry rows stored in the default partition: late or far-future samples whose time has no partition yet (kept; maintenance moves them into their partition when it creates it).',
@@ -37,7 +37,7 @@ export function collectorMetrics(registry: Registry) {
     persistFailures: new Counter({ name: 'collector_persist_failures_total', help: 'Batches not persisted (not acked: they will be redelivered).', registers: [registry] }),
     persistRetries: new Counter({
       name: 'collector_persist_retries_total',
-      help: 'Batch statements run again at once after losing a race, by reason: deadlock (chosen as a deadlock victim), serialization, partition_moved (a partition attached under the statement).',
+      help: 'Persist statements (a whole lease, or one row or dead letter while isolating a bad message) run again at once after losing a race, by reason: deadlock (chosen as a deadlock victim), serialization, partition_moved (a partition attached under the statement).',
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
