@@ -229,4 +229,15 @@ describe('fleet listing as JSON text', () => {
     expect(all.find((g) => g.id === `GPU-fleetjson-${AWKWARD.length - 1}`)?.latest).toEqual({})
     expect(Object.is(all.find((g) => g.id === 'GPU-fleetjson-2')?.latest.DCGM_FI_DEV_GPU_UTIL?.value, 0)).toBe(true)
   })
+
+  it('answers metric names a JavaScript object could not hold as keys in metric name order (the old join lost __proto__ and put 10 first)', async () => {
+    const values = new Map([['__proto__', 1], ['10', 2], ['9', 3]])
+    for (const [metric, value] of values) {
+      await db.pool.query(`INSERT INTO telemetry_latest (gpu_uuid, metric_name, value, ts, msg_uuid) VALUES ('GPU-fleetjson-6', $1, $2, '2026-03-01T12:00:00Z', $3)`, [metric, value, randomUUID()])
+    }
+    const res = await app.inject('/api/v1/gpus?metrics=__proto__,10,9&hostname=plain%20host')
+    const order = (await db.pool.query("SELECT m FROM unnest('{__proto__,10,9}'::text[]) AS m ORDER BY m")).rows.map((r) => r.m as string)
+    const entry = (m: string) => `${JSON.stringify(m)}:{"value":${values.get(m)},"ts":"2026-03-01T12:00:00.000000Z"}`
+    expect(res.body).toContain(`"latest":{${order.map(entry).join(',')}}`)
+  })
 })
