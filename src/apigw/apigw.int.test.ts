@@ -9,7 +9,7 @@ import { startProxy, viaProxy } from '../../test/support/proxy.js'
 import { buildApigw } from './app.js'
 import { decodeCursor } from './cursor.js'
 import { seedTelemetry } from '../../test/support/seed.js'
-import { telemetryPage } from './sql.js'
+import { telemetryPage, telemetryPageJson } from './sql.js'
 
 const silent = pino({ level: 'silent' })
 const CONFIG = { logLevel: 'silent' as const, bodyLimitBytes: 1048576, metricsEnabled: false }
@@ -347,6 +347,12 @@ describe('seedTelemetry and the query plan', () => {
       expect(first).toMatch(/^Limit.*\n\s+->\s+Index Only Scan using telemetry_p20260501_gpu_uuid_ts_\w*idx/)
       expect(first).toMatch(/Heap Fetches: 0/)
       expect(first).not.toMatch(/Sort|Bitmap/)
+      // The page as the API reads it (its JSON text built in PostgreSQL): the same scan under one aggregate.
+      const q = telemetryPageJson({ id: r.gpuUuids[3]!, start: '2026-05-01T00:00:00Z', end: '2026-05-01T01:00:00Z', limit: 1000, metrics: [] })
+      const json = (await seeded.pool.query({ text: `EXPLAIN (ANALYZE, COSTS OFF) ${q.text}`, values: q.values })).rows.map((x: { 'QUERY PLAN': string }) => x['QUERY PLAN']).join('\n')
+      expect(json).toMatch(/^Aggregate.*\n\s+->\s+Limit[^\n]*\n[\s\S]*Index Only Scan using telemetry_p20260501_gpu_uuid_ts_\w*idx/)
+      expect(json).toMatch(/Heap Fetches: 0/)
+      expect(json).not.toMatch(/Sort|Bitmap/)
       const deep = await explain({ metrics: [], after: { ts: '2026-05-01T00:10:00.5Z', msgUuid: 'ffffffff-0000-0000-0000-000000000000' } })
       expect(deep).toMatch(/Index Cond: .*ROW\(ts, msg_uuid\) >/)
       expect(deep).toMatch(/Index Only Scan|Bitmap Index Scan on telemetry_p20260501_gpu_uuid_ts_\w*idx/)

@@ -20,7 +20,8 @@ import { loadDashboard, registerDashboard, type DashboardFiles } from './dashboa
 import { badParameter, buckets, DEFAULT_WINDOW_MS, parseAgg, parseGroupBy, parseMetricList, parseStep, pickSource, resolveRange, type Range, type Retention } from './query.js'
 import { fleetGpuSchema, fleetListResponse, fleetSeriesResponse, gpuSeriesExample, gpuSeriesSchema, latestValueSchema } from '../protocol/series.js'
 import { PACKAGE_VERSION } from '../paths.js'
-import { fleetGroupCount, fleetLatest, fleetSeries, gpuExists, gpuMetrics, gpuSeries, latestValues, telemetryPage, type Query } from './sql.js'
+import { finishJson } from './json.js'
+import { fleetGroupCount, fleetLatestJson, fleetSeries, gpuExists, gpuMetrics, gpuSeries, telemetryPage, telemetryPageJson, type Query } from './sql.js'
 
 /** What apigw needs of a pool; `tpipe openapi` passes one that has no database behind it. */
 export interface Queryable {
@@ -307,17 +308,9 @@ export async function buildApigw(config: ApigwConfig, deps: ApigwDeps): Promise<
       const q = request.query as GpusQuery
       const metrics = q.metrics === undefined ? [] : parseMetricList(q.metrics, 'metrics', 50)
       if (q.order !== undefined && q.sort === undefined) throw badParameter('order: only with sort')
-      const rows = await query<{ id: string; latest?: Record<string, { value: number; ts: string }> }>(
-        deps.pool,
-        fleetLatest({ hostname: q.hostname, model: q.model, sort: q.sort, order: q.order ?? 'desc', limit: q.limit }),
-      )
-      if (metrics.length && rows.length) {
-        const byId = new Map<string, Record<string, { value: number; ts: string }>>()
-        for (const r of rows) byId.set(r.id, (r.latest = {}))
-        const values = await query<{ id: string; metric_name: string; value: number; ts: string }>(deps.pool, latestValues([...byId.keys()], metrics))
-        for (const v of values) byId.get(v.id)![v.metric_name] = { value: v.value, ts: v.ts }
-      }
-      return json(reply, { gpus: rows })
+      // The answer's JSON text comes from PostgreSQL (sql.ts fleetLatestJson): no per-GPU objects here.
+      const [r] = await query<{ gpus: string | null }>(deps.pool, fleetLatestJson({ hostname: q.hostname, model: q.model, sort: q.sort, order: q.order ?? 'desc', limit: q.limit }, metrics))
+      return jsonText(reply, `{"gpus":[${finishJson(r?.gpus ?? '')}]}`)
     },
   )
 
@@ -393,17 +386,34 @@ export async function buildApigw(config: ApigwConfig, deps: ApigwDeps): Promise<
       }
       const desc = after ? after.desc : q.order === 'desc'
       const limit = q.limit ?? DEFAULT_LIMIT
-      const rows = await query<{ msg_uuid: string; ts: string }>(
-        deps.pool,
-        telemetryPage({ id, start, end, metrics: q.metric ?? [], limit, after, desc, detail: q.detail === true }),
-      )
-      if (rows.length === 0 && after === undefined && (await query(deps.pool, gpuExists(id))).length === 0) {
-        throw new TpipeError('TPIPE_ERR_GPU_NOT_FOUND', `no telemetry for GPU ${id}`)
+      const page = { id, start, end, metrics: q.metric ?? [], limit, after, desc }
+      const notFound = async () => after === undefined && (await query(deps.pool, gpuExists(id))).length === 0
+      if (q.detail === true) {
+        // Labels and the other heap columns: rows parsed and serialised here (jsonb as JSON.stringify writes it).
+        const rows = await query<{ msg_uuid: string; ts: string }>(deps.pool, telemetryPage({ ...page, detail: true }))
+        if (rows.length === 0 && (await notFound())) throw new TpipeError('TPIPE_ERR_GPU_NOT_FOUND', `no telemetry for GPU ${id}`)
+        const more = rows.length > limit
+        if (more) rows.length = limit
+        const last = rows[rows.length - 1]
+        return json(reply, { id, telemetry: rows, next_cursor: more && last ? encodeCursor(last.ts, last.msg_uuid, desc) : null })
       }
-      const more = rows.length > limit
-      if (more) rows.length = limit
-      const last = rows[rows.length - 1]
-      return json(reply, { id, telemetry: rows, next_cursor: more && last ? encodeCursor(last.ts, last.msg_uuid, desc) : null })
+      // The rows' JSON text comes from PostgreSQL (sql.ts telemetryPageJson): limit + 1 rows at most.
+      const [agg] = await query<{ n: number; rows: string | null }>(deps.pool, telemetryPageJson(page))
+      if (!agg || agg.n === 0) {
+        if (await notFound()) throw new TpipeError('TPIPE_ERR_GPU_NOT_FOUND', `no telemetry for GPU ${id}`)
+        return jsonText(reply, `{"id":${JSON.stringify(id)},"telemetry":[],"next_cursor":null}`)
+      }
+      let rows = agg.rows ?? ''
+      let next: string | null = null
+      if (agg.n > limit) {
+        // Drop the extra row; the cursor is the (ts, msg_uuid) of the last one kept. Row texts start with
+        // '{"msg_uuid":"<36-character uuid>","ts":"<ts>"': the sequence cannot occur inside a JSON string.
+        rows = rows.slice(0, rows.lastIndexOf(ROW_START_AFTER_COMMA))
+        const at = rows.lastIndexOf(ROW_START) + ROW_START.length
+        const tsAt = at + 36 + TS_KEY.length
+        next = encodeCursor(rows.slice(tsAt, rows.indexOf('"', tsAt)), rows.slice(at, at + 36), desc)
+      }
+      return jsonText(reply, `{"id":${JSON.stringify(id)},"telemetry":[${finishJson(rows)}],"next_cursor":${next === null ? 'null' : JSON.stringify(next)}}`)
     },
   )
 
@@ -511,5 +521,14 @@ export async function generateOpenApi(): Promise<Record<string, unknown>> {
  * schema's (the OpenAPI tests check the answers against it).
  */
 function json(reply: FastifyReply, body: unknown): FastifyReply {
-  return reply.type('application/json; charset=utf-8').send(JSON.stringify(body))
+  return jsonText(reply, JSON.stringify(body))
 }
+
+/** Sends JSON text built elsewhere (PostgreSQL, for the page and fleet answers). */
+function jsonText(reply: FastifyReply, text: string): FastifyReply {
+  return reply.type('application/json; charset=utf-8').send(text)
+}
+
+const ROW_START = '{"msg_uuid":"'
+const ROW_START_AFTER_COMMA = `,${ROW_START}`
+const TS_KEY = '","ts":"'
