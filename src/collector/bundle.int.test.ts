@@ -2,7 +2,7 @@
 // into their members and persists each as its own telemetry row or dead letter, against real PostgreSQL.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createRegistry, metricValue } from '../metrics/index.js'
-import { BUNDLE_FIELD, BUNDLE_MAX_MESSAGES, bundleId, bundleRows, expandBundles, type BundleMember } from '../protocol/bundle.js'
+import { BUNDLE_FIELD, BUNDLE_MAX_MESSAGES, bundleId, bundleMessages, bundleRows, bundleSize, expandBundles, type BundleMember } from '../protocol/bundle.js'
 import type { LeasedMessage } from '../protocol/lease.js'
 import { partitionOf } from '../partitions/hash.js'
 import { payload, silent } from '../../test/support/mqreader.js'
@@ -57,6 +57,19 @@ describe('bundleRows / expandBundles', () => {
     expect(messages[0]).toBe(plain)
     expect(messages.slice(1).map((m) => [m.msg_uuid, m.key, m.partition])).toEqual(ms.slice(0, 3).map((m) => [m.msg_uuid, m.key, row!.partition]))
     expect(messages[1]!.payload).toEqual(JSON.parse(ms[0]!.payloadJson))
+  })
+
+  it('bundles publish messages the same way (the scraper): ids from the members, a lone one as it is, sizes counted', () => {
+    const msgs = ms.map((m) => ({ key: m.key, id: m.msg_uuid.toUpperCase(), payload: JSON.parse(m.payloadJson) as Record<string, unknown> }))
+    const out = bundleMessages(msgs, 3)
+    expect(out.map((m) => bundleSize(m.payload))).toEqual([3, 3, 1])
+    expect(out[0]!.id).toBe(bundleRows(ms, 3)[0]!.msg_uuid) // the same id as mqwriter's own bundling of the same messages
+    expect(out[0]!.key).toBe(out[0]!.id)
+    expect(out[2]).toBe(msgs[6])
+    const expanded = expandBundles([leased({ msg_uuid: out[0]!.id, key: out[0]!.key, partition: 5, payloadJson: JSON.stringify(out[0]!.payload) })])
+    expect(expanded.messages.map((m) => m.msg_uuid)).toEqual(ms.slice(0, 3).map((m) => m.msg_uuid))
+    expect(bundleSize({ [BUNDLE_FIELD]: 'x' })).toBe(1)
+    expect(bundleSize({ metric_name: 'x' })).toBe(1)
   })
 
   it('names what is wrong with a malformed bundle and keeps it one message', () => {

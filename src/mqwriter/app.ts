@@ -13,6 +13,7 @@ import { WriteBuffer } from './buffer.js'
 import { registerRemoteWrite } from './remote-write.js'
 import type { QueueRow } from './sql.js'
 import { uuidv7 } from '../util/ids.js'
+import { bundleSize } from '../protocol/bundle.js'
 import { PublishAnswer, publishBodySchema, type PublishMessage } from '../protocol/publish.js'
 import { unstorableEscape, validatePublishBody } from './validate.js'
 
@@ -246,7 +247,7 @@ export function buildMqwriter(config: WriterConfig, deps: MqwriterDeps): Mqwrite
         }
         const bad = unstorableEscape(payloadJson)
         if (bad) throw new TpipeError('TPIPE_ERR_VALIDATION', `body/${i}/payload cannot be stored: it holds ${bad} (PostgreSQL text and jsonb cannot hold NUL or a lone surrogate)`)
-        rows[i] = { msg_uuid, partition, key: m.key, payloadJson }
+        rows[i] = { msg_uuid, partition, key: m.key, payloadJson, members: bundleSize(m.payload) }
         uuids[i] = msg_uuid
         partitions[i] = partition
       }

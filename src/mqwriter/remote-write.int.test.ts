@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../config/index.js'
 import { encodeWriteRequest, type RemoteSeries } from '../remotewrite/proto.js'
 import { sampleId } from '../scrape/dcgm.js'
-import { BUNDLE_FIELD, bundleId } from '../protocol/bundle.js'
+import { bundleId } from '../protocol/bundle.js'
+import { QUEUED_MESSAGES } from '../../test/support/queue.js'
 import { partitionOf } from '../partitions/hash.js'
 import { createTestDatabase, type TestDatabase } from '../../test/support/db.js'
 import { buildMqwriter } from './app.js'
@@ -36,8 +37,7 @@ describe('mqwriter POST /api/v1/write', () => {
     await db.drop()
   })
   /** Queued messages, a bundle row counted as its members (its payload in `p`, its member id in `id`). */
-  const MESSAGES = `SELECT m.value->>'msg_uuid' AS id, m.value->'payload' AS p, q.msg_uuid AS row_id, q.key, q.partition
-    FROM queue_messages q CROSS JOIN LATERAL json_array_elements(COALESCE(q.payload->'${BUNDLE_FIELD}', json_build_array(json_build_object('msg_uuid', q.msg_uuid, 'payload', q.payload)))) AS m`
+  const MESSAGES = QUEUED_MESSAGES
   const count = async (where = 'true') => (await db.pool.query(`SELECT count(*)::int AS n FROM (${MESSAGES}) x WHERE ${where}`)).rows[0].n as number
   const rowCount = async () => (await db.pool.query('SELECT count(*)::int AS n FROM queue_messages')).rows[0].n as number
 

@@ -77,6 +77,33 @@ export function bundleRows(messages: readonly BundleMember[], maxMessages = BUND
   return out
 }
 
+/**
+ * The publish side of bundleRows, for a client of POST /v1/publish (the scraper): messages with their
+ * ids, in order, as publish messages of at most maxMessages members each (a lone one stays as it is).
+ * mqwriter stores each as one queue row; its id derives from the members' ids, so a retried publish of
+ * the same messages is the same bundles.
+ */
+export function bundleMessages<P>(messages: readonly { key: string; id: string; payload: P }[], maxMessages = BUNDLE_MAX_MESSAGES): { key: string; id: string; payload: P | { [BUNDLE_FIELD]: { msg_uuid: string; payload: P }[] } }[] {
+  const out: { key: string; id: string; payload: P | { [BUNDLE_FIELD]: { msg_uuid: string; payload: P }[] } }[] = []
+  for (let i = 0; i < messages.length; i += maxMessages) {
+    const chunk = messages.slice(i, i + maxMessages)
+    if (chunk.length === 1) {
+      out.push(chunk[0]!)
+      continue
+    }
+    const id = bundleId(chunk.map((m) => m.id.toLowerCase()))
+    out.push({ key: id, id, payload: { [BUNDLE_FIELD]: chunk.map((m) => ({ msg_uuid: m.id.toLowerCase(), payload: m.payload })) } })
+  }
+  return out
+}
+
+/** Members of a bundle payload (1 for any other payload): what a queue row counts as messages. */
+export function bundleSize(payload: unknown): number {
+  if (!isBundle(payload)) return 1
+  const list = (payload as Record<string, unknown>)[BUNDLE_FIELD]
+  return Array.isArray(list) && list.length > 0 ? list.length : 1
+}
+
 /** A bundle payload (whether well-formed or not). */
 export function isBundle(payload: unknown): boolean {
   return typeof payload === 'object' && payload !== null && !Array.isArray(payload) && BUNDLE_FIELD in payload

@@ -2,6 +2,7 @@ import type { Logger } from 'pino'
 import { PublishClient, TRANSIENT_STATUS } from '../http/publish-client.js'
 import type { PublishMessage } from '../protocol/publish.js'
 import type { TelemetryMessage } from '../scrape/dcgm.js'
+import { bundleMessages } from '../protocol/bundle.js'
 
 export interface BatchPublisherOptions {
   urls: readonly string[]
@@ -60,7 +61,8 @@ export class BatchPublisher {
     while (this.active >= this.opts.inFlight) await new Promise<void>((r) => this.slotWaiters.push(r))
     this.active++
     try {
-      const r = await this.client.post(JSON.stringify(messages satisfies readonly PublishMessage[]), { deadline, retryMessage: 'publish failed; retrying the same batch (same ids)' })
+      // A scrape's samples as bundles (src/protocol/bundle.ts): one queue row per 256 samples, not per sample.
+      const r = await this.client.post(JSON.stringify(bundleMessages(messages) satisfies readonly PublishMessage[]), { deadline, retryMessage: 'publish failed; retrying the same batch (same ids)' })
       if (r.outcome === 'created') return 'published'
       if (r.outcome === 'rejected') this.opts.log.error({ status: r.status, answer: r.text.slice(0, 500), messages: messages.length }, 'mqwriter refused a scrape batch; retrying cannot fix it')
       return r.outcome

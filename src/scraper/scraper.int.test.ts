@@ -7,6 +7,7 @@ import { startDcgmSim, type DcgmSim } from '../dcgmsim/server.js'
 import { buildMqwriter, type MqwriterApp } from '../mqwriter/app.js'
 import { isTargetsView } from '../protocol/targets.js'
 import { createTestDatabase, type TestDatabase } from '../../test/support/db.js'
+import { QUEUED_MESSAGES } from '../../test/support/queue.js'
 import { buildScraper, type ScraperApp } from './app.js'
 
 const silent = pino({ level: 'silent' })
@@ -73,21 +74,23 @@ describe('scraper → mqwriter → queue_messages', () => {
     await a.app.close()
     await b.app.close()
 
+    // a scrape's 80 samples travel as one bundle row (src/protocol/bundle.ts): counted as messages
     const rows = await db.pool.query<{ ts: string; n: number; series: number }>(
-      `SELECT payload->>'ts' AS ts, count(*)::int AS n,
-              count(DISTINCT (payload->>'gpu_uuid', payload->>'metric_name'))::int AS series
-       FROM queue_messages GROUP BY 1 ORDER BY 1`,
+      `SELECT p->>'ts' AS ts, count(*)::int AS n,
+              count(DISTINCT (p->>'gpu_uuid', p->>'metric_name'))::int AS series
+       FROM (${QUEUED_MESSAGES}) x GROUP BY 1 ORDER BY 1`,
     )
     // 3 nodes × 8 GPUs × 10 metrics per scrape slot of each node; slots from both replicas coincide
     const perSlot = rows.rows.map((r) => r.n)
     expect(rows.rows.length).toBeGreaterThanOrEqual(3) // ≥ 3 slots per node in 6 s at 1.5 s; at least one stored per node
     expect(rows.rows.every((r) => r.n === 80 && r.series === 80)).toBe(true)
-    expect(perSlot.reduce((x, y) => x + y, 0)).toBe(await db.pool.query('SELECT count(*)::int AS n FROM queue_messages').then((r) => r.rows[0].n))
+    expect(perSlot.reduce((x, y) => x + y, 0)).toBe(await db.pool.query(`SELECT count(*)::int AS n FROM (${QUEUED_MESSAGES}) x`).then((r) => r.rows[0].n))
+    // one queue row per node and slot: the two replicas' bundles of the same scrape are the same row
+    expect(await db.pool.query('SELECT count(*)::int AS n FROM queue_messages').then((r) => r.rows[0].n)).toBe(perSlot.length)
 
     // the payload is a telemetry row like the CSV's, with instance/job labels like Prometheus adds
-    const one = await db.pool.query(`SELECT key, payload FROM queue_messages LIMIT 1`)
-    const p = one.rows[0].payload
-    expect(one.rows[0].key).toBe(p.gpu_uuid)
+    const one = await db.pool.query(`SELECT id, p FROM (${QUEUED_MESSAGES}) x LIMIT 1`)
+    const p = one.rows[0].p
     expect(p).toMatchObject({ metric_name: expect.stringMatching(/^DCGM_FI_DEV_/), gpu_id: expect.any(Number), device: expect.stringMatching(/^nvidia\d$/), model_name: 'NVIDIA H100 80GB HBM3' })
     expect(p.labels).toMatchObject({ instance: expect.stringMatching(/^127\.0\.0\.1:\d+$/), job: 'dcgm-exporter', UUID: p.gpu_uuid })
 
