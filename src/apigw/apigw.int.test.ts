@@ -87,6 +87,39 @@ describe('gpus table trigger', () => {
     expect(r.rows).toEqual([{ gpu_uuid: g, last_seen: new Date('2026-03-01T00:00:00Z') }])
   })
 
+  it('moves last_seen on only past 1 s, but writes changed attributes at once (migration 1764209700000)', async () => {
+    const g = `GPU-coarse-${randomUUID()}`
+    const seen = async () => (await db.pool.query('SELECT hostname, last_seen FROM gpus WHERE gpu_uuid = $1', [g])).rows[0]
+    await insert([{ gpu_uuid: g, ts: '2026-02-02T00:00:00.000Z' }])
+    await insert([{ gpu_uuid: g, ts: '2026-02-02T00:00:00.900Z' }]) // within 1 s, same attributes: left alone
+    expect(await seen()).toEqual({ hostname: 'host-a', last_seen: new Date('2026-02-02T00:00:00.000Z') })
+    await insert([{ gpu_uuid: g, ts: '2026-02-02T00:00:01.500Z' }]) // past 1 s: written
+    expect(await seen()).toEqual({ hostname: 'host-a', last_seen: new Date('2026-02-02T00:00:01.500Z') })
+    await insert([{ gpu_uuid: g, ts: '2026-02-02T00:00:01.600Z', hostname: 'moved' }]) // within 1 s, new host: written
+    expect(await seen()).toEqual({ hostname: 'moved', last_seen: new Date('2026-02-02T00:00:01.600Z') })
+    await insert([{ gpu_uuid: g, ts: '2026-02-02T00:00:00.000Z', hostname: 'older' }]) // an older sample never wins
+    expect(await seen()).toEqual({ hostname: 'moved', last_seen: new Date('2026-02-02T00:00:01.600Z') })
+  })
+
+  it('does not wait on another transaction holding a GPU row when nothing about the GPU changes (no row lock)', async () => {
+    const g = `GPU-nolock-${randomUUID()}`
+    await insert([{ gpu_uuid: g, ts: '2026-02-03T00:00:00.000Z' }])
+    const holder = await db.pool.connect()
+    const writer = await db.pool.connect()
+    try {
+      await holder.query('BEGIN')
+      await holder.query('SELECT 1 FROM gpus WHERE gpu_uuid = $1 FOR UPDATE', [g]) // another collector's statement, say
+      await writer.query("SET statement_timeout = '2s'")
+      // Before: ON CONFLICT DO UPDATE locked the row for every statement: this waited, then timed out.
+      expect(await insert([{ gpu_uuid: g, ts: '2026-02-03T00:00:00.500Z' }], writer)).toBe(1)
+    } finally {
+      await holder.query('ROLLBACK')
+      await writer.query('RESET statement_timeout')
+      holder.release()
+      writer.release()
+    }
+  })
+
   it('fires for an INSERT inside a data-modifying WITH, the collector\'s form', async () => {
     const g = `GPU-cte-${randomUUID()}`
     const r = await db.pool.query(
