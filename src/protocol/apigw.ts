@@ -14,7 +14,7 @@ export const Gpu = Type.Object(
     gpu_id: Type.Integer({ description: 'Index of the GPU on its host (0–7); repeats across hosts.' }),
     device: Type.String({ description: 'e.g. nvidia0' }),
     model_name: Type.String(),
-    last_seen: Type.String({ format: 'date-time', description: 'Time of the newest telemetry row of this GPU.' }),
+    last_seen: Type.String({ format: 'date-time', description: 'Time of the newest telemetry row of this GPU, to within 1 second (the gpus table is written again only when a GPU changes or 1 s has passed).' }),
   },
   { $id: 'Gpu' },
 )

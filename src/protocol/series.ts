@@ -80,7 +80,7 @@ export const fleetGpuSchema = {
     gpu_id: { type: 'integer', description: 'Index of the GPU on its host (0–7); repeats across hosts.' },
     device: { type: 'string', description: 'e.g. nvidia0' },
     model_name: { type: 'string' },
-    last_seen: { type: 'string', format: 'date-time', description: 'Time of the newest telemetry row of this GPU.' },
+    last_seen: { type: 'string', format: 'date-time', description: 'Time of the newest telemetry row of this GPU, to within 1 second (the gpus table is written again only when a GPU changes or 1 s has passed).' },
     latest: {
       type: 'object',
       additionalProperties: { $ref: 'LatestValue#' },
