@@ -154,3 +154,42 @@ describe('persisting bundles (real PostgreSQL)', () => {
     expect(await stored(members)).toBe(3)
   })
 })
+
+describe('rolling upgrades', () => {
+  it('leases without max_bytes from a reader that refuses the field (one older than it)', async () => {
+    const { createServer } = await import('node:http')
+    const bodies: Record<string, unknown>[] = []
+    const old = createServer((req, res) => {
+      let text = ''
+      req.on('data', (c: Buffer) => (text += c.toString()))
+      req.on('end', () => {
+        const body = JSON.parse(text || '{}') as Record<string, unknown>
+        bodies.push(body)
+        res.setHeader('content-type', 'application/json')
+        if ('max_bytes' in body) {
+          res.statusCode = 400
+          res.end(JSON.stringify({ error: { code: 'TPIPE_ERR_VALIDATION', message: 'body must NOT have additional properties' } }))
+        } else res.end(JSON.stringify({ lease_id: null, expires_at: null, messages: [] }))
+      })
+    })
+    await new Promise<void>((r) => old.listen(0, '127.0.0.1', r))
+    const port = (old.address() as { port: number }).port
+    const { loadConfig } = await import('../config/index.js')
+    const { buildCollector } = await import('./app.js')
+    const db = await createTestDatabase()
+    const c = buildCollector({ ...loadConfig({ readers: `http://127.0.0.1:${port}` }, {}, 'collector'), metricsEnabled: false, collectorLeaseWaitMs: 50 }, { pool: db.pool, logger: silent })
+    try {
+      await c.start()
+      await expect.poll(() => bodies.filter((b) => !('max_bytes' in b)).length, { timeout: 10_000 }).toBeGreaterThan(2)
+      // asked with it only by the lease loops already on their way (3 in flight) when the first refusal came, then never again
+      const withBytes = bodies.flatMap((b, i) => ('max_bytes' in b ? [i] : []))
+      expect(withBytes.length).toBeGreaterThanOrEqual(1)
+      expect(withBytes.every((i) => i < 3)).toBe(true)
+      expect(bodies[0]).toMatchObject({ max: 2000, max_bytes: 1048576 })
+    } finally {
+      await c.stop()
+      await new Promise<void>((r) => old.close(() => r()))
+      await db.drop()
+    }
+  })
+})

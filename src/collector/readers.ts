@@ -18,6 +18,8 @@ export interface Endpoint {
   retired?: boolean
   /** Lease requests on their way (a lease may still come back from a reader that left the set). */
   leasing: number
+  /** Refused a lease request carrying max_bytes (a reader older than that field): asked without it since. */
+  noMaxBytes?: boolean
 }
 
 export interface ReaderChoice {

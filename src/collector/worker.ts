@@ -101,7 +101,7 @@ export class LeaseLoops {
       clearTimeout(timer)
       // What is still held was not persisted and acked in time (a hung persist, a failed one, an ack
       // that did not get through): hand it back now rather than leave it to the visibility timeout.
-      // A persist that still commits later is harmless (ON CONFLICT (msg_uuid) DO NOTHING).
+      // A persist that still commits later is harmless (ON CONFLICT (ts, msg_uuid) DO NOTHING).
       await this.release(() => true, 'collector stopping', releaseMs)
       await this.o.readers.close()
     })()
@@ -176,7 +176,7 @@ export class LeaseLoops {
       let lease: LeaseAnswer
       try {
         const body: LeaseRequest = { max: this.o.leaseSize, wait_ms: waitMs }
-        if (this.o.leaseBytes !== undefined) body.max_bytes = this.o.leaseBytes
+        if (this.o.leaseBytes !== undefined && !endpoint.noMaxBytes) body.max_bytes = this.o.leaseBytes
         if (this.o.leaseVisibilityMs !== undefined) body.visibility_timeout_ms = this.o.leaseVisibilityMs
         endpoint.leasing++
         let r
@@ -184,6 +184,13 @@ export class LeaseLoops {
           r = await requestLease(endpoint, body, waitMs > 0 ? this.leaseAbort.signal : undefined, this.o.token)
         } finally {
           endpoint.leasing--
+        }
+        if (r.status === 400 && body.max_bytes !== undefined) {
+          // A reader older than max_bytes refuses the unknown field (a rolling upgrade): lease from it
+          // without the bound (its own lease-max-bytes still applies) rather than not at all.
+          endpoint.noMaxBytes = true
+          log.warn({ reader: endpoint.origin, body: r.body }, 'reader refused max_bytes (an older version?): leasing from it without it')
+          continue
         }
         if (r.status !== 200) {
           // 503 while a reader drains or has lost its database: try the others for a while.
@@ -236,7 +243,7 @@ export class LeaseLoops {
       }
       // Released meanwhile (the stop's bound passed while this persist hung): the reader has handed the
       // messages out again; an ack would only get 409. The rows just written are harmless duplicates
-      // of what the next persist writes (ON CONFLICT (msg_uuid) DO NOTHING).
+      // of what the next persist writes (ON CONFLICT (ts, msg_uuid) DO NOTHING).
       if (this.held.get(leaseId) !== held) continue
       held.phase = 'acking'
       // One retry when the ack request itself fails (a reset connection): otherwise the whole lease

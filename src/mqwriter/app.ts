@@ -13,7 +13,7 @@ import { WriteBuffer } from './buffer.js'
 import { registerRemoteWrite } from './remote-write.js'
 import type { QueueRow } from './sql.js'
 import { uuidv7 } from '../util/ids.js'
-import { bundleSize } from '../protocol/bundle.js'
+import { BUNDLE_FIELD, bundleProblem, bundleSize, isBundle } from '../protocol/bundle.js'
 import { PublishAnswer, publishBodySchema, type PublishMessage } from '../protocol/publish.js'
 import { unstorableEscape, validatePublishBody } from './validate.js'
 
@@ -43,6 +43,7 @@ type WriterConfig = Pick<
   | 'httpIdleTimeoutMs'
   | 'jsonMaxDepth'
   | 'dcgmPrefix'
+  | 'bundleMax'
   | 'remoteWriteMaxDecodedBytes'
   | 'remoteWriteSeriesCacheBytes'
 >
@@ -233,6 +234,7 @@ export function buildMqwriter(config: WriterConfig, deps: MqwriterDeps): Mqwrite
       const rows: QueueRow[] = new Array(list.length)
       const uuids: string[] = new Array(list.length)
       const partitions: number[] = new Array(list.length)
+      let messages = 0
       for (let i = 0; i < list.length; i++) {
         const m = list[i]!
         const msg_uuid = m.id ? m.id.toLowerCase() : uuidv7()
@@ -247,9 +249,20 @@ export function buildMqwriter(config: WriterConfig, deps: MqwriterDeps): Mqwrite
         }
         const bad = unstorableEscape(payloadJson)
         if (bad) throw new TpipeError('TPIPE_ERR_VALIDATION', `body/${i}/payload cannot be stored: it holds ${bad} (PostgreSQL text and jsonb cannot hold NUL or a lone surrogate)`)
-        rows[i] = { msg_uuid, partition, key: m.key, payloadJson, members: bundleSize(m.payload) }
+        // A bundle (src/protocol/bundle.ts) the collector could not expand is refused now, not dead-lettered later.
+        if (isBundle(m.payload)) {
+          const why = bundleProblem((m.payload as Record<string, unknown>)[BUNDLE_FIELD])
+          if (why !== undefined) throw new TpipeError('TPIPE_ERR_VALIDATION', `body/${i}/payload is a malformed bundle: ${why}`)
+        }
+        const members = bundleSize(m.payload)
+        messages += members
+        rows[i] = { msg_uuid, partition, key: m.key, payloadJson, members }
         uuids[i] = msg_uuid
         partitions[i] = partition
+      }
+      // Bundles make one publish many messages: one larger than the whole buffer could never be taken (429 forever).
+      if (messages > config.writerBufferCapacity) {
+        throw new TpipeError('TPIPE_ERR_BODY_TOO_LARGE', `${messages} messages (bundle members counted) in one publish; at most ${config.writerBufferCapacity} (the buffer capacity)`)
       }
       await publishWithin(rows)
       return reply.status(201).send({ msg_uuids: uuids, partitions })
@@ -260,6 +273,7 @@ export function buildMqwriter(config: WriterConfig, deps: MqwriterDeps): Mqwrite
     publish: publishWithin,
     registry,
     prefix: config.dcgmPrefix,
+    bundleMax: config.bundleMax,
     maxDecodedBytes: config.remoteWriteMaxDecodedBytes,
     seriesCacheBytes: config.remoteWriteSeriesCacheBytes,
     bufferCapacity: config.writerBufferCapacity,

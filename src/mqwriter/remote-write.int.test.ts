@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../config/index.js'
 import { encodeWriteRequest, type RemoteSeries } from '../remotewrite/proto.js'
 import { sampleId } from '../scrape/dcgm.js'
-import { bundleId } from '../protocol/bundle.js'
+import { BUNDLE_FIELD, bundleId } from '../protocol/bundle.js'
 import { QUEUED_MESSAGES } from '../../test/support/queue.js'
 import { partitionOf } from '../partitions/hash.js'
 import { createTestDatabase, type TestDatabase } from '../../test/support/db.js'
@@ -92,6 +92,46 @@ describe('mqwriter POST /api/v1/write', () => {
       expect(m).toContain('mqwriter_remote_write_samples_total{outcome="not_dcgm"} 2')
       expect(m).toContain('mqwriter_remote_write_samples_total{outcome="non_finite"} 2')
       expect(m).toContain('mqwriter_remote_write_samples_total{outcome="unmapped"} 2')
+    } finally {
+      await app.close()
+    }
+  })
+
+  it('with --bundle-max 1 stores one row per sample (for a rolling upgrade from a version without bundles)', async () => {
+    const { app } = buildMqwriter(loadConfig({ 'bundle-max': '1' }, {}, 'mqwriter'), { pool: db.pool, logger: silent })
+    try {
+      const t0 = Date.parse('2026-11-29T09:00:00Z')
+      const rowsBefore = await rowCount()
+      const res = await app.inject({ method: 'POST', url: '/api/v1/write', headers: HEADERS, payload: encodeWriteRequest([gpuSeries(5, 'DCGM_FI_DEV_GPU_UTIL', [[1, t0], [2, t0 + 1000], [3, t0 + 2000]])]) })
+      expect(res.statusCode).toBe(204)
+      expect((await rowCount()) - rowsBefore).toBe(3)
+      const plain = await db.pool.query(`SELECT count(*)::int AS n FROM queue_messages WHERE payload->>'gpu_uuid' LIKE 'GPU-00000005%' AND payload->'${BUNDLE_FIELD}' IS NULL`)
+      expect(plain.rows[0].n).toBe(3)
+    } finally {
+      await app.close()
+    }
+  })
+
+  it('POST /v1/publish: a malformed bundle is refused with 400, one larger than the buffer with 413; a good one counts its members', async () => {
+    const { app, registry } = buildMqwriter(loadConfig({ 'buffer-capacity': '300' }, {}, 'mqwriter'), { pool: db.pool, logger: silent })
+    try {
+      const member = (i: number) => ({ msg_uuid: `00000000-0000-7000-8000-${String(i).padStart(12, '0')}`, payload: { metric_name: 'm', i } })
+      const post = (payload: unknown) => app.inject({ method: 'POST', url: '/v1/publish', payload: [{ key: 'k', payload }] })
+      for (const [bundle, why] of [
+        [[], /body\/0\/payload is a malformed bundle: tpipe_bundle is empty/],
+        [[{ msg_uuid: 'x', payload: {} }], /tpipe_bundle\/0\/msg_uuid must be a uuid/],
+        [Array.from({ length: 257 }, (_, i) => member(i)), /at most 256/],
+      ] as const) {
+        const r = await post({ [BUNDLE_FIELD]: bundle })
+        expect(r.statusCode).toBe(400)
+        expect(r.json().error.message).toMatch(why)
+      }
+      const two = await app.inject({ method: 'POST', url: '/v1/publish', payload: [0, 1].map((k) => ({ key: `k${k}`, payload: { [BUNDLE_FIELD]: Array.from({ length: 200 }, (_, i) => member(k * 1000 + i)) } })) })
+      expect(two.statusCode).toBe(413)
+      expect(two.json().error.message).toMatch(/400 messages \(bundle members counted\) in one publish; at most 300/)
+      const before = Number((await registry.getSingleMetric('mqwriter_messages_published_total')!.get()).values[0]?.value ?? 0)
+      expect((await post({ [BUNDLE_FIELD]: Array.from({ length: 5 }, (_, i) => member(5000 + i)) })).statusCode).toBe(201)
+      expect(Number((await registry.getSingleMetric('mqwriter_messages_published_total')!.get()).values[0]!.value) - before).toBe(5)
     } finally {
       await app.close()
     }

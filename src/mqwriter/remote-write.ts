@@ -19,6 +19,8 @@ export interface RemoteWriteOptions {
   publish: (rows: QueueRow[]) => Promise<void>
   registry: Registry
   prefix: string
+  /** Samples a bundle row carries at most (TPIPE_BUNDLE_MAX; 1: one row per sample). */
+  bundleMax?: number | undefined
   maxDecodedBytes: number
   /** Bytes of per-series templates kept between requests (TPIPE_REMOTE_WRITE_SERIES_CACHE_BYTES). */
   seriesCacheBytes: number
@@ -93,7 +95,7 @@ export function registerRemoteWrite(app: FastifyInstance, opts: RemoteWriteOptio
         if (stats.rows.length > 0) {
           // Many samples to a queue row (bundles): the queue's per-row work is shared by up to
           // BUNDLE_MAX_MESSAGES samples; the collector expands them again (src/protocol/bundle.ts).
-          const rows = bundleRows(stats.rows)
+          const rows = bundleRows(stats.rows, opts.bundleMax)
           try {
             await opts.publish(rows)
           } catch (err) {

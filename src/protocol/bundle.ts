@@ -123,29 +123,38 @@ export function expandBundles(messages: readonly LeasedMessage[]): { messages: L
       out.push(m)
       continue
     }
-    const list = (m.payload as Record<string, unknown>)[BUNDLE_FIELD]
-    const why = bundleProblem(list)
-    if (why !== undefined) {
-      malformed.set(m, why)
+    // Never throws for one message: whatever goes wrong makes it a malformed bundle (dead-lettered whole).
+    try {
+      const list = (m.payload as Record<string, unknown>)[BUNDLE_FIELD]
+      const why = bundleProblem(list)
+      if (why !== undefined) {
+        malformed.set(m, why)
+        out.push(m)
+        continue
+      }
+      const members: LeasedMessage[] = []
+      for (const member of list as { msg_uuid: string; payload: Record<string, unknown> }[]) {
+        const gpu = member.payload.gpu_uuid
+        members.push({
+          msg_uuid: member.msg_uuid,
+          key: typeof gpu === 'string' ? gpu : m.key,
+          partition: m.partition,
+          payload: member.payload,
+          enqueued_at: m.enqueued_at,
+          delivery_count: m.delivery_count,
+        })
+      }
+      out.push(...members)
+    } catch (err) {
+      malformed.set(m, `cannot be expanded: ${(err as Error).message}`)
       out.push(m)
-      continue
-    }
-    for (const member of list as { msg_uuid: string; payload: Record<string, unknown> }[]) {
-      const gpu = member.payload.gpu_uuid
-      out.push({
-        msg_uuid: member.msg_uuid,
-        key: typeof gpu === 'string' ? gpu : m.key,
-        partition: m.partition,
-        payload: member.payload,
-        enqueued_at: m.enqueued_at,
-        delivery_count: m.delivery_count,
-      })
     }
   }
   return { messages: out, malformed }
 }
 
-function bundleProblem(list: unknown): string | undefined {
+/** Why a bundle payload's list cannot be expanded, or undefined when it can (mqwriter refuses such a publish with 400). */
+export function bundleProblem(list: unknown): string | undefined {
   if (!Array.isArray(list)) return `${BUNDLE_FIELD} must be an array`
   if (list.length === 0) return `${BUNDLE_FIELD} is empty`
   if (list.length > BUNDLE_MAX_MESSAGES) return `${BUNDLE_FIELD} holds ${list.length} messages; at most ${BUNDLE_MAX_MESSAGES}`

@@ -22,6 +22,7 @@ type ScraperConfig = Pick<
   | 'metricsEnabled'
   | 'streamerMqwriterUrls'
   | 'dcgmPrefix'
+  | 'bundleMax'
   | 'scrapeTargets'
   | 'scrapeDiscovery'
   | 'scrapeIntervalMs'
@@ -73,6 +74,7 @@ export function buildScraper(config: ScraperConfig, deps: ScraperDeps): ScraperA
     timeoutMs: 30_000,
     maxBackoffMs: 5000,
     token: config.publishToken,
+    bundleMax: config.bundleMax,
     log,
     onRetry: (reason) => retries.inc({ reason }),
   })

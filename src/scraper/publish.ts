@@ -10,6 +10,8 @@ export interface BatchPublisherOptions {
   inFlight: number
   timeoutMs: number
   maxBackoffMs: number
+  /** Samples a bundle carries at most (TPIPE_BUNDLE_MAX; 1: no bundles). */
+  bundleMax?: number | undefined
   /** Bearer token for mqwriter (TPIPE_PUBLISH_TOKEN). */
   token?: string | undefined
   log: Logger
@@ -62,7 +64,7 @@ export class BatchPublisher {
     this.active++
     try {
       // A scrape's samples as bundles (src/protocol/bundle.ts): one queue row per 256 samples, not per sample.
-      const r = await this.client.post(JSON.stringify(bundleMessages(messages) satisfies readonly PublishMessage[]), { deadline, retryMessage: 'publish failed; retrying the same batch (same ids)' })
+      const r = await this.client.post(JSON.stringify(bundleMessages(messages, this.opts.bundleMax) satisfies readonly PublishMessage[]), { deadline, retryMessage: 'publish failed; retrying the same batch (same ids)' })
       if (r.outcome === 'created') return 'published'
       if (r.outcome === 'rejected') this.opts.log.error({ status: r.status, answer: r.text.slice(0, 500), messages: messages.length }, 'mqwriter refused a scrape batch; retrying cannot fix it')
       return r.outcome

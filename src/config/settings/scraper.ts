@@ -11,6 +11,15 @@ export const scraper = {
     scopes: ['scraper', 'mqwriter'],
     default: 'DCGM_',
   }),
+  bundleMax: int({
+    flag: 'bundle-max',
+    env: 'TPIPE_BUNDLE_MAX',
+    description: 'Samples stored in one queue row (a bundle) by remote_write (mqwriter) and by the scraper; 1 stores one row per sample, as versions before bundles did: set it while upgrading from such a version until every collector runs this one (an older collector cannot read bundles).',
+    scopes: ['scraper', 'mqwriter'],
+    default: 256,
+    min: 1,
+    max: 256,
+  }),
   remoteWriteMaxDecodedBytes: int({
     flag: 'remote-write-max-decoded-bytes',
     env: 'TPIPE_REMOTE_WRITE_MAX_DECODED_BYTES',
@@ -86,7 +95,7 @@ export const scraper = {
   scrapePublishBatch: int({
     flag: 'scrape-publish-batch',
     env: 'TPIPE_SCRAPE_PUBLISH_BATCH',
-    description: 'Samples per POST /v1/publish array (at most mqwriter’s max publish batch).',
+    description: 'Samples per POST /v1/publish request (sent as bundles of up to --bundle-max samples; with --bundle-max 1, at most mqwriter’s max publish batch).',
     scopes: ['scraper'],
     default: 1000,
     min: 1,
