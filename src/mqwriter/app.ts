@@ -13,7 +13,7 @@ import { WriteBuffer } from './buffer.js'
 import { registerRemoteWrite } from './remote-write.js'
 import type { QueueRow } from './sql.js'
 import { uuidv7 } from '../util/ids.js'
-import { BUNDLE_FIELD, bundleProblem, bundleSize, isBundle } from '../protocol/bundle.js'
+import { bundleMembers } from '../protocol/bundle.js'
 import { PublishAnswer, publishBodySchema, type PublishMessage } from '../protocol/publish.js'
 import { unstorableEscape, validatePublishBody } from './validate.js'
 
@@ -250,11 +250,8 @@ export function buildMqwriter(config: WriterConfig, deps: MqwriterDeps): Mqwrite
         const bad = unstorableEscape(payloadJson)
         if (bad) throw new TpipeError('TPIPE_ERR_VALIDATION', `body/${i}/payload cannot be stored: it holds ${bad} (PostgreSQL text and jsonb cannot hold NUL or a lone surrogate)`)
         // A bundle (src/protocol/bundle.ts) the collector could not expand is refused now, not dead-lettered later.
-        if (isBundle(m.payload)) {
-          const why = bundleProblem((m.payload as Record<string, unknown>)[BUNDLE_FIELD])
-          if (why !== undefined) throw new TpipeError('TPIPE_ERR_VALIDATION', `body/${i}/payload is a malformed bundle: ${why}`)
-        }
-        const members = bundleSize(m.payload)
+        const members = bundleMembers(m.payload)
+        if (typeof members === 'string') throw new TpipeError('TPIPE_ERR_VALIDATION', `body/${i}/payload is a malformed bundle: ${members}`)
         messages += members
         rows[i] = { msg_uuid, partition, key: m.key, payloadJson, members }
         uuids[i] = msg_uuid

@@ -53,27 +53,33 @@ export function bundleId(ids: readonly string[]): string {
  * spread evenly over the partitions whatever GPUs they hold.
  */
 export function bundleRows(messages: readonly BundleMember[], maxMessages = BUNDLE_MAX_MESSAGES, maxBytes = BUNDLE_MAX_BYTES): BundleRow[] {
-  const out: BundleRow[] = []
-  let chunk: BundleMember[] = []
-  let bytes = 0
-  const flush = () => {
+  return chunks(messages, maxMessages, maxBytes, (m) => m.payloadJson.length).map((chunk) => {
     if (chunk.length === 1) {
       const m = chunk[0]!
-      out.push({ msg_uuid: m.msg_uuid, key: m.key, partition: partitionOf(m.key), payloadJson: m.payloadJson, members: 1 })
-    } else if (chunk.length > 1) {
-      const id = bundleId(chunk.map((m) => m.msg_uuid))
-      const parts = chunk.map((m) => `{"msg_uuid":"${m.msg_uuid}","payload":${m.payloadJson}}`)
-      out.push({ msg_uuid: id, key: id, partition: partitionOf(id), payloadJson: `{"${BUNDLE_FIELD}":[${parts.join(',')}]}`, members: chunk.length })
+      return { msg_uuid: m.msg_uuid, key: m.key, partition: partitionOf(m.key), payloadJson: m.payloadJson, members: 1 }
     }
-    chunk = []
-    bytes = 0
+    const id = bundleId(chunk.map((m) => m.msg_uuid))
+    const parts = chunk.map((m) => `{"msg_uuid":"${m.msg_uuid}","payload":${m.payloadJson}}`)
+    return { msg_uuid: id, key: id, partition: partitionOf(id), payloadJson: `{"${BUNDLE_FIELD}":[${parts.join(',')}]}`, members: chunk.length }
+  })
+}
+
+/** Items in order, in chunks of at most maxCount items and maxSize of size() (one larger item goes alone). */
+function chunks<T>(items: readonly T[], maxCount: number, maxSize: number, size: (item: T) => number): T[][] {
+  const out: T[][] = []
+  let chunk: T[] = []
+  let total = 0
+  for (const item of items) {
+    const n = size(item)
+    if (chunk.length > 0 && (chunk.length >= maxCount || total + n > maxSize)) {
+      out.push(chunk)
+      chunk = []
+      total = 0
+    }
+    chunk.push(item)
+    total += n
   }
-  for (const m of messages) {
-    if (chunk.length > 0 && (chunk.length >= maxMessages || bytes + m.payloadJson.length > maxBytes)) flush()
-    chunk.push(m)
-    bytes += m.payloadJson.length
-  }
-  flush()
+  if (chunk.length > 0) out.push(chunk)
   return out
 }
 
@@ -84,24 +90,27 @@ export function bundleRows(messages: readonly BundleMember[], maxMessages = BUND
  * the same messages is the same bundles.
  */
 export function bundleMessages<P>(messages: readonly { key: string; id: string; payload: P }[], maxMessages = BUNDLE_MAX_MESSAGES): { key: string; id: string; payload: P | { [BUNDLE_FIELD]: { msg_uuid: string; payload: P }[] } }[] {
-  const out: { key: string; id: string; payload: P | { [BUNDLE_FIELD]: { msg_uuid: string; payload: P }[] } }[] = []
-  for (let i = 0; i < messages.length; i += maxMessages) {
-    const chunk = messages.slice(i, i + maxMessages)
-    if (chunk.length === 1) {
-      out.push(chunk[0]!)
-      continue
-    }
+  return chunks(messages, maxMessages, Infinity, () => 0).map((chunk) => {
+    if (chunk.length === 1) return chunk[0]!
     const id = bundleId(chunk.map((m) => m.id.toLowerCase()))
-    out.push({ key: id, id, payload: { [BUNDLE_FIELD]: chunk.map((m) => ({ msg_uuid: m.id.toLowerCase(), payload: m.payload })) } })
-  }
-  return out
+    return { key: id, id, payload: { [BUNDLE_FIELD]: chunk.map((m) => ({ msg_uuid: m.id.toLowerCase(), payload: m.payload })) } }
+  })
 }
 
-/** Members of a bundle payload (1 for any other payload): what a queue row counts as messages. */
-export function bundleSize(payload: unknown): number {
+/**
+ * What a published payload carries: the number of messages (1 for any payload that is not a bundle), or
+ * why a bundle payload cannot be expanded (mqwriter refuses such a publish with 400).
+ */
+export function bundleMembers(payload: unknown): number | string {
   if (!isBundle(payload)) return 1
   const list = (payload as Record<string, unknown>)[BUNDLE_FIELD]
-  return Array.isArray(list) && list.length > 0 ? list.length : 1
+  return bundleProblem(list) ?? (list as unknown[]).length
+}
+
+/** Members of a bundle payload (1 for any other payload, or a malformed bundle): what a queue row counts as messages. */
+export function bundleSize(payload: unknown): number {
+  const n = bundleMembers(payload)
+  return typeof n === 'number' ? n : 1
 }
 
 /** A bundle payload (whether well-formed or not). */
@@ -153,8 +162,8 @@ export function expandBundles(messages: readonly LeasedMessage[]): { messages: L
   return { messages: out, malformed }
 }
 
-/** Why a bundle payload's list cannot be expanded, or undefined when it can (mqwriter refuses such a publish with 400). */
-export function bundleProblem(list: unknown): string | undefined {
+/** Why a bundle payload's list cannot be expanded, or undefined when it can. */
+function bundleProblem(list: unknown): string | undefined {
   if (!Array.isArray(list)) return `${BUNDLE_FIELD} must be an array`
   if (list.length === 0) return `${BUNDLE_FIELD} is empty`
   if (list.length > BUNDLE_MAX_MESSAGES) return `${BUNDLE_FIELD} holds ${list.length} messages; at most ${BUNDLE_MAX_MESSAGES}`
