@@ -426,7 +426,8 @@ describe('the derive job (latest values and rollups)', () => {
   })
 
   it('updates latest at once, rollups of a minute once it is quiet; a redelivery marks nothing', async () => {
-    const t = Date.now() - 120_000
+    // 10 s into a minute: the two samples (t, t + 1 s) share their minute (unaligned, 1 run in 60 straddled two).
+    const t = Math.floor((Date.now() - 120_000) / 60_000) * 60_000 + 10_000
     const first = [row('GPU-j', 'DCGM_FI_DEV_GPU_UTIL', 1, new Date(t).toISOString()), row('GPU-j', 'DCGM_FI_DEV_GPU_UTIL', 2, new Date(t + 1000).toISOString())]
     await insert(db, first)
     const marks = await db.pool.query('SELECT (SELECT count(*) FROM telemetry_latest_log)::int AS l, (SELECT count(*) FROM telemetry_dirty_rollups)::int AS r')
