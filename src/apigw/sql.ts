@@ -25,7 +25,7 @@ export interface TelemetryPage {
   after?: { ts: string; msgUuid: string } | undefined
   /** Newest first: the same index read backwards. */
   desc?: boolean
-  /** Also container, pod, namespace and labels: these live only in the heap, so the scan is no longer index-only. */
+  /** Also container, pod, namespace and labels: these live only in the heap (labels also in telemetry_series), so the scan is no longer index-only. */
   detail?: boolean
 }
 
@@ -39,7 +39,11 @@ export interface TelemetryPage {
  */
 export function telemetryPage(p: TelemetryPage): Query {
   const { values, where, order } = pageRange(p)
-  const detail = p.detail ? ', t.container, t.pod, t.namespace, t.labels' : ''
+  // Labels live in the row (rows written before telemetry_series, or by a collector without its series
+  // cache) or once per series in telemetry_series (migration 1764209800000): one index probe a row that has a series.
+  const detail = p.detail
+    ? ', t.container, t.pod, t.namespace, CASE WHEN t.series_id IS NULL THEN t.labels ELSE (SELECT s.labels FROM telemetry_series AS s WHERE s.series_id = t.series_id) END AS labels'
+    : ''
   return {
     name: `apigw_telemetry_${pageShape(p)}`,
     // ORDER BY names the table's columns (t.ts), not the text column of the same name in the output.

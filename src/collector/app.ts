@@ -18,6 +18,7 @@ import { persister } from './persist.js'
 import { ReaderSet } from './readers.js'
 import { collectorStats } from './stats.js'
 import { LeaseLoops } from './worker.js'
+import { SeriesCache } from '../telemetry/series.js'
 
 export interface CollectorDeps {
   pool: Pool
@@ -38,6 +39,7 @@ export type CollectorConfig = Pick<
   | 'collectorLeasesInFlight'
   | 'collectorLeaseSize'
   | 'collectorLeaseBytes'
+  | 'collectorSeriesCacheBytes'
   | 'collectorLeaseWaitMs'
   | 'collectorLeaseVisibilityMs'
   | 'collectorErrorBackoffMs'
@@ -104,7 +106,7 @@ export function buildCollector(config: CollectorConfig, deps: CollectorDeps): Co
     resolveIntervalMs: config.collectorResolveIntervalMs,
     shutdownTimeoutMs: config.shutdownTimeoutMs,
     readers,
-    persist: persister(deps.pool, metrics, log),
+    persist: persister(deps.pool, metrics, log, new SeriesCache(config.collectorSeriesCacheBytes)),
     metrics,
     log,
     ...(deps.onLease ? { onLease: deps.onLease } : {}),

@@ -10,6 +10,11 @@ export function collectorMetrics(registry: Registry) {
       help: 'Telemetry rows stored in the default partition: late or far-future samples whose time has no partition yet (kept; maintenance moves them into their partition when it creates it).',
       registers: [registry],
     }),
+    seriesWritten: new Counter({
+      name: 'collector_series_written_total',
+      help: 'Label sets written to telemetry_series with their rows (new to this collector, or due for a last_seen refresh); rows carry only the series id.',
+      registers: [registry],
+    }),
     deadLetters: new Counter({ name: 'collector_dead_letters_total', help: 'Poison messages written to dead_letters.', registers: [registry] }),
     batchDuration: new Histogram({
       name: 'collector_batch_duration_seconds',

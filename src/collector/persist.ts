@@ -10,6 +10,7 @@ import type { LeasedMessage } from '../protocol/lease.js'
 import { checkTelemetryPayload } from '../telemetry/payload.js'
 import type { CollectorMetrics } from './metrics.js'
 import { sleep } from '../util/async.js'
+import { SeriesCache } from '../telemetry/series.js'
 import { insertOne, persistBatch, type DeadLetter, type Statement, type TelemetryRowJson } from './sql.js'
 
 /** A batch statement that lost a race is run again at once, up to this many times in all. */
@@ -82,12 +83,25 @@ function deadLetter(m: LeasedMessage, error: string): DeadLetter {
   }
 }
 
+export interface Serialised {
+  rows: string[]
+  dead: string[]
+  /** {"series_id","labels"} of each label set these rows carry that must be written with them. */
+  series: string[]
+  /** Labels JSON → series id of those series: known to the cache once the statement commits. */
+  newSeries: Map<string, string>
+}
+
 /**
  * Each row and dead letter serialised on its own: a message whose payload cannot be serialised (nested
  * too deep for JSON.stringify, say) becomes a dead letter with the reason instead of failing the batch.
+ * With a series cache, a row's labels leave the row: it carries series_id, and a label set the cache has
+ * not seen committed lately travels once in `series`. Every row's series_id is set here (null without
+ * labels or without a cache), so a payload cannot name another series' labels as its own. The payload
+ * objects are left as they were (a dead letter stores the message as it came).
  */
-export function serialise(rows: readonly TelemetryRowJson[], dead: readonly DeadLetter[], byUuid: ReadonlyMap<string, LeasedMessage>): { rows: string[]; dead: string[] } {
-  const out = { rows: [] as string[], dead: [] as string[] }
+export function serialise(rows: readonly TelemetryRowJson[], dead: readonly DeadLetter[], byUuid: ReadonlyMap<string, LeasedMessage>, cache?: SeriesCache, now = Date.now()): Serialised {
+  const out: Serialised = { rows: [], dead: [], series: [], newSeries: new Map() }
   const deadOut = (d: DeadLetter) => {
     try {
       out.dead.push(JSON.stringify(d))
@@ -97,10 +111,29 @@ export function serialise(rows: readonly TelemetryRowJson[], dead: readonly Dead
     }
   }
   for (const row of rows) {
+    const labels = row.labels
+    const hadSeries = Object.hasOwn(row, 'series_id')
+    const givenSeries = row.series_id
     try {
+      if (cache?.enabled && labels !== null && typeof labels === 'object') {
+        const labelsJson = JSON.stringify(labels)
+        const { id, known } = cache.lookup(labelsJson, now)
+        if (!known && !out.newSeries.has(labelsJson)) {
+          out.newSeries.set(labelsJson, id)
+          out.series.push(`{"series_id":"${id}","labels":${labelsJson}}`)
+        }
+        row.labels = undefined
+        row.series_id = id
+      } else {
+        row.series_id = null
+      }
       out.rows.push(JSON.stringify(row))
     } catch (e) {
       deadOut(deadLetter(byUuid.get(row.msg_uuid)!, `payload cannot be serialised: ${(e as Error).message}`))
+    } finally {
+      row.labels = labels
+      if (hadSeries) row.series_id = givenSeries
+      else delete row.series_id
     }
   }
   for (const d of dead) deadOut(d)
@@ -111,7 +144,7 @@ export function serialise(rows: readonly TelemetryRowJson[], dead: readonly Dead
  * Returns persist(messages): resolves once the lease's rows (and dead letters) are committed; throws
  * only on a transient error — the database or the network — so the lease is not acked and comes again.
  */
-export function persister(pool: Pool, metrics: CollectorMetrics, log: Logger): (messages: readonly LeasedMessage[]) => Promise<void> {
+export function persister(pool: Pool, metrics: CollectorMetrics, log: Logger, cache = new SeriesCache(0)): (messages: readonly LeasedMessage[]) => Promise<void> {
   /**
    * Runs a statement; one that lost a race, not the data, runs again at once rather than leaving the
    * lease to its visibility timeout (30 s by default) as for an unreachable database — and a row of the
@@ -138,10 +171,13 @@ export function persister(pool: Pool, metrics: CollectorMetrics, log: Logger): (
     for (const m of messages) {
       try {
         const { rows, dead } = toRows([m], malformed)
-        const one = serialise(rows, dead, byUuid)
+        const now = Date.now()
+        const one = serialise(rows, dead, byUuid, cache, now)
         bad.push(...one.dead)
         if (one.rows.length === 1) {
-          await run(insertOne(one.rows[0]!))
+          await run(insertOne(one.rows[0]!, one.series[0]))
+          cache.committed(one.newSeries, now)
+          metrics.seriesWritten.inc(one.series.length)
           good++
         }
       } catch (e) {
@@ -177,8 +213,11 @@ export function persister(pool: Pool, metrics: CollectorMetrics, log: Logger): (
     const byUuid = new Map(messages.map((m) => [m.msg_uuid, m]))
     try {
       const { rows, dead } = toRows(messages, malformed)
-      const batch = serialise(rows, dead, byUuid)
-      const r = await run<{ inserted: number; dead: number; unpartitioned: number }>(persistBatch(batch.rows, batch.dead))
+      const now = Date.now()
+      const batch = serialise(rows, dead, byUuid, cache, now)
+      const r = await run<{ inserted: number; dead: number; unpartitioned: number }>(persistBatch(batch.rows, batch.dead, batch.series))
+      cache.committed(batch.newSeries, now)
+      metrics.seriesWritten.inc(batch.series.length)
       metrics.persisted.inc(r.rows[0]?.inserted ?? 0)
       metrics.unpartitioned.inc(r.rows[0]?.unpartitioned ?? 0)
       metrics.deadLetters.inc(r.rows[0]?.dead ?? 0)

@@ -20,9 +20,19 @@ export interface DeadLetter {
   enqueued_at: string | null
 }
 
-const TELEMETRY_COLUMNS = 'msg_uuid, gpu_uuid, gpu_id, device, hostname, model_name, metric_name, value, ts, container, pod, namespace, labels'
+const TELEMETRY_COLUMNS = 'msg_uuid, gpu_uuid, gpu_id, device, hostname, model_name, metric_name, value, ts, container, pod, namespace, labels, series_id'
 const TELEMETRY_RECORD = `msg_uuid uuid, gpu_uuid text, gpu_id smallint, device text, hostname text, model_name text,
-  metric_name text, value double precision, ts timestamptz, container text, pod text, namespace text, labels jsonb`
+  metric_name text, value double precision, ts timestamptz, container text, pod text, namespace text, labels jsonb, series_id uuid`
+
+/**
+ * Series first written (or due for a last_seen bump) by this statement, as JSON objects
+ * {"series_id","labels"}. In key order, so two collectors writing overlapping series lock them in the
+ * same order (ON CONFLICT DO UPDATE locks the row it finds) and never deadlock on them. last_seen moves
+ * at most every 10 minutes.
+ */
+const seriesUpsert = (param: number) => `INSERT INTO telemetry_series AS s (series_id, labels)
+             SELECT series_id, labels FROM json_to_recordset($${param}::json) AS x(series_id uuid, labels jsonb) ORDER BY series_id
+             ON CONFLICT (series_id) DO UPDATE SET last_seen = now() WHERE s.last_seen < now() - interval '10 minutes'`
 
 /**
  * The whole batch in one statement: rows and dead letters each travel as one JSON array parameter
@@ -32,10 +42,12 @@ const TELEMETRY_RECORD = `msg_uuid uuid, gpu_uuid text, gpu_id smallint, device 
  * as good because a redelivery carries the same payload, hence the same ts. Returns (inserted, dead,
  * unpartitioned) counts; unpartitioned rows went to the default partition (no partition for their time).
  */
-export function persistBatch(rows: readonly string[], dead: readonly string[]): Statement {
+export function persistBatch(rows: readonly string[], dead: readonly string[], series: readonly string[] = []): Statement {
   return {
     name: 'collector_persist',
-    text: `WITH t AS (
+    text: `WITH s AS (
+             ${seriesUpsert(3)}
+           ), t AS (
              INSERT INTO telemetry (${TELEMETRY_COLUMNS})
              SELECT ${TELEMETRY_COLUMNS} FROM json_to_recordset($1::json) AS r(${TELEMETRY_RECORD})
              ON CONFLICT (ts, msg_uuid) DO NOTHING RETURNING tableoid
@@ -48,16 +60,22 @@ export function persistBatch(rows: readonly string[], dead: readonly string[]): 
            )
            SELECT (SELECT count(*) FROM t)::int AS inserted, (SELECT count(*) FROM d)::int AS dead,
                   (SELECT count(*) FROM t WHERE tableoid = 'telemetry_default'::regclass)::int AS unpartitioned`,
-    values: [`[${rows.join(',')}]`, `[${dead.join(',')}]`],
+    values: [`[${rows.join(',')}]`, `[${dead.join(',')}]`, `[${series.join(',')}]`],
   }
 }
 
-/** One row (its serialised text) alone: used only to find which rows of a failed batch the database refuses. */
-export function insertOne(row: string): Statement {
+/**
+ * One row (its serialised text) alone, with its series when it must be written: used only to find which
+ * rows of a failed batch the database refuses (labels jsonb cannot hold fail the rows of that series).
+ */
+export function insertOne(row: string, series?: string): Statement {
   return {
-    text: `INSERT INTO telemetry (${TELEMETRY_COLUMNS})
+    text: `WITH s AS (
+             ${seriesUpsert(2)}
+           )
+           INSERT INTO telemetry (${TELEMETRY_COLUMNS})
            SELECT ${TELEMETRY_COLUMNS} FROM json_to_recordset($1::json) AS r(${TELEMETRY_RECORD})
            ON CONFLICT (ts, msg_uuid) DO NOTHING`,
-    values: [`[${row}]`],
+    values: [`[${row}]`, `[${series ?? ''}]`],
   }
 }

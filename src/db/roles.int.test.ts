@@ -269,6 +269,10 @@ describe('service roles', () => {
     expect(await sqlstate('collector', "INSERT INTO gpus VALUES ('g', 'h', 0, 'd', 'm', now())")).toBe(DENIED)
     expect(await sqlstate('collector', 'DELETE FROM telemetry_latest')).toBe(DENIED)
     expect(await sqlstate('collector', 'DELETE FROM telemetry_dirty_rollups')).toBe(DENIED)
+    // Series: written with the rows (and last_seen bumped), never read back, changed or deleted directly.
+    expect(await sqlstate('collector', 'SELECT labels FROM telemetry_series LIMIT 1')).toBe(DENIED)
+    expect(await sqlstate('collector', "UPDATE telemetry_series SET labels = '{}'")).toBe(DENIED)
+    expect(await sqlstate('collector', 'DELETE FROM telemetry_series')).toBe(DENIED)
     expect(await sqlstate('collector', "ALTER TABLE telemetry DETACH PARTITION telemetry_default")).toBe(DENIED)
     // The partition functions still refuse anything but telemetry's own partitions.
     expect(await sqlstate('collector', "SELECT tpipe_drop_partition('telemetry', 'queue_messages')")).toBe('P0001')
@@ -311,6 +315,7 @@ describe('service roles', () => {
       telemetry_latest: { tpipe_apigw: ['SELECT'], tpipe_viewer: ['SELECT'] },
       telemetry_1m: { tpipe_apigw: ['SELECT'], tpipe_viewer: ['SELECT'] },
       telemetry_1h: { tpipe_apigw: ['SELECT'], tpipe_viewer: ['SELECT'] },
+      telemetry_series: { tpipe_collector: ['INSERT'], tpipe_apigw: ['SELECT'], tpipe_viewer: ['SELECT'] },
       telemetry_latest_log: {},
       telemetry_dirty_rollups: {},
       pgmigrations: {},
@@ -322,6 +327,7 @@ describe('service roles', () => {
       tpipe_expire_default: ['tpipe_collector'],
       tpipe_refresh_latest: ['tpipe_collector'],
       tpipe_refresh_rollups: ['tpipe_collector'],
+      tpipe_expire_series: ['tpipe_collector'],
       telemetry_upsert_gpus: [],
       telemetry_mark_dirty: [],
     }
@@ -360,6 +366,8 @@ describe('service roles', () => {
       expect.stringMatching(/^telemetry\.msg_uuid \{tpipe_collector=r\/\w+\}$/),
       expect.stringMatching(/^telemetry\.tableoid \{tpipe_collector=r\/\w+\}$/),
       expect.stringMatching(/^telemetry\.ts \{tpipe_collector=r\/\w+\}$/),
+      expect.stringMatching(/^telemetry_series\.last_seen \{tpipe_collector=rw\/\w+\}$/),
+      expect.stringMatching(/^telemetry_series\.series_id \{tpipe_collector=r\/\w+\}$/),
     ])
     const fns = await db.pool.query<{ name: string; oid: number }>(
       `SELECT p.proname AS name, p.oid::int AS oid FROM pg_proc p WHERE p.pronamespace = current_schema()::regnamespace AND p.prokind = 'f'`,

@@ -53,8 +53,8 @@ export function startMaintenanceLoop(opts: {
         for (const p of r.created) created.inc({ table: p.table })
         for (const p of r.dropped) dropped.inc({ table: p.table })
         for (const [t, n] of Object.entries(r.defaultRows)) defaultRows.set({ table: t }, n)
-        if (r.created.length || r.dropped.length) {
-          opts.log.info({ created: r.created.map((p) => p.name), dropped: r.dropped.map((p) => `${p.name} (${p.ms} ms)`), defaultRows: r.defaultRows }, 'telemetry maintenance')
+        if (r.created.length || r.dropped.length || r.expiredSeries) {
+          opts.log.info({ created: r.created.map((p) => p.name), dropped: r.dropped.map((p) => `${p.name} (${p.ms} ms)`), defaultRows: r.defaultRows, expiredSeries: r.expiredSeries }, 'telemetry maintenance')
         }
       }
       return r

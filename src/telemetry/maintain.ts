@@ -10,6 +10,8 @@ export const MAINTENANCE_LOCK_KEY = 7_466_272_736_913
 const WEEK_MS = 7 * 86_400_000
 /** Hour rollups: 28-day partitions (migration 1764209200000), aligned like the minute table's weeks. */
 export const HOUR_ROLLUP_PARTITION_MS = 4 * WEEK_MS
+/** Series are kept this long past the raw retention after they were last written (> the collector's hourly refresh). */
+export const SERIES_SLACK_MS = 86_400_000
 /** Partitions are created this far ahead of now (at least two partitions). */
 const AHEAD_MS = 2 * 86_400_000
 
@@ -44,6 +46,8 @@ export interface MaintainResult {
   expiredDefaultRows: Record<string, number>
   /** Rows left in each default partition afterwards (far-future samples wait there for their partition). */
   defaultRows: Record<string, number>
+  /** Series (telemetry_series) not written for the raw retention plus a day: deleted (or, dry run, to delete). */
+  expiredSeries: number
   partitions: Record<string, number>
 }
 
@@ -157,7 +161,7 @@ async function maintainTable(c: pg.ClientBase, spec: TableSpec, opts: MaintainOp
  */
 export async function maintain(c: pg.ClientBase, opts: MaintainOptions): Promise<MaintainResult> {
   const now = opts.now ?? Date.now()
-  const out: MaintainResult = { ran: false, dryRun: opts.dryRun === true, created: [], dropped: [], expiredDefaultRows: {}, defaultRows: {}, partitions: {} }
+  const out: MaintainResult = { ran: false, dryRun: opts.dryRun === true, created: [], dropped: [], expiredDefaultRows: {}, defaultRows: {}, expiredSeries: 0, partitions: {} }
   if (!opts.dryRun) {
     const got = await c.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [MAINTENANCE_LOCK_KEY])
     if (!got.rows[0]?.ok) return out
@@ -167,6 +171,17 @@ export async function maintain(c: pg.ClientBase, opts: MaintainOptions): Promise
     await maintainTable(c, { table: 'telemetry', key: 'ts', sizeMs: opts.partitionMs, retentionMs: opts.retentionMs }, opts, now, out)
     await maintainTable(c, { table: 'telemetry_1m', key: 'bucket', sizeMs: WEEK_MS, retentionMs: opts.rollupRetentionMs }, opts, now, out)
     await maintainTable(c, { table: 'telemetry_1h', key: 'bucket', sizeMs: HOUR_ROLLUP_PARTITION_MS, retentionMs: opts.rollup1hRetentionMs }, opts, now, out)
+    // A row inside raw retention was written less than retention ago, and the collector that wrote it
+    // re-writes its series at least hourly while in use: a series unseen for retention plus a day has no
+    // row left but far-future ones (whose labels then read as null).
+    const seriesHorizon = iso(now - opts.retentionMs - SERIES_SLACK_MS)
+    if (opts.dryRun) {
+      const r = await c.query<{ n: string }>('SELECT count(*) AS n FROM telemetry_series WHERE last_seen < $1', [seriesHorizon])
+      out.expiredSeries = Number(r.rows[0]?.n ?? 0)
+    } else {
+      const r = await c.query<{ n: string }>('SELECT tpipe_expire_series($1) AS n', [seriesHorizon])
+      out.expiredSeries = Number(r.rows[0]?.n ?? 0)
+    }
     out.ran = true
     return out
   } finally {

@@ -42,7 +42,22 @@ async function partitions(db: TestDatabase, table: string): Promise<string[]> {
   return r.rows.map((x) => x.relname)
 }
 
+/** The collector's statement; at a schema before telemetry_series (1764209800000), an INSERT of that version's columns. */
 async function insert(db: TestDatabase, rows: TelemetryRowJson[]): Promise<{ inserted: number; unpartitioned: number }> {
+  const series = (await db.pool.query<{ t: string | null }>("SELECT to_regclass('telemetry_series') AS t")).rows[0]!.t
+  if (series === null) {
+    const r = await db.pool.query<{ inserted: number; unpartitioned: number }>({
+      text: `WITH t AS (
+               INSERT INTO telemetry (msg_uuid, gpu_uuid, gpu_id, device, hostname, model_name, metric_name, value, ts, labels)
+               SELECT msg_uuid, gpu_uuid, gpu_id, device, hostname, model_name, metric_name, value, ts, labels
+               FROM json_to_recordset($1::json) AS r(msg_uuid uuid, gpu_uuid text, gpu_id smallint, device text, hostname text, model_name text,
+                                                     metric_name text, value double precision, ts timestamptz, labels jsonb)
+               ON CONFLICT (ts, msg_uuid) DO NOTHING RETURNING tableoid)
+             SELECT count(*)::int AS inserted, (count(*) FILTER (WHERE tableoid = 'telemetry_default'::regclass))::int AS unpartitioned FROM t`,
+      values: [JSON.stringify(rows)],
+    })
+    return r.rows[0]!
+  }
   const r = await db.pool.query<{ inserted: number; unpartitioned: number }>(persistBatch(rows.map((x) => JSON.stringify(x)), []))
   return r.rows[0]!
 }

@@ -39,6 +39,14 @@ export const collector = {
     default: 1048576,
     min: 1024,
   }),
+  collectorSeriesCacheBytes: int({
+    flag: 'series-cache-bytes',
+    env: 'TPIPE_COLLECTOR_SERIES_CACHE_BYTES',
+    description: 'Bytes of label sets the collector remembers having written to telemetry_series: a row of a remembered series stores only its series id, not its labels again. About 400 bytes a dcgm-exporter series: the default holds ~160,000 (a 500-node fleet with 8 GPUs and 10 metrics each is 40,000). When full, the older half is forgotten and written again when next seen. 0 stores every row’s labels inline, as before telemetry_series.',
+    scopes: ['collector'],
+    default: 67108864,
+    min: 0,
+  }),
   collectorLeaseWaitMs: int({
     flag: 'lease-wait-ms',
     env: 'TPIPE_COLLECTOR_LEASE_WAIT_MS',

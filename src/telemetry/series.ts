@@ -1,0 +1,90 @@
+// A series' labels stored once (telemetry_series, migration 1764209800000) instead of in every row: the
+// id a label set is stored under, and the collector's memory of the label sets it has already written.
+import * as crypto from 'node:crypto'
+
+// crypto.hash (Node 20.12+) is a one-shot digest; createHash gives the same bytes where it is missing.
+const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash
+const VARIANT = '89ab89ab89ab89ab' // hex digit → (digit & 0x3) | 0x8
+
+/**
+ * The series id of a label set: a UUID (version 8, RFC 9562 "custom") of the SHA-256 of its JSON text.
+ * The same labels in the same key order (every source writes a series' labels the same way each time)
+ * give the same id in every collector and after every restart; another key order gives another id, which
+ * costs one more stored copy of the labels and nothing else.
+ */
+export function seriesId(labelsJson: string): string {
+  const input = `tpipe-series\0${labelsJson}`
+  const x = oneShot ? oneShot('sha256', input, 'hex') : crypto.createHash('sha256').update(input).digest('hex')
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-8${x.slice(13, 16)}-${VARIANT[parseInt(x[16]!, 16)]}${x.slice(17, 20)}-${x.slice(20, 32)}`
+}
+
+interface Entry {
+  id: string
+  /** When this collector last committed the series (ms). */
+  at: number
+}
+
+/** Heap bytes of one entry: its key (one byte a character for Latin-1 text, two otherwise), the id, overhead. */
+const entryBytes = (key: string) => (/[\u0100-\uffff]/.test(key) ? 2 * key.length : key.length) + 36 + 120
+
+/**
+ * The label sets this collector has committed to telemetry_series lately, by their JSON text: a row of
+ * one of them carries only its series_id. Bounded in bytes (when full, the older half is forgotten: those
+ * series are written again, an upsert that changes nothing but last_seen). An entry older than `refreshMs`
+ * counts as unknown, so every series in use is written again at least that often and its last_seen stays
+ * fresh for the maintenance pass, which deletes series not seen for the raw retention plus a day.
+ */
+export class SeriesCache {
+  private readonly map = new Map<string, Entry>()
+  private bytes = 0
+
+  constructor(
+    readonly maxBytes: number,
+    readonly refreshMs = 3_600_000,
+  ) {}
+
+  get enabled(): boolean {
+    return this.maxBytes > 0
+  }
+
+  get size(): number {
+    return this.map.size
+  }
+
+  get heldBytes(): number {
+    return this.bytes
+  }
+
+  /** The id of a label set and whether it must be written with the rows (not committed lately). */
+  lookup(labelsJson: string, now: number): { id: string; known: boolean } {
+    const e = this.map.get(labelsJson)
+    if (e) return { id: e.id, known: now - e.at < this.refreshMs }
+    return { id: seriesId(labelsJson), known: false }
+  }
+
+  /** After the statement that wrote them committed: these series are known from `now`. */
+  committed(series: Iterable<[labelsJson: string, id: string]>, now: number): void {
+    if (!this.enabled) return
+    for (const [key, id] of series) {
+      const had = this.map.get(key)
+      if (had) {
+        // Re-inserted at the end: the map's order stays oldest first.
+        this.map.delete(key)
+      } else {
+        this.bytes += entryBytes(key)
+      }
+      this.map.set(key, { id, at: now })
+    }
+    if (this.bytes > this.maxBytes) this.evict()
+  }
+
+  /** Forgets the older half (by bytes) of what is held. */
+  private evict(): void {
+    const target = this.maxBytes / 2
+    for (const key of this.map.keys()) {
+      if (this.bytes <= target) break
+      this.map.delete(key)
+      this.bytes -= entryBytes(key)
+    }
+  }
+}
