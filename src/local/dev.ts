@@ -16,7 +16,7 @@ import { PACKAGE_ROOT } from './process.js'
 import { devPool, telemetryRows } from './sql.js'
 import { Supervisor, type Topology } from './supervisor.js'
 import { removeTokensFile, serviceTokens, tokensFile, writeTokensFile } from './tokens.js'
-import { LiveView, formatTotals } from './view.js'
+import { LiveView, formatTotals, statusAtStop } from './view.js'
 import { startDcgmSim, type DcgmSim } from '../dcgmsim/server.js'
 
 export const DEFAULT_CSV = join(PACKAGE_ROOT, 'charts', 'streamer', 'files', 'telemetry.csv')
@@ -215,12 +215,16 @@ export async function runDev(o: DevOptions): Promise<void> {
   o.log('\nshutting down: streamers → writers (flush) → queue drains → readers (drain) → collectors → apigw → database (Ctrl-C again kills everything now)')
   const t0 = Date.now()
   await control.close()
-  // Totals are read once the streamers stopped (every publish answered) while the writers still run.
+  // Published is read once the streamers stopped (every publish answered) while the writers still run;
+  // persisted once the readers drained (every leased message acked, so persisted) while the collectors
+  // still run: read with the published total, it missed whatever was in flight when the streamers stopped.
   let final: Awaited<ReturnType<Supervisor['status']>> | undefined
+  let drained: Awaited<ReturnType<Supervisor['status']>> | undefined
   await sup.stop(20_000, {
     progress: (m) => o.log(`  ${m}`),
     afterStage: async (s) => {
       if (s === 'streamer') final = await sup.status().catch(() => undefined)
+      if (s === 'mqreader') drained = await sup.status().catch(() => undefined)
     },
   })
   await ctx.sim?.close()
@@ -236,5 +240,5 @@ export async function runDev(o: DevOptions): Promise<void> {
   await lock.release()
   signals.dispose()
   o.log(`stopped in ${((Date.now() - t0) / 1000).toFixed(1)} s`)
-  if (final) o.log(formatTotals({ ...final, queueDepth: after?.queueDepth ?? final.queueDepth, deadLetters: after?.deadLetters ?? final.deadLetters }, rows, process.stdout.isTTY === true))
+  if (final) o.log(formatTotals(statusAtStop(final, drained, after), rows, process.stdout.isTTY === true))
 }

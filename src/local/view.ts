@@ -84,6 +84,20 @@ export function statusLine(s: DevStatus): string {
   )
 }
 
+/**
+ * The status the stop totals are printed from: published as read once the streamers stopped (every
+ * publish answered), persisted once the readers drained (every leased message acked, so persisted: read
+ * together with published it missed what was in flight), queue depth and dead letters at the very end.
+ */
+export function statusAtStop(published: DevStatus, drained: DevStatus | undefined, end: DevStatus | undefined): DevStatus {
+  return {
+    ...published,
+    persisted: drained?.persisted ?? published.persisted,
+    queueDepth: end?.queueDepth ?? published.queueDepth,
+    deadLetters: end?.deadLetters ?? drained?.deadLetters ?? published.deadLetters,
+  }
+}
+
 /** The totals printed when `tpipe dev` stops; coloured on a terminal. */
 export function formatTotals(s: DevStatus, telemetryRows: number | undefined, colour: boolean): string {
   const c = (code: number, t: string) => (colour ? `\x1b[${code}m${t}\x1b[0m` : t)
