@@ -9,9 +9,13 @@
 -- their labels inline; readers take coalesce(t.labels, series' labels).
 --
 -- last_seen is bumped at most every 10 minutes by the collector's upsert (each collector re-sends a series
--- it holds at least hourly), and the maintenance pass deletes series not seen for the raw retention plus a
--- day: a row inside retention was written less than that ago (a far-future sample can outlive its series;
--- its labels then read as null).
+-- it holds at least hourly), and the maintenance pass (src/telemetry/maintain.ts) deletes series last
+-- written more than a day before the oldest sample that can still exist (oldest raw partition left, oldest
+-- default-partition row, or the retention horizon). A sample time running more than a day ahead of when it
+-- was written can outlive its series; its labels then read as null.
+--
+-- Down puts the labels back into every row that has a series: one UPDATE over the whole table, which on a
+-- large table takes long and doubles its heap until vacuum. Rows whose series was already expired stay null.
 CREATE TABLE telemetry_series (
   series_id uuid PRIMARY KEY,
   labels    jsonb NOT NULL,

@@ -49,7 +49,7 @@ export default class DbMaintain extends TpipeCommand {
     for (const p of result.created) this.log(`${verb}create ${p.table} [${p.from}, ${p.to})${p.name ? `  ${p.name}` : ''}`)
     for (const p of result.dropped) this.log(`${verb}drop   ${p.table} [${p.from}, ${p.to})  ${p.name}${p.ms !== undefined ? `  ${p.ms} ms` : ''}`)
     for (const [t, n] of Object.entries(result.expiredDefaultRows)) if (n) this.log(`${verb}delete ${n} rows past retention from ${t}_default`)
-    if (result.expiredSeries) this.log(`${verb}delete ${result.expiredSeries} series (label sets) unused for the raw retention plus a day from telemetry_series`)
+    if (result.expiredSeries) this.log(`${verb}delete ${result.expiredSeries} series (label sets) last written more than a day before the oldest sample that can still exist, from telemetry_series`)
     if (!result.created.length && !result.dropped.length) this.log('nothing to create or drop')
     this.log(`partitions in retention: ${Object.entries(result.partitions).map(([t, n]) => `${t} ${n}`).join(', ')}; rows in default partitions: ${Object.entries(result.defaultRows).map(([t, n]) => `${t} ${n}`).join(', ')}`)
     return result

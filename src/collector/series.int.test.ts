@@ -40,8 +40,8 @@ async function rowsOf(gpu: string) {
 }
 
 /** What GET /api/v1/gpus/{id}/telemetry?detail=true reads. */
-async function detailLabels(gpu: string): Promise<unknown[]> {
-  const q = telemetryPage({ id: gpu, start: new Date(T0 - 3_600_000).toISOString(), end: new Date(T0 + 3_600_000).toISOString(), limit: 1000, metrics: [], detail: true })
+async function detailLabels(gpu: string, from = T0 - 3_600_000, to = T0 + 3_600_000): Promise<unknown[]> {
+  const q = telemetryPage({ id: gpu, start: new Date(from).toISOString(), end: new Date(to).toISOString(), limit: 1000, metrics: [], detail: true })
   return (await db.pool.query<{ labels: unknown }>(q)).rows.map((r) => r.labels)
 }
 
@@ -145,5 +145,27 @@ describe('telemetry_series: labels stored once per series', () => {
     }
     expect((await db.pool.query('SELECT 1 FROM telemetry_series WHERE series_id = $1', [old])).rowCount).toBe(0)
     expect((await db.pool.query('SELECT 1 FROM telemetry_series WHERE series_id = $1', [young])).rowCount).toBe(1)
+  })
+
+  it('keeps a series whose rows still exist in a partition that starts before retention plus a day (a 7-day partition)', async () => {
+    // Rows live until their whole partition is past retention: a week-long partition [now - 10 d, now - 3 d)
+    // is kept with retention 7 d, and so must the series of its rows be, though last written 9 days ago.
+    const DAY = 86_400_000
+    const now = Date.now()
+    const from = Math.floor((now - 10 * DAY) / DAY) * DAY
+    await db.pool.query('SELECT tpipe_ensure_partition($1, $2, $3, $4)', ['telemetry', 'ts', new Date(from).toISOString(), new Date(from + 7 * DAY).toISOString()])
+    const m = msg('GPU-series-week', 0)
+    ;(m.payload as { ts: string }).ts = new Date(from + DAY).toISOString()
+    await newPersist(new SeriesCache(1 << 20)).persist([m])
+    const id = seriesId(JSON.stringify(labelsOf('GPU-series-week')))
+    await db.pool.query("UPDATE telemetry_series SET last_seen = now() - interval '9 days' WHERE series_id = $1", [id])
+    const opts = { partitionMs: DAY, retentionMs: 7 * DAY, rollupRetentionMs: 90 * DAY, rollup1hRetentionMs: 400 * DAY }
+    const c = await db.pool.connect()
+    const r = await maintain(c, opts).finally(() => c.release())
+    expect(r.dropped.filter((p) => p.table === 'telemetry')).toEqual([])
+    // Before: the horizon was now - retention - 1 day, and this series went while its row stayed.
+    expect((await db.pool.query('SELECT 1 FROM telemetry_series WHERE series_id = $1', [id])).rowCount).toBe(1)
+    expect(await detailLabels('GPU-series-week', from, from + 2 * DAY)).toEqual([labelsOf('GPU-series-week')])
+    expect(Date.parse(r.seriesHorizon!)).toBeLessThanOrEqual(from - DAY)
   })
 })

@@ -26,12 +26,16 @@ const TELEMETRY_RECORD = `msg_uuid uuid, gpu_uuid text, gpu_id smallint, device 
 
 /**
  * Series first written (or due for a last_seen bump) by this statement, as JSON objects
- * {"series_id","labels"}. In key order, so two collectors writing overlapping series lock them in the
- * same order (ON CONFLICT DO UPDATE locks the row it finds) and never deadlock on them. last_seen moves
- * at most every 10 minutes.
+ * {"series_id","labels"}. A series whose last_seen is fresh (< 10 minutes) is skipped by a plain read
+ * first: ON CONFLICT DO UPDATE locks the row it finds even when its WHERE then updates nothing, and
+ * collectors re-sending the same series (after a restart, on their hourly refresh) would queue behind each
+ * other's whole statements. What is left is upserted in key order, so two collectors lock shared series in
+ * the same order and never deadlock on them.
  */
 const seriesUpsert = (param: number) => `INSERT INTO telemetry_series AS s (series_id, labels)
-             SELECT series_id, labels FROM json_to_recordset($${param}::json) AS x(series_id uuid, labels jsonb) ORDER BY series_id
+             SELECT x.series_id, x.labels FROM json_to_recordset($${param}::json) AS x(series_id uuid, labels jsonb)
+             WHERE NOT EXISTS (SELECT 1 FROM telemetry_series AS o WHERE o.series_id = x.series_id AND o.last_seen >= now() - interval '10 minutes')
+             ORDER BY x.series_id
              ON CONFLICT (series_id) DO UPDATE SET last_seen = now() WHERE s.last_seen < now() - interval '10 minutes'`
 
 /**

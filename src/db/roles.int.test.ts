@@ -163,7 +163,12 @@ describe('service roles', () => {
     try {
       const gpus = ['GPU-roles-0', 'GPU-roles-1', 'GPU-roles-2']
       const now = Date.now()
-      const body = Array.from({ length: 300 }, (_, i) => ({ key: gpus[i % 3]!, payload: payload(gpus[i % 3]!, i, { ts: new Date(now - 60_000 + i).toISOString() }) }))
+      // Half the rows with labels: the collector writes their series (telemetry_series) as tpipe_collector.
+      const labels = (g: string) => ({ UUID: g, job: 'dcgm-exporter' })
+      const body = Array.from({ length: 300 }, (_, i) => ({
+        key: gpus[i % 3]!,
+        payload: payload(gpus[i % 3]!, i, { ts: new Date(now - 60_000 + i).toISOString(), labels: i % 2 ? labels(gpus[i % 3]!) : null }),
+      }))
       // One payload the collector cannot turn into a row: it must reach dead_letters.
       body.push({ key: gpus[0]!, payload: { not: 'telemetry' } as never })
       const res = await postJson(`${writerUrl}/v1/publish`, body)
@@ -193,6 +198,13 @@ describe('service roles', () => {
       const page = await app.inject({ method: 'GET', url: `/api/v1/gpus/${gpus[0]}/telemetry?limit=1000` })
       expect(page.statusCode).toBe(200)
       expect(page.json().telemetry).toHaveLength(100)
+      // Labels read back through telemetry_series as tpipe_apigw.
+      expect((await count('telemetry_series'))).toBe(3)
+      const detail = await app.inject({ method: 'GET', url: `/api/v1/gpus/${gpus[0]}/telemetry?limit=1000&detail=true` })
+      expect(detail.statusCode).toBe(200)
+      const withLabels = detail.json().telemetry.filter((r: { labels: unknown }) => r.labels !== null)
+      expect(withLabels.length).toBe(50)
+      expect(withLabels.map((r: { labels: unknown }) => r.labels)).toEqual(Array(50).fill(labels(gpus[0]!)))
       for (const url of [
         `/api/v1/gpus/${gpus[0]}/telemetry?step=60s`,
         '/api/v1/telemetry?metric=DCGM_FI_DEV_GPU_UTIL&step=60s&group_by=hostname',

@@ -10,7 +10,7 @@ export const MAINTENANCE_LOCK_KEY = 7_466_272_736_913
 const WEEK_MS = 7 * 86_400_000
 /** Hour rollups: 28-day partitions (migration 1764209200000), aligned like the minute table's weeks. */
 export const HOUR_ROLLUP_PARTITION_MS = 4 * WEEK_MS
-/** Series are kept this long past the raw retention after they were last written (> the collector's hourly refresh). */
+/** Series are kept this long past the oldest sample that can still exist (> the collector's hourly refresh). */
 export const SERIES_SLACK_MS = 86_400_000
 /** Partitions are created this far ahead of now (at least two partitions). */
 const AHEAD_MS = 2 * 86_400_000
@@ -46,8 +46,10 @@ export interface MaintainResult {
   expiredDefaultRows: Record<string, number>
   /** Rows left in each default partition afterwards (far-future samples wait there for their partition). */
   defaultRows: Record<string, number>
-  /** Series (telemetry_series) not written for the raw retention plus a day: deleted (or, dry run, to delete). */
+  /** Series (telemetry_series) last written before seriesHorizon: deleted (or, dry run, to delete). */
   expiredSeries: number
+  /** A day before the oldest sample that can still exist (oldest raw partition or default row, or retention). */
+  seriesHorizon?: string
   partitions: Record<string, number>
 }
 
@@ -171,10 +173,19 @@ export async function maintain(c: pg.ClientBase, opts: MaintainOptions): Promise
     await maintainTable(c, { table: 'telemetry', key: 'ts', sizeMs: opts.partitionMs, retentionMs: opts.retentionMs }, opts, now, out)
     await maintainTable(c, { table: 'telemetry_1m', key: 'bucket', sizeMs: WEEK_MS, retentionMs: opts.rollupRetentionMs }, opts, now, out)
     await maintainTable(c, { table: 'telemetry_1h', key: 'bucket', sizeMs: HOUR_ROLLUP_PARTITION_MS, retentionMs: opts.rollup1hRetentionMs }, opts, now, out)
-    // A row inside raw retention was written less than retention ago, and the collector that wrote it
-    // re-writes its series at least hourly while in use: a series unseen for retention plus a day has no
-    // row left but far-future ones (whose labels then read as null).
-    const seriesHorizon = iso(now - opts.retentionMs - SERIES_SLACK_MS)
+    // Series still referenced are kept: rows live until their whole partition is past retention (a 7-day
+    // partition keeps rows up to 7 days longer), and far-future or late rows may sit in the default
+    // partition. So the horizon is the oldest sample that can still exist — the start of the oldest raw
+    // partition left, the oldest default row, or the retention horizon — less a day: a collector writes a
+    // series in use again at least hourly (last_seen lags its rows by at most ~70 min). Only rows whose
+    // sample time runs more than a day ahead of when they were written can outlive their series.
+    // (What this pass drops or expires does not count, also in a dry run, where it is still there.)
+    const rawHorizon = now - opts.retentionMs
+    const left = (await partitionsOf(c, 'telemetry')).filter((p) => p.to > rawHorizon)
+    const oldestDefault = await c.query<{ ms: string | null }>('SELECT (extract(epoch FROM min(ts)) * 1000)::bigint AS ms FROM telemetry_default WHERE ts >= $1', [iso(rawHorizon)])
+    const oldest = Math.min(rawHorizon, ...left.map((p) => p.from), ...(oldestDefault.rows[0]?.ms == null ? [] : [Number(oldestDefault.rows[0].ms)]))
+    const seriesHorizon = iso(oldest - SERIES_SLACK_MS)
+    out.seriesHorizon = seriesHorizon
     if (opts.dryRun) {
       const r = await c.query<{ n: string }>('SELECT count(*) AS n FROM telemetry_series WHERE last_seen < $1', [seriesHorizon])
       out.expiredSeries = Number(r.rows[0]?.n ?? 0)

@@ -20,8 +20,8 @@ export function seriesId(labelsJson: string): string {
 
 interface Entry {
   id: string
-  /** When this collector last committed the series (ms). */
-  at: number
+  /** When the series is to be written again (ms): refreshMs after it was committed, less up to a quarter. */
+  due: number
 }
 
 /** Heap bytes of one entry: its key (one byte a character for Latin-1 text, two otherwise), the id, overhead. */
@@ -30,9 +30,10 @@ const entryBytes = (key: string) => (/[\u0100-\uffff]/.test(key) ? 2 * key.lengt
 /**
  * The label sets this collector has committed to telemetry_series lately, by their JSON text: a row of
  * one of them carries only its series_id. Bounded in bytes (when full, the older half is forgotten: those
- * series are written again, an upsert that changes nothing but last_seen). An entry older than `refreshMs`
- * counts as unknown, so every series in use is written again at least that often and its last_seen stays
- * fresh for the maintenance pass, which deletes series not seen for the raw retention plus a day.
+ * series are written again, an upsert that changes nothing but last_seen). An entry committed more than
+ * `refreshMs` ago counts as unknown (spread over the last quarter of it, so the series a collector learnt
+ * in one burst are not all due in the same minute), so every series in use is written again at least that
+ * often and its last_seen stays fresh for the maintenance pass.
  */
 export class SeriesCache {
   private readonly map = new Map<string, Entry>()
@@ -58,7 +59,7 @@ export class SeriesCache {
   /** The id of a label set and whether it must be written with the rows (not committed lately). */
   lookup(labelsJson: string, now: number): { id: string; known: boolean } {
     const e = this.map.get(labelsJson)
-    if (e) return { id: e.id, known: now - e.at < this.refreshMs }
+    if (e) return { id: e.id, known: now < e.due }
     return { id: seriesId(labelsJson), known: false }
   }
 
@@ -73,7 +74,7 @@ export class SeriesCache {
       } else {
         this.bytes += entryBytes(key)
       }
-      this.map.set(key, { id, at: now })
+      this.map.set(key, { id, due: now + this.refreshMs * (0.75 + 0.25 * Math.random()) })
     }
     if (this.bytes > this.maxBytes) this.evict()
   }
