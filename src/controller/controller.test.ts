@@ -188,6 +188,9 @@ describe('assignments', () => {
     const puts = configMapWrites('ctl-a').filter((r) => r.method === 'PUT')
     expect(puts).toHaveLength(2)
     for (const p of puts) expect((p.body as { metadata: { resourceVersion?: string } }).metadata.resourceVersion).toMatch(/^\d+$/)
+    // The controller records the generation once the API server's answer to its write is handled: a tick
+    // after the fake stored it (read at once, it was 2 in one CI run).
+    await waitFor(() => a.status().generation === 3, { what: 'the controller to record generation 3' })
     expect(a.status()).toMatchObject({ leader: true, replicas: 3, generation: 3 })
   })
 
