@@ -10,8 +10,8 @@
 //
 // Payload: {"tpipe_bundle":[{"msg_uuid":"…","payload":{…}}, …]}. Anyone who may publish may publish
 // such a payload too; it grants nothing a publish of its members would not.
-import crypto from 'node:crypto'
 import { partitionOf } from '../partitions/hash.js'
+import { hashUuid } from '../util/ids.js'
 import type { LeasedMessage } from './lease.js'
 
 export const BUNDLE_FIELD = 'tpipe_bundle'
@@ -38,12 +38,9 @@ export interface BundleRow {
   members: number
 }
 
-const VARIANT = '89ab'
-
 /** The bundle's id: a version-8 uuid of its members' ids in order (the same members give the same id). */
 export function bundleId(ids: readonly string[]): string {
-  const x = crypto.createHash('sha256').update('tpipe-bundle\0').update(ids.join(',')).digest('hex')
-  return `${x.slice(0, 8)}-${x.slice(8, 12)}-8${x.slice(13, 16)}-${VARIANT[parseInt(x[16]!, 16) & 3]}${x.slice(17, 20)}-${x.slice(20, 32)}`
+  return hashUuid(`tpipe-bundle\0${ids.join(',')}`)
 }
 
 /**

@@ -1,7 +1,7 @@
 // DCGM samples (scraped from dcgm-exporter, or received by remote_write) → telemetry messages with the
 // same fields as a CSV row, and the content-derived message id that makes both sources idempotent. Pure.
-import * as crypto from 'node:crypto'
 import { partitionOf } from '../partitions/hash.js'
+import { hashUuid, textBytes } from '../util/ids.js'
 import type { TelemetryPayload } from '../telemetry/payload.js'
 
 /** A publish as mqwriter stores it: partition key (GPU uuid), payload and the id that becomes msg_uuid. */
@@ -36,21 +36,8 @@ function identityText(name: string, labels: Readonly<Record<string, string>>): s
   return text
 }
 
-// crypto.hash (Node 20.12+, 21.7+) is a one-shot digest without a Hash object: ~3x cheaper per sample
-// than createHash(…).update(…).digest() for inputs this small. The same bytes either way (tested).
-const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash
-const VARIANT = '89ab89ab89ab89ab' // hex digit → (digit & 0x3) | 0x8
-
 function idFor(identity: string, timestampMs: number): string {
-  const input = `${identity}\0@${timestampMs}`
-  // version 8 (high nibble of byte 6), RFC 9562 variant (top two bits of byte 8 = 10)
-  const x = oneShot ? oneShot('sha256', input, 'hex') : crypto.createHash('sha256').update(input).digest('hex')
-  return `${x.slice(0, 8)}-${x.slice(8, 12)}-8${x.slice(13, 16)}-${VARIANT[parseInt(x[16]!, 16)]}${x.slice(17, 20)}-${x.slice(20, 32)}`
-}
-
-/** Heap bytes of a string in V8: one per character when all are Latin-1, else two. */
-function textBytes(s: string): number {
-  return /[\u0100-\uffff]/.test(s) ? 2 * s.length : s.length
+  return hashUuid(`${identity}\0@${timestampMs}`)
 }
 
 /** toISOString of the last time asked: the samples of one scrape or request share their time. */

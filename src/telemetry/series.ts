@@ -1,10 +1,6 @@
 // A series' labels stored once (telemetry_series, migration 1764209800000) instead of in every row: the
 // id a label set is stored under, and the collector's memory of the label sets it has already written.
-import * as crypto from 'node:crypto'
-
-// crypto.hash (Node 20.12+) is a one-shot digest; createHash gives the same bytes where it is missing.
-const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash
-const VARIANT = '89ab89ab89ab89ab' // hex digit → (digit & 0x3) | 0x8
+import { hashUuid, textBytes } from '../util/ids.js'
 
 /**
  * The series id of a label set: a UUID (version 8, RFC 9562 "custom") of the SHA-256 of its JSON text.
@@ -13,9 +9,7 @@ const VARIANT = '89ab89ab89ab89ab' // hex digit → (digit & 0x3) | 0x8
  * costs one more stored copy of the labels and nothing else.
  */
 export function seriesId(labelsJson: string): string {
-  const input = `tpipe-series\0${labelsJson}`
-  const x = oneShot ? oneShot('sha256', input, 'hex') : crypto.createHash('sha256').update(input).digest('hex')
-  return `${x.slice(0, 8)}-${x.slice(8, 12)}-8${x.slice(13, 16)}-${VARIANT[parseInt(x[16]!, 16)]}${x.slice(17, 20)}-${x.slice(20, 32)}`
+  return hashUuid(`tpipe-series\0${labelsJson}`)
 }
 
 interface Entry {
@@ -24,8 +18,8 @@ interface Entry {
   due: number
 }
 
-/** Heap bytes of one entry: its key (one byte a character for Latin-1 text, two otherwise), the id, overhead. */
-const entryBytes = (key: string) => (/[\u0100-\uffff]/.test(key) ? 2 * key.length : key.length) + 36 + 120
+/** Heap bytes of one entry: its key, the id, overhead. */
+const entryBytes = (key: string) => textBytes(key) + 36 + 120
 
 /**
  * The label sets this collector has committed to telemetry_series lately, by their JSON text: a row of

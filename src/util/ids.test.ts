@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { uuidv7 } from './ids.js'
+import { bundleId } from '../protocol/bundle.js'
+import { hashUuid, textBytes, uuidv7 } from './ids.js'
 
 describe('uuidv7', () => {
   it('has version 7, the RFC 9562 variant and the timestamp in the first 48 bits', () => {
@@ -15,5 +16,21 @@ describe('uuidv7', () => {
     expect([...ids].sort()).toEqual(ids)
     const sameMs = Array.from({ length: 100 }, () => uuidv7(1_800_000_000_000))
     expect([...sameMs].sort()).toEqual(sameMs)
+  })
+})
+
+describe('hashUuid', () => {
+  it('keeps the ids stored before: bundle ids as computed with createHash before the helper was shared', () => {
+    // bundleId(ids) of 2026-11-30 (e485070): createHash('sha256').update('tpipe-bundle\0').update(ids.join(',')).
+    const ids = ['0194f0a2-0000-7000-8000-000000000001', '0194f0a2-0000-7000-8000-000000000002']
+    expect(bundleId(ids)).toBe('c1dddd86-b142-8ede-a5f1-79648a0f5e75')
+    expect(hashUuid(`tpipe-bundle\0${ids.join(',')}`)).toBe('c1dddd86-b142-8ede-a5f1-79648a0f5e75')
+  })
+})
+
+describe('textBytes', () => {
+  it('counts one byte a character for Latin-1 text, two otherwise', () => {
+    expect(textBytes('abcé')).toBe(4)
+    expect(textBytes('ab€')).toBe(6)
   })
 })
