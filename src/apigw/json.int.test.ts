@@ -10,7 +10,7 @@ import { createTestDatabase, type TestDatabase } from '../../test/support/db.js'
 import { buildApigw } from './app.js'
 import { encodeCursor } from './cursor.js'
 import { finishJson, jsonNumberText } from './json.js'
-import { fleetLatest, jsonNumber, telemetryPage, type TelemetryPage } from './sql.js'
+import { fleetLatest, fleetLatestJson, JOIN_METRICS_MAX, jsonNumber, telemetryPage, type TelemetryPage } from './sql.js'
 
 const silent = pino({ level: 'silent' })
 const CONFIG = { logLevel: 'silent' as const, bodyLimitBytes: 1048576, metricsEnabled: false }
@@ -168,6 +168,7 @@ describe('raw page as JSON text', () => {
 
 describe('fleet listing as JSON text', () => {
   const METRICS = [...AWKWARD.slice(0, 4), 'DCGM_FI_DEV_GPU_UTIL']
+  const MANY = [...METRICS, ...Array.from({ length: JOIN_METRICS_MAX }, (_, i) => `absent-${i}`)].reverse()
 
   beforeAll(async () => {
     // GPUs with awkward attributes; latest values with edge numbers and times; one GPU without any.
@@ -200,7 +201,7 @@ describe('fleet listing as JSON text', () => {
       for (const r of rows) byId.set(r.id, (r.latest = {}))
       const values = await db.pool.query(
         `SELECT l.gpu_uuid AS id, l.metric_name, l.value, to_char(l.ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS ts
-         FROM telemetry_latest AS l WHERE l.gpu_uuid = ANY($1::text[]) AND l.metric_name = ANY($2::text[]) ORDER BY l.gpu_uuid, l.metric_name`,
+         FROM telemetry_latest AS l WHERE l.gpu_uuid = ANY($1::text[]) AND l.metric_name = ANY($2::text[]) ORDER BY l.gpu_uuid, l.metric_name COLLATE "C"`,
         [[...byId.keys()], metrics],
       )
       for (const v of values.rows) byId.get(v.id)![v.metric_name] = { value: v.value, ts: v.ts }
@@ -215,6 +216,11 @@ describe('fleet listing as JSON text', () => {
       { qs: { metrics: METRICS.join(','), sort: 'DCGM_FI_DEV_GPU_UTIL' }, metrics: METRICS },
       { qs: { metrics: METRICS.join(','), sort: AWKWARD[1]!, order: 'asc' }, metrics: METRICS },
       { qs: { metrics: 'DCGM_FI_DEV_GPU_UTIL', sort: 'DCGM_FI_DEV_GPU_UTIL', limit: '3' }, metrics: ['DCGM_FI_DEV_GPU_UTIL'] },
+      // Sorted by a metric it does not return, and metrics asked in reverse code-point order.
+      { qs: { metrics: [...METRICS.slice(1)].reverse().join(','), sort: AWKWARD[0]!, order: 'asc' }, metrics: METRICS.slice(1) },
+      { qs: { metrics: METRICS.join(','), sort: 'nothing-has-this' }, metrics: METRICS },
+      // More metrics than are joined one by one: the per-GPU aggregate answers, byte-for-byte the same.
+      { qs: { metrics: MANY.join(','), sort: AWKWARD[2]! }, metrics: MANY },
       { qs: { metrics: 'nothing-has-this' }, metrics: ['nothing-has-this'] },
       { qs: { hostname: `${AWKWARD[0]} host`, metrics: METRICS.join(',') }, metrics: METRICS },
       { qs: { hostname: 'no such host', metrics: METRICS.join(',') }, metrics: METRICS },
@@ -224,19 +230,24 @@ describe('fleet listing as JSON text', () => {
       expect(res.statusCode, JSON.stringify(c.qs)).toBe(200)
       const qs = { sort: c.qs.sort, order: c.qs.order as 'asc' | 'desc' | undefined, hostname: c.qs.hostname, limit: c.qs.limit ? Number(c.qs.limit) : undefined }
       expect(res.body, JSON.stringify(c.qs)).toBe(await reference(qs, c.metrics))
+      // Both ways of reading the latest values (a join per metric, an aggregate per GPU) give the same text.
+      const [joined, aggregated] = await Promise.all(
+        [99, 0].map(async (joinMax) => (await db.pool.query(fleetLatestJson({ ...qs, order: qs.order ?? 'desc' }, c.metrics, joinMax))).rows[0].gpus as string | null),
+      )
+      expect(joined, JSON.stringify(c.qs)).toBe(aggregated)
     }
     const all = (await app.inject(`/api/v1/gpus?metrics=${encodeURIComponent(METRICS.join(','))}`)).json().gpus as { id: string; latest: Record<string, { value: number }> }[]
     expect(all.find((g) => g.id === `GPU-fleetjson-${AWKWARD.length - 1}`)?.latest).toEqual({})
     expect(Object.is(all.find((g) => g.id === 'GPU-fleetjson-2')?.latest.DCGM_FI_DEV_GPU_UTIL?.value, 0)).toBe(true)
   })
 
-  it('answers metric names a JavaScript object could not hold as keys in metric name order (the old join lost __proto__ and put 10 first)', async () => {
+  it('answers metric names a JavaScript object could not hold as keys in code-point order of the names (the old join lost __proto__ and put 10 first)', async () => {
     const values = new Map([['__proto__', 1], ['10', 2], ['9', 3]])
     for (const [metric, value] of values) {
       await db.pool.query(`INSERT INTO telemetry_latest (gpu_uuid, metric_name, value, ts, msg_uuid) VALUES ('GPU-fleetjson-6', $1, $2, '2026-03-01T12:00:00Z', $3)`, [metric, value, randomUUID()])
     }
     const res = await app.inject('/api/v1/gpus?metrics=__proto__,10,9&hostname=plain%20host')
-    const order = (await db.pool.query("SELECT m FROM unnest('{__proto__,10,9}'::text[]) AS m ORDER BY m")).rows.map((r) => r.m as string)
+    const order = (await db.pool.query("SELECT m FROM unnest('{__proto__,10,9}'::text[]) AS m ORDER BY m COLLATE \"C\"")).rows.map((r) => r.m as string)
     const entry = (m: string) => `${JSON.stringify(m)}:{"value":${values.get(m)},"ts":"2026-03-01T12:00:00.000000Z"}`
     expect(res.body).toContain(`"latest":{${order.map(entry).join(',')}}`)
   })

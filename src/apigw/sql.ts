@@ -8,7 +8,9 @@ export interface Query {
   values: unknown[]
 }
 
-const TS_TEXT = `to_char(t.ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`
+/** A timestamptz column as RFC 3339 text in UTC with microseconds (what the API answers). */
+const TS_TEXT_OF = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`
+const TS_TEXT = TS_TEXT_OF('t.ts')
 
 
 export function gpuExists(id: string): Query {
@@ -248,33 +250,78 @@ export function fleetLatest(p: FleetLatest): Query {
     limit = ` LIMIT $${values.length}`
   }
   const text = `SELECT g.gpu_uuid AS id, g.hostname, g.gpu_id, g.device, g.model_name,
-                       to_char(g.last_seen AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS last_seen
+                       ${TS_TEXT_OF('g.last_seen')} AS last_seen
                 FROM gpus AS g${join} WHERE true${where} ORDER BY ${order}${limit}`
   return named('apigw_fleet_latest', text, values)
 }
 
+/** Asked metrics up to this many are joined one by one (fleetLatestJson); more are aggregated per GPU. */
+export const JOIN_METRICS_MAX = 8
+
+/** Code-point order (UTF-8 byte order, PostgreSQL's "C" collation): the order of `latest` keys, whatever the database's collation. */
+export function codePointCompare(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b))
+}
+
 /**
  * The fleet listing as JSON text built in PostgreSQL: the GPUs of fleetLatest, each as JSON with its
- * `latest` values (when metrics are asked for) from index probes of telemetry_latest, keys in metric
- * name order; one row, one text. Byte-for-byte the answer the apigw built before from fleetLatest's rows
- * and a second statement's latest values with JSON.stringify (json.int.test.ts compares both), for a
- * fraction of the apigw's CPU and one round trip instead of two. (Building it with json_build_object /
- * json_agg cost PostgreSQL more than the apigw's JSON.stringify; text concatenation and to_json of the
- * strings alone cost less than node-pg's parsing plus JSON.stringify.)
+ * `latest` values (when metrics are asked for), keys in code-point order of the metric names; one row, one
+ * text. Byte-for-byte the answer the apigw built before from fleetLatest's rows and a second statement's
+ * latest values with JSON.stringify (json.int.test.ts compares both), for a fraction of the apigw's CPU
+ * and one round trip instead of two. (Building it with json_build_object / json_agg cost PostgreSQL more
+ * than the apigw's JSON.stringify; text concatenation and to_json of the strings alone cost less than
+ * node-pg's parsing plus JSON.stringify.)
+ *
+ * Up to JOIN_METRICS_MAX asked metrics, each is one LEFT JOIN of telemetry_latest on its key (gpu_uuid,
+ * metric_name), its entry a CASE joined by concat_ws (which skips the GPUs without that metric), the
+ * entry's key JSON text made here once, not by to_json in every row. More metrics are read by one
+ * correlated string_agg per GPU (index probes of the same key), an aggregate with its own sort for each
+ * GPU. bench/fleet-statement.ts times both for the same metrics in one session (`joinMax` is its switch):
+ * on 247 GPUs the joins cost about half to four fifths of the per-GPU aggregate for 1–4 metrics, about
+ * the same at 8–10, twice as much at 50 (a join per metric) — hence the bound (figures in BENCHMARKS.md).
  */
-export function fleetLatestJson(p: FleetLatest, metrics: readonly string[]): Query {
-  const q = fleetLatest(p)
-  const values = [...q.values]
+export function fleetLatestJson(p: FleetLatest, metrics: readonly string[], joinMax = JOIN_METRICS_MAX): Query {
+  const values: unknown[] = []
+  const joins: string[] = []
+  const entries: string[] = []
+  let sortAlias: string | undefined
+  const ordered = [...new Set(metrics)].sort(codePointCompare)
+  const entry = (a: string, key: string) => `${key} || ${jsonNumber(`${a}.value`)} || ',"ts":"' || ${TS_TEXT_OF(`${a}.ts`)} || '"}'`
   let latest = ''
-  if (metrics.length) {
-    values.push(metrics)
-    const entry = `${jsonText('l.metric_name')} || ':{"value":' || ${jsonNumber('l.value')} || ',"ts":"' || to_char(l.ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') || '"}'`
-    latest = ` || ',"latest":{' || coalesce((SELECT string_agg(${entry}, ',' ORDER BY l.metric_name) FROM telemetry_latest AS l
+  if (ordered.length > joinMax) {
+    values.push(ordered)
+    const agg = `string_agg(${entry('l', `${jsonText('l.metric_name')} || ':{"value":'`)}, ',' ORDER BY l.metric_name COLLATE "C")`
+    latest = ` || ',"latest":{' || coalesce((SELECT ${agg} FROM telemetry_latest AS l
                                                WHERE l.gpu_uuid = g.gpu_uuid AND l.metric_name = ANY($${values.length}::text[])), '') || '}'`
+  } else if (ordered.length) {
+    for (const [i, metric] of ordered.entries()) {
+      const a = `l${i}`
+      values.push(metric)
+      joins.push(` LEFT JOIN telemetry_latest AS ${a} ON ${a}.gpu_uuid = g.gpu_uuid AND ${a}.metric_name = $${values.length}`)
+      values.push(`${JSON.stringify(metric)}:{"value":`)
+      entries.push(`CASE WHEN ${a}.gpu_uuid IS NOT NULL THEN ${entry(a, `$${values.length}::text`)} END`)
+      if (metric === p.sort) sortAlias = a
+    }
+    latest = ` || ',"latest":{' || concat_ws(',', ${entries.join(', ')}) || '}'`
+  }
+  let order = 'g.hostname, g.gpu_id, g.gpu_uuid'
+  if (p.sort !== undefined) {
+    if (sortAlias === undefined) {
+      values.push(p.sort)
+      sortAlias = 's'
+      joins.push(` LEFT JOIN telemetry_latest AS s ON s.gpu_uuid = g.gpu_uuid AND s.metric_name = $${values.length}`)
+    }
+    order = `${sortAlias}.value ${p.order === 'asc' ? 'ASC' : 'DESC'} NULLS LAST, ${order}`
+  }
+  const where = fleetWhere(p, values)
+  let limit = ''
+  if (p.limit !== undefined) {
+    values.push(p.limit)
+    limit = ` LIMIT $${values.length}`
   }
   const gpu = `'{"id":' || ${jsonText('g.gpu_uuid')} || ',"hostname":' || ${jsonText('g.hostname')} || ',"gpu_id":' || g.gpu_id::text
                || ',"device":' || ${jsonText('g.device')} || ',"model_name":' || ${jsonText('g.model_name')}
-               || ',"last_seen":"' || to_char(g.last_seen AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') || '"'${latest} || '}'`
-  const text = `SELECT string_agg(x.j, ',') AS gpus FROM (${q.text.replace(/^SELECT[\s\S]*?FROM gpus AS g/, `SELECT ${gpu} AS j FROM gpus AS g`)}) AS x`
+               || ',"last_seen":"' || ${TS_TEXT_OF('g.last_seen')} || '"'${latest} || '}'`
+  const text = `SELECT string_agg(x.j, ',') AS gpus FROM (SELECT ${gpu} AS j FROM gpus AS g${joins.join('')} WHERE true${where} ORDER BY ${order}${limit}) AS x`
   return named('apigw_fleet_json', text, values)
 }

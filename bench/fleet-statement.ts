@@ -1,0 +1,49 @@
+// The fleet listing's statement (GET /api/v1/gpus?metrics=…) two ways, timed in one session, interleaved:
+// latest values read by a LEFT JOIN per metric, or by one string_agg per GPU (sql.ts fleetLatestJson and
+// its `joinMax` switch), for 1 to 50 metrics on the api suite's kept fleet (database tpipe_bench_fleet:
+// 247 GPUs × 10 metrics; run `npm run bench -- api` once to make it). Checks both give the same text.
+// Prints one JSON line per metric count: milliseconds a statement per round, each way.
+//   node --import tsx bench/fleet-statement.ts [rounds]
+import pg from 'pg'
+import { fleetLatestJson } from '../src/apigw/sql.js'
+import { loadConfig } from '../src/config/index.js'
+import { useDatabase } from '../src/db/index.js'
+
+const PER_ROUND = 100
+
+async function main(): Promise<void> {
+  const rounds = Number(process.argv[2] ?? 4)
+  const db = await useDatabase(loadConfig({}, process.env))
+  const u = new URL(db.url)
+  u.pathname = '/tpipe_bench_fleet'
+  const c = new pg.Client({ connectionString: u.toString() })
+  try {
+    await c.connect()
+    const known = (await c.query<{ m: string }>('SELECT DISTINCT metric_name AS m FROM telemetry_latest ORDER BY 1')).rows.map((r) => r.m)
+    if (known.length < 2) throw new Error('tpipe_bench_fleet has no latest values: run `npm run bench -- api` first')
+    const metrics = (n: number) => Array.from({ length: n }, (_, i) => known[i] ?? `ABSENT_METRIC_${i}`)
+    for (const n of [1, 2, 4, 8, 10, 50]) {
+      const asked = metrics(n)
+      const p = { sort: asked[0], order: 'desc' as const }
+      const ways = { joins: fleetLatestJson(p, asked, Infinity), perGpu: fleetLatestJson(p, asked, 0) }
+      const texts = await Promise.all(Object.values(ways).map(async (q) => (await c.query(q)).rows[0].gpus as string))
+      if (texts[0] !== texts[1]) throw new Error(`${n} metrics: the two statements answer differently`)
+      const ms: Record<string, number[]> = { joins: [], perGpu: [] }
+      for (let r = 0; r < rounds; r++) {
+        const order = r % 2 === 0 ? (['joins', 'perGpu'] as const) : (['perGpu', 'joins'] as const)
+        for (const way of order) {
+          for (let k = 0; k < 10; k++) await c.query(ways[way])
+          const t0 = performance.now()
+          for (let k = 0; k < PER_ROUND; k++) await c.query(ways[way])
+          ms[way]!.push(Math.round(((performance.now() - t0) / PER_ROUND) * 100) / 100)
+        }
+      }
+      process.stdout.write(JSON.stringify({ metrics: n, existing: Math.min(n, known.length), gpus: (texts[0]!.match(/"id":/g) ?? []).length, bytes: texts[0]!.length, ms }) + '\n')
+    }
+  } finally {
+    await c.end().catch(() => {})
+    await db.release()
+  }
+}
+
+void main()
