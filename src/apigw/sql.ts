@@ -319,9 +319,8 @@ export function fleetLatestJson(p: FleetLatest, metrics: readonly string[], join
     values.push(p.limit)
     limit = ` LIMIT $${values.length}`
   }
-  const gpu = `'{"id":' || ${jsonText('g.gpu_uuid')} || ',"hostname":' || ${jsonText('g.hostname')} || ',"gpu_id":' || g.gpu_id::text
-               || ',"device":' || ${jsonText('g.device')} || ',"model_name":' || ${jsonText('g.model_name')}
-               || ',"last_seen":"' || ${TS_TEXT_OF('g.last_seen')} || '"'${latest} || '}'`
+  // json_head: the GPU's attributes as JSON text, a stored generated column (migration 1764209900000).
+  const gpu = `g.json_head || ',"last_seen":"' || ${TS_TEXT_OF('g.last_seen')} || '"'${latest} || '}'`
   const text = `SELECT string_agg(x.j, ',') AS gpus FROM (SELECT ${gpu} AS j FROM gpus AS g${joins.join('')} WHERE true${where} ORDER BY ${order}${limit}) AS x`
   return named('apigw_fleet_json', text, values)
 }

@@ -342,6 +342,7 @@ describe('service roles', () => {
       tpipe_expire_series: ['tpipe_collector'],
       telemetry_upsert_gpus: [],
       telemetry_mark_dirty: [],
+      tpipe_json_string: [],
     }
     const groups = Object.values(SERVICE_GROUPS)
     // Tables, partitioned tables and sequences of the schema, except the dated partitions maintenance makes
