@@ -14,9 +14,13 @@
 -- astral and combining characters.
 CREATE FUNCTION tpipe_json_string(s text) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$ SELECT left(substr(json_object('{k}', ARRAY[s])::text, 8), -1) $$;
--- Only the owner writes gpus (the ingest trigger runs as the owner): no service role needs to call it.
-REVOKE EXECUTE ON FUNCTION tpipe_json_string(text) FROM PUBLIC;
+-- Executable by PUBLIC (the default), deliberately: it is pure, and PostgreSQL checks EXECUTE on a
+-- generation expression's functions as whoever writes the row (today only the ingest trigger, as the owner;
+-- a DBA role or a restore as another role must not fail on it).
 
+-- The rewrite of gpus takes an ACCESS EXCLUSIVE lock, and ingest's trigger writes gpus: rather than queue
+-- behind a long reader (and stall ingest behind this), fail after 5 s; the migration runs again.
+SET LOCAL lock_timeout = '5s';
 ALTER TABLE gpus ADD COLUMN json_head text GENERATED ALWAYS AS (
   '{"id":' || tpipe_json_string(gpu_uuid) || ',"hostname":' || tpipe_json_string(hostname) || ',"gpu_id":' || gpu_id::text
   || ',"device":' || tpipe_json_string(device) || ',"model_name":' || tpipe_json_string(model_name)

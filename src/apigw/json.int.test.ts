@@ -10,7 +10,7 @@ import { createTestDatabase, type TestDatabase } from '../../test/support/db.js'
 import { buildApigw } from './app.js'
 import { encodeCursor } from './cursor.js'
 import { finishJson, jsonNumberText } from './json.js'
-import { fleetLatest, fleetLatestJson, JOIN_METRICS_MAX, jsonNumber, telemetryPage, type TelemetryPage } from './sql.js'
+import { fleetLatest, fleetLatestJson, METRIC_PROBES_MAX, jsonNumber, telemetryPage, type TelemetryPage } from './sql.js'
 
 const silent = pino({ level: 'silent' })
 const CONFIG = { logLevel: 'silent' as const, bodyLimitBytes: 1048576, metricsEnabled: false }
@@ -168,7 +168,7 @@ describe('raw page as JSON text', () => {
 
 describe('fleet listing as JSON text', () => {
   const METRICS = [...AWKWARD.slice(0, 4), 'DCGM_FI_DEV_GPU_UTIL']
-  const MANY = [...METRICS, ...Array.from({ length: JOIN_METRICS_MAX }, (_, i) => `absent-${i}`)].reverse()
+  const MANY = [...METRICS, ...Array.from({ length: METRIC_PROBES_MAX }, (_, i) => `absent-${i}`)].reverse()
 
   beforeAll(async () => {
     // GPUs with awkward attributes; latest values with edge numbers and times; one GPU without any.
@@ -219,7 +219,7 @@ describe('fleet listing as JSON text', () => {
       // Sorted by a metric it does not return, and metrics asked in reverse code-point order.
       { qs: { metrics: [...METRICS.slice(1)].reverse().join(','), sort: AWKWARD[0]!, order: 'asc' }, metrics: METRICS.slice(1) },
       { qs: { metrics: METRICS.join(','), sort: 'nothing-has-this' }, metrics: METRICS },
-      // More metrics than are joined one by one: the per-GPU aggregate answers, byte-for-byte the same.
+      // More metrics than are probed one by one: the per-GPU aggregate answers, byte-for-byte the same.
       { qs: { metrics: MANY.join(','), sort: AWKWARD[2]! }, metrics: MANY },
       { qs: { metrics: 'nothing-has-this' }, metrics: ['nothing-has-this'] },
       { qs: { hostname: `${AWKWARD[0]} host`, metrics: METRICS.join(',') }, metrics: METRICS },
@@ -230,9 +230,9 @@ describe('fleet listing as JSON text', () => {
       expect(res.statusCode, JSON.stringify(c.qs)).toBe(200)
       const qs = { sort: c.qs.sort, order: c.qs.order as 'asc' | 'desc' | undefined, hostname: c.qs.hostname, limit: c.qs.limit ? Number(c.qs.limit) : undefined }
       expect(res.body, JSON.stringify(c.qs)).toBe(await reference(qs, c.metrics))
-      // Both ways of reading the latest values (a join per metric, an aggregate per GPU) give the same text.
+      // Both ways of reading the latest values (a probe per metric, an aggregate per GPU) give the same text.
       const [joined, aggregated] = await Promise.all(
-        [99, 0].map(async (joinMax) => (await db.pool.query(fleetLatestJson({ ...qs, order: qs.order ?? 'desc' }, c.metrics, joinMax))).rows[0].gpus as string | null),
+        [99, 0].map(async (probesMax) => (await db.pool.query(fleetLatestJson({ ...qs, order: qs.order ?? 'desc' }, c.metrics, probesMax))).rows[0].gpus as string | null),
       )
       expect(joined, JSON.stringify(c.qs)).toBe(aggregated)
     }
@@ -250,5 +250,29 @@ describe('fleet listing as JSON text', () => {
     const order = (await db.pool.query("SELECT m FROM unnest('{__proto__,10,9}'::text[]) AS m ORDER BY m COLLATE \"C\"")).rows.map((r) => r.m as string)
     const entry = (m: string) => `${JSON.stringify(m)}:{"value":${values.get(m)},"ts":"2026-03-01T12:00:00.000000Z"}`
     expect(res.body).toContain(`"latest":{${order.map(entry).join(',')}}`)
+  })
+
+  it('orders keys by code point, not by UTF-16 unit (U+FF5E before an astral character), both ways; a lone surrogate names U+FFFD', async () => {
+    const names = ['z\u{1F600}', 'z\uFF5E', 'y\uFFFD']
+    for (const [k, metric] of names.entries()) {
+      await db.pool.query(`INSERT INTO telemetry_latest (gpu_uuid, metric_name, value, ts, msg_uuid) VALUES ('GPU-fleetjson-6', $1, $2, '2026-03-01T12:00:00Z', $3)`, [metric, k + 1, randomUUID()])
+    }
+    const entry = (m: string, v: number) => `${JSON.stringify(m)}:{"value":${v},"ts":"2026-03-01T12:00:00.000000Z"}`
+    const want = `"latest":{${[entry('y\uFFFD', 3), entry('z\uFF5E', 2), entry('z\u{1F600}', 1)].join(',')}}`
+    const res = await app.inject(`/api/v1/gpus?metrics=${encodeURIComponent(names.join(','))}&hostname=plain%20host`)
+    expect(res.body).toContain(want)
+    for (const probesMax of [99, 0]) {
+      // Called directly (HTTP cannot carry a lone surrogate): 'y\uD800' is the row PostgreSQL matches, 'y\uFFFD'.
+      const q = fleetLatestJson({ hostname: 'plain host', order: 'desc' }, ['z\u{1F600}', 'y\uD800', 'z\uFF5E'], probesMax)
+      expect((await db.pool.query(q)).rows[0].gpus as string, `probesMax ${probesMax}`).toContain(want)
+    }
+  })
+
+  it('answers a GPU whose attributes changed with the new ones (json_head is regenerated on every write)', async () => {
+    await db.pool.query(`UPDATE gpus SET hostname = $1, model_name = 'renamed "model"', gpu_id = 42 WHERE gpu_uuid = 'GPU-fleetjson-3'`, ['moved\nhost \u{1F600}'])
+    const res = await app.inject('/api/v1/gpus?metrics=DCGM_FI_DEV_GPU_UTIL')
+    expect(res.body).toBe(await reference({}, ['DCGM_FI_DEV_GPU_UTIL']))
+    const gpu = res.json().gpus.find((g: { id: string }) => g.id === 'GPU-fleetjson-3')
+    expect(gpu).toMatchObject({ hostname: 'moved\nhost \u{1F600}', model_name: 'renamed "model"', gpu_id: 42 })
   })
 })

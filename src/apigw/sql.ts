@@ -230,9 +230,9 @@ export interface FleetLatest extends FleetFilter {
 }
 
 /**
- * GPUs, as rows (fleetLatestJson wraps this statement to answer with their latest values; both read
- * tables kept on ingest: index probes whatever the size of telemetry). Sorted by a metric's latest value (GPUs without it
- * last), then hostname and gpu_id; without `sort`, hostname and gpu_id.
+ * GPUs, as rows, in the fleet listing's order: by a metric's latest value (GPUs without it last), then
+ * hostname and gpu_id; without `sort`, hostname and gpu_id. The apigw answers with fleetLatestJson; this
+ * row form is the reference json.int.test.ts checks that text against.
  */
 export function fleetLatest(p: FleetLatest): Query {
   const values: unknown[] = []
@@ -255,8 +255,10 @@ export function fleetLatest(p: FleetLatest): Query {
   return named('apigw_fleet_latest', text, values)
 }
 
-/** Asked metrics up to this many are joined one by one (fleetLatestJson); more are aggregated per GPU. */
-export const JOIN_METRICS_MAX = 8
+/** Asked metrics up to this many are read one probe each per GPU (fleetLatestJson); more are aggregated per GPU. */
+export const METRIC_PROBES_MAX = 4
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g
 
 /** Code-point order (UTF-8 byte order, PostgreSQL's "C" collation): the order of `latest` keys, whatever the database's collation. */
 export function codePointCompare(a: string, b: string): number {
@@ -272,46 +274,36 @@ export function codePointCompare(a: string, b: string): number {
  * than the apigw's JSON.stringify; text concatenation and to_json of the strings alone cost less than
  * node-pg's parsing plus JSON.stringify.)
  *
- * Up to JOIN_METRICS_MAX asked metrics, each is one LEFT JOIN of telemetry_latest on its key (gpu_uuid,
- * metric_name), its entry a CASE joined by concat_ws (which skips the GPUs without that metric), the
- * entry's key JSON text made here once, not by to_json in every row. More metrics are read by one
- * correlated string_agg per GPU (index probes of the same key), an aggregate with its own sort for each
- * GPU. bench/fleet-statement.ts times both for the same metrics in one session (`joinMax` is its switch):
- * on 247 GPUs the joins cost about half to four fifths of the per-GPU aggregate for 1–4 metrics, about
- * the same at 8–10, twice as much at 50 (a join per metric) — hence the bound (figures in BENCHMARKS.md).
+ * The GPUs of the answer are chosen first (filters, sort, limit: "top 10" reads 10 GPUs' values, not the
+ * fleet's), then their latest values are read. Up to METRIC_PROBES_MAX asked metrics, each is a scalar
+ * subquery per GPU — one probe of telemetry_latest's key (gpu_uuid, metric_name) making the entry's text,
+ * or NULL, which concat_ws skips — the entry's key JSON text made here once, not by to_json in every row,
+ * and the sort metric's entry from the choice itself. More metrics are read by one string_agg per GPU
+ * over the same key, an aggregate with its own sort. bench/fleet-statement.ts times both for the same
+ * metrics in one session (`probesMax` is its switch); figures in BENCHMARKS.md. On 247 GPUs the probes
+ * cost 55–70% of the aggregate for 1–2 metrics, about the same at 4–8, three times as much at 50. (A
+ * LEFT JOIN per metric was as fast up to 4 and faster at 8, but planning 8 joins took 4–5 ms a statement
+ * and they read every GPU's values under a LIMIT.)
  */
-export function fleetLatestJson(p: FleetLatest, metrics: readonly string[], joinMax = JOIN_METRICS_MAX): Query {
+export function fleetLatestJson(p: FleetLatest, metrics: readonly string[], probesMax = METRIC_PROBES_MAX): Query {
   const values: unknown[] = []
-  const joins: string[] = []
-  const entries: string[] = []
-  let sortAlias: string | undefined
-  const ordered = [...new Set(metrics)].sort(codePointCompare)
-  const entry = (a: string, key: string) => `${key} || ${jsonNumber(`${a}.value`)} || ',"ts":"' || ${TS_TEXT_OF(`${a}.ts`)} || '"}'`
-  let latest = ''
-  if (ordered.length > joinMax) {
-    values.push(ordered)
-    const agg = `string_agg(${entry('l', `${jsonText('l.metric_name')} || ':{"value":'`)}, ',' ORDER BY l.metric_name COLLATE "C")`
-    latest = ` || ',"latest":{' || coalesce((SELECT ${agg} FROM telemetry_latest AS l
-                                               WHERE l.gpu_uuid = g.gpu_uuid AND l.metric_name = ANY($${values.length}::text[])), '') || '}'`
-  } else if (ordered.length) {
-    for (const [i, metric] of ordered.entries()) {
-      const a = `l${i}`
-      values.push(metric)
-      joins.push(` LEFT JOIN telemetry_latest AS ${a} ON ${a}.gpu_uuid = g.gpu_uuid AND ${a}.metric_name = $${values.length}`)
-      values.push(`${JSON.stringify(metric)}:{"value":`)
-      entries.push(`CASE WHEN ${a}.gpu_uuid IS NOT NULL THEN ${entry(a, `$${values.length}::text`)} END`)
-      if (metric === p.sort) sortAlias = a
-    }
-    latest = ` || ',"latest":{' || concat_ws(',', ${entries.join(', ')}) || '}'`
-  }
+  // As PostgreSQL will see them: node-pg sends a lone surrogate as U+FFFD (UTF-8 has no surrogates), and the
+  // entries' keys are JSON text made here, which must name the metric the row was matched on.
+  const ordered = [...new Set(metrics.map((m) => m.replace(LONE_SURROGATE, '\uFFFD')))].sort(codePointCompare)
+  const entry = (value: string, ts: string, key: string) => `${key} || ${jsonNumber(value)} || ',"ts":"' || ${TS_TEXT_OF(ts)} || '"}'`
+
+  // The GPUs of the answer, in its order; with `sort`, that metric's latest value and time beside each.
+  let sortJoin = ''
+  let sortColumns = ''
   let order = 'g.hostname, g.gpu_id, g.gpu_uuid'
+  let outerOrder = order
   if (p.sort !== undefined) {
-    if (sortAlias === undefined) {
-      values.push(p.sort)
-      sortAlias = 's'
-      joins.push(` LEFT JOIN telemetry_latest AS s ON s.gpu_uuid = g.gpu_uuid AND s.metric_name = $${values.length}`)
-    }
-    order = `${sortAlias}.value ${p.order === 'asc' ? 'ASC' : 'DESC'} NULLS LAST, ${order}`
+    values.push(p.sort)
+    sortJoin = ` LEFT JOIN telemetry_latest AS s ON s.gpu_uuid = g.gpu_uuid AND s.metric_name = $${values.length}`
+    sortColumns = ', s.value AS sort_value, s.ts AS sort_ts, s.gpu_uuid IS NOT NULL AS sort_has'
+    const dir = `${p.order === 'asc' ? 'ASC' : 'DESC'} NULLS LAST`
+    order = `s.value ${dir}, ${order}`
+    outerOrder = `g.sort_value ${dir}, ${outerOrder}`
   }
   const where = fleetWhere(p, values)
   let limit = ''
@@ -319,8 +311,31 @@ export function fleetLatestJson(p: FleetLatest, metrics: readonly string[], join
     values.push(p.limit)
     limit = ` LIMIT $${values.length}`
   }
+  const chosen = `SELECT g.gpu_uuid, g.hostname, g.gpu_id, g.json_head, g.last_seen${sortColumns}
+                  FROM gpus AS g${sortJoin} WHERE true${where} ORDER BY ${order}${limit}`
+
+  let latest = ''
+  if (ordered.length > probesMax) {
+    values.push(ordered)
+    const agg = `string_agg(${entry('l.value', 'l.ts', `${jsonText('l.metric_name')} || ':{"value":'`)}, ',' ORDER BY l.metric_name COLLATE "C")`
+    latest = ` || ',"latest":{' || coalesce((SELECT ${agg} FROM telemetry_latest AS l
+                                               WHERE l.gpu_uuid = g.gpu_uuid AND l.metric_name = ANY($${values.length}::text[])), '') || '}'`
+  } else if (ordered.length) {
+    const entries: string[] = []
+    for (const metric of ordered) {
+      values.push(`${JSON.stringify(metric)}:{"value":`)
+      const key = `$${values.length}::text`
+      if (metric === p.sort) {
+        entries.push(`CASE WHEN g.sort_has THEN ${entry('g.sort_value', 'g.sort_ts', key)} END`)
+        continue
+      }
+      values.push(metric)
+      entries.push(`(SELECT ${entry('l.value', 'l.ts', key)} FROM telemetry_latest AS l WHERE l.gpu_uuid = g.gpu_uuid AND l.metric_name = $${values.length})`)
+    }
+    latest = ` || ',"latest":{' || concat_ws(',', ${entries.join(', ')}) || '}'`
+  }
   // json_head: the GPU's attributes as JSON text, a stored generated column (migration 1764209900000).
   const gpu = `g.json_head || ',"last_seen":"' || ${TS_TEXT_OF('g.last_seen')} || '"'${latest} || '}'`
-  const text = `SELECT string_agg(x.j, ',') AS gpus FROM (SELECT ${gpu} AS j FROM gpus AS g${joins.join('')} WHERE true${where} ORDER BY ${order}${limit}) AS x`
+  const text = `SELECT string_agg(x.j, ',') AS gpus FROM (SELECT ${gpu} AS j FROM (${chosen}) AS g ORDER BY ${outerOrder}) AS x`
   return named('apigw_fleet_json', text, values)
 }

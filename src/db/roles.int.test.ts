@@ -342,7 +342,8 @@ describe('service roles', () => {
       tpipe_expire_series: ['tpipe_collector'],
       telemetry_upsert_gpus: [],
       telemetry_mark_dirty: [],
-      tpipe_json_string: [],
+      // Pure (gpus.json_head's generation expression): PUBLIC, so any role that may write gpus can.
+      tpipe_json_string: [...Object.values(SERVICE_GROUPS)],
     }
     const groups = Object.values(SERVICE_GROUPS)
     // Tables, partitioned tables and sequences of the schema, except the dated partitions maintenance makes
