@@ -268,8 +268,10 @@ describe('fleet listing as JSON text', () => {
     }
   })
 
-  it('answers a GPU whose attributes changed with the new ones (json_head is regenerated on every write)', async () => {
+  it('answers a GPU whose attributes changed with the new ones (gpus_json is rewritten when they change), and a GPU missing from gpus_json', async () => {
     await db.pool.query(`UPDATE gpus SET hostname = $1, model_name = 'renamed "model"', gpu_id = 42 WHERE gpu_uuid = 'GPU-fleetjson-3'`, ['moved\nhost \u{1F600}'])
+    await db.pool.query(`UPDATE gpus SET last_seen = last_seen + interval '1 hour' WHERE gpu_uuid = 'GPU-fleetjson-4'`)
+    await db.pool.query(`DELETE FROM gpus_json WHERE gpu_uuid = 'GPU-fleetjson-5'`)
     const res = await app.inject('/api/v1/gpus?metrics=DCGM_FI_DEV_GPU_UTIL')
     expect(res.body).toBe(await reference({}, ['DCGM_FI_DEV_GPU_UTIL']))
     const gpu = res.json().gpus.find((g: { id: string }) => g.id === 'GPU-fleetjson-3')

@@ -311,7 +311,7 @@ export function fleetLatestJson(p: FleetLatest, metrics: readonly string[], prob
     values.push(p.limit)
     limit = ` LIMIT $${values.length}`
   }
-  const chosen = `SELECT g.gpu_uuid, g.hostname, g.gpu_id, g.json_head, g.last_seen${sortColumns}
+  const chosen = `SELECT g.gpu_uuid, g.hostname, g.gpu_id, g.device, g.model_name, g.last_seen${sortColumns}
                   FROM gpus AS g${sortJoin} WHERE true${where} ORDER BY ${order}${limit}`
 
   let latest = ''
@@ -334,8 +334,12 @@ export function fleetLatestJson(p: FleetLatest, metrics: readonly string[], prob
     }
     latest = ` || ',"latest":{' || concat_ws(',', ${entries.join(', ')}) || '}'`
   }
-  // json_head: the GPU's attributes as JSON text, a stored generated column (migration 1764209900000).
-  const gpu = `g.json_head || ',"last_seen":"' || ${TS_TEXT_OF('g.last_seen')} || '"'${latest} || '}'`
-  const text = `SELECT string_agg(x.j, ',') AS gpus FROM (SELECT ${gpu} AS j FROM (${chosen}) AS g ORDER BY ${outerOrder}) AS x`
+  // The GPU's attributes as JSON text, kept in gpus_json by triggers on gpus (migration 1764209900000); made
+  // here should a row be missing from it.
+  const head = `coalesce(h.head, '{"id":' || ${jsonText('g.gpu_uuid')} || ',"hostname":' || ${jsonText('g.hostname')} || ',"gpu_id":' || g.gpu_id::text
+                || ',"device":' || ${jsonText('g.device')} || ',"model_name":' || ${jsonText('g.model_name')})`
+  const gpu = `${head} || ',"last_seen":"' || ${TS_TEXT_OF('g.last_seen')} || '"'${latest} || '}'`
+  const text = `SELECT string_agg(x.j, ',') AS gpus
+                FROM (SELECT ${gpu} AS j FROM (${chosen}) AS g LEFT JOIN gpus_json AS h ON h.gpu_uuid = g.gpu_uuid ORDER BY ${outerOrder}) AS x`
   return named('apigw_fleet_json', text, values)
 }

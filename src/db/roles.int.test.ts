@@ -324,6 +324,7 @@ describe('service roles', () => {
       telemetry_1h_default: { tpipe_collector: ['SELECT'] },
       dead_letters: { tpipe_collector: ['INSERT'] },
       gpus: { tpipe_apigw: ['SELECT'], tpipe_viewer: ['SELECT'] },
+      gpus_json: { tpipe_apigw: ['SELECT'], tpipe_viewer: ['SELECT'] },
       telemetry_latest: { tpipe_apigw: ['SELECT'], tpipe_viewer: ['SELECT'] },
       telemetry_1m: { tpipe_apigw: ['SELECT'], tpipe_viewer: ['SELECT'] },
       telemetry_1h: { tpipe_apigw: ['SELECT'], tpipe_viewer: ['SELECT'] },
@@ -342,8 +343,7 @@ describe('service roles', () => {
       tpipe_expire_series: ['tpipe_collector'],
       telemetry_upsert_gpus: [],
       telemetry_mark_dirty: [],
-      // Pure (gpus.json_head's generation expression): PUBLIC, so any role that may write gpus can.
-      tpipe_json_string: [...Object.values(SERVICE_GROUPS)],
+      gpus_json_head: [],
     }
     const groups = Object.values(SERVICE_GROUPS)
     // Tables, partitioned tables and sequences of the schema, except the dated partitions maintenance makes
