@@ -15,6 +15,7 @@ import { buildServer, DEFAULT_HTTP_LIMITS } from '../http/server.js'
 import { Histogram, createRegistry, type Registry } from '../metrics/index.js'
 import { Gpu, TelemetryRow } from '../protocol/apigw.js'
 import { decodeCursor, encodeCursor } from './cursor.js'
+import { AnswerBuffers } from './answer.js'
 import { compressJson } from './compress.js'
 import { loadDashboard, registerDashboard, type DashboardFiles } from './dashboard.js'
 import { badParameter, buckets, DEFAULT_WINDOW_MS, parseAgg, parseGroupBy, parseMetricList, parseStep, pickSource, resolveRange, type Range, type Retention } from './query.js'
@@ -524,9 +525,11 @@ function json(reply: FastifyReply, body: unknown): FastifyReply {
   return jsonText(reply, JSON.stringify(body))
 }
 
-/** Sends JSON text built elsewhere (PostgreSQL, for the page and fleet answers). */
+const answers = new AnswerBuffers()
+
+/** Sends JSON text built elsewhere (PostgreSQL, for the page and fleet answers); large ones from reusable buffers (answer.ts). */
 function jsonText(reply: FastifyReply, text: string): FastifyReply {
-  return reply.type('application/json; charset=utf-8').send(text)
+  return answers.send(reply.type('application/json; charset=utf-8'), text)
 }
 
 const ROW_START = '{"msg_uuid":"'
