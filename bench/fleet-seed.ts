@@ -78,7 +78,7 @@ export async function seedFleet(pool: Pool, s: FleetSeed): Promise<void> {
     return
   }
   log('  building rollups, latest values and gpus from the raw rows…')
-  await pool.query('TRUNCATE telemetry_1m, telemetry_1h, telemetry_latest, gpus')
+  await pool.query('TRUNCATE telemetry_1m, telemetry_1h, telemetry_latest, gpus, gpus_json')
   const t1 = Date.now()
   for (let d = Math.floor(start / DAY) * DAY; d < s.end.getTime(); d += DAY) {
     await pool.query({
