@@ -1,8 +1,8 @@
 // Large JSON answers sent from reusable buffers. A ~100–150 KB answer sent as a string is encoded into a
 // fresh allocation every time, and on this machine writing a fresh 150 KB string or Buffer to a loopback
 // socket took 0.44–0.50 ms of CPU against 0.19 ms for a reused Buffer (the fresh pages fault in); in the
-// apigw, interleaved at 4 connections, the raw page went ×1.07 and the fleet listing ×1.06 req/s
-// (BENCHMARKS.md). A buffer goes back to the pool only when its response has finished — node has handed
+// apigw, interleaved at 4 connections against the build before, the raw page went ×1.14 and the fleet
+// listing ×1.02 req/s (BENCHMARKS.md). A buffer goes back to the pool only when its response has finished — node has handed
 // every byte to the kernel — never while a slow client still has bytes of it to receive; a response that
 // is aborted keeps its buffer, which is then garbage like any other.
 import type { FastifyReply } from 'fastify'

@@ -1,7 +1,7 @@
 // The raw page and the fleet listing are JSON text built in PostgreSQL (sql.ts telemetryPageJson,
 // fleetLatestJson) and finished in json.ts. These tests pin that text byte-for-byte to what the apigw
 // answered before: JSON.stringify over the rows node-pg parses from the row queries (telemetryPage;
-// fleetLatest + the per-GPU latest values), on real PostgreSQL, for awkward strings, numbers and times.
+// the GPUs' rows + the per-GPU latest values), on real PostgreSQL, for awkward strings, numbers and times.
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { pino } from 'pino'
@@ -10,7 +10,7 @@ import { createTestDatabase, type TestDatabase } from '../../test/support/db.js'
 import { buildApigw } from './app.js'
 import { encodeCursor } from './cursor.js'
 import { finishJson, jsonNumberText } from './json.js'
-import { fleetLatest, fleetLatestJson, METRIC_PROBES_MAX, jsonNumber, telemetryPage, type TelemetryPage } from './sql.js'
+import { fleetLatestJson, METRIC_PROBES_MAX, jsonNumber, telemetryPage, type FleetLatest, type TelemetryPage } from './sql.js'
 
 const silent = pino({ level: 'silent' })
 const CONFIG = { logLevel: 'silent' as const, bodyLimitBytes: 1048576, metricsEnabled: false }
@@ -193,9 +193,35 @@ describe('fleet listing as JSON text', () => {
     }
   })
 
-  /** The answer as the apigw built it before: fleetLatest's rows, each GPU's latest values joined in JavaScript. */
+  /** The GPUs as rows, in the listing's order: the statement the apigw ran before the answer was built in PostgreSQL. */
+  function fleetRows(p: FleetLatest): { text: string; values: unknown[] } {
+    const values: unknown[] = []
+    let join = ''
+    let order = 'g.hostname, g.gpu_id, g.gpu_uuid'
+    if (p.sort !== undefined) {
+      values.push(p.sort)
+      join = ` LEFT JOIN telemetry_latest AS s ON s.gpu_uuid = g.gpu_uuid AND s.metric_name = $${values.length}`
+      order = `s.value ${p.order === 'asc' ? 'ASC' : 'DESC'} NULLS LAST, ${order}`
+    }
+    let where = ''
+    if (p.hostname !== undefined) {
+      values.push(p.hostname)
+      where += ` AND g.hostname = $${values.length}`
+    }
+    let limit = ''
+    if (p.limit !== undefined) {
+      values.push(p.limit)
+      limit = ` LIMIT $${values.length}`
+    }
+    const text = `SELECT g.gpu_uuid AS id, g.hostname, g.gpu_id, g.device, g.model_name,
+                         to_char(g.last_seen AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS last_seen
+                  FROM gpus AS g${join} WHERE true${where} ORDER BY ${order}${limit}`
+    return { text, values }
+  }
+
+  /** The answer as the apigw built it before: the GPUs' rows, each GPU's latest values joined in JavaScript. */
   async function reference(qs: { sort?: string; order?: 'asc' | 'desc'; hostname?: string; limit?: number }, metrics: string[]): Promise<string> {
-    const rows = (await db.pool.query(fleetLatest({ ...qs, order: qs.order ?? 'desc' }))).rows as { id: string; latest?: Record<string, unknown> }[]
+    const rows = (await db.pool.query(fleetRows({ ...qs, order: qs.order ?? 'desc' }))).rows as { id: string; latest?: Record<string, unknown> }[]
     if (metrics.length && rows.length) {
       const byId = new Map<string, Record<string, unknown>>()
       for (const r of rows) byId.set(r.id, (r.latest = {}))

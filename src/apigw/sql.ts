@@ -229,32 +229,6 @@ export interface FleetLatest extends FleetFilter {
   limit?: number | undefined
 }
 
-/**
- * GPUs, as rows, in the fleet listing's order: by a metric's latest value (GPUs without it last), then
- * hostname and gpu_id; without `sort`, hostname and gpu_id. The apigw answers with fleetLatestJson; this
- * row form is the reference json.int.test.ts checks that text against.
- */
-export function fleetLatest(p: FleetLatest): Query {
-  const values: unknown[] = []
-  let join = ''
-  let order = 'g.hostname, g.gpu_id, g.gpu_uuid'
-  if (p.sort !== undefined) {
-    values.push(p.sort)
-    join = ` LEFT JOIN telemetry_latest AS s ON s.gpu_uuid = g.gpu_uuid AND s.metric_name = $${values.length}`
-    order = `s.value ${p.order === 'asc' ? 'ASC' : 'DESC'} NULLS LAST, ${order}`
-  }
-  const where = fleetWhere(p, values)
-  let limit = ''
-  if (p.limit !== undefined) {
-    values.push(p.limit)
-    limit = ` LIMIT $${values.length}`
-  }
-  const text = `SELECT g.gpu_uuid AS id, g.hostname, g.gpu_id, g.device, g.model_name,
-                       ${TS_TEXT_OF('g.last_seen')} AS last_seen
-                FROM gpus AS g${join} WHERE true${where} ORDER BY ${order}${limit}`
-  return named('apigw_fleet_latest', text, values)
-}
-
 /** Asked metrics up to this many are read one probe each per GPU (fleetLatestJson); more are aggregated per GPU. */
 export const METRIC_PROBES_MAX = 4
 
@@ -266,10 +240,11 @@ export function codePointCompare(a: string, b: string): number {
 }
 
 /**
- * The fleet listing as JSON text built in PostgreSQL: the GPUs of fleetLatest, each as JSON with its
- * `latest` values (when metrics are asked for), keys in code-point order of the metric names; one row, one
- * text. Byte-for-byte the answer the apigw built before from fleetLatest's rows and a second statement's
- * latest values with JSON.stringify (json.int.test.ts compares both), for a fraction of the apigw's CPU
+ * The fleet listing as JSON text built in PostgreSQL: the GPUs (by a metric's latest value, GPUs without it
+ * last, then hostname and gpu_id; without `sort`, hostname and gpu_id), each as JSON with its `latest`
+ * values (when metrics are asked for), keys in code-point order of the metric names; one row, one text.
+ * Byte-for-byte the answer the apigw built before from the GPUs' rows and a second statement's latest
+ * values with JSON.stringify (json.int.test.ts keeps that as its reference), for a fraction of the apigw's CPU
  * and one round trip instead of two. (Building it with json_build_object / json_agg cost PostgreSQL more
  * than the apigw's JSON.stringify; text concatenation and to_json of the strings alone cost less than
  * node-pg's parsing plus JSON.stringify.)
