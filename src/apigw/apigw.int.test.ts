@@ -386,6 +386,11 @@ describe('seedTelemetry and the query plan', () => {
       expect(json).toMatch(/^Aggregate.*\n\s+->\s+Limit[^\n]*\n[\s\S]*Index Only Scan using telemetry_p20260501_gpu_uuid_ts_\w*idx/)
       expect(json).toMatch(/Heap Fetches: 0/)
       expect(json).not.toMatch(/Sort|Bitmap/)
+      // By time (rows sharing times): the scan's order groups them, and orders the groups, without a sort.
+      const t = telemetryPageJson({ id: r.gpuUuids[3]!, start: '2026-05-01T00:00:00Z', end: '2026-05-01T01:00:00Z', limit: 1000, metrics: [] }, true)
+      const byTime = (await seeded.pool.query({ text: `EXPLAIN (ANALYZE, COSTS OFF) ${t.text}`, values: t.values })).rows.map((x: { 'QUERY PLAN': string }) => x['QUERY PLAN']).join('\n')
+      expect(byTime).toMatch(/^Aggregate.*\n\s+->\s+GroupAggregate[^\n]*\n[\s\S]*Limit[^\n]*\n[\s\S]*Index Only Scan using telemetry_p20260501_gpu_uuid_ts_\w*idx/)
+      expect(byTime).not.toMatch(/Sort|Bitmap|HashAggregate/)
       const deep = await explain({ metrics: [], after: { ts: '2026-05-01T00:10:00.5Z', msgUuid: 'ffffffff-0000-0000-0000-000000000000' } })
       expect(deep).toMatch(/Index Cond: .*ROW\(ts, msg_uuid\) >/)
       expect(deep).toMatch(/Index Only Scan|Bitmap Index Scan on telemetry_p20260501_gpu_uuid_ts_\w*idx/)

@@ -16,6 +16,7 @@ import { Histogram, createRegistry, type Registry } from '../metrics/index.js'
 import { Gpu, TelemetryRow } from '../protocol/apigw.js'
 import { decodeCursor, encodeCursor } from './cursor.js'
 import { AnswerBuffers } from './answer.js'
+import { PageForms } from './pageform.js'
 import { compressJson } from './compress.js'
 import { loadDashboard, registerDashboard, type DashboardFiles } from './dashboard.js'
 import { badParameter, buckets, DEFAULT_WINDOW_MS, parseAgg, parseGroupBy, parseMetricList, parseStep, pickSource, resolveRange, type Range, type Retention } from './query.js'
@@ -207,6 +208,8 @@ export async function buildApigw(config: ApigwConfig, deps: ApigwDeps): Promise<
     minuteMs: config.rollupRetentionMs ?? SETTINGS.rollupRetentionMs.default,
     hourMs: config.rollup1hRetentionMs ?? SETTINGS.rollup1hRetentionMs.default,
   }
+  // Per GPU, whether raw pages are read by time or row by row (pageform.ts).
+  const pageForms = new PageForms()
   const duration = new Histogram({
     name: 'apigw_request_duration_seconds',
     help: 'API request latency by route and status.',
@@ -399,7 +402,9 @@ export async function buildApigw(config: ApigwConfig, deps: ApigwDeps): Promise<
         return json(reply, { id, telemetry: rows, next_cursor: more && last ? encodeCursor(last.ts, last.msg_uuid, desc) : null })
       }
       // The rows' JSON text comes from PostgreSQL (sql.ts telemetryPageJson): limit + 1 rows at most.
-      const [agg] = await query<{ n: number; rows: string | null }>(deps.pool, telemetryPageJson(page))
+      const byTime = pageForms.byTime(id)
+      const [agg] = await query<{ n: number; times: number | null; rows: string | null }>(deps.pool, telemetryPageJson(page, byTime))
+      if (byTime && agg) pageForms.observe(id, agg.n, agg.times ?? 0)
       if (!agg || agg.n === 0) {
         if (await notFound()) throw new TpipeError('TPIPE_ERR_GPU_NOT_FOUND', `no telemetry for GPU ${id}`)
         return jsonText(reply, `{"id":${JSON.stringify(id)},"telemetry":[],"next_cursor":null}`)

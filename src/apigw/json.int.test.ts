@@ -10,7 +10,7 @@ import { createTestDatabase, type TestDatabase } from '../../test/support/db.js'
 import { buildApigw } from './app.js'
 import { encodeCursor } from './cursor.js'
 import { finishJson, jsonNumberText } from './json.js'
-import { fleetLatestJson, METRIC_PROBES_MAX, jsonNumber, telemetryPage, type FleetLatest, type TelemetryPage } from './sql.js'
+import { fleetLatestJson, METRIC_PROBES_MAX, jsonNumber, telemetryPage, telemetryPageJson, type FleetLatest, type TelemetryPage } from './sql.js'
 
 const silent = pino({ level: 'silent' })
 const CONFIG = { logLevel: 'silent' as const, bodyLimitBytes: 1048576, metricsEnabled: false }
@@ -145,6 +145,50 @@ describe('raw page as JSON text', () => {
       }
     }
     expect(pages).toBeGreaterThan(100)
+  })
+
+  it('gives the same text by time and row by row, for rows sharing times and rows with their own', async () => {
+    // A second GPU whose rows each have their own time (the CSV streamer's shape): the apigw reads its pages
+    // row by row after the first (pageform.ts), the first GPU's by time; both must be the bytes of the reference.
+    const LONE = 'GPU-json-lone'
+    await db.pool.query({
+      text: `INSERT INTO telemetry (msg_uuid, gpu_uuid, gpu_id, device, hostname, model_name, metric_name, value, ts, labels)
+             SELECT gen_random_uuid(), $1, 1, 'nvidia1', 'json-host', 'H100', ($2::text[])[(i % 7) + 1], i * 1.25, $3::timestamptz + i * interval '1001 microseconds', '{}'::jsonb
+             FROM generate_series(0, 299) AS i`,
+      values: [LONE, AWKWARD, '2026-03-01T12:00:00Z'],
+    })
+    const pageOf = (id: string, limit: number, desc: boolean, after?: { ts: string; msgUuid: string }) => ({ id, start: '-infinity', end: 'infinity', metrics: [], limit, desc, after })
+    for (const [id, times] of [[GPU, TS.length + 1], [LONE, 300]] as const) {
+      for (const desc of [false, true]) {
+        const rowByRow = (await db.pool.query(telemetryPageJson(pageOf(id, 1000, desc), false))).rows[0]
+        const byTime = (await db.pool.query(telemetryPageJson(pageOf(id, 1000, desc), true))).rows[0]
+        expect(byTime.rows).toBe(rowByRow.rows)
+        expect([byTime.n, byTime.times, rowByRow.times]).toEqual([rowByRow.n, times, null])
+      }
+    }
+    // Through the API, page after page, in both orders: the reference's bytes whichever form answers.
+    for (const order of ['asc', 'desc'] as const) {
+      let cursor: string | undefined
+      let after: { ts: string; msgUuid: string } | undefined
+      let pages = 0
+      do {
+        const qs = new URLSearchParams({ limit: '40', order })
+        if (cursor) qs.set('cursor', cursor)
+        const res = await app.inject(`/api/v1/gpus/${LONE}/telemetry?${qs}`)
+        const rows = (await db.pool.query(telemetryPage({ ...pageOf(LONE, 40, order === 'desc', after) }))).rows as { msg_uuid: string; ts: string }[]
+        const more = rows.length > 40
+        if (more) rows.length = 40
+        const last = rows[rows.length - 1]
+        expect(res.body).toBe(JSON.stringify({ id: LONE, telemetry: rows, next_cursor: more && last ? encodeCursor(last.ts, last.msg_uuid, order === 'desc') : null }))
+        cursor = res.json().next_cursor ?? undefined
+        if (cursor) {
+          const [ts, msgUuid] = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as [string, string]
+          after = { ts, msgUuid }
+        }
+        pages++
+      } while (cursor)
+      expect(pages).toBe(8)
+    }
   })
 
   it('answers a window, an empty window and an unknown GPU as before', async () => {
