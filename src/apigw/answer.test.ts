@@ -77,6 +77,29 @@ describe('AnswerBuffers', () => {
     expect(gunzipSync(gz.rawPayload).toString('utf8')).toBe(text(7, 100_000))
   })
 
+  it('sends parts as the bytes of their joined string, a multibyte character at every seam; small, gzip and oversized parts joined', async () => {
+    const a = Fastify()
+    compressJson(a, '/')
+    const parts = ['{"rows":[', text(5, 60_000), ',"🎛️é"', '', `],"next":"${'€'.repeat(3)}"}`]
+    const tiny = new AnswerBuffers(70_000, 1)
+    a.get('/parts', async (_request, reply) => answers.send(reply.type('application/json'), parts))
+    a.get('/small', async (_request, reply) => answers.send(reply.type('application/json'), ['[', '"é"', ']']))
+    // 60,000+ characters, most of them 1 byte: the characters fit 70,000 bytes, the UTF-8 of the parts does not.
+    a.get('/over', async (_request, reply) => tiny.send(reply.type('application/json'), ['[', '"' + 'é'.repeat(40_000) + '"', ']']))
+    const joined = parts.join('')
+    const r = await a.inject('/parts')
+    expect(r.body).toBe(joined)
+    expect(Number(r.headers['content-length'])).toBe(Buffer.byteLength(joined))
+    expect((await a.inject('/small')).body).toBe('["é"]')
+    const over = await a.inject('/over')
+    expect(over.body).toBe(`["${'é'.repeat(40_000)}"]`)
+    expect(tiny.pooled).toBe(1)
+    const gz = await a.inject({ url: '/parts', headers: { 'accept-encoding': 'gzip' } })
+    expect(gz.headers['content-encoding']).toBe('gzip')
+    expect(gunzipSync(gz.rawPayload).toString('utf8')).toBe(joined)
+    await a.close()
+  })
+
   it('sends an answer whose UTF-8 does not fit the buffer as a string', async () => {
     const tiny = new AnswerBuffers(MIN_POOLED_CHARS + 10, 1)
     const a = Fastify()

@@ -28,17 +28,27 @@ export class AnswerBuffers {
     return this.free.length
   }
 
-  /** Sends `text` (its content type already set) from a pooled buffer, or as a string when that does not pay or cannot be. */
-  send(reply: FastifyReply, text: string): FastifyReply {
+  /**
+   * Sends `text` (its content type already set) from a pooled buffer, or as a string when that does not pay
+   * or cannot be. Given as parts (an answer's head, the rows PostgreSQL made, its tail), they are written one
+   * after the other: the ~100 KB rows text is not first copied into a joined string.
+   */
+  send(reply: FastifyReply, text: string | readonly string[]): FastifyReply {
+    const parts = typeof text === 'string' ? [text] : text
+    let chars = 0
+    for (const part of parts) chars += part.length
     // gzip (compress.ts) compresses string payloads: leave those to it. Every UTF-16 unit needs at least a byte.
-    if (text.length < MIN_POOLED_CHARS || text.length > this.bufferBytes || wantsGzip(reply.request)) return reply.send(text)
+    if (chars < MIN_POOLED_CHARS || chars > this.bufferBytes || wantsGzip(reply.request)) return reply.send(joined(parts))
     const buf = this.free.pop() ?? Buffer.allocUnsafe(this.bufferBytes)
-    const n = buf.write(text, 0, 'utf8')
-    // write() stops before a character that does not fit whole (≤ 4 bytes): within 4 bytes of the end, the
-    // text may have been cut.
-    if (n > buf.length - 4) {
-      this.release(buf)
-      return reply.send(text)
+    let n = 0
+    for (const part of parts) {
+      n += buf.write(part, n, 'utf8')
+      // write() stops before a character that does not fit whole (≤ 4 bytes): within 4 bytes of the end, the
+      // text may have been cut.
+      if (n > buf.length - 4) {
+        this.release(buf)
+        return reply.send(joined(parts))
+      }
     }
     reply.raw.once('finish', () => this.release(buf))
     return reply.send(buf.subarray(0, n))
@@ -48,3 +58,5 @@ export class AnswerBuffers {
     if (this.free.length < this.keep) this.free.push(buf)
   }
 }
+
+const joined = (parts: readonly string[]) => (parts.length === 1 ? parts[0]! : parts.join(''))

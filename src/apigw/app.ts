@@ -314,7 +314,7 @@ export async function buildApigw(config: ApigwConfig, deps: ApigwDeps): Promise<
       if (q.order !== undefined && q.sort === undefined) throw badParameter('order: only with sort')
       // The answer's JSON text comes from PostgreSQL (sql.ts fleetLatestJson): no per-GPU objects here.
       const [r] = await query<{ gpus: string | null }>(deps.pool, fleetLatestJson({ hostname: q.hostname, model: q.model, sort: q.sort, order: q.order ?? 'desc', limit: q.limit }, metrics))
-      return jsonText(reply, `{"gpus":[${finishJson(r?.gpus ?? '')}]}`)
+      return jsonText(reply, ['{"gpus":[', finishJson(r?.gpus ?? ''), ']}'])
     },
   )
 
@@ -419,7 +419,7 @@ export async function buildApigw(config: ApigwConfig, deps: ApigwDeps): Promise<
         const tsAt = at + 36 + TS_KEY.length
         next = encodeCursor(rows.slice(tsAt, rows.indexOf('"', tsAt)), rows.slice(at, at + 36), desc)
       }
-      return jsonText(reply, `{"id":${JSON.stringify(id)},"telemetry":[${finishJson(rows)}],"next_cursor":${next === null ? 'null' : JSON.stringify(next)}}`)
+      return jsonText(reply, [`{"id":${JSON.stringify(id)},"telemetry":[`, finishJson(rows), `],"next_cursor":${next === null ? 'null' : JSON.stringify(next)}}`])
     },
   )
 
@@ -533,7 +533,7 @@ function json(reply: FastifyReply, body: unknown): FastifyReply {
 const answers = new AnswerBuffers()
 
 /** Sends JSON text built elsewhere (PostgreSQL, for the page and fleet answers); large ones from reusable buffers (answer.ts). */
-function jsonText(reply: FastifyReply, text: string): FastifyReply {
+function jsonText(reply: FastifyReply, text: string | readonly string[]): FastifyReply {
   return answers.send(reply.type('application/json; charset=utf-8'), text)
 }
 
