@@ -295,14 +295,12 @@ export function fleetLatestJson(p: FleetLatest, metrics: readonly string[], prob
   let sortJoin = ''
   let sortColumns = ''
   let order = 'g.hostname, g.gpu_id, g.gpu_uuid'
-  let outerOrder = order
   if (p.sort !== undefined) {
     values.push(p.sort)
     sortJoin = ` LEFT JOIN telemetry_latest AS s ON s.gpu_uuid = g.gpu_uuid AND s.metric_name = $${values.length}`
     sortColumns = ', s.value AS sort_value, s.ts AS sort_ts, s.gpu_uuid IS NOT NULL AS sort_has'
     const dir = `${p.order === 'asc' ? 'ASC' : 'DESC'} NULLS LAST`
     order = `s.value ${dir}, ${order}`
-    outerOrder = `g.sort_value ${dir}, ${outerOrder}`
   }
   const where = fleetWhere(p, values)
   let limit = ''
@@ -310,8 +308,8 @@ export function fleetLatestJson(p: FleetLatest, metrics: readonly string[], prob
     values.push(p.limit)
     limit = ` LIMIT $${values.length}`
   }
-  const chosen = `SELECT g.gpu_uuid, g.hostname, g.gpu_id, g.device, g.model_name, g.last_seen${sortColumns}
-                  FROM gpus AS g${sortJoin} WHERE true${where} ORDER BY ${order}${limit}`
+  const chosen = `SELECT g.gpu_uuid, g.hostname, g.gpu_id, g.device, g.model_name, g.last_seen, h.head${sortColumns}
+                  FROM gpus AS g${sortJoin} LEFT JOIN gpus_json AS h ON h.gpu_uuid = g.gpu_uuid WHERE true${where} ORDER BY ${order}${limit}`
 
   let latest = ''
   if (ordered.length > probesMax) {
@@ -335,10 +333,11 @@ export function fleetLatestJson(p: FleetLatest, metrics: readonly string[], prob
   }
   // The GPU's attributes as JSON text, kept in gpus_json by triggers on gpus (migration 1764209900000); made
   // here should a row be missing from it.
-  const head = `coalesce(h.head, '{"id":' || ${jsonText('g.gpu_uuid')} || ',"hostname":' || ${jsonText('g.hostname')} || ',"gpu_id":' || g.gpu_id::text
+  const head = `coalesce(g.head, '{"id":' || ${jsonText('g.gpu_uuid')} || ',"hostname":' || ${jsonText('g.hostname')} || ',"gpu_id":' || g.gpu_id::text
                 || ',"device":' || ${jsonText('g.device')} || ',"model_name":' || ${jsonText('g.model_name')})`
   const gpu = `${head} || ',"last_seen":"' || ${TS_TEXT_OF('g.last_seen')} || '"'${latest} || '}'`
+  // The aggregate reads the GPUs in the choice's order (gpus_json is joined inside it, before its one sort).
   const text = `SELECT string_agg(x.j, ',') AS gpus
-                FROM (SELECT ${gpu} AS j FROM (${chosen}) AS g LEFT JOIN gpus_json AS h ON h.gpu_uuid = g.gpu_uuid ORDER BY ${outerOrder}) AS x`
+                FROM (SELECT ${gpu} AS j FROM (${chosen}) AS g) AS x`
   return named('apigw_fleet_json', text, values)
 }
