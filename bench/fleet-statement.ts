@@ -1,6 +1,6 @@
 // The fleet listing's statement (GET /api/v1/gpus?metrics=…) two ways, timed in one session, interleaved:
-// latest values read by a probe per GPU and metric, or by one string_agg per GPU (sql.ts fleetLatestJson
-// and its `probesMax` switch), for 1 to 50 metrics, and `top 10` (sorted, limit 10), on the api suite's
+// latest values read per metric — a probe per GPU, or for up to METRIC_PROBES_MAX metrics without a limit a
+// join — or by one string_agg per GPU (sql.ts fleetLatestJson and its `probesMax` switch), for 1 to 50 metrics, and `top 10` (sorted, limit 10), on the api suite's
 // kept fleet (database tpipe_bench_fleet: 247 GPUs × 10 metrics; run `npm run bench -- api` once to make
 // it). Checks both give the same text.
 // Prints one JSON line per metric count: milliseconds a statement per round, each way.

@@ -277,12 +277,16 @@ export function codePointCompare(a: string, b: string): number {
  * fleet's), then their latest values are read. Up to METRIC_PROBES_MAX asked metrics, each is a scalar
  * subquery per GPU — one probe of telemetry_latest's key (gpu_uuid, metric_name) making the entry's text,
  * or NULL, which concat_ws skips — the entry's key JSON text made here once, not by to_json in every row,
- * and the sort metric's entry from the choice itself. More metrics are read by one string_agg per GPU
+ * and the sort metric's entry from the choice itself. Without a limit (the whole fleet, or all of a filter's
+ * GPUs) those up to METRIC_PROBES_MAX metrics are LEFT JOINs inside the choice instead, which lets the
+ * planner read each metric's rows in one pass and hash them rather than probe once per GPU: 2 metrics
+ * sorted over 247 GPUs −10%, 4 −15% a statement (one session, interleaved; named statements, whose generic
+ * plan is made once, so the joins' planning is not paid per request). More metrics are read by one string_agg per GPU
  * over the same key, an aggregate with its own sort. bench/fleet-statement.ts times both for the same
  * metrics in one session (`probesMax` is its switch); figures in BENCHMARKS.md. On 247 GPUs the probes
- * cost 55–70% of the aggregate for 1–2 metrics, about the same at 4–8, three times as much at 50. (A
- * LEFT JOIN per metric was as fast up to 4 and faster at 8, but planning 8 joins took 4–5 ms a statement
- * and they read every GPU's values under a LIMIT.)
+ * cost 55–70% of the aggregate for 1–2 metrics, about the same at 4–8, three times as much at 50. (Joins
+ * for every metric were tried: planning 8 took 4–5 ms a statement, and under a LIMIT they read every GPU's
+ * values, hence probes with a limit and joins up to METRIC_PROBES_MAX only.)
  */
 export function fleetLatestJson(p: FleetLatest, metrics: readonly string[], probesMax = METRIC_PROBES_MAX): Query {
   const values: unknown[] = []
@@ -308,10 +312,8 @@ export function fleetLatestJson(p: FleetLatest, metrics: readonly string[], prob
     values.push(p.limit)
     limit = ` LIMIT $${values.length}`
   }
-  const chosen = `SELECT g.gpu_uuid, g.hostname, g.gpu_id, g.device, g.model_name, g.last_seen, h.head${sortColumns}
-                  FROM gpus AS g${sortJoin} LEFT JOIN gpus_json AS h ON h.gpu_uuid = g.gpu_uuid WHERE true${where} ORDER BY ${order}${limit}`
-
   let latest = ''
+  let joins = ''
   if (ordered.length > probesMax) {
     values.push(ordered)
     const agg = `string_agg(${entry('l.value', 'l.ts', `${jsonText('l.metric_name')} || ':{"value":'`)}, ',' ORDER BY l.metric_name COLLATE "C")`
@@ -327,10 +329,19 @@ export function fleetLatestJson(p: FleetLatest, metrics: readonly string[], prob
         continue
       }
       values.push(metric)
+      if (p.limit === undefined && ordered.length <= METRIC_PROBES_MAX) {
+        const m = `m${entries.length}`
+        joins += ` LEFT JOIN telemetry_latest AS ${m} ON ${m}.gpu_uuid = g.gpu_uuid AND ${m}.metric_name = $${values.length}`
+        sortColumns += `, ${m}.value AS ${m}_value, ${m}.ts AS ${m}_ts`
+        entries.push(`CASE WHEN g.${m}_ts IS NOT NULL THEN ${entry(`g.${m}_value`, `g.${m}_ts`, key)} END`)
+        continue
+      }
       entries.push(`(SELECT ${entry('l.value', 'l.ts', key)} FROM telemetry_latest AS l WHERE l.gpu_uuid = g.gpu_uuid AND l.metric_name = $${values.length})`)
     }
     latest = ` || ',"latest":{' || concat_ws(',', ${entries.join(', ')}) || '}'`
   }
+  const chosen = `SELECT g.gpu_uuid, g.hostname, g.gpu_id, g.device, g.model_name, g.last_seen, h.head${sortColumns}
+                  FROM gpus AS g${sortJoin}${joins} LEFT JOIN gpus_json AS h ON h.gpu_uuid = g.gpu_uuid WHERE true${where} ORDER BY ${order}${limit}`
   // The GPU's attributes as JSON text, kept in gpus_json by triggers on gpus (migration 1764209900000); made
   // here should a row be missing from it.
   const head = `coalesce(g.head, '{"id":' || ${jsonText('g.gpu_uuid')} || ',"hostname":' || ${jsonText('g.hostname')} || ',"gpu_id":' || g.gpu_id::text
