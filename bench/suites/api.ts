@@ -95,15 +95,19 @@ export async function ensureFleet(ctx: Context): Promise<Fleet> {
   }
 }
 
-export async function apiSuite(ctx: Context): Promise<Row[]> {
-  const { url, start, rawRows, gpuUuids } = await ensureFleet(ctx)
-  const pool = createPool(url, { max: 2 })
+/** First raw sample of the kept (full-size) fleet: what ensureFleet returns as `start`, without a Context. */
+export function keptFleetStart(): number {
+  return fleetSpan({ gpus: GPUS, rows: API_ROWS_FULL, end: END, stepMs: STEP_MS, rollupDays: ROLLUP_DAYS, rollupMetrics: [ROLLUP_METRIC] }).start
+}
+
+/** The suite's timed queries: request paths rotating over GPUs and offsets of the seeded fleet (also bench/apigw-ab.ts). */
+export function apiQueries(gpuUuids: readonly string[], start: number): { label: string; target: string; paths: string[]; source?: string }[] {
   const spanMs = END.getTime() - start
   const at = (i: number, width: number) => start + ((i * 7919 * 60_000) % Math.max(1, spanMs - width))
   const gpuPath = (i: number) => `/api/v1/gpus/${encodeURIComponent(gpuUuids[i % gpuUuids.length]!)}/telemetry`
   const iso = (t: number) => new Date(t).toISOString()
   const rotate = (make: (i: number) => string) => Array.from({ length: 512 }, (_, i) => make(i))
-  const queries: { label: string; target: string; paths: string[]; source?: string }[] = [
+  return [
     { label: 'GET /api/v1/gpus (247 GPUs)', target: 'p99 < 20 ms', paths: ['/api/v1/gpus'] },
     {
       label: 'raw page: one GPU, one-hour window, limit 1000',
@@ -132,6 +136,12 @@ export async function apiSuite(ctx: Context): Promise<Row[]> {
       ].map(([sort, order]) => `/api/v1/gpus?${new URLSearchParams({ metrics: 'DCGM_FI_DEV_GPU_UTIL,DCGM_FI_DEV_GPU_TEMP', sort: sort!, order: order! })}`),
     },
   ]
+}
+
+export async function apiSuite(ctx: Context): Promise<Row[]> {
+  const { url, start, rawRows, gpuUuids } = await ensureFleet(ctx)
+  const pool = createPool(url, { max: 2 })
+  const queries = apiQueries(gpuUuids, start)
   const rows: Row[] = []
   const svc = await startService('apigw', await port(), { DATABASE_URL: url })
   try {
