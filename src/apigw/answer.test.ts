@@ -77,26 +77,36 @@ describe('AnswerBuffers', () => {
     expect(gunzipSync(gz.rawPayload).toString('utf8')).toBe(text(7, 100_000))
   })
 
-  it('sends parts as the bytes of their joined string, a multibyte character at every seam; small, gzip and oversized parts joined', async () => {
+  it('sends parts as the bytes of their joined string, multibyte characters at the seams; small, gzip, oversized and split-pair parts joined', async () => {
     const a = Fastify()
     compressJson(a, '/')
-    const parts = ['{"rows":[', text(5, 60_000), ',"🎛️é"', '', `],"next":"${'€'.repeat(3)}"}`]
+    // Every seam between two multibyte characters (2, 3 and 4 bytes of UTF-8).
+    const parts = ['{"rows":["é', `🎛️${text(5, 60_000)}€`, '€', '', '𝄞"],"next":"é"}']
+    const pool = new AnswerBuffers(1024 * 1024, 2)
     const tiny = new AnswerBuffers(70_000, 1)
-    a.get('/parts', async (_request, reply) => answers.send(reply.type('application/json'), parts))
-    a.get('/small', async (_request, reply) => answers.send(reply.type('application/json'), ['[', '"é"', ']']))
-    // 60,000+ characters, most of them 1 byte: the characters fit 70,000 bytes, the UTF-8 of the parts does not.
-    a.get('/over', async (_request, reply) => tiny.send(reply.type('application/json'), ['[', '"' + 'é'.repeat(40_000) + '"', ']']))
+    a.get('/parts', async (_request, reply) => pool.send(reply.type('application/json'), parts))
+    a.get('/small', async (_request, reply) => pool.send(reply.type('application/json'), ['["', 'é"]']))
+    // 40,000 characters of 2 bytes: the characters fit 70,000 bytes, their UTF-8 does not.
+    a.get('/over', async (_request, reply) => tiny.send(reply.type('application/json'), ['["', 'é'.repeat(40_000), '"]']))
+    // A surrogate pair split across two parts: encoded apart, each half would become U+FFFD.
+    const pair = ['["' + 'x'.repeat(MIN_POOLED_CHARS) + '\uD83C', '\uDF9B"]']
+    a.get('/pair', async (_request, reply) => pool.send(reply.type('application/json'), pair))
     const joined = parts.join('')
     const r = await a.inject('/parts')
     expect(r.body).toBe(joined)
     expect(Number(r.headers['content-length'])).toBe(Buffer.byteLength(joined))
+    expect(pool.pooled).toBe(1) // it went out of a pooled buffer, which came back
     expect((await a.inject('/small')).body).toBe('["é"]')
     const over = await a.inject('/over')
     expect(over.body).toBe(`["${'é'.repeat(40_000)}"]`)
     expect(tiny.pooled).toBe(1)
+    const split = await a.inject('/pair')
+    expect(split.rawPayload.equals(Buffer.from(pair.join(''), 'utf8'))).toBe(true)
+    expect(split.body.endsWith('🎛"]')).toBe(true)
     const gz = await a.inject({ url: '/parts', headers: { 'accept-encoding': 'gzip' } })
     expect(gz.headers['content-encoding']).toBe('gzip')
     expect(gunzipSync(gz.rawPayload).toString('utf8')).toBe(joined)
+    expect(pool.pooled).toBe(1)
     await a.close()
   })
 

@@ -36,9 +36,16 @@ export class AnswerBuffers {
   send(reply: FastifyReply, text: string | readonly string[]): FastifyReply {
     const parts = typeof text === 'string' ? [text] : text
     let chars = 0
-    for (const part of parts) chars += part.length
+    let splitPair = false
+    for (const part of parts) {
+      chars += part.length
+      // A part ending in a high surrogate may pair with the next part's first unit: encoded apart, each half
+      // would become U+FFFD. (The API's parts never do: their seams are ASCII.) Such parts go joined.
+      const last = part.charCodeAt(part.length - 1)
+      if (last >= 0xd800 && last <= 0xdbff) splitPair = true
+    }
     // gzip (compress.ts) compresses string payloads: leave those to it. Every UTF-16 unit needs at least a byte.
-    if (chars < MIN_POOLED_CHARS || chars > this.bufferBytes || wantsGzip(reply.request)) return reply.send(joined(parts))
+    if (chars < MIN_POOLED_CHARS || chars > this.bufferBytes || splitPair || wantsGzip(reply.request)) return reply.send(joined(parts))
     const buf = this.free.pop() ?? Buffer.allocUnsafe(this.bufferBytes)
     let n = 0
     for (const part of parts) {

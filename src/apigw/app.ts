@@ -12,7 +12,7 @@ import { ping } from '../db/pool.js'
 import { TpipeError } from '../errors.js'
 import { requireToken } from '../http/auth.js'
 import { buildServer, DEFAULT_HTTP_LIMITS } from '../http/server.js'
-import { Histogram, createRegistry, type Registry } from '../metrics/index.js'
+import { Counter, Histogram, createRegistry, type Registry } from '../metrics/index.js'
 import { Gpu, TelemetryRow } from '../protocol/apigw.js'
 import { decodeCursor, encodeCursor } from './cursor.js'
 import { AnswerBuffers } from './answer.js'
@@ -208,8 +208,14 @@ export async function buildApigw(config: ApigwConfig, deps: ApigwDeps): Promise<
     minuteMs: config.rollupRetentionMs ?? SETTINGS.rollupRetentionMs.default,
     hourMs: config.rollup1hRetentionMs ?? SETTINGS.rollup1hRetentionMs.default,
   }
-  // Per GPU, whether raw pages are read by time or row by row (pageform.ts).
+  // Per GPU and metric filter, whether raw pages are read by time or row by row (pageform.ts).
   const pageForms = new PageForms()
+  const rawPages = new Counter({
+    name: 'apigw_raw_pages_total',
+    help: 'Raw telemetry pages answered from JSON text built in PostgreSQL, by the statement form: time (each distinct time formatted once) or row.',
+    labelNames: ['form'] as const,
+    registers: [registry],
+  })
   const duration = new Histogram({
     name: 'apigw_request_duration_seconds',
     help: 'API request latency by route and status.',
@@ -402,9 +408,11 @@ export async function buildApigw(config: ApigwConfig, deps: ApigwDeps): Promise<
         return json(reply, { id, telemetry: rows, next_cursor: more && last ? encodeCursor(last.ts, last.msg_uuid, desc) : null })
       }
       // The rows' JSON text comes from PostgreSQL (sql.ts telemetryPageJson): limit + 1 rows at most.
-      const byTime = pageForms.byTime(id)
+      const shape = page.metrics.length ? `${id}\n${page.metrics.join('\n')}` : id
+      const byTime = pageForms.byTime(shape)
       const [agg] = await query<{ n: number; times: number | null; rows: string | null }>(deps.pool, telemetryPageJson(page, byTime))
-      if (byTime && agg) pageForms.observe(id, agg.n, agg.times ?? 0)
+      if (byTime && agg) pageForms.observe(shape, agg.n, agg.times ?? 0)
+      rawPages.inc({ form: byTime ? 'time' : 'row' })
       if (!agg || agg.n === 0) {
         if (await notFound()) throw new TpipeError('TPIPE_ERR_GPU_NOT_FOUND', `no telemetry for GPU ${id}`)
         return jsonText(reply, `{"id":${JSON.stringify(id)},"telemetry":[],"next_cursor":null}`)

@@ -10,6 +10,7 @@ import { createTestDatabase, type TestDatabase } from '../../test/support/db.js'
 import { buildApigw } from './app.js'
 import { encodeCursor } from './cursor.js'
 import { finishJson, jsonNumberText } from './json.js'
+import { metricValue, type Registry } from '../metrics/index.js'
 import { fleetLatestJson, METRIC_PROBES_MAX, jsonNumber, telemetryPage, telemetryPageJson, type FleetLatest, type TelemetryPage } from './sql.js'
 
 const silent = pino({ level: 'silent' })
@@ -44,10 +45,11 @@ function randomDoubles(n: number): number[] {
 
 let db: TestDatabase
 let app: FastifyInstance
+let registry: Registry
 
 beforeAll(async () => {
   db = await createTestDatabase()
-  ;({ app } = await buildApigw(CONFIG, { pool: db.pool, logger: silent }))
+  ;({ app, registry } = await buildApigw(CONFIG, { pool: db.pool, logger: silent }))
 })
 afterAll(async () => {
   await app?.close()
@@ -189,6 +191,8 @@ describe('raw page as JSON text', () => {
       } while (cursor)
       expect(pages).toBe(8)
     }
+    // The LONE GPU's pages after its first were read row by row (pageform.ts), the others' by time.
+    expect(await metricValue(registry, 'apigw_raw_pages_total', { form: 'row' })).toBe(15)
   })
 
   it('answers a window, an empty window and an unknown GPU as before', async () => {
@@ -292,6 +296,11 @@ describe('fleet listing as JSON text', () => {
       // More metrics than are probed one by one: the per-GPU aggregate answers, byte-for-byte the same.
       { qs: { metrics: MANY.join(','), sort: AWKWARD[2]! }, metrics: MANY },
       { qs: { metrics: 'nothing-has-this' }, metrics: ['nothing-has-this'] },
+      // Up to METRIC_PROBES_MAX metrics with the sort metric among them: joined to the choice without a limit
+      // (also under a filter), probed per chosen GPU with one.
+      { qs: { metrics: METRICS.slice(0, METRIC_PROBES_MAX).join(','), sort: AWKWARD[1]!, order: 'asc' }, metrics: METRICS.slice(0, METRIC_PROBES_MAX) },
+      { qs: { metrics: METRICS.slice(1).join(','), sort: 'DCGM_FI_DEV_GPU_UTIL', hostname: `${AWKWARD[2]} host` }, metrics: METRICS.slice(1) },
+      { qs: { metrics: METRICS.slice(1).join(','), sort: 'DCGM_FI_DEV_GPU_UTIL', limit: '2' }, metrics: METRICS.slice(1) },
       { qs: { hostname: `${AWKWARD[0]} host`, metrics: METRICS.join(',') }, metrics: METRICS },
       { qs: { hostname: 'no such host', metrics: METRICS.join(',') }, metrics: METRICS },
     ]

@@ -7,7 +7,12 @@ describe('PageForms: by time or row by row, per GPU', () => {
     expect(f.byTime('a')).toBe(true)
     f.observe('a', 1001, 101) // ten metrics a time: a scrape's shape
     expect(f.byTime('a')).toBe(true)
-    f.observe('a', 1001, 500) // two rows a time still pay
+    f.observe('a', 1001, 501) // two rows a time still pay: a full page of them, with the row past the limit
+    expect(f.byTime('a')).toBe(true)
+    f.observe('a', 1001, 502)
+    expect(f.byTime('a')).toBe(false)
+    for (let i = 0; i < 31; i++) f.byTime('a')
+    f.observe('a', 1001, 501)
     expect(f.byTime('a')).toBe(true)
     expect(f.remembered).toBe(0)
   })

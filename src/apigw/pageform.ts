@@ -4,7 +4,8 @@
 // time (the CSV streamer stamps rows one by one): on the api suite's table, −21% a page on the first
 // shape, +20% on the second (bench/page-statement.ts). A GPU's shape is learnt from its byTime pages,
 // which count the page's distinct times; a GPU whose rows do not share times is read row by row, and
-// tried by time again every `retryAfter` pages, should its source have changed.
+// tried by time again every `retryAfter` pages, should its source have changed. The apigw keys what it
+// learns by GPU and metric filter: one metric's rows of a GPU never share a time, all its metrics' may.
 
 /** Fewer rows than this in a page say nothing about the GPU's shape. */
 const MIN_ROWS = 16
@@ -31,10 +32,14 @@ export class PageForms {
     return false
   }
 
-  /** What a page read by time found: `rows` rows at `times` distinct times. */
+  /**
+   * What a page read by time found: `rows` rows at `times` distinct times. Both count the row read past the
+   * limit (to know whether a next page exists), which can bring a time of its own: a full page of 2 rows a
+   * time is 1,001 rows at 501 times.
+   */
   observe(gpu: string, rows: number, times: number): void {
     if (rows < MIN_ROWS) return
-    if (rows >= 2 * times) {
+    if (rows + 1 >= 2 * times) {
       this.rowByRow.delete(gpu)
       return
     }

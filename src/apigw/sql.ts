@@ -340,14 +340,19 @@ export function fleetLatestJson(p: FleetLatest, metrics: readonly string[], prob
     }
     latest = ` || ',"latest":{' || concat_ws(',', ${entries.join(', ')}) || '}'`
   }
-  const chosen = `SELECT g.gpu_uuid, g.hostname, g.gpu_id, g.device, g.model_name, g.last_seen, h.head${sortColumns}
-                  FROM gpus AS g${sortJoin}${joins} LEFT JOIN gpus_json AS h ON h.gpu_uuid = g.gpu_uuid WHERE true${where} ORDER BY ${order}${limit}`
+  // The heads: joined to the choice for a whole listing (one pass, sorted once); under a limit, one probe
+  // for each chosen GPU, after the choice (the top 10 need 10 heads, not the fleet's).
+  const headJoin = limit ? '' : ' LEFT JOIN gpus_json AS h ON h.gpu_uuid = g.gpu_uuid'
+  const headColumn = limit ? '' : ', h.head'
+  const chosen = `SELECT g.gpu_uuid, g.hostname, g.gpu_id, g.device, g.model_name, g.last_seen${headColumn}${sortColumns}
+                  FROM gpus AS g${sortJoin}${joins}${headJoin} WHERE true${where} ORDER BY ${order}${limit}`
   // The GPU's attributes as JSON text, kept in gpus_json by triggers on gpus (migration 1764209900000); made
   // here should a row be missing from it.
-  const head = `coalesce(g.head, '{"id":' || ${jsonText('g.gpu_uuid')} || ',"hostname":' || ${jsonText('g.hostname')} || ',"gpu_id":' || g.gpu_id::text
+  const stored = limit ? '(SELECT h.head FROM gpus_json AS h WHERE h.gpu_uuid = g.gpu_uuid)' : 'g.head'
+  const head = `coalesce(${stored}, '{"id":' || ${jsonText('g.gpu_uuid')} || ',"hostname":' || ${jsonText('g.hostname')} || ',"gpu_id":' || g.gpu_id::text
                 || ',"device":' || ${jsonText('g.device')} || ',"model_name":' || ${jsonText('g.model_name')})`
   const gpu = `${head} || ',"last_seen":"' || ${TS_TEXT_OF('g.last_seen')} || '"'${latest} || '}'`
-  // The aggregate reads the GPUs in the choice's order (gpus_json is joined inside it, before its one sort).
+  // The aggregate reads the GPUs in the choice's order (nothing after the choice joins or sorts).
   const text = `SELECT string_agg(x.j, ',') AS gpus
                 FROM (SELECT ${gpu} AS j FROM (${chosen}) AS g) AS x`
   return named('apigw_fleet_json', text, values)
