@@ -9,12 +9,9 @@ import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import pg from 'pg'
-import { loadConfig } from '../src/config/index.js'
-import { useDatabase } from '../src/db/index.js'
 import { benchModule } from './proc.js'
 import type { LoadResult } from './suites/ceilings.js'
-import { apiQueries, keptFleetStart } from './suites/api.js'
+import { apiQueries, keptFleetClient, keptFleetStart } from './suites/api.js'
 
 const KINDS: Record<string, number> = { gpus: 0, page: 1, day: 2, month: 3, fleet: 4 }
 const TICK_MS = 1000 / 100 // USER_HZ
@@ -42,13 +39,9 @@ const postgresPids = () =>
 async function main(): Promise<void> {
   const [roundsArg, kind, ...builds] = process.argv.slice(2)
   if (!roundsArg || !kind || builds.length === 0 || (kind !== 'all' && !(kind in KINDS))) throw new Error('usage: apigw-ab.ts <rounds> <page|fleet|gpus|day|month|all> <build dir>...')
-  const db = await useDatabase(loadConfig({}, process.env))
-  const u = new URL(db.url)
-  u.pathname = '/tpipe_bench_fleet'
-  const c = new pg.Client({ connectionString: u.toString() })
-  await c.connect()
-  const gpus = (await c.query<{ g: string }>('SELECT gpu_uuid AS g FROM gpus ORDER BY gpu_uuid')).rows.map((r) => r.g)
-  await c.end()
+  const fleet = await keptFleetClient()
+  const gpus = (await fleet.client.query<{ g: string }>('SELECT gpu_uuid AS g FROM gpus ORDER BY gpu_uuid')).rows.map((r) => r.g)
+  const u = new URL(fleet.url)
   if (gpus.length === 0) throw new Error('tpipe_bench_fleet has no GPUs: run `npm run bench -- api` first')
   const all = apiQueries(gpus, keptFleetStart())
   const queries = kind === 'all' ? all : [all[KINDS[kind]!]!]
@@ -96,7 +89,7 @@ async function main(): Promise<void> {
     }
     process.stdout.write(JSON.stringify(totals) + '\n')
   } finally {
-    await db.release()
+    await fleet.release()
   }
 }
 

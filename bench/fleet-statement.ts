@@ -5,21 +5,16 @@
 // it). Checks both give the same text.
 // Prints one JSON line per metric count: milliseconds a statement per round, each way.
 //   node --import tsx bench/fleet-statement.ts [rounds]
-import pg from 'pg'
 import { fleetLatestJson } from '../src/apigw/sql.js'
-import { loadConfig } from '../src/config/index.js'
-import { useDatabase } from '../src/db/index.js'
+import { keptFleetClient } from './suites/api.js'
 
 const PER_ROUND = 100
 
 async function main(): Promise<void> {
   const rounds = Number(process.argv[2] ?? 4)
-  const db = await useDatabase(loadConfig({}, process.env))
-  const u = new URL(db.url)
-  u.pathname = '/tpipe_bench_fleet'
-  const c = new pg.Client({ connectionString: u.toString() })
+  const fleet = await keptFleetClient()
+  const c = fleet.client
   try {
-    await c.connect()
     const known = (await c.query<{ m: string }>('SELECT DISTINCT metric_name AS m FROM telemetry_latest ORDER BY 1')).rows.map((r) => r.m)
     if (known.length < 2) throw new Error('tpipe_bench_fleet has no latest values: run `npm run bench -- api` first')
     const metrics = (n: number) => Array.from({ length: n }, (_, i) => known[i] ?? `ABSENT_METRIC_${i}`)
@@ -44,8 +39,7 @@ async function main(): Promise<void> {
       process.stdout.write(JSON.stringify({ metrics: n, limit: limit ?? null, existing: Math.min(n, known.length), gpus: (texts[0]!.match(/"id":/g) ?? []).length, bytes: texts[0]!.length, ms }) + '\n')
     }
   } finally {
-    await c.end().catch(() => {})
-    await db.release()
+    await fleet.release()
   }
 }
 

@@ -6,19 +6,14 @@
 // time (+1..10 ms), as the CSV streamer stamps them. 64 pages of 1,000 rows (ascending, descending, after a
 // cursor), checked equal both ways. Prints one JSON line per shape: ms a statement per round, each way.
 //   node --import tsx bench/page-statement.ts [rounds]
-import pg from 'pg'
 import { telemetryPageJson, type Query } from '../src/apigw/sql.js'
-import { loadConfig } from '../src/config/index.js'
-import { useDatabase } from '../src/db/index.js'
+import { keptFleetClient } from './suites/api.js'
 
 async function main(): Promise<void> {
   const rounds = Number(process.argv[2] ?? 4)
-  const db = await useDatabase(loadConfig({}, process.env))
-  const u = new URL(db.url)
-  u.pathname = '/tpipe_bench_fleet'
-  const c = new pg.Client({ connectionString: u.toString() })
+  const fleet = await keptFleetClient()
+  const c = fleet.client
   try {
-    await c.connect()
     const end = (await c.query<{ m: Date | null }>('SELECT max(ts) AS m FROM telemetry')).rows[0]?.m
     if (!end) throw new Error('tpipe_bench_fleet has no telemetry: run `npm run bench -- api` first')
     await c.query(`CREATE TEMP TABLE own_times AS
@@ -63,8 +58,7 @@ async function main(): Promise<void> {
       process.stdout.write(JSON.stringify({ shape, pages: pages.length, rowsPerTime: Math.round((rows / times) * 10) / 10, ms }) + '\n')
     }
   } finally {
-    await c.end().catch(() => {})
-    await db.release()
+    await fleet.release()
   }
 }
 

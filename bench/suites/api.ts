@@ -12,7 +12,8 @@
 //   - fleet latest of 2 metrics for every GPU, sorted                target p99 < 20 ms
 //   - dropping a day's partition, empty and with rows                target < 1 s whatever its rows
 import pg from 'pg'
-import { createPool, migrate } from '../../src/db/index.js'
+import { loadConfig } from '../../src/config/index.js'
+import { createPool, migrate, useDatabase } from '../../src/db/index.js'
 import type { Pool } from '../../src/db/pool.js'
 import type { Context, Row } from '../context.js'
 import { fleetSpan, seedFleet } from '../fleet-seed.js'
@@ -92,6 +93,28 @@ export async function ensureFleet(ctx: Context): Promise<Fleet> {
     return { url, start, end: END, rawRows, gpuUuids }
   } finally {
     await pool.end()
+  }
+}
+
+/** A client of the kept fleet database (tpipe_bench_fleet) for the bench scripts; `release` closes it and the database handle. */
+export async function keptFleetClient(): Promise<{ client: pg.Client; url: string; release: () => Promise<void> }> {
+  const db = await useDatabase(loadConfig({}, process.env))
+  const u = new URL(db.url)
+  u.pathname = '/tpipe_bench_fleet'
+  const client = new pg.Client({ connectionString: u.toString() })
+  try {
+    await client.connect()
+  } catch (e) {
+    await db.release()
+    throw e
+  }
+  return {
+    client,
+    url: u.toString(),
+    release: async () => {
+      await client.end().catch(() => {})
+      await db.release()
+    },
   }
 }
 

@@ -114,36 +114,41 @@ describe('raw page as JSON text', () => {
   })
 
   /** The answer as the apigw built it before: node-pg's rows of telemetryPage, JSON.stringify. */
-  async function reference(p: Omit<TelemetryPage, 'id' | 'start' | 'end'>, start = '-infinity', end = 'infinity'): Promise<string> {
-    const rows = (await db.pool.query(telemetryPage({ id: GPU, start, end, ...p }))).rows as { msg_uuid: string; ts: string }[]
+  async function reference(p: Omit<TelemetryPage, 'id' | 'start' | 'end'>, start = '-infinity', end = 'infinity', id = GPU): Promise<string> {
+    const rows = (await db.pool.query(telemetryPage({ id, start, end, ...p }))).rows as { msg_uuid: string; ts: string }[]
     const more = rows.length > p.limit
     if (more) rows.length = p.limit
     const last = rows[rows.length - 1]
-    return JSON.stringify({ id: GPU, telemetry: rows, next_cursor: more && last ? encodeCursor(last.ts, last.msg_uuid, p.desc === true) : null })
+    return JSON.stringify({ id, telemetry: rows, next_cursor: more && last ? encodeCursor(last.ts, last.msg_uuid, p.desc === true) : null })
+  }
+
+  /** Reads a GPU's pages through the API, following next_cursor, each checked against the reference; returns how many. */
+  async function walkPages(id: string, limit: number, order: 'asc' | 'desc', metric?: string): Promise<number> {
+    let pages = 0
+    let cursor: string | undefined
+    let after: { ts: string; msgUuid: string } | undefined
+    do {
+      const qs = new URLSearchParams({ limit: String(limit), order })
+      if (metric) qs.set('metric', metric)
+      if (cursor) qs.set('cursor', cursor)
+      const res = await app.inject(`/api/v1/gpus/${id}/telemetry?${qs}`)
+      expect(res.statusCode).toBe(200)
+      expect(res.body).toBe(await reference({ metrics: metric ? [metric] : [], limit, desc: order === 'desc', after }, '-infinity', 'infinity', id))
+      cursor = res.json().next_cursor ?? undefined
+      if (cursor) {
+        const [ts, msgUuid] = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as [string, string]
+        after = { ts, msgUuid }
+      }
+      pages++
+    } while (cursor)
+    return pages
   }
 
   it('answers every page, in both orders, with and without a metric filter, byte-for-byte as JSON.stringify of the rows did', async () => {
     let pages = 0
     for (const order of ['asc', 'desc'] as const) {
       for (const metric of [undefined, 'special', AWKWARD[0]!]) {
-        for (const limit of [1, 7, 1000]) {
-          let cursor: string | undefined
-          let after: { ts: string; msgUuid: string } | undefined
-          do {
-            const qs = new URLSearchParams({ limit: String(limit), order })
-            if (metric) qs.set('metric', metric)
-            if (cursor) qs.set('cursor', cursor)
-            const res = await app.inject(`/api/v1/gpus/${GPU}/telemetry?${qs}`)
-            expect(res.statusCode).toBe(200)
-            expect(res.body).toBe(await reference({ metrics: metric ? [metric] : [], limit, desc: order === 'desc', after }))
-            cursor = res.json().next_cursor ?? undefined
-            if (cursor) {
-              const [ts, msgUuid] = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as [string, string]
-              after = { ts, msgUuid }
-            }
-            pages++
-          } while (cursor)
-        }
+        for (const limit of [1, 7, 1000]) pages += await walkPages(GPU, limit, order, metric)
       }
     }
     expect(pages).toBeGreaterThan(100)
@@ -159,7 +164,7 @@ describe('raw page as JSON text', () => {
              FROM generate_series(0, 299) AS i`,
       values: [LONE, AWKWARD, '2026-03-01T12:00:00Z'],
     })
-    const pageOf = (id: string, limit: number, desc: boolean, after?: { ts: string; msgUuid: string }) => ({ id, start: '-infinity', end: 'infinity', metrics: [], limit, desc, after })
+    const pageOf = (id: string, limit: number, desc: boolean) => ({ id, start: '-infinity', end: 'infinity', metrics: [], limit, desc })
     for (const [id, times] of [[GPU, TS.length + 1], [LONE, 300]] as const) {
       for (const desc of [false, true]) {
         const rowByRow = (await db.pool.query(telemetryPageJson(pageOf(id, 1000, desc), false))).rows[0]
@@ -169,28 +174,7 @@ describe('raw page as JSON text', () => {
       }
     }
     // Through the API, page after page, in both orders: the reference's bytes whichever form answers.
-    for (const order of ['asc', 'desc'] as const) {
-      let cursor: string | undefined
-      let after: { ts: string; msgUuid: string } | undefined
-      let pages = 0
-      do {
-        const qs = new URLSearchParams({ limit: '40', order })
-        if (cursor) qs.set('cursor', cursor)
-        const res = await app.inject(`/api/v1/gpus/${LONE}/telemetry?${qs}`)
-        const rows = (await db.pool.query(telemetryPage({ ...pageOf(LONE, 40, order === 'desc', after) }))).rows as { msg_uuid: string; ts: string }[]
-        const more = rows.length > 40
-        if (more) rows.length = 40
-        const last = rows[rows.length - 1]
-        expect(res.body).toBe(JSON.stringify({ id: LONE, telemetry: rows, next_cursor: more && last ? encodeCursor(last.ts, last.msg_uuid, order === 'desc') : null }))
-        cursor = res.json().next_cursor ?? undefined
-        if (cursor) {
-          const [ts, msgUuid] = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as [string, string]
-          after = { ts, msgUuid }
-        }
-        pages++
-      } while (cursor)
-      expect(pages).toBe(8)
-    }
+    for (const order of ['asc', 'desc'] as const) expect(await walkPages(LONE, 40, order)).toBe(8)
     // The LONE GPU's pages after its first were read row by row (pageform.ts), the others' by time.
     expect(await metricValue(registry, 'apigw_raw_pages_total', { form: 'row' })).toBe(15)
   })
