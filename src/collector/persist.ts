@@ -5,7 +5,7 @@
 import type { Logger } from 'pino'
 import { isTransient, PG_ERROR, pgCode } from '../db/errors.js'
 import type { Pool } from '../db/pool.js'
-import { expandBundles } from '../protocol/bundle.js'
+import { SERIES_FIELD, expandBundles } from '../protocol/bundle.js'
 import type { LeasedMessage } from '../protocol/lease.js'
 import { checkTelemetryPayload } from '../telemetry/payload.js'
 import type { CollectorMetrics } from './metrics.js'
@@ -96,8 +96,10 @@ export interface Serialised {
  * Each row and dead letter serialised on its own: a message whose payload cannot be serialised (nested
  * too deep for JSON.stringify, say) becomes a dead letter with the reason instead of failing the batch.
  * With a series cache, a row's labels leave the row: it carries series_id, and a label set the cache has
- * not seen committed lately travels once in `series`. Every row's series_id is set here (null without
- * labels or without a cache), so a payload cannot name another series' labels as its own. The payload
+ * not seen committed lately travels once in `series`. A row from mqwriter's remote_write receiver carries
+ * its series' id (SERIES_FIELD) in place of labels, registered already: that becomes its series_id. Every
+ * other row's series_id is set here (null without labels or without a cache), so a payload cannot name
+ * another series' labels as its own (mqwriter refuses a publish carrying SERIES_FIELD). The payload
  * objects are left as they were (a dead letter stores the message as it came).
  */
 export function serialise(rows: readonly TelemetryRowJson[], dead: readonly DeadLetter[], byUuid: ReadonlyMap<string, LeasedMessage>, cache?: SeriesCache, now = Date.now()): Serialised {
@@ -114,8 +116,14 @@ export function serialise(rows: readonly TelemetryRowJson[], dead: readonly Dead
     const labels = row.labels
     const hadSeries = Object.hasOwn(row, 'series_id')
     const givenSeries = row.series_id
+    const ref = row[SERIES_FIELD]
     try {
-      if (cache?.enabled && labels !== null && typeof labels === 'object') {
+      if (typeof ref === 'string' && (labels === null || labels === undefined)) {
+        // mqwriter registered the series in the statement that queued this row (remote_write); a publish
+        // cannot carry the field (mqwriter refuses it). Not sent on: the row's series_id says it.
+        row.series_id = ref
+        row[SERIES_FIELD] = undefined
+      } else if (cache?.enabled && labels !== null && typeof labels === 'object') {
         const labelsJson = JSON.stringify(labels)
         const { id, known } = cache.lookup(labelsJson, now)
         if (!known && !out.newSeries.has(labelsJson)) {
@@ -134,6 +142,7 @@ export function serialise(rows: readonly TelemetryRowJson[], dead: readonly Dead
       row.labels = labels
       if (hadSeries) row.series_id = givenSeries
       else delete row.series_id
+      if (ref !== undefined) row[SERIES_FIELD] = ref
     }
   }
   for (const d of dead) deadOut(d)

@@ -10,6 +10,10 @@ import { SeriesCache, seriesId } from '../telemetry/series.js'
 import { payload, silent } from '../../test/support/mqreader.js'
 import { createTestDatabase, type TestDatabase } from '../../test/support/db.js'
 import { uuidv7 } from '../util/ids.js'
+import { loadConfig } from '../config/index.js'
+import { buildMqwriter } from '../mqwriter/app.js'
+import { BUNDLE_FIELD } from '../protocol/bundle.js'
+import { encodeWriteRequest } from '../remotewrite/proto.js'
 import { collectorMetrics } from './metrics.js'
 import { persister } from './persist.js'
 
@@ -90,6 +94,36 @@ describe('telemetry_series: labels stored once per series', () => {
       { labels: null, series_id: seriesId(JSON.stringify(labelsOf('GPU-series-spoof'))) },
     ])
     expect(await detailLabels('GPU-series-spoof')).toEqual([null, labelsOf('GPU-series-spoof')])
+  })
+
+  it('remote_write rows: mqwriter registers the series with the queue rows, the collector takes the id (cache on or off)', async () => {
+    const { app } = buildMqwriter(loadConfig({}, {}, 'mqwriter'), { pool: db.pool, logger: silent })
+    try {
+      const gpus = ['GPU-series-rw-on', 'GPU-series-rw-off']
+      const labels = gpus.map((g) => ({ ...labelsOf(g), Hostname: 'host-rw' }))
+      const body = encodeWriteRequest(labels.map((l) => ({ labels: Object.entries(l).map(([name, value]) => ({ name, value })), samples: [0, 1].map((i) => ({ value: i, timestamp: T0 + i * 1000 })) })))
+      const res = await app.inject({ method: 'POST', url: '/api/v1/write', headers: { 'content-type': 'application/x-protobuf', 'content-encoding': 'snappy' }, payload: body })
+      expect(res.statusCode).toBe(204)
+      const queued = await db.pool.query<{ msg_uuid: string; key: string; partition: number; payload: LeasedMessage['payload'] }>(
+        `SELECT msg_uuid, key, partition, payload FROM queue_messages WHERE payload::text LIKE '%GPU-series-rw-%'`,
+      )
+      const leased = (gpu: string): LeasedMessage[] =>
+        queued.rows.map((r) => ({ ...r, delivery_count: 1, enqueued_at: new Date().toISOString(), payload: { [BUNDLE_FIELD]: (r.payload as { [BUNDLE_FIELD]: { payload: { gpu_uuid: string } }[] })[BUNDLE_FIELD].filter((m) => m.payload.gpu_uuid === gpu) } }))
+      for (const [i, cache] of [new SeriesCache(1 << 20), new SeriesCache(0)].entries()) {
+        const { registry, persist } = newPersist(cache)
+        await persist(leased(gpus[i]!))
+        const id = seriesId(JSON.stringify(labels[i]))
+        expect(await rowsOf(gpus[i]!)).toEqual([
+          { labels: null, series_id: id },
+          { labels: null, series_id: id },
+        ])
+        expect(await detailLabels(gpus[i]!)).toEqual([labels[i], labels[i]])
+        // The collector wrote no series itself: mqwriter had.
+        expect(await metricValue(registry, 'collector_series_written_total')).toBe(0)
+      }
+    } finally {
+      await app.close()
+    }
   })
 
   it('labels PostgreSQL cannot store fail only their own message, as inline labels did; the rest and their series are stored', async () => {

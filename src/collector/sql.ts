@@ -1,5 +1,6 @@
 // Pure SQL builders for the collector: one statement per lease writes every telemetry row and every
 // dead letter of the batch (one implicit transaction), idempotently on (ts, msg_uuid).
+import { seriesUpsert } from '../telemetry/series.js'
 
 export interface Statement {
   name?: string
@@ -23,20 +24,6 @@ export interface DeadLetter {
 const TELEMETRY_COLUMNS = 'msg_uuid, gpu_uuid, gpu_id, device, hostname, model_name, metric_name, value, ts, container, pod, namespace, labels, series_id'
 const TELEMETRY_RECORD = `msg_uuid uuid, gpu_uuid text, gpu_id smallint, device text, hostname text, model_name text,
   metric_name text, value double precision, ts timestamptz, container text, pod text, namespace text, labels jsonb, series_id uuid`
-
-/**
- * Series first written (or due for a last_seen bump) by this statement, as JSON objects
- * {"series_id","labels"}. A series whose last_seen is fresh (< 10 minutes) is skipped by a plain read
- * first: ON CONFLICT DO UPDATE locks the row it finds even when its WHERE then updates nothing, and
- * collectors re-sending the same series (after a restart, on their hourly refresh) would queue behind each
- * other's whole statements. What is left is upserted in key order, so two collectors lock shared series in
- * the same order and never deadlock on them.
- */
-const seriesUpsert = (param: number) => `INSERT INTO telemetry_series AS s (series_id, labels)
-             SELECT x.series_id, x.labels FROM json_to_recordset($${param}::json) AS x(series_id uuid, labels jsonb)
-             WHERE NOT EXISTS (SELECT 1 FROM telemetry_series AS o WHERE o.series_id = x.series_id AND o.last_seen >= now() - interval '10 minutes')
-             ORDER BY x.series_id
-             ON CONFLICT (series_id) DO UPDATE SET last_seen = now() WHERE s.last_seen < now() - interval '10 minutes'`
 
 /**
  * The whole batch in one statement: rows and dead letters each travel as one JSON array parameter

@@ -13,6 +13,7 @@ import { buildCollector } from '../collector/app.js'
 import { loadConfig } from '../config/index.js'
 import { buildMqwriter } from '../mqwriter/app.js'
 import { parsePartitions } from '../partitions/ranges.js'
+import { encodeWriteRequest } from '../remotewrite/proto.js'
 import { deriveOnce } from '../telemetry/derive.js'
 import { maintain } from '../telemetry/maintain.js'
 import { waitFor } from '../util/async.js'
@@ -237,6 +238,33 @@ describe('service roles', () => {
     expect(await sqlstate('apigw', 'SELECT count(*) FROM telemetry')).toBeUndefined()
   })
 
+  it('mqwriter registers remote_write series as tpipe_mqwriter with the queue rows, and can do no more with them', async () => {
+    const writer = buildMqwriter({ ...loadConfig({}, {}, 'mqwriter'), metricsEnabled: false }, { pool: pools.mqwriter, logger: silent })
+    try {
+      const labels = [{ name: '__name__', value: 'DCGM_FI_DEV_GPU_UTIL' }, { name: 'UUID', value: 'GPU-roles-rw' }, { name: 'gpu', value: '0' }]
+      const body = encodeWriteRequest([{ labels, samples: [{ value: 1, timestamp: Date.now() }] }])
+      const series = async () => Number((await db.pool.query(`SELECT count(*) AS n FROM telemetry_series WHERE labels->>'UUID' = 'GPU-roles-rw'`)).rows[0].n)
+      for (let i = 0; i < 2; i++) {
+        // Twice: the second time the series exists (ON CONFLICT reads series_id and last_seen).
+        await db.pool.query(`UPDATE telemetry_series SET last_seen = now() - interval '1 hour' WHERE labels->>'UUID' = 'GPU-roles-rw'`)
+        const res = await writer.app.inject({ method: 'POST', url: '/api/v1/write', headers: { 'content-type': 'application/x-protobuf', 'content-encoding': 'snappy' }, payload: body })
+        expect(res.statusCode, res.body).toBe(204)
+        expect(await series()).toBe(1)
+        // A new mqwriter (empty memory) registers the series again: an upsert of its last_seen.
+        await writer.app.close()
+        Object.assign(writer, buildMqwriter({ ...loadConfig({}, {}, 'mqwriter'), metricsEnabled: false }, { pool: pools.mqwriter, logger: silent }))
+      }
+      const seen = await db.pool.query(`SELECT last_seen > now() - interval '1 minute' AS fresh FROM telemetry_series WHERE labels->>'UUID' = 'GPU-roles-rw'`)
+      expect(seen.rows).toEqual([{ fresh: true }])
+    } finally {
+      await writer.app.close()
+      await db.pool.query(`DELETE FROM queue_messages WHERE payload::text LIKE '%GPU-roles-rw%'`)
+    }
+    for (const q of ['SELECT labels FROM telemetry_series LIMIT 1', "UPDATE telemetry_series SET labels = '{}'", 'DELETE FROM telemetry_series']) {
+      expect(await sqlstate('mqwriter', q)).toBe(DENIED)
+    }
+  })
+
   it('mqwriter can only add to the queue: no reading it, no deleting, no telemetry', async () => {
     expect(await sqlstate('mqwriter', 'SELECT payload FROM queue_messages')).toBe(DENIED)
     expect(await sqlstate('mqwriter', 'SELECT key FROM queue_messages')).toBe(DENIED)
@@ -328,7 +356,7 @@ describe('service roles', () => {
       telemetry_latest: { tpipe_apigw: ['SELECT'], tpipe_viewer: ['SELECT'] },
       telemetry_1m: { tpipe_apigw: ['SELECT'], tpipe_viewer: ['SELECT'] },
       telemetry_1h: { tpipe_apigw: ['SELECT'], tpipe_viewer: ['SELECT'] },
-      telemetry_series: { tpipe_collector: ['INSERT'], tpipe_apigw: ['SELECT'], tpipe_viewer: ['SELECT'] },
+      telemetry_series: { tpipe_collector: ['INSERT'], tpipe_mqwriter: ['INSERT'], tpipe_apigw: ['SELECT'], tpipe_viewer: ['SELECT'] },
       telemetry_latest_log: {},
       telemetry_dirty_rollups: {},
       pgmigrations: {},
@@ -380,8 +408,8 @@ describe('service roles', () => {
       expect.stringMatching(/^telemetry\.msg_uuid \{tpipe_collector=r\/\w+\}$/),
       expect.stringMatching(/^telemetry\.tableoid \{tpipe_collector=r\/\w+\}$/),
       expect.stringMatching(/^telemetry\.ts \{tpipe_collector=r\/\w+\}$/),
-      expect.stringMatching(/^telemetry_series\.last_seen \{tpipe_collector=rw\/\w+\}$/),
-      expect.stringMatching(/^telemetry_series\.series_id \{tpipe_collector=r\/\w+\}$/),
+      expect.stringMatching(/^telemetry_series\.last_seen \{tpipe_collector=rw\/\w+,tpipe_mqwriter=rw\/\w+\}$/),
+      expect.stringMatching(/^telemetry_series\.series_id \{tpipe_collector=r\/\w+,tpipe_mqwriter=r\/\w+\}$/),
     ])
     const fns = await db.pool.query<{ name: string; oid: number }>(
       `SELECT p.proname AS name, p.oid::int AS oid FROM pg_proc p WHERE p.pronamespace = current_schema()::regnamespace AND p.prokind = 'f'`,

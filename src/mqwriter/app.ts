@@ -13,7 +13,7 @@ import { WriteBuffer } from './buffer.js'
 import { registerRemoteWrite } from './remote-write.js'
 import type { QueueRow } from './sql.js'
 import { uuidv7 } from '../util/ids.js'
-import { bundleMembers } from '../protocol/bundle.js'
+import { SERIES_FIELD, bundleMembers, reservedSeriesField } from '../protocol/bundle.js'
 import { PublishAnswer, publishBodySchema, type PublishMessage } from '../protocol/publish.js'
 import { unstorableEscape, validatePublishBody } from './validate.js'
 
@@ -253,6 +253,10 @@ export function buildMqwriter(config: WriterConfig, deps: MqwriterDeps): Mqwrite
         const members = bundleMembers(m.payload)
         if (typeof members === 'string') throw new TpipeError('TPIPE_ERR_VALIDATION', `body/${i}/payload is a malformed bundle: ${members}`)
         messages += members
+        const reserved = reservedSeriesField(m.payload)
+        if (reserved !== undefined) {
+          throw new TpipeError('TPIPE_ERR_VALIDATION', `body/${i}/payload${reserved}/${SERIES_FIELD} is reserved: mqwriter sets it on remote_write samples whose series it has registered`)
+        }
         rows[i] = { msg_uuid, partition, key: m.key, payloadJson, members }
         uuids[i] = msg_uuid
         partitions[i] = partition

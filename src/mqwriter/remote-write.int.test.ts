@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../config/index.js'
 import { encodeWriteRequest, type RemoteSeries } from '../remotewrite/proto.js'
 import { sampleId } from '../scrape/dcgm.js'
-import { BUNDLE_FIELD, bundleId } from '../protocol/bundle.js'
+import { BUNDLE_FIELD, SERIES_FIELD, bundleId } from '../protocol/bundle.js'
+import { seriesId } from '../telemetry/series.js'
 import { QUEUED_MESSAGES } from '../../test/support/queue.js'
 import { partitionOf } from '../partitions/hash.js'
 import { createTestDatabase, type TestDatabase } from '../../test/support/db.js'
@@ -132,6 +133,52 @@ describe('mqwriter POST /api/v1/write', () => {
       const before = Number((await registry.getSingleMetric('mqwriter_messages_published_total')!.get()).values[0]?.value ?? 0)
       expect((await post({ [BUNDLE_FIELD]: Array.from({ length: 5 }, (_, i) => member(5000 + i)) })).statusCode).toBe(201)
       expect(Number((await registry.getSingleMetric('mqwriter_messages_published_total')!.get()).values[0]!.value) - before).toBe(5)
+    } finally {
+      await app.close()
+    }
+  })
+
+  it('samples carry their series id in place of labels; the series are written with the rows, once per refresh', async () => {
+    const { app, registry } = buildMqwriter(loadConfig({}, {}, 'mqwriter'), { pool: db.pool, logger: silent })
+    try {
+      const t0 = Date.parse('2026-11-29T10:00:00Z')
+      const series = [gpuSeries(6, 'DCGM_FI_DEV_GPU_UTIL', [[1, t0], [2, t0 + 1000]]), gpuSeries(6, 'DCGM_FI_DEV_GPU_TEMP', [[40, t0]])]
+      // The labels JSON the collector would have stored (name first, then the labels as sent) and its id.
+      const labelsJson = series.map((s) => JSON.stringify(Object.fromEntries(s.labels.map((l) => [l.name, l.value]))))
+      const ids = labelsJson.map(seriesId)
+      const registered = async () => Number((await registry.getSingleMetric('mqwriter_remote_write_series_registered_total')!.get()).values[0]?.value ?? 0)
+      expect((await app.inject({ method: 'POST', url: '/api/v1/write', headers: HEADERS, payload: encodeWriteRequest(series) })).statusCode).toBe(204)
+      const queued = await db.pool.query(`SELECT p FROM (${MESSAGES}) x WHERE p->>'gpu_uuid' LIKE 'GPU-00000006%' ORDER BY p->>'metric_name', p->>'ts'`)
+      expect(queued.rows.map((r) => [r.p.labels, r.p[SERIES_FIELD]])).toEqual([
+        [null, ids[1]],
+        [null, ids[0]],
+        [null, ids[0]],
+      ])
+      const stored = await db.pool.query('SELECT series_id, labels FROM telemetry_series WHERE series_id = ANY($1::uuid[]) ORDER BY series_id', [ids])
+      expect(stored.rows).toEqual(ids.map((id, i) => ({ series_id: id, labels: JSON.parse(labelsJson[i]!) })).sort((a, b) => (a.series_id < b.series_id ? -1 : 1)))
+      expect(await registered()).toBe(2)
+      // Registered once committed: the next request's samples carry the ids only.
+      const next = encodeWriteRequest(series.map((s) => ({ ...s, samples: [{ value: 3, timestamp: t0 + 60_000 }] })))
+      expect((await app.inject({ method: 'POST', url: '/api/v1/write', headers: HEADERS, payload: next })).statusCode).toBe(204)
+      expect(await registered()).toBe(2)
+    } finally {
+      await app.close()
+    }
+  })
+
+  it('POST /v1/publish refuses a payload carrying the series id field mqwriter reserves (itself or a bundle member)', async () => {
+    const { app } = buildMqwriter(loadConfig({}, {}, 'mqwriter'), { pool: db.pool, logger: silent })
+    try {
+      const spoof = { metric_name: 'm', labels: null, [SERIES_FIELD]: seriesId('{}') }
+      const member = { msg_uuid: '00000000-0000-7000-8000-000000000001', payload: spoof }
+      for (const [payload, path] of [
+        [spoof, 'body/0/payload/tpipe_series'],
+        [{ [BUNDLE_FIELD]: [{ ...member, payload: { metric_name: 'm' } }, { ...member, msg_uuid: '00000000-0000-7000-8000-000000000002' }] }, 'body/0/payload/tpipe_bundle/1/payload/tpipe_series'],
+      ] as const) {
+        const r = await app.inject({ method: 'POST', url: '/v1/publish', payload: [{ key: 'k', payload }] })
+        expect(r.statusCode).toBe(400)
+        expect(r.json().error).toEqual({ code: 'TPIPE_ERR_VALIDATION', message: expect.stringContaining(`${path} is reserved`) })
+      }
     } finally {
       await app.close()
     }

@@ -46,6 +46,11 @@ export function registerRemoteWrite(app: FastifyInstance, opts: RemoteWriteOptio
     labelNames: ['outcome'] as const,
     registers: [opts.registry],
   })
+  const registered = new Counter({
+    name: 'mqwriter_remote_write_series_registered_total',
+    help: 'remote_write series whose labels were written to telemetry_series with the queue rows (first seen, or due again after an hour); their samples carry only the series id.',
+    registers: [opts.registry],
+  })
   const mapper = new SeriesMapper(opts.prefix, opts.seriesCacheBytes)
   new Gauge({
     name: 'mqwriter_remote_write_series_cache_bytes',
@@ -84,7 +89,8 @@ export function registerRemoteWrite(app: FastifyInstance, opts: RemoteWriteOptio
           }
           throw err
         }
-        const stats = mapper.map(series)
+        const now = Date.now()
+        const stats = mapper.map(series, now)
         samples.inc({ outcome: 'not_dcgm' }, stats.counts.not_dcgm)
         samples.inc({ outcome: 'non_finite' }, stats.counts.non_finite)
         samples.inc({ outcome: 'unmapped' }, stats.counts.unmapped)
@@ -96,8 +102,13 @@ export function registerRemoteWrite(app: FastifyInstance, opts: RemoteWriteOptio
           // Many samples to a queue row (bundles): the queue's per-row work is shared by up to
           // BUNDLE_MAX_MESSAGES samples; the collector expands them again (src/protocol/bundle.ts).
           const rows = bundleRows(stats.rows, opts.bundleMax)
+          // The series whose samples carry only their id are written in the same statement as the rows
+          // (a publish's rows all go into one batch): no row is visible before its series.
+          if (stats.register.length > 0) rows[0]!.series = stats.register.map((t) => t.seriesJson!)
           try {
             await opts.publish(rows)
+            mapper.registered(stats.register, now)
+            registered.inc(stats.register.length)
           } catch (err) {
             // Prometheus 2.x drops a shard on 429 unless retry_on_http_429 is set, but always retries 5xx:
             // a full buffer is answered 503 here so that backpressure never loses samples.
@@ -135,6 +146,8 @@ export class SeriesMapper {
   constructor(
     private readonly prefix: string,
     private readonly maxBytes: number,
+    /** How long a registered series counts as registered (spread over its last quarter); 1 h like the collector's. */
+    private readonly refreshMs = 3_600_000,
   ) {}
 
   private template(s: DecodedSeries): SeriesTemplate | Unmapped | typeof NOT_DCGM {
@@ -173,9 +186,17 @@ export class SeriesMapper {
     }
   }
 
-  map(series: readonly DecodedSeries[]): { rows: QueueRow[]; counts: RemoteWriteStats } {
+  /**
+   * Maps a request's series. A sample's payload carries its series id in place of the labels (SERIES_FIELD):
+   * about 40% of its bytes, which the queue, the readers and the collectors no longer move and parse.
+   * `register` lists the series that must be written to telemetry_series with these rows: those not
+   * registered (committed) within the last refresh interval, which also keeps their last_seen fresh for
+   * the maintenance pass.
+   */
+  map(series: readonly DecodedSeries[], now = Date.now()): { rows: QueueRow[]; counts: RemoteWriteStats; register: SeriesTemplate[] } {
     const counts: RemoteWriteStats = { accepted: 0, not_dcgm: 0, non_finite: 0, unmapped: 0, bad_time: 0 }
     const rows: QueueRow[] = []
+    const register: SeriesTemplate[] = []
     for (const s of series) {
       const n = s.samples.length / 2
       if (n === 0) continue
@@ -192,16 +213,29 @@ export class SeriesMapper {
         }
         continue
       }
+      const before = rows.length
       for (let i = 0; i < s.samples.length; i += 2) {
         const value = s.samples[i]!
         const ts = s.samples[i + 1]!
         if (!Number.isFinite(value)) counts.non_finite++
         else if (!(Math.abs(ts) <= MAX_DATE_MS)) counts.bad_time++
-        else rows.push({ msg_uuid: t.id(ts), partition: t.partition, key: t.key, payloadJson: t.payloadJson(value, ts) })
+        else rows.push({ msg_uuid: t.id(ts), partition: t.partition, key: t.key, payloadJson: t.payloadJsonRef(value, ts) })
+      }
+      // Twice in one request (the same series sent twice) is one registration.
+      if (rows.length > before && t.seriesJson !== undefined && t.registeredUntil <= now) {
+        t.registeredUntil = Infinity
+        register.push(t)
       }
     }
     counts.accepted = rows.length
-    return { rows, counts }
+    // Not registered yet: until the publish commits (registered()), another request registers them too.
+    for (const t of register) t.registeredUntil = 0
+    return { rows, counts, register }
+  }
+
+  /** After the publish that carried them committed: these series count as registered for a while. */
+  registered(templates: readonly SeriesTemplate[], now: number): void {
+    for (const t of templates) t.registeredUntil = now + this.refreshMs * (0.75 + 0.25 * Math.random())
   }
 }
 

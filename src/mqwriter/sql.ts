@@ -1,4 +1,5 @@
 // Pure SQL builders for the write side. The queue is append-only from here: INSERT, never UPDATE.
+import { seriesUpsert } from '../telemetry/series.js'
 
 export interface QueueRow {
   msg_uuid: string
@@ -8,6 +9,12 @@ export interface QueueRow {
   payloadJson: string
   /** Messages the row carries: a bundle's members (src/protocol/bundle.ts); 1 when absent. */
   members?: number
+  /**
+   * Series to register with the row, as JSON objects {"series_id","labels"} (remote_write: the labels of
+   * series whose samples carry only their id, src/mqwriter/remote-write.ts). Written in the same statement
+   * as the row, so a row is never visible before its series.
+   */
+  series?: string[]
 }
 
 /** One row as the JSON object text the batch statement takes (payload spliced in as serialised). */
@@ -17,7 +24,25 @@ export function rowJson(r: QueueRow): string {
 
 /** Bytes a row adds to a batch parameter (UTF-16 length is within 3x of UTF-8; good enough to bound). */
 export function rowBytes(r: QueueRow): number {
-  return r.payloadJson.length + r.key.length + 96
+  let n = r.payloadJson.length + r.key.length + 96
+  if (r.series) for (const x of r.series) n += x.length
+  return n
+}
+
+/** The series of rows as one JSON array, each series once (two publishes of one batch may carry the same). */
+function seriesParam(rows: readonly QueueRow[]): string {
+  let seen: Set<string> | undefined
+  const out: string[] = []
+  for (const r of rows) {
+    if (!r.series) continue
+    for (const x of r.series) {
+      seen ??= new Set()
+      if (seen.has(x)) continue
+      seen.add(x)
+      out.push(x)
+    }
+  }
+  return `[${out.join(',')}]`
 }
 
 /**
@@ -33,19 +58,25 @@ export function rowBytes(r: QueueRow): number {
 export function insertBatch(rows: readonly QueueRow[]): { name: string; text: string; values: unknown[] } {
   return {
     name: 'mqwriter_insert_batch',
-    text: `INSERT INTO queue_messages (msg_uuid, partition, key, payload)
+    text: `WITH s AS (
+             ${seriesUpsert(2)}
+           )
+           INSERT INTO queue_messages (msg_uuid, partition, key, payload)
            SELECT msg_uuid, partition, key, payload
            FROM json_to_recordset($1::json) AS m(msg_uuid uuid, partition smallint, key text, payload json)
            ON CONFLICT (msg_uuid) DO NOTHING`,
-    values: ['[' + rows.map(rowJson).join(',') + ']'],
+    values: ['[' + rows.map(rowJson).join(',') + ']', seriesParam(rows)],
   }
 }
 
-/** A single row, used only to find which messages of a failed batch are the bad ones. */
+/** A single row (with its series), used only to find which messages of a failed batch are the bad ones. */
 export function insertOne(row: QueueRow): { text: string; values: unknown[] } {
   return {
-    text: `INSERT INTO queue_messages (msg_uuid, partition, key, payload) VALUES ($1, $2, $3, $4)
+    text: `WITH s AS (
+             ${seriesUpsert(5)}
+           )
+           INSERT INTO queue_messages (msg_uuid, partition, key, payload) VALUES ($1, $2, $3, $4)
            ON CONFLICT (msg_uuid) DO NOTHING`,
-    values: [row.msg_uuid, row.partition, row.key, row.payloadJson],
+    values: [row.msg_uuid, row.partition, row.key, row.payloadJson, seriesParam([row])],
   }
 }

@@ -15,6 +15,13 @@ import { hashUuid } from '../util/ids.js'
 import type { LeasedMessage } from './lease.js'
 
 export const BUNDLE_FIELD = 'tpipe_bundle'
+/**
+ * A telemetry payload's series id in place of its labels, set by mqwriter's remote_write receiver only:
+ * the series' labels were written to telemetry_series in the statement that queued the payload. The
+ * collector takes it as the row's series_id, so mqwriter refuses a publish whose payload (or bundle member)
+ * carries it — a publisher could otherwise point its rows at another series' labels.
+ */
+export const SERIES_FIELD = 'tpipe_series'
 /** Messages per bundle row at most (the collector refuses larger bundles: a bound on one row's expansion). */
 export const BUNDLE_MAX_MESSAGES = 256
 /** Serialised payload bytes of the members of one bundle at most (a bundle row stays far below a lease's bytes). */
@@ -36,6 +43,8 @@ export interface BundleRow {
   payloadJson: string
   /** How many messages the row carries. */
   members: number
+  /** Series to register with the row (QueueRow.series). */
+  series?: string[]
 }
 
 /** The bundle's id: a version-8 uuid of its members' ids in order (the same members give the same id). */
@@ -108,6 +117,23 @@ export function bundleMembers(payload: unknown): number | string {
 export function bundleSize(payload: unknown): number {
   const n = bundleMembers(payload)
   return typeof n === 'number' ? n : 1
+}
+
+/**
+ * Where a published payload carries the reserved SERIES_FIELD (itself or one of its bundle's members), as
+ * a path below the payload ("" for the payload itself, "/tpipe_bundle/3" for a member); undefined when
+ * nowhere. Only mqwriter writes it.
+ */
+export function reservedSeriesField(payload: unknown): string | undefined {
+  if (typeof payload !== 'object' || payload === null) return undefined
+  if (Object.hasOwn(payload, SERIES_FIELD)) return ''
+  const list = (payload as Record<string, unknown>)[BUNDLE_FIELD]
+  if (!Array.isArray(list)) return undefined
+  for (let i = 0; i < list.length; i++) {
+    const p = (list[i] as { payload?: unknown } | null)?.payload
+    if (typeof p === 'object' && p !== null && Object.hasOwn(p, SERIES_FIELD)) return `/${BUNDLE_FIELD}/${i}/payload`
+  }
+  return undefined
 }
 
 /** A bundle payload (whether well-formed or not). */

@@ -6,6 +6,8 @@ import { describe, expect, it } from 'vitest'
 import { SeriesMapper } from '../mqwriter/remote-write.js'
 import { toTelemetry } from '../scrape/dcgm.js'
 import { partitionOf } from '../partitions/hash.js'
+import { SERIES_FIELD } from '../protocol/bundle.js'
+import { seriesId } from '../telemetry/series.js'
 import { RemoteWriteDecodeError, decodeWriteRequest } from './decode.js'
 import { SeriesEncoder, WriteRequestType, encodeWriteRequest, type RemoteSeries } from './proto.js'
 
@@ -45,13 +47,18 @@ function randomSeries(r: () => number, n: number): RemoteSeries[] {
   return out
 }
 
-/** What the protobufjs decode + toTelemetry path (before this decoder) made of a request. */
+/**
+ * What the protobufjs decode + toTelemetry path (before this decoder) made of a request, with each
+ * payload's labels replaced by its series id (SERIES_FIELD) and the series to register, each once, in
+ * the order of their first row.
+ */
 function reference(body: Buffer, prefix: string) {
   const msg = WriteRequestType.toObject(WriteRequestType.decode(snappy.uncompress(body)), { longs: Number, defaults: true }) as {
     timeseries: { labels: { name: string; value: string }[]; samples: { value: number; timestamp: number }[] }[]
   }
   const counts = { accepted: 0, not_dcgm: 0, non_finite: 0, unmapped: 0, bad_time: 0 }
   const rows: { msg_uuid: string; partition: number; key: string; payloadJson: string }[] = []
+  const register = new Set<string>()
   for (const s of msg.timeseries) {
     const labels: Record<string, string> = {}
     let name = ''
@@ -79,12 +86,18 @@ function reference(body: Buffer, prefix: string) {
         counts.unmapped++
         continue
       }
-      rows.push({ msg_uuid: m.id, partition: partitionOf(m.key), key: m.key, payloadJson: JSON.stringify(m.payload) })
+      const labelsJson = JSON.stringify(m.payload.labels)
+      const id = seriesId(labelsJson)
+      rows.push({ msg_uuid: m.id, partition: partitionOf(m.key), key: m.key, payloadJson: JSON.stringify({ ...m.payload, labels: null, [SERIES_FIELD]: id }) })
+      register.add(`{"series_id":"${id}","labels":${labelsJson}}`)
     }
   }
   counts.accepted = rows.length
-  return { rows, counts }
+  return { rows, counts, register: [...register] }
 }
+
+/** A mapping's series to register as their JSON, each once (two label sets may collapse into one). */
+const mapped = (m: ReturnType<SeriesMapper['map']>) => ({ rows: m.rows, counts: m.counts, register: [...new Set(m.register.map((t) => t.seriesJson))] })
 
 describe('decodeWriteRequest (by hand) and SeriesMapper', () => {
   it('decode to the same series and samples as protobufjs, and map them to the same rows as toTelemetry', () => {
@@ -99,8 +112,14 @@ describe('decodeWriteRequest (by hand) and SeriesMapper', () => {
       // A fresh mapper, and one that has seen everything before (its cache answers): the same output.
       const mapper = new SeriesMapper('DCGM_', 1 << 20)
       const want = reference(body, 'DCGM_')
-      expect(mapper.map(decoded)).toEqual(want)
-      expect(mapper.map(decodeWriteRequest(body, 1 << 20))).toEqual(want)
+      expect(mapped(mapper.map(decoded))).toEqual(want)
+      // Not registered until a publish commits (registered()): the next request registers them again.
+      const again = mapper.map(decodeWriteRequest(body, 1 << 20), 1000)
+      expect(mapped(again)).toEqual(want)
+      mapper.registered(again.register, 1000)
+      expect(mapped(mapper.map(decodeWriteRequest(body, 1 << 20), 2000))).toEqual({ ...want, register: [] })
+      // Due again after the refresh interval (1 h, spread over its last quarter).
+      expect(mapped(mapper.map(decodeWriteRequest(body, 1 << 20), 1000 + 3_600_000))).toEqual(want)
     }
   })
 

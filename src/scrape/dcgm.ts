@@ -1,6 +1,9 @@
 // DCGM samples (scraped from dcgm-exporter, or received by remote_write) → telemetry messages with the
 // same fields as a CSV row, and the content-derived message id that makes both sources idempotent. Pure.
 import { partitionOf } from '../partitions/hash.js'
+import { SERIES_FIELD } from '../protocol/bundle.js'
+import { seriesId } from '../telemetry/series.js'
+import { unstorableEscape } from '../mqwriter/validate.js'
 import { hashUuid, textBytes } from '../util/ids.js'
 import type { TelemetryPayload } from '../telemetry/payload.js'
 
@@ -125,34 +128,56 @@ export class SeriesTemplate {
   readonly key: string
   /** partitionOf(key): the queue partition of every sample of the series. */
   readonly partition: number
+  /**
+   * The series as telemetry_series stores it, {"series_id","labels"} (JSON), when its samples can carry the
+   * id in place of the labels (payloadJsonRef); undefined when its labels cannot be stored as jsonb, whose
+   * samples then keep their labels inline (and their rows fail alone in the collector, as before).
+   */
+  readonly seriesJson: string | undefined
   private readonly identity: string
   private readonly middle: string
   private readonly tail: string
+  private readonly refTail: string
   /** Approximate bytes held (a cache of templates is bounded by it). */
   readonly bytes: number
+  /** Until when (ms) seriesJson counts as registered: kept by the template's user (mqwriter's SeriesMapper). */
+  registeredUntil = 0
 
-  private constructor(key: string, identity: string, middle: string, tail: string) {
+  private constructor(key: string, identity: string, middle: string, labelsJson: string) {
     this.key = key
     this.partition = partitionOf(key)
     this.identity = identity
     this.middle = middle
-    this.tail = tail
-    this.bytes = textBytes(key) + textBytes(identity) + textBytes(middle) + textBytes(tail) + 160
+    this.tail = `,"labels":${labelsJson}}`
+    // The same id the collector gives these labels (seriesId of the row's labels JSON, the same text).
+    const storable = unstorableEscape(labelsJson) === undefined
+    const id = storable ? seriesId(labelsJson) : undefined
+    this.seriesJson = id === undefined ? undefined : `{"series_id":"${id}","labels":${labelsJson}}`
+    this.refTail = id === undefined ? this.tail : `,"labels":null,"${SERIES_FIELD}":"${id}"}`
+    this.bytes = textBytes(key) + textBytes(identity) + textBytes(middle) + 2 * textBytes(this.tail) + 2 * this.refTail.length + 160
   }
 
   static of(name: string, labels: Readonly<Record<string, string>>, fallbackHost: string): SeriesTemplate | Unmapped {
     const f = seriesFields(name, labels, fallbackHost)
     if (typeof f === 'string') return f
     const cols = JSON.stringify(f.fields)
-    return new SeriesTemplate(f.fields.gpu_uuid, identityText(name, labels), `",${cols.slice(1, -1)},"value":`, `,"labels":${JSON.stringify(f.labels)}}`)
+    return new SeriesTemplate(f.fields.gpu_uuid, identityText(name, labels), `",${cols.slice(1, -1)},"value":`, JSON.stringify(f.labels))
   }
 
   id(timestampMs: number): string {
     return idFor(this.identity, timestampMs)
   }
 
-  /** The payload JSON of one sample (value finite). */
+  /** The payload JSON of one sample (value finite), with its labels. */
   payloadJson(value: number, timestampMs: number): string {
     return `{"ts":"${isoOf(timestampMs)}${this.middle}${JSON.stringify(value)}${this.tail}`
+  }
+
+  /**
+   * The payload JSON of one sample with the series id (SERIES_FIELD) in place of its labels, which must be
+   * registered (seriesJson) with or before it; with its labels when the series has no seriesJson.
+   */
+  payloadJsonRef(value: number, timestampMs: number): string {
+    return `{"ts":"${isoOf(timestampMs)}${this.middle}${JSON.stringify(value)}${this.refTail}`
   }
 }

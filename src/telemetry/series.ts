@@ -83,3 +83,18 @@ export class SeriesCache {
     }
   }
 }
+
+/**
+ * The upsert of series first written (or due for a last_seen bump) by a statement, from its parameter
+ * `param`: a JSON array of objects {"series_id","labels"}, no series twice. The collector (rows with their
+ * labels) and mqwriter (remote_write series, registered with the queue rows) both run it. A series whose
+ * last_seen is fresh (< 10 minutes) is skipped by a plain read first: ON CONFLICT DO UPDATE locks the row
+ * it finds even when its WHERE then updates nothing, and writers re-sending the same series (after a
+ * restart, on their hourly refresh) would queue behind each other's whole statements. What is left is
+ * upserted in key order, so two writers lock shared series in the same order and never deadlock on them.
+ */
+export const seriesUpsert = (param: number): string => `INSERT INTO telemetry_series AS s (series_id, labels)
+             SELECT x.series_id, x.labels FROM json_to_recordset($${param}::json) AS x(series_id uuid, labels jsonb)
+             WHERE NOT EXISTS (SELECT 1 FROM telemetry_series AS o WHERE o.series_id = x.series_id AND o.last_seen >= now() - interval '10 minutes')
+             ORDER BY x.series_id
+             ON CONFLICT (series_id) DO UPDATE SET last_seen = now() WHERE s.last_seen < now() - interval '10 minutes'`
