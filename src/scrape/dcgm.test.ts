@@ -3,7 +3,9 @@ import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { checkTelemetryPayload } from '../telemetry/payload.js'
 import { UUID_RE } from '../util/ids.js'
-import { sampleId, toTelemetry } from './dcgm.js'
+import { SeriesTemplate, sampleId, toTelemetry, type TelemetryMessage } from './dcgm.js'
+import { SERIES_FIELD } from '../protocol/bundle.js'
+import { seriesId } from '../telemetry/series.js'
 import { parseExposition } from './parse.js'
 
 const text = readFileSync(new URL('./fixtures/dcgm-exporter.txt', import.meta.url), 'utf8')
@@ -92,5 +94,25 @@ describe('sampleId', () => {
   })
   it('is a version-8 RFC 9562 UUID', () => {
     expect(sampleId('M', labels, 0)).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+  })
+})
+
+describe('SeriesTemplate', () => {
+  const labels = { UUID: 'GPU-t', gpu: '0', Hostname: 'h', modelName: 'NVIDIA H100' }
+  it('a sample with its series id in place of labels is the toTelemetry payload with labels null and the series id of its labels', () => {
+    const t = SeriesTemplate.of('DCGM_FI_DEV_GPU_UTIL', labels, 'x') as SeriesTemplate
+    const m = toTelemetry('DCGM_FI_DEV_GPU_UTIL', labels, 42.5, 1_764_500_000_123, 'x') as TelemetryMessage
+    const id = seriesId(JSON.stringify(m.payload.labels))
+    expect(JSON.parse(t.payloadJsonRef(42.5, 1_764_500_000_123))).toEqual({ ...m.payload, labels: null, [SERIES_FIELD]: id })
+    expect(t.payloadJson(42.5, 1_764_500_000_123)).toBe(JSON.stringify(m.payload))
+    expect(JSON.parse(t.seriesJson!)).toEqual({ series_id: id, labels: m.payload.labels })
+    expect(checkTelemetryPayload(JSON.parse(t.payloadJsonRef(1, 0)))).toBeUndefined()
+  })
+
+  it('labels PostgreSQL cannot store (a lone surrogate) stay inline and are never registered', () => {
+    const t = SeriesTemplate.of('DCGM_FI_DEV_GPU_UTIL', { ...labels, pod: 'bad\uD800' }, 'x') as SeriesTemplate
+    expect(t.seriesJson).toBeUndefined()
+    expect(t.payloadJsonRef(1, 0)).toBe(t.payloadJson(1, 0))
+    expect(JSON.parse(t.payloadJsonRef(1, 0))[SERIES_FIELD]).toBeUndefined()
   })
 })
