@@ -166,6 +166,39 @@ describe('mqwriter POST /api/v1/write', () => {
     }
   })
 
+  it('two publishes of one batch registering the same series, and a batch isolated for a poison publish, write each series once', async () => {
+    // A long batch interval: every publish below lands in one batch.
+    const { app, registry } = buildMqwriter(loadConfig({ 'flush-interval-ms': '300' }, {}, 'mqwriter'), { pool: db.pool, logger: silent })
+    try {
+      const flushes = async () => (await registry.getSingleMetric('mqwriter_flush_batch_size')!.get()).values.find((v) => (v as { metricName?: string }).metricName === 'mqwriter_flush_batch_size_count')?.value ?? 0
+      const t0 = Date.parse('2026-11-29T11:00:00Z')
+      const post = (gpu: number, t: number) =>
+        app.inject({ method: 'POST', url: '/api/v1/write', headers: HEADERS, payload: encodeWriteRequest([gpuSeries(gpu, 'DCGM_FI_DEV_GPU_UTIL', [[1, t]])]) })
+      const seriesOf = async (gpu: number) => (await db.pool.query(`SELECT count(*)::int AS n FROM telemetry_series WHERE labels->>'UUID' = $1`, [`GPU-0000000${gpu}-86f3-7a43-b711-4771313afc50`])).rows[0].n as number
+      // 1. The same new series in two requests of one batch: one statement (no isolation), one series.
+      const f0 = await flushes()
+      const two = await Promise.all([post(7, t0), post(7, t0 + 1000)])
+      expect(two.map((r) => r.statusCode)).toEqual([204, 204])
+      expect((await flushes()) - f0).toBe(1)
+      expect(await seriesOf(7)).toBe(1)
+      expect(await count(`p->>'gpu_uuid' LIKE 'GPU-00000007%'`)).toBe(2)
+      // 2. A poison publish in the batch: it is isolated publish by publish, and the remote_write publish
+      //    still writes its series with its rows.
+      const f1 = await flushes()
+      const [rw, poison] = await Promise.all([
+        post(8, t0),
+        // A key PostgreSQL's text cannot hold (NUL): only the database refuses it, failing the batch statement.
+        app.inject({ method: 'POST', url: '/v1/publish', payload: { key: 'k\u0000', payload: { i: 1 } } }),
+      ])
+      expect(rw.statusCode).toBe(204)
+      expect(poison.statusCode).toBe(400)
+      expect((await flushes()) - f1).toBe(0) // the batch statement failed: isolated
+      expect(await seriesOf(8)).toBe(1)
+    } finally {
+      await app.close()
+    }
+  })
+
   it('POST /v1/publish refuses a payload carrying the series id field mqwriter reserves (itself or a bundle member)', async () => {
     const { app } = buildMqwriter(loadConfig({}, {}, 'mqwriter'), { pool: db.pool, logger: silent })
     try {
@@ -255,7 +288,8 @@ describe('mqwriter POST /api/v1/write', () => {
   })
 
   it('is answered within the publish bound while the flush is stuck (503 + Retry-After, /readyz false), and the retry stores once', async () => {
-    const { app } = buildMqwriter(loadConfig({ 'publish-timeout-ms': '1000' }, {}, 'mqwriter'), { pool: db.pool, logger: silent })
+    const { app, registry } = buildMqwriter(loadConfig({ 'publish-timeout-ms': '1000' }, {}, 'mqwriter'), { pool: db.pool, logger: silent })
+    const registered = async () => Number((await registry.getSingleMetric('mqwriter_remote_write_series_registered_total')!.get()).values[0]?.value ?? 0)
     const locker = new pg.Client({ connectionString: db.url })
     await locker.connect()
     try {
@@ -272,6 +306,7 @@ describe('mqwriter POST /api/v1/write', () => {
       expect(res.headers['retry-after']).toBe('1')
       expect(res.json().error.code).toBe('TPIPE_ERR_DB_UNAVAILABLE')
       expect(took).toBeLessThan(3000)
+      expect(await registered()).toBe(0)
       await new Promise((r) => setTimeout(r, 200))
       expect((await app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(503)
       await locker.query('COMMIT')
@@ -280,6 +315,9 @@ describe('mqwriter POST /api/v1/write', () => {
       const retry = await app.inject({ method: 'POST', url: '/api/v1/write', headers: HEADERS, payload: body })
       expect(retry.statusCode).toBe(204)
       expect((await count()) - before).toBe(5)
+      // A series counts as registered only once an answered publish committed it: the 503's did not count,
+      // so the retry registered it (again: the stuck batch had written it too, an upsert that changes nothing).
+      expect(await registered()).toBe(1)
     } finally {
       await locker.query('ROLLBACK').catch(() => {})
       await locker.end()

@@ -173,6 +173,7 @@ export class SeriesMapper {
     }
     this.cache.set(s.key, t)
     this.bytes += size
+    if (typeof t !== 'string') t.cached = true
     return t
   }
 
@@ -214,15 +215,18 @@ export class SeriesMapper {
         continue
       }
       const before = rows.length
+      // A template the full cache could not keep forgets its registration with the request: its samples keep
+      // their labels (the collector's own series cache takes over) rather than registering every request.
+      const ref = t.cached && t.seriesJson !== undefined
       for (let i = 0; i < s.samples.length; i += 2) {
         const value = s.samples[i]!
         const ts = s.samples[i + 1]!
         if (!Number.isFinite(value)) counts.non_finite++
         else if (!(Math.abs(ts) <= MAX_DATE_MS)) counts.bad_time++
-        else rows.push({ msg_uuid: t.id(ts), partition: t.partition, key: t.key, payloadJson: t.payloadJsonRef(value, ts) })
+        else rows.push({ msg_uuid: t.id(ts), partition: t.partition, key: t.key, payloadJson: ref ? t.payloadJsonRef(value, ts) : t.payloadJson(value, ts) })
       }
       // Twice in one request (the same series sent twice) is one registration.
-      if (rows.length > before && t.seriesJson !== undefined && t.registeredUntil <= now) {
+      if (rows.length > before && ref && t.registeredUntil <= now) {
         t.registeredUntil = Infinity
         register.push(t)
       }

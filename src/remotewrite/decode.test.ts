@@ -52,7 +52,7 @@ function randomSeries(r: () => number, n: number): RemoteSeries[] {
  * payload's labels replaced by its series id (SERIES_FIELD) and the series to register, each once, in
  * the order of their first row.
  */
-function reference(body: Buffer, prefix: string) {
+function reference(body: Buffer, prefix: string, ids = true) {
   const msg = WriteRequestType.toObject(WriteRequestType.decode(snappy.uncompress(body)), { longs: Number, defaults: true }) as {
     timeseries: { labels: { name: string; value: string }[]; samples: { value: number; timestamp: number }[] }[]
   }
@@ -88,8 +88,8 @@ function reference(body: Buffer, prefix: string) {
       }
       const labelsJson = JSON.stringify(m.payload.labels)
       const id = seriesId(labelsJson)
-      rows.push({ msg_uuid: m.id, partition: partitionOf(m.key), key: m.key, payloadJson: JSON.stringify({ ...m.payload, labels: null, [SERIES_FIELD]: id }) })
-      register.add(`{"series_id":"${id}","labels":${labelsJson}}`)
+      rows.push({ msg_uuid: m.id, partition: partitionOf(m.key), key: m.key, payloadJson: JSON.stringify(ids ? { ...m.payload, labels: null, [SERIES_FIELD]: id } : m.payload) })
+      if (ids) register.add(`{"series_id":"${id}","labels":${labelsJson}}`)
     }
   }
   counts.accepted = rows.length
@@ -120,6 +120,8 @@ describe('decodeWriteRequest (by hand) and SeriesMapper', () => {
       expect(mapped(mapper.map(decodeWriteRequest(body, 1 << 20), 2000))).toEqual({ ...want, register: [] })
       // Due again after the refresh interval (1 h, spread over its last quarter).
       expect(mapped(mapper.map(decodeWriteRequest(body, 1 << 20), 1000 + 3_600_000))).toEqual(want)
+      // A cache too small to keep any template: labels stay in the payloads, nothing is registered.
+      expect(mapped(new SeriesMapper('DCGM_', 1).map(decoded))).toEqual(reference(body, 'DCGM_', false))
     }
   })
 

@@ -67,7 +67,10 @@ const MAX_TEXT = 256
 /** Bounded like the CSV columns; NUL removed (PostgreSQL text and jsonb cannot hold it: one such label must not fail a batch). */
 function clip(s: string): string {
   const t = s.includes('\0') ? s.replaceAll('\0', '') : s
-  return t.length > MAX_TEXT ? t.slice(0, MAX_TEXT) : t
+  if (t.length <= MAX_TEXT) return t
+  // Never between the two halves of a surrogate pair: a lone one is as unstorable as a NUL.
+  const hi = t.charCodeAt(MAX_TEXT - 1)
+  return t.slice(0, hi >= 0xd800 && hi <= 0xdbff ? MAX_TEXT - 1 : MAX_TEXT)
 }
 
 /**
@@ -142,6 +145,8 @@ export class SeriesTemplate {
   readonly bytes: number
   /** Until when (ms) seriesJson counts as registered: kept by the template's user (mqwriter's SeriesMapper). */
   registeredUntil = 0
+  /** Kept by its user between requests (mqwriter's SeriesMapper): only then is its registration remembered. */
+  cached = false
 
   private constructor(key: string, identity: string, middle: string, labelsJson: string) {
     this.key = key
