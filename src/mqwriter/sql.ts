@@ -63,15 +63,12 @@ export function insertBatch(rows: readonly QueueRow[]): { name: string; text: st
            ON CONFLICT (msg_uuid) DO NOTHING`
   // Without series (every /v1/publish batch, and remote_write's once its series are registered) the plain
   // INSERT: a batch needs telemetry_series (its grant, its locks) only when it writes to it.
-  if (series === '[]') return { name: 'mqwriter_insert_batch', text: insert, values: ['[' + rows.map(rowJson).join(',') + ']'] }
-  return {
-    name: 'mqwriter_insert_batch_series',
-    text: `WITH s AS (
+  const batch = '[' + rows.map(rowJson).join(',') + ']'
+  if (series === '[]') return { name: 'mqwriter_insert_batch', text: insert, values: [batch] }
+  return { name: 'mqwriter_insert_batch_series', text: `WITH s AS (
              ${seriesUpsert(2)}
            )
-           ${insert}`,
-    values: ['[' + rows.map(rowJson).join(',') + ']', series],
-  }
+           ${insert}`, values: [batch, series] }
 }
 
 /** A single row (with its series), used only to find which messages of a failed batch are the bad ones. */
