@@ -45,7 +45,7 @@ for (let i = 0; i < 400; i++) {
   b = performance.now()
   stage.statement += b - a
   a = b
-  Buffer.byteLength(statement.values[0] as string)
+  for (const st of statement) for (const v of st.values) if (typeof v === "string") Buffer.byteLength(v)
   stage.flatten += performance.now() - a
   samples += mapped.rows.length
 }

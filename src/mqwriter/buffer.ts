@@ -193,7 +193,12 @@ export class WriteBuffer {
   private async flush(batch: Batch): Promise<void> {
     const started = process.hrtime.bigint()
     try {
-      await this.pool.query(insertBatch(batch.rows))
+      const statements = insertBatch(batch.rows)
+      if (statements.length === 1) await this.pool.query(statements[0]!)
+      else
+        await withTransaction(this.pool, async (client) => {
+          for (const st of statements) await client.query(st)
+        })
       this.healthy = true
       this.opts.onFlush?.(batch.rows.length, batch.messages, Number(process.hrtime.bigint() - started) / 1e9)
       for (const w of batch.waiters) w.resolve()

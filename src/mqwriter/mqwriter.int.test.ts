@@ -80,6 +80,22 @@ describe('mqwriter', () => {
     }
   })
 
+  it('stores a batch larger than one statement takes (several statements, one transaction), duplicates once, in order', async () => {
+    const { app } = buildMqwriter(writerConfig({ 'batch-size': '10000', 'max-publish-batch': '10000', 'buffer-capacity': '20000' }), { pool: db.pool, logger: silent })
+    try {
+      const dup = randomUUID()
+      // 4,096 rows go in the first statement, the rest (a 1,024-row size class, padded) in the second.
+      const msgs = Array.from({ length: 5000 }, (_, i) => ({ key: `GPU-${i % 13}`, payload: { i }, ...(i === 10 || i === 4500 ? { id: dup } : {}) }))
+      const res = await app.inject({ method: 'POST', url: '/v1/publish', payload: msgs })
+      expect(res.statusCode).toBe(201)
+      const ids: string[] = res.json().msg_uuids
+      const rows = await db.pool.query('SELECT payload FROM queue_messages WHERE msg_uuid = ANY($1::uuid[]) ORDER BY id', [ids])
+      expect(rows.rows.map((r) => r.payload.i)).toEqual(msgs.map((m) => m.payload.i).filter((i) => i !== 4500))
+    } finally {
+      await app.close()
+    }
+  })
+
   it('stores a duplicate id once and answers both publishes with success', async () => {
     const { app } = buildMqwriter(writerConfig(), { pool: db.pool, logger: silent })
     try {
