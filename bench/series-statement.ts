@@ -61,7 +61,7 @@ async function main(): Promise<void> {
       for (let k = from; k < from + 12; k++) {
         const s = serialise(rows(k), [], new Map(), cache)
         const q = persistBatch(s.rows, s.dead, s.series)
-        bytes = String(q.values[0]).length
+        bytes = q.values.reduce<number>((n, v) => n + String(v).length, 0)
         await c.query('BEGIN')
         const t0 = performance.now()
         await c.query(q)

@@ -10,6 +10,7 @@ import type { FastifyInstance } from 'fastify'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildApigw } from '../src/apigw/app.js'
+import { columnsOf } from '../src/collector/columns.js'
 import { persistBatch } from '../src/collector/sql.js'
 import { loadConfig } from '../src/config/index.js'
 import { buildMqwriter } from '../src/mqwriter/app.js'
@@ -83,7 +84,7 @@ beforeAll(async () => {
     await mq.app.close()
   }
   const queued = (await db.pool.query<{ msg_uuid: string; payload: object }>('SELECT msg_uuid, payload FROM queue_messages')).rows
-  for (let i = 0; i < queued.length; i += 500) await db.pool.query(persistBatch(queued.slice(i, i + 500).map((q) => JSON.stringify({ ...q.payload, msg_uuid: q.msg_uuid })), []))
+  for (let i = 0; i < queued.length; i += 500) await db.pool.query(persistBatch(columnsOf(queued.slice(i, i + 500).map((q) => ({ ...q.payload, msg_uuid: q.msg_uuid }))), []))
   await deriveOnce(db.pool, { quietSeconds: 0 })
   ;({ app } = await buildApigw({ logLevel: 'silent', bodyLimitBytes: 1048576, metricsEnabled: false }, { pool: db.pool, logger: silent }))
   api = await app.listen({ host: '127.0.0.1', port: 0 })

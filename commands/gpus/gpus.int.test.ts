@@ -9,6 +9,7 @@ import type { FastifyInstance } from 'fastify'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildApigw } from '../../src/apigw/app.js'
+import { columnsOf } from '../../src/collector/columns.js'
 import { persistBatch } from '../../src/collector/sql.js'
 import { deriveOnce } from '../../src/telemetry/derive.js'
 import type { FleetList, GpuSeries } from '../../src/protocol/series.js'
@@ -50,19 +51,19 @@ async function apiGet<T>(url: string): Promise<T> {
 
 beforeAll(async () => {
   db = await createTestDatabase()
-  const rows: string[] = []
+  const rows: Record<string, unknown>[] = []
   let seq = 0
   for (let t = FIRST; t <= LAST; t += 10_000) {
     for (const [gi, g] of GPUS.entries()) {
       for (const metric of [UTIL, TEMP]) {
         seq++
         const value = metric === UTIL ? ((seq * 37) % 101) + gi / 10 : 40 + ((seq * 13) % 30)
-        rows.push(JSON.stringify({ msg_uuid: randomUUID(), ...g, device: `nvidia${g.gpu_id}`, metric_name: metric, value, ts: new Date(t).toISOString() }))
+        rows.push({ msg_uuid: randomUUID(), ...g, device: `nvidia${g.gpu_id}`, metric_name: metric, value, ts: new Date(t).toISOString() })
       }
     }
   }
   rowCount = rows.length
-  for (let i = 0; i < rows.length; i += 500) await db.pool.query(persistBatch(rows.slice(i, i + 500), []))
+  for (let i = 0; i < rows.length; i += 500) await db.pool.query(persistBatch(columnsOf(rows.slice(i, i + 500)), []))
   await deriveOnce(db.pool, { quietSeconds: 0 })
   ;({ app } = await buildApigw({ logLevel: 'silent', bodyLimitBytes: 1048576, metricsEnabled: false }, { pool: db.pool, logger: pino({ level: 'silent' }) }))
   api = await app.listen({ host: '127.0.0.1', port: 0 })
@@ -236,7 +237,7 @@ describe('in a terminal (tmux)', () => {
         save('gpus-top-watch-1', first)
         // A new GPU at the top: the next refresh shows it in place (same screen, header still on line 1).
         const row = { msg_uuid: randomUUID(), gpu_uuid: 'GPU-cli-new', gpu_id: 3, hostname: 'host-c', device: 'nvidia3', model_name: 'NVIDIA H100 80GB HBM3', metric_name: UTIL, value: 1000, ts: new Date().toISOString() }
-        await db.pool.query(persistBatch([JSON.stringify(row)], []))
+        await db.pool.query(persistBatch(columnsOf([row]), []))
         await deriveOnce(db.pool, { quietSeconds: 0 })
         const next = await waitFor(async () => {
           const c = await capture()

@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { columnsOf } from '../collector/columns.js'
 import { persistBatch, type TelemetryRowJson } from '../collector/sql.js'
 import { createTestDatabase, type TestDatabase } from '../../test/support/db.js'
 import { deriveOnce } from '../telemetry/derive.js'
@@ -46,7 +47,7 @@ beforeAll(async () => {
   // Two samples with the same ts for one GPU and metric: "last" is decided by msg_uuid, as in the rollups.
   const tie = NOW - 3_600_000 + 123
   for (const v of [11.5, 12.5]) rows.push({ msg_uuid: randomUUID(), ...GPUS[0]!, device: 'nvidia0', metric_name: UTIL, value: v, ts: new Date(tie).toISOString(), tsMs: tie })
-  for (let i = 0; i < rows.length; i += 500) await db.pool.query(persistBatch(rows.slice(i, i + 500).map(({ tsMs: _t, ...r }) => JSON.stringify(r)), []))
+  for (let i = 0; i < rows.length; i += 500) await db.pool.query(persistBatch(columnsOf(rows.slice(i, i + 500).map(({ tsMs: _t, ...r }) => r)), []))
   // What the collector's derive job does every second.
   await deriveOnce(db.pool, { quietSeconds: 0 })
 }, 120_000)
@@ -308,7 +309,7 @@ describe('whole-hour steps and retention: the table that still holds the window 
     for (let t = start + 1_000; t < NOW - 10_000; t += 13_000) {
       mine.push({ msg_uuid: randomUUID(), ...OLD, device: 'nvidia0', metric_name: UTIL, value: (t / 1000) % 97, ts: new Date(t).toISOString(), tsMs: t })
     }
-    await db.pool.query(persistBatch(mine.map(({ tsMs: _t, ...r }) => JSON.stringify(r)), []))
+    await db.pool.query(persistBatch(columnsOf(mine.map(({ tsMs: _t, ...r }) => r)), []))
     await deriveOnce(db.pool, { quietSeconds: 0 })
     // As an hour retention of 1h would leave it: the hours before the last one are gone from telemetry_1h
     // (the minutes keep them).

@@ -11,6 +11,8 @@ import { checkTelemetryPayload } from '../telemetry/payload.js'
 import type { CollectorMetrics } from './metrics.js'
 import { sleep } from '../util/async.js'
 import { SeriesCache } from '../telemetry/series.js'
+import { unstorableEscape } from '../protocol/unstorable.js'
+import { TelemetryColumns } from './columns.js'
 import { insertOne, persistBatch, type DeadLetter, type Statement, type TelemetryRowJson } from './sql.js'
 
 /** A batch statement that lost a race is run again at once, up to this many times in all. */
@@ -84,7 +86,7 @@ function deadLetter(m: LeasedMessage, error: string): DeadLetter {
 }
 
 export interface Serialised {
-  rows: string[]
+  rows: TelemetryColumns
   dead: string[]
   /** {"series_id","labels"} of each label set these rows carry that must be written with them. */
   series: string[]
@@ -93,8 +95,9 @@ export interface Serialised {
 }
 
 /**
- * Each row and dead letter serialised on its own: a message whose payload cannot be serialised (nested
- * too deep for JSON.stringify, say) becomes a dead letter with the reason instead of failing the batch.
+ * Each row and dead letter encoded on its own: a message with a value PostgreSQL cannot hold (TelemetryColumns)
+ * becomes a dead letter with the reason instead of failing the batch; only the columns telemetry has are
+ * read, so a payload's other fields (however deep) never matter.
  * With a series cache, a row's labels leave the row: it carries series_id, and a label set the cache has
  * not seen committed lately travels once in `series`. A row from mqwriter's remote_write receiver carries
  * its series' id (SERIES_FIELD) in place of labels, registered already: that becomes its series_id. Every
@@ -103,10 +106,13 @@ export interface Serialised {
  * objects are left as they were (a dead letter stores the message as it came).
  */
 export function serialise(rows: readonly TelemetryRowJson[], dead: readonly DeadLetter[], byUuid: ReadonlyMap<string, LeasedMessage>, cache?: SeriesCache, now = Date.now()): Serialised {
-  const out: Serialised = { rows: [], dead: [], series: [], newSeries: new Map() }
+  const out: Serialised = { rows: new TelemetryColumns(), dead: [], series: [], newSeries: new Map() }
   const deadOut = (d: DeadLetter) => {
     try {
-      out.dead.push(JSON.stringify(d))
+      const text = JSON.stringify(d)
+      // jsonb cannot hold \u0000 or a lone surrogate: keep the payload as its JSON text (a string, lossless).
+      if (unstorableEscape(text) === undefined) out.dead.push(text)
+      else out.dead.push(JSON.stringify({ ...d, payload: { unstorable_json: JSON.stringify(d.payload) }, error: `${d.error}; payload kept as JSON text: it holds NUL or a lone surrogate, which jsonb cannot hold`.slice(0, 2000) }))
     } catch (e) {
       // The payload itself cannot be serialised: keep the reason and where it came from, not the payload.
       out.dead.push(JSON.stringify({ ...d, payload: { unserialisable: true }, error: `${d.error}; payload not stored: ${(e as Error).message}`.slice(0, 2000) }))
@@ -117,32 +123,32 @@ export function serialise(rows: readonly TelemetryRowJson[], dead: readonly Dead
     const hadSeries = Object.hasOwn(row, 'series_id')
     const givenSeries = row.series_id
     const ref = row[SERIES_FIELD]
+    let pending: [string, string] | undefined
     try {
       if (typeof ref === 'string' && (labels === null || labels === undefined)) {
         // mqwriter registered the series in the statement that queued this row (remote_write); a publish
-        // cannot carry the field (mqwriter refuses it). Not sent on: the row's series_id says it.
+        // cannot carry the field (mqwriter refuses it).
         row.series_id = ref
-        row[SERIES_FIELD] = undefined
       } else if (cache?.enabled && labels !== null && typeof labels === 'object') {
         const labelsJson = JSON.stringify(labels)
         const { id, known } = cache.lookup(labelsJson, now)
-        if (!known && !out.newSeries.has(labelsJson)) {
-          out.newSeries.set(labelsJson, id)
-          out.series.push(`{"series_id":"${id}","labels":${labelsJson}}`)
-        }
+        if (!known && !out.newSeries.has(labelsJson)) pending = [labelsJson, id]
         row.labels = undefined
         row.series_id = id
       } else {
         row.series_id = null
       }
-      out.rows.push(JSON.stringify(row))
+      out.rows.add(row)
+      if (pending) {
+        out.newSeries.set(pending[0], pending[1])
+        out.series.push(`{"series_id":"${pending[1]}","labels":${pending[0]}}`)
+      }
     } catch (e) {
-      deadOut(deadLetter(byUuid.get(row.msg_uuid)!, `payload cannot be serialised: ${(e as Error).message}`))
+      deadOut(deadLetter(byUuid.get(row.msg_uuid)!, `payload cannot be stored: ${(e as Error).message}`))
     } finally {
       row.labels = labels
       if (hadSeries) row.series_id = givenSeries
       else delete row.series_id
-      if (ref !== undefined) row[SERIES_FIELD] = ref
     }
   }
   for (const d of dead) deadOut(d)
@@ -184,7 +190,7 @@ export function persister(pool: Pool, metrics: CollectorMetrics, log: Logger, ca
         const one = serialise(rows, dead, byUuid, cache, now)
         bad.push(...one.dead)
         if (one.rows.length === 1) {
-          await run(insertOne(one.rows[0]!, one.series[0]))
+          await run(insertOne(one.rows, one.series[0]))
           cache.committed(one.newSeries, now)
           metrics.seriesWritten.inc(one.series.length)
           good++
@@ -196,7 +202,7 @@ export function persister(pool: Pool, metrics: CollectorMetrics, log: Logger, ca
     }
     metrics.persisted.inc(good)
     try {
-      const r = await run<{ inserted: number; dead: number }>(persistBatch([], bad))
+      const r = await run<{ inserted: number; dead: number }>(persistBatch(new TelemetryColumns(), bad))
       metrics.deadLetters.inc(r.rows[0]?.dead ?? 0)
     } catch (err) {
       if (mustRetry(err)) throw err
@@ -204,7 +210,7 @@ export function persister(pool: Pool, metrics: CollectorMetrics, log: Logger, ca
       // redelivering the whole lease forever.
       for (const d of bad) {
         try {
-          const r = await run<{ inserted: number; dead: number }>(persistBatch([], [d]))
+          const r = await run<{ inserted: number; dead: number }>(persistBatch(new TelemetryColumns(), [d]))
           metrics.deadLetters.inc(r.rows[0]?.dead ?? 0)
         } catch (e) {
           if (mustRetry(e)) throw e

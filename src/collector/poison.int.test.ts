@@ -22,14 +22,20 @@ afterAll(async () => {
 const count = async (table: string) => Number((await db.pool.query(`SELECT count(*) FROM ${table}`)).rows[0].count)
 
 describe('collector isolates any per-message failure', () => {
-  it('dead-letters a payload too deep to serialise and persists and acks the rest of the lease', async () => {
+  it('stores a payload whose extra field is too deep to serialise (only telemetry columns are read), dead-letters a NUL hostname with its payload kept, and acks the lease', async () => {
     const gpu = 'GPU-poison-0'
     await seed(db.pool, Array.from({ length: 30 }, (_, i) => ({ key: gpu, payload: payload(gpu, i) })))
     // Stored as the writer used to accept it: a valid telemetry payload with an extra field nested
-    // 5,000 levels (built as text: JSON.stringify of such an object overflows the stack).
+    // 5,000 levels (built as text: JSON.stringify of such an object overflows the stack). Before the
+    // collector read columns (2026-12-01), it serialised the whole payload and had to dead-letter this one.
     const deep = JSON.stringify(payload(gpu, 99)).replace(/}$/, `,"extra":${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}}`)
-    const poisonId = uuidv7()
-    await db.pool.query('INSERT INTO queue_messages (msg_uuid, partition, key, payload) VALUES ($1, $2, $3, $4::jsonb)', [poisonId, partitionOf(gpu), gpu, deep])
+    const deepId = uuidv7()
+    await db.pool.query('INSERT INTO queue_messages (msg_uuid, partition, key, payload) VALUES ($1, $2, $3, $4::jsonb)', [deepId, partitionOf(gpu), gpu, deep])
+    // A NUL in a text column, as a queue row written before mqwriter refused them at publish: PostgreSQL text
+    // cannot hold it, and jsonb cannot hold the dead letter's payload either (it was dropped before).
+    const nul = JSON.stringify({ ...payload(gpu, 98), hostname: 'host\u0000x' })
+    const nulId = uuidv7()
+    await db.pool.query('INSERT INTO queue_messages (msg_uuid, partition, key, payload) VALUES ($1, $2, $3, $4::json)', [nulId, partitionOf(gpu), gpu, nul])
     await seed(db.pool, Array.from({ length: 30 }, (_, i) => ({ key: gpu, payload: payload(gpu, 100 + i) })))
 
     const reader = await startReader(db, { readerName: 'poison' })
@@ -39,11 +45,13 @@ describe('collector isolates any per-message failure', () => {
     )
     await collector.start()
     try {
-      await waitFor(async () => ((await count('telemetry')) === 60 && (await count('queue_messages')) === 0 ? true : undefined), { timeoutMs: 15_000, what: 'the lease persisted and acked despite the poison' })
-      const dead = await db.pool.query<{ msg_uuid: string; error: string }>('SELECT msg_uuid, error FROM dead_letters')
+      await waitFor(async () => ((await count('telemetry')) === 61 && (await count('queue_messages')) === 0 ? true : undefined), { timeoutMs: 15_000, what: 'the lease persisted and acked despite the poison' })
+      expect((await db.pool.query('SELECT count(*)::int AS n FROM telemetry WHERE msg_uuid = $1', [deepId])).rows[0].n).toBe(1)
+      const dead = await db.pool.query<{ msg_uuid: string; error: string; payload: { unstorable_json: string } }>('SELECT msg_uuid, error, payload FROM dead_letters')
       expect(dead.rows).toHaveLength(1)
-      expect(dead.rows[0]!.msg_uuid).toBe(poisonId)
-      expect(dead.rows[0]!.error).toMatch(/cannot be serialised/)
+      expect(dead.rows[0]!.msg_uuid).toBe(nulId)
+      expect(dead.rows[0]!.error).toMatch(/hostname holds NUL/)
+      expect(JSON.parse(dead.rows[0]!.payload.unstorable_json).hostname).toBe('host\0x')
     } finally {
       await collector.stop()
       await collector.app.close()
@@ -54,13 +62,14 @@ describe('collector isolates any per-message failure', () => {
   it('serialise keeps the reason when even the dead letter payload cannot be serialised', () => {
     let deep: Record<string, unknown> = { leaf: 1 }
     for (let i = 0; i < 20_000; i++) deep = { a: deep }
-    const m = { msg_uuid: uuidv7(), key: 'GPU-x', partition: 1, payload: { ...payload('GPU-x', 1), extra: deep }, enqueued_at: new Date().toISOString(), delivery_count: 1 }
+    // Not a telemetry payload (value is text), with a field too deep for JSON.stringify.
+    const m = { msg_uuid: uuidv7(), key: 'GPU-x', partition: 1, payload: { ...payload('GPU-x', 1), value: 'x', extra: deep }, enqueued_at: new Date().toISOString(), delivery_count: 1 }
     const { rows, dead } = toRows([m])
     const out = serialise(rows, dead, new Map([[m.msg_uuid, m]]))
-    expect(out.rows).toEqual([])
+    expect(out.rows.length).toBe(0)
     expect(out.dead).toHaveLength(1)
     const d = JSON.parse(out.dead[0]!)
     expect(d.payload).toEqual({ unserialisable: true })
-    expect(d.error).toMatch(/cannot be serialised/)
+    expect(d.error).toMatch(/\/value: Expected number; payload not stored: .*call stack/)
   })
 })

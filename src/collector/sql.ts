@@ -1,6 +1,7 @@
 // Pure SQL builders for the collector: one statement per lease writes every telemetry row and every
 // dead letter of the batch (one implicit transaction), idempotently on (ts, msg_uuid).
 import { seriesUpsert } from '../telemetry/series.js'
+import { TELEMETRY_COLUMNS, type TelemetryColumns } from './columns.js'
 
 export interface Statement {
   name?: string
@@ -8,7 +9,7 @@ export interface Statement {
   values: unknown[]
 }
 
-/** A telemetry payload with its msg_uuid attached (json_to_recordset picks the columns it knows). */
+/** A telemetry payload with its msg_uuid attached (TelemetryColumns takes the columns it knows). */
 export type TelemetryRowJson = Record<string, unknown> & { msg_uuid: string }
 
 export interface DeadLetter {
@@ -21,52 +22,48 @@ export interface DeadLetter {
   enqueued_at: string | null
 }
 
-const TELEMETRY_COLUMNS = 'msg_uuid, gpu_uuid, gpu_id, device, hostname, model_name, metric_name, value, ts, container, pod, namespace, labels, series_id'
-const TELEMETRY_RECORD = `msg_uuid uuid, gpu_uuid text, gpu_id smallint, device text, hostname text, model_name text,
-  metric_name text, value double precision, ts timestamptz, container text, pod text, namespace text, labels jsonb, series_id uuid`
+const COLUMN_LIST = TELEMETRY_COLUMNS.map(([name]) => name).join(', ')
 
-/**
- * The whole batch in one statement: rows and dead letters each travel as one JSON array parameter
- * (joined from each message's own serialised text: one that cannot be serialised is dead-lettered
- * alone and never fails the batch; statement text constant, so it is prepared once per connection). ON CONFLICT makes
- * a redelivered message a no-op: the table is partitioned on ts, so the key is (ts, msg_uuid), which is
- * as good because a redelivery carries the same payload, hence the same ts. Returns (inserted, dead,
- * unpartitioned) counts; unpartitioned rows went to the default partition (no partition for their time).
- */
-export function persistBatch(rows: readonly string[], dead: readonly string[], series: readonly string[] = []): Statement {
-  return {
-    name: 'collector_persist',
-    text: `WITH s AS (
-             ${seriesUpsert(3)}
+/** INSERT … SELECT FROM unnest of one array parameter a column, from parameter `first` on. */
+const insertText = (first: number): string => `INSERT INTO telemetry (${COLUMN_LIST})
+             SELECT * FROM unnest(${TELEMETRY_COLUMNS.map(([, type], i) => `$${first + i}::${type}[]`).join(', ')})
+             ON CONFLICT (ts, msg_uuid) DO NOTHING`
+
+const PERSIST_TEXT = `WITH s AS (
+             ${seriesUpsert(2)}
            ), t AS (
-             INSERT INTO telemetry (${TELEMETRY_COLUMNS})
-             SELECT ${TELEMETRY_COLUMNS} FROM json_to_recordset($1::json) AS r(${TELEMETRY_RECORD})
-             ON CONFLICT (ts, msg_uuid) DO NOTHING RETURNING tableoid
+             ${insertText(3)} RETURNING tableoid
            ), d AS (
              INSERT INTO dead_letters (msg_uuid, partition, key, payload, error, delivery_count, enqueued_at)
              SELECT msg_uuid, partition, key, payload, error, delivery_count, enqueued_at
-             FROM json_to_recordset($2::json) AS x(msg_uuid uuid, partition smallint, key text, payload jsonb, error text,
+             FROM json_to_recordset($1::json) AS x(msg_uuid uuid, partition smallint, key text, payload jsonb, error text,
                                                    delivery_count integer, enqueued_at timestamptz)
              ON CONFLICT (msg_uuid) DO NOTHING RETURNING 1
            )
            SELECT (SELECT count(*) FROM t)::int AS inserted, (SELECT count(*) FROM d)::int AS dead,
-                  (SELECT count(*) FROM t WHERE tableoid = 'telemetry_default'::regclass)::int AS unpartitioned`,
-    values: [`[${rows.join(',')}]`, `[${dead.join(',')}]`, `[${series.join(',')}]`],
-  }
-}
+                  (SELECT count(*) FROM t WHERE tableoid = 'telemetry_default'::regclass)::int AS unpartitioned`
 
 /**
- * One row (its serialised text) alone, with its series when it must be written: used only to find which
- * rows of a failed batch the database refuses (labels jsonb cannot hold fail the rows of that series).
+ * The whole batch in one statement: rows travel as one array parameter a column (TelemetryColumns:
+ * a row whose value cannot be stored is dead-lettered alone and never fails the batch), dead letters as
+ * one JSON array; the statement text is constant, so it is prepared once per connection. ON CONFLICT makes
+ * a redelivered message a no-op: the table is partitioned on ts, so the key is (ts, msg_uuid), which is
+ * as good because a redelivery carries the same payload, hence the same ts. Returns (inserted, dead,
+ * unpartitioned) counts; unpartitioned rows went to the default partition (no partition for their time).
  */
-export function insertOne(row: string, series?: string): Statement {
-  return {
-    text: `WITH s AS (
-             ${seriesUpsert(2)}
+export function persistBatch(rows: TelemetryColumns, dead: readonly string[], series: readonly string[] = []): Statement {
+  return { name: 'collector_persist', text: PERSIST_TEXT, values: [`[${dead.join(',')}]`, `[${series.join(',')}]`, ...rows.literals()] }
+}
+
+const ONE_TEXT = `WITH s AS (
+             ${seriesUpsert(1)}
            )
-           INSERT INTO telemetry (${TELEMETRY_COLUMNS})
-           SELECT ${TELEMETRY_COLUMNS} FROM json_to_recordset($1::json) AS r(${TELEMETRY_RECORD})
-           ON CONFLICT (ts, msg_uuid) DO NOTHING`,
-    values: [`[${row}]`, `[${series ?? ''}]`],
-  }
+           ${insertText(2)}`
+
+/**
+ * One row (a single-row TelemetryColumns) alone, with its series when it must be written: used only to
+ * find which rows of a failed batch the database refuses.
+ */
+export function insertOne(row: TelemetryColumns, series?: string): Statement {
+  return { text: ONE_TEXT, values: [`[${series ?? ''}]`, ...row.literals()] }
 }

@@ -15,7 +15,8 @@ import type { QueueRow } from './sql.js'
 import { uuidv7 } from '../util/ids.js'
 import { SERIES_FIELD, bundleMembers, reservedSeriesField } from '../protocol/bundle.js'
 import { PublishAnswer, publishBodySchema, type PublishMessage } from '../protocol/publish.js'
-import { unstorableEscape, validatePublishBody } from './validate.js'
+import { unstorableEscape } from '../protocol/unstorable.js'
+import { validatePublishBody } from './validate.js'
 
 export interface MqwriterDeps {
   pool: Pool

@@ -2,7 +2,8 @@ import { Value } from '@sinclair/typebox/value'
 import { describe, expect, it } from 'vitest'
 import '../protocol/formats.js'
 import { publishBodySchema } from '../protocol/publish.js'
-import { unstorableEscape, validatePublishBody } from './validate.js'
+import { unstorableEscape } from '../protocol/unstorable.js'
+import { validatePublishBody } from './validate.js'
 
 describe('validatePublishBody', () => {
   it.each([

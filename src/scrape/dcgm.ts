@@ -3,7 +3,7 @@
 import { partitionOf } from '../partitions/hash.js'
 import { SERIES_FIELD } from '../protocol/bundle.js'
 import { seriesId } from '../telemetry/series.js'
-import { unstorableEscape } from '../mqwriter/validate.js'
+import { unstorableEscape } from '../protocol/unstorable.js'
 import { hashUuid, textBytes } from '../util/ids.js'
 import type { TelemetryPayload } from '../telemetry/payload.js'
 

@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { migrate, migrationFiles } from '../db/migrate.js'
+import { columnsOf } from '../collector/columns.js'
 import { persistBatch, type TelemetryRowJson } from '../collector/sql.js'
 import { createTestDatabase, type TestDatabase } from '../../test/support/db.js'
 import { deriveOnce } from './derive.js'
@@ -58,7 +59,7 @@ async function insert(db: TestDatabase, rows: TelemetryRowJson[]): Promise<{ ins
     })
     return r.rows[0]!
   }
-  const r = await db.pool.query<{ inserted: number; unpartitioned: number }>(persistBatch(rows.map((x) => JSON.stringify(x)), []))
+  const r = await db.pool.query<{ inserted: number; unpartitioned: number }>(persistBatch(columnsOf(rows), []))
   return r.rows[0]!
 }
 

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parse } from 'csv-parse/sync'
+import { columnsOf } from '../../src/collector/columns.js'
 import { persistBatch, type TelemetryRowJson } from '../../src/collector/sql.js'
 import type { Pool } from '../../src/db/pool.js'
 import { deriveOnce } from '../../src/telemetry/derive.js'
@@ -48,6 +49,6 @@ export function scrapeAt(base: readonly TelemetryPayload[], ts: Date, k: number,
  * collector's derive job (latest values and per-minute rollups), without its quiet period.
  */
 export async function persist(pool: Pool, rows: readonly TelemetryRowJson[]): Promise<void> {
-  for (let i = 0; i < rows.length; i += 2000) await pool.query(persistBatch(rows.slice(i, i + 2000).map((r) => JSON.stringify(r)), []))
+  for (let i = 0; i < rows.length; i += 2000) await pool.query(persistBatch(columnsOf(rows.slice(i, i + 2000)), []))
   await deriveOnce(pool, { quietSeconds: 0 })
 }
