@@ -50,6 +50,7 @@ const jsonForm = (rs: Record<string, unknown>[]) => ({
 const forms: Record<string, (rs: Record<string, unknown>[]) => { text: string; values: unknown[] }> = {
   json: jsonForm,
   columns: (rs) => persistBatch(columnsOf(rs), []),
+  plain: (rs) => { const q = persistBatch(columnsOf(rs), []); return { ...q, name: 'bench_plain', text: q.text.replace('ON CONFLICT (ts, msg_uuid) DO NOTHING RETURNING', 'RETURNING') } },
 }
 
 const c = new pg.Client({ connectionString: process.argv[2] })

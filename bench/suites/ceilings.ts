@@ -8,6 +8,7 @@ import { once } from 'node:events'
 import { benchModule } from '../proc.js'
 import { bodyFor } from '../bodies.js'
 import { BUNDLE_FIELD } from '../../src/protocol/bundle.js'
+import { columnsOf, TELEMETRY_COLUMNS } from '../../src/collector/columns.js'
 import { partitionOf } from '../../src/partitions/hash.js'
 import { preloadQueue } from '../sqlfixtures.js'
 
@@ -160,6 +161,10 @@ const HALVES: readonly (readonly [number, number])[] = [
   [128, 255],
 ]
 
+const MOVE_TEXT = `INSERT INTO bench_telemetry (${TELEMETRY_COLUMNS.map(([n]) => n).join(', ')})
+  SELECT * FROM unnest(${TELEMETRY_COLUMNS.map(([, t], i) => `$${i + 1}::${t}[]`).join(', ')})
+  ON CONFLICT (ts, msg_uuid) DO NOTHING`
+
 /**
  * One client-side move transaction of up to 2,000 rows of a partition range: SELECT → INSERT → DELETE.
  * A bundle row (src/protocol/bundle.ts) is moved as its members; `limit` rows at most.
@@ -178,14 +183,8 @@ async function clientMoveBatch(client: PoolClient, lo: number, hi: number, curso
     const members = r.payload[BUNDLE_FIELD] as { msg_uuid: string; payload: Record<string, unknown> }[] | undefined
     return members ? members.map((m) => ({ msg_uuid: m.msg_uuid, ...m.payload })) : [{ msg_uuid: r.msg_uuid, ...r.payload }]
   })
-  await client.query(
-    `INSERT INTO bench_telemetry (msg_uuid, gpu_uuid, gpu_id, device, hostname, model_name, metric_name, value, ts, container, pod, namespace, labels)
-     SELECT msg_uuid, gpu_uuid, gpu_id, device, hostname, model_name, metric_name, value, ts, container, pod, namespace, labels
-     FROM json_to_recordset($1::json) AS r(msg_uuid uuid, gpu_uuid text, gpu_id smallint, device text, hostname text, model_name text,
-          metric_name text, value float8, ts timestamptz, container text, pod text, namespace text, labels jsonb)
-     ON CONFLICT (ts, msg_uuid) DO NOTHING`,
-    [JSON.stringify(recs)],
-  )
+  // The collector's own row encoding and statement form (src/collector/columns.ts), without its triggers.
+  await client.query({ name: 'bench_move', text: MOVE_TEXT, values: columnsOf(recs).literals() })
   await client.query('DELETE FROM bench_queue WHERE id = ANY($1::bigint[])', [batch.rows.map((r) => r.id)])
   await client.query('COMMIT')
   return { moved: recs.length, cursor: Number(batch.rows.at(-1)!.id) }

@@ -40,6 +40,11 @@ export function collectorMetrics(registry: Registry) {
       registers: [registry],
     }),
     persistFailures: new Counter({ name: 'collector_persist_failures_total', help: 'Batches not persisted (not acked: they will be redelivered).', registers: [registry] }),
+    persistDuplicates: new Counter({
+      name: 'collector_persist_duplicates_total',
+      help: 'Batches that held rows already stored (redeliveries): written first without ON CONFLICT, they failed on a unique violation and were written again skipping those rows.',
+      registers: [registry],
+    }),
     persistRetries: new Counter({
       name: 'collector_persist_retries_total',
       help: 'Persist statements (a whole lease, or one row or dead letter while isolating a bad message) run again at once after losing a race, by reason: deadlock (chosen as a deadlock victim), serialization, partition_moved (a partition attached under the statement).',

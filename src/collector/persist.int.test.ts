@@ -199,3 +199,23 @@ describe('a redelivered batch racing a partition move out of the default partiti
     }
   })
 })
+
+describe('a redelivered lease', () => {
+  it('is written first without ON CONFLICT, fails on the stored rows, and is written again skipping them: each row once, the new ones stored', async () => {
+    const today = Date.now() - 60_000
+    const first = lease(30, 'redeliver', today - 3_600_000)
+    const { registry, persist } = newPersist()
+    await persist(first)
+    // The same messages again with new ones among them (a lease put together differently the second time).
+    const more = lease(20, 'redeliver-more', today - 3_600_000)
+    await persist([...first.slice(0, 10), ...more.slice(0, 10), ...first.slice(10), ...more.slice(10)])
+    expect(await rowsOf([...first, ...more])).toMatchObject({ n: 50, distinct: 50 })
+    expect(await metricValue(registry, 'collector_persist_duplicates_total')).toBe(1)
+    expect(await metricValue(registry, 'collector_rows_persisted_total')).toBe(50)
+    // A lease of rows all stored already: no error, nothing added.
+    await persist(more)
+    expect(await metricValue(registry, 'collector_persist_duplicates_total')).toBe(2)
+    expect(await metricValue(registry, 'collector_rows_persisted_total')).toBe(50)
+    expect(await deadLetters()).toBe(0)
+  })
+})

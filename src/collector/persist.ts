@@ -1,5 +1,5 @@
 // Persisting one lease: its messages (a bundle's members each on its own) become telemetry rows and dead
-// letters, written in one statement (ON CONFLICT (ts, msg_uuid) DO NOTHING: a redelivery is a no-op). Each message is checked and serialised
+// letters, written in one statement (a redelivery is a no-op: see persistBatch). Each message is checked and serialised
 // on its own; when the batch fails for anything but the database or the network, the lease is
 // persisted message by message and only the messages that fail are dead-lettered, with the reason.
 import type { Logger } from 'pino'
@@ -13,7 +13,7 @@ import { sleep } from '../util/async.js'
 import { SeriesCache } from '../telemetry/series.js'
 import { unstorableEscape } from '../protocol/unstorable.js'
 import { TelemetryColumns } from './columns.js'
-import { insertOne, persistBatch, type DeadLetter, type Statement, type TelemetryRowJson } from './sql.js'
+import { insertOne, persistBatch, withDuplicates, type DeadLetter, type Statement, type TelemetryRowJson } from './sql.js'
 
 /** A batch statement that lost a race is run again at once, up to this many times in all. */
 const RETRY_ATTEMPTS = 4
@@ -230,7 +230,17 @@ export function persister(pool: Pool, metrics: CollectorMetrics, log: Logger, ca
       const { rows, dead } = toRows(messages, malformed)
       const now = Date.now()
       const batch = serialise(rows, dead, byUuid, cache, now)
-      const r = await run<{ inserted: number; dead: number; unpartitioned: number }>(persistBatch(batch.rows, batch.dead, batch.series))
+      const statement = persistBatch(batch.rows, batch.dead, batch.series)
+      let r: { rows: { inserted: number; dead: number; unpartitioned: number }[] }
+      try {
+        r = await run(statement)
+      } catch (err) {
+        if (pgCode(err) !== PG_ERROR.uniqueViolation) throw err
+        // A row of the batch is stored already (a redelivery): nothing of the batch stayed; write it again
+        // skipping the rows that are there.
+        metrics.persistDuplicates.inc()
+        r = await run(withDuplicates(statement))
+      }
       cache.committed(batch.newSeries, now)
       metrics.seriesWritten.inc(batch.series.length)
       metrics.persisted.inc(r.rows[0]?.inserted ?? 0)
