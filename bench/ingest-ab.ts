@@ -5,7 +5,9 @@
 // moments; read the sums, not one run. A build is a directory holding a built checkout (`git worktree add
 // /tmp/x <commit> && cd /tmp/x && npm ci && npm run build`). The database: TPIPE_DATABASE_URL, or the
 // embedded PostgreSQL of TPIPE_HOME (started if needed).
-//   node --import tsx bench/ingest-ab.ts <rounds> <build dir> <build dir> ...
+// A build dir may carry NODE_OPTIONS for the processes of its runs after an @ (the services and the sender):
+// `dir@--max-semi-space-size=32` compares V8 settings on one build.
+//   node --import tsx bench/ingest-ab.ts <rounds> <build dir>[@NODE_OPTIONS] <build dir>[@NODE_OPTIONS] ...
 import { join } from 'node:path'
 import pg from 'pg'
 import { loadConfig } from '../src/config/index.js'
@@ -22,7 +24,21 @@ interface Run {
   p99: number
 }
 
-async function runOnce(build: string, base: string): Promise<Run> {
+/** A build dir, optionally with NODE_OPTIONS for its run after an @ (`dir@--max-semi-space-size=32`). */
+async function runOnce(variant: string, base: string): Promise<Run> {
+  const at = variant.indexOf('@')
+  const build = at < 0 ? variant : variant.slice(0, at)
+  const before = process.env.NODE_OPTIONS
+  if (at >= 0) process.env.NODE_OPTIONS = variant.slice(at + 1)
+  try {
+    return await runBuild(build, base)
+  } finally {
+    if (before === undefined) delete process.env.NODE_OPTIONS
+    else process.env.NODE_OPTIONS = before
+  }
+}
+
+async function runBuild(build: string, base: string): Promise<Run> {
   const admin = new pg.Client({ connectionString: base })
   await admin.connect()
   try {

@@ -3,12 +3,13 @@
 // µs a row of the database's time (each statement inside BEGIN … ROLLBACK on the real telemetry table, so
 // its triggers run and every statement sees the same table) and of the collector's JS (building the
 // parameters). One session, forms interleaved, order alternating each round.
-//   json     one JSON array through json_to_recordset (the form before 2026-12-01)
-//   columns  one array literal a column through unnest (src/collector/columns.ts)
+//   json     one JSON array through json_to_recordset, ON CONFLICT DO NOTHING (the form before 2026-12-01)
+//   columns  one array literal a column through unnest (src/collector/columns.ts), ON CONFLICT DO NOTHING
+//   plain    the same without ON CONFLICT: how a batch is written first (src/collector/sql.ts persistBatch)
 // node --import tsx bench/telemetry-insert.ts <database url of a migrated database> [rounds]
 import pg from 'pg'
 import { columnsOf } from '../src/collector/columns.js'
-import { persistBatch } from '../src/collector/sql.js'
+import { persistBatch, withDuplicates } from '../src/collector/sql.js'
 import { SeriesMapper } from '../src/mqwriter/remote-write.js'
 import { decodeWriteRequest } from '../src/remotewrite/decode.js'
 import { SeriesEncoder } from '../src/remotewrite/proto.js'
@@ -49,8 +50,8 @@ const jsonForm = (rs: Record<string, unknown>[]) => ({
 })
 const forms: Record<string, (rs: Record<string, unknown>[]) => { text: string; values: unknown[] }> = {
   json: jsonForm,
-  columns: (rs) => persistBatch(columnsOf(rs), []),
-  plain: (rs) => { const q = persistBatch(columnsOf(rs), []); return { ...q, name: 'bench_plain', text: q.text.replace('ON CONFLICT (ts, msg_uuid) DO NOTHING RETURNING', 'RETURNING') } },
+  columns: (rs) => withDuplicates(persistBatch(columnsOf(rs), [])),
+  plain: (rs) => persistBatch(columnsOf(rs), []),
 }
 
 const c = new pg.Client({ connectionString: process.argv[2] })
