@@ -12,6 +12,7 @@ import type { CollectorMetrics } from './metrics.js'
 import { sleep } from '../util/async.js'
 import { SeriesCache } from '../telemetry/series.js'
 import { unstorableEscape } from '../protocol/unstorable.js'
+import { storableMessage } from '../util/text.js'
 import { TelemetryColumns } from './columns.js'
 import { insertOne, persistBatch, withDuplicates, type DeadLetter, type Statement, type TelemetryRowJson } from './sql.js'
 
@@ -62,7 +63,7 @@ export function toRows(messages: readonly LeasedMessage[], malformed?: ReadonlyM
       err = ` cannot be checked: ${(e as Error).message}`
     }
     if (err === undefined) {
-      // The payload object itself becomes the row (json_to_recordset takes the columns it knows).
+      // The payload object itself becomes the row (TelemetryColumns reads the columns it knows).
       const row = m.payload as TelemetryRowJson
       row.msg_uuid = m.msg_uuid
       rows.push(row)
@@ -79,7 +80,7 @@ function deadLetter(m: LeasedMessage, error: string): DeadLetter {
     partition: m.partition,
     key: m.key,
     payload: m.payload ?? null,
-    error: error.slice(0, 2000),
+    error: storableMessage(error, 2000),
     delivery_count: m.delivery_count,
     enqueued_at: m.enqueued_at ?? null,
   }
@@ -112,10 +113,10 @@ export function serialise(rows: readonly TelemetryRowJson[], dead: readonly Dead
       const text = JSON.stringify(d)
       // jsonb cannot hold \u0000 or a lone surrogate: keep the payload as its JSON text (a string, lossless).
       if (unstorableEscape(text) === undefined) out.dead.push(text)
-      else out.dead.push(JSON.stringify({ ...d, payload: { unstorable_json: JSON.stringify(d.payload) }, error: `${d.error}; payload kept as JSON text: it holds NUL or a lone surrogate, which jsonb cannot hold`.slice(0, 2000) }))
+      else out.dead.push(JSON.stringify({ ...d, payload: { unstorable_json: JSON.stringify(d.payload) }, error: storableMessage(`${d.error}; payload kept as JSON text: it holds NUL or a lone surrogate, which jsonb cannot hold`, 2000) }))
     } catch (e) {
       // The payload itself cannot be serialised: keep the reason and where it came from, not the payload.
-      out.dead.push(JSON.stringify({ ...d, payload: { unserialisable: true }, error: `${d.error}; payload not stored: ${(e as Error).message}`.slice(0, 2000) }))
+      out.dead.push(JSON.stringify({ ...d, payload: { unserialisable: true }, error: storableMessage(`${d.error}; payload not stored: ${(e as Error).message}`, 2000) }))
     }
   }
   for (const row of rows) {
@@ -131,6 +132,8 @@ export function serialise(rows: readonly TelemetryRowJson[], dead: readonly Dead
         row.series_id = ref
       } else if (cache?.enabled && labels !== null && typeof labels === 'object') {
         const labelsJson = JSON.stringify(labels)
+        // Checked here, since the labels leave the row: the series upsert would fail the whole statement.
+        if (unstorableEscape(labelsJson) !== undefined) throw new Error('labels hold NUL or a lone UTF-16 surrogate, which PostgreSQL jsonb cannot hold')
         const { id, known } = cache.lookup(labelsJson, now)
         if (!known && !out.newSeries.has(labelsJson)) pending = [labelsJson, id]
         row.labels = undefined

@@ -129,15 +129,18 @@ describe('telemetry_series: labels stored once per series', () => {
   it('labels PostgreSQL cannot store fail only their own message, as inline labels did; the rest and their series are stored', async () => {
     const cache = new SeriesCache(1 << 20)
     const { registry, persist } = newPersist(cache)
-    // jsonb holds no \u0000: the series upsert refuses it, so the batch is isolated message by message.
+    // jsonb holds no \u0000: the series upsert would refuse it and fail the batch; the row is dead-lettered first.
     const badLabels = { ...labelsOf('GPU-series-nul'), pod: 'a\u0000b' }
     const bad = msg('GPU-series-nul', 0, { labels: badLabels })
     await persist([msg('GPU-series-ok', 0), bad, msg('GPU-series-ok', 1)])
     expect(await rowsOf('GPU-series-ok')).toHaveLength(2)
     expect(await rowsOf('GPU-series-nul')).toHaveLength(0)
-    // A dead letter's payload is jsonb too: this one cannot be stored either, and is counted (as before).
-    const failed = (await metricValue(registry, 'collector_dead_letters_total')) + (await metricValue(registry, 'collector_messages_unstorable_total'))
-    expect(failed).toBe(1)
+    // A dead letter's payload is jsonb too: it keeps the payload as JSON text (it was dropped before 2026-12-01).
+    expect(await metricValue(registry, 'collector_dead_letters_total')).toBe(1)
+    expect(await metricValue(registry, 'collector_messages_unstorable_total')).toBe(0)
+    const dead = await db.pool.query<{ error: string; payload: { unstorable_json: string } }>('SELECT error, payload FROM dead_letters WHERE msg_uuid = $1', [bad.msg_uuid])
+    expect(dead.rows[0]!.error).toMatch(/labels hold NUL/)
+    expect(JSON.parse(dead.rows[0]!.payload.unstorable_json).labels.pod).toBe('a\u0000b')
     expect(await detailLabels('GPU-series-ok')).toEqual([labelsOf('GPU-series-ok'), labelsOf('GPU-series-ok')])
     // The payload object is left as it came (labels back, no series_id added).
     expect((bad.payload as { labels: unknown }).labels).toBe(badLabels)

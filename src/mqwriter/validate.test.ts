@@ -19,6 +19,8 @@ describe('validatePublishBody', () => {
     ['text', /body must be an object/],
     [{ key: '', payload: {} }, /key must be 1\.\.1024 characters/],
     [{ key: 'k'.repeat(1025), payload: {} }, /key must be 1\.\.1024/],
+    [{ key: 'GPU-\uD800', payload: {} }, /key holds NUL or a lone UTF-16 surrogate/],
+    [{ key: 'GPU-\u0000', payload: {} }, /key holds NUL or a lone UTF-16 surrogate/],
     [{ key: 'k', payload: null }, /payload must be an object/],
     [{ key: 'k', payload: {}, id: 5 }, /id must be a UUID/],
     [[{ key: 'k', payload: {} }, 3], /body\/1 must be an object/],

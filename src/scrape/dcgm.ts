@@ -5,6 +5,7 @@ import { SERIES_FIELD } from '../protocol/bundle.js'
 import { seriesId } from '../telemetry/series.js'
 import { unstorableEscape } from '../protocol/unstorable.js'
 import { hashUuid, textBytes } from '../util/ids.js'
+import { clipCodePoints } from '../util/text.js'
 import type { TelemetryPayload } from '../telemetry/payload.js'
 
 /** A publish as mqwriter stores it: partition key (GPU uuid), payload and the id that becomes msg_uuid. */
@@ -67,10 +68,7 @@ const MAX_TEXT = 256
 /** Bounded like the CSV columns; NUL removed (PostgreSQL text and jsonb cannot hold it: one such label must not fail a batch). */
 function clip(s: string): string {
   const t = s.includes('\0') ? s.replaceAll('\0', '') : s
-  if (t.length <= MAX_TEXT) return t
-  // Never between the two halves of a surrogate pair: a lone one is as unstorable as a NUL.
-  const hi = t.charCodeAt(MAX_TEXT - 1)
-  return t.slice(0, hi >= 0xd800 && hi <= 0xdbff ? MAX_TEXT - 1 : MAX_TEXT)
+  return clipCodePoints(t, MAX_TEXT)
 }
 
 /**

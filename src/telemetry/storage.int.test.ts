@@ -5,7 +5,8 @@ import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { migrate, migrationFiles } from '../db/migrate.js'
 import { columnsOf } from '../collector/columns.js'
-import { persistBatch, type TelemetryRowJson } from '../collector/sql.js'
+import { persistBatch, withDuplicates, type TelemetryRowJson } from '../collector/sql.js'
+import { PG_ERROR, pgCode } from '../db/errors.js'
 import { createTestDatabase, type TestDatabase } from '../../test/support/db.js'
 import { deriveOnce } from './derive.js'
 import { HOUR_ROLLUP_PARTITION_MS, maintain, type MaintainOptions } from './maintain.js'
@@ -59,8 +60,14 @@ async function insert(db: TestDatabase, rows: TelemetryRowJson[]): Promise<{ ins
     })
     return r.rows[0]!
   }
-  const r = await db.pool.query<{ inserted: number; unpartitioned: number }>(persistBatch(columnsOf(rows), []))
-  return r.rows[0]!
+  // As the collector runs it: plain first, again with ON CONFLICT when a row is stored already (a redelivery).
+  const statement = persistBatch(columnsOf(rows), [])
+  try {
+    return (await db.pool.query<{ inserted: number; unpartitioned: number }>(statement)).rows[0]!
+  } catch (err) {
+    if (pgCode(err) !== PG_ERROR.uniqueViolation) throw err
+    return (await db.pool.query<{ inserted: number; unpartitioned: number }>(withDuplicates(statement))).rows[0]!
+  }
 }
 
 const maintainOpts = (now: number, over: Partial<MaintainOptions> = {}): MaintainOptions => ({

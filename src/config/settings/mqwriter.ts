@@ -5,7 +5,7 @@ export const mqwriter = {
   writerBatchSize: int({
     flag: 'batch-size',
     env: 'TPIPE_WRITER_BATCH_SIZE',
-    description: 'Messages per flush (one INSERT); a flush starts when this many are buffered.',
+    description: 'Messages per flush (one transaction: one INSERT up to 4,096 rows); a flush starts when this many are buffered.',
     scopes: ['mqwriter'],
     default: 2000,
     min: 1,
