@@ -5,6 +5,7 @@
 // collector's JS. Each value is checked and encoded here, so a value PostgreSQL could not hold fails its own
 // row (a dead letter) instead of the whole statement, and a payload's other fields are never read.
 import { unstorableEscape } from '../protocol/unstorable.js'
+import { isWellFormed } from '../util/text.js'
 
 /** The telemetry columns a row fills, in statement order, with their types. */
 export const TELEMETRY_COLUMNS = [
@@ -28,7 +29,6 @@ export type TelemetryColumn = (typeof TELEMETRY_COLUMNS)[number][0]
 
 const NEEDS_ESCAPE = /["\\]/
 const ESCAPE = /["\\]/g
-const isWellFormed = (s: string): boolean => (s as string & { isWellFormed(): boolean }).isWellFormed()
 
 /**
  * One array element: NULL for null/undefined, otherwise the value's text double-quoted (so commas,

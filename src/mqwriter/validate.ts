@@ -1,4 +1,5 @@
 import { MAX_KEY_LENGTH, PublishMessage } from '../protocol/publish.js'
+import { isWellFormed } from '../util/text.js'
 import { UUID_RE } from '../util/ids.js'
 
 export { MAX_KEY_LENGTH }
@@ -33,7 +34,7 @@ function checkMessage(m: unknown, path: string): string | undefined {
   if (typeof msg.key !== 'string') return `${path}/key must be a string`
   if (msg.key.length === 0 || msg.key.length > MAX_KEY_LENGTH) return `${path}/key must be 1..${MAX_KEY_LENGTH} characters`
   // The driver would store a lone surrogate as U+FFFD: another key than the one published.
-  if (!(msg.key as string & { isWellFormed(): boolean }).isWellFormed() || msg.key.includes('\0')) return `${path}/key holds NUL or a lone UTF-16 surrogate, which PostgreSQL text cannot hold`
+  if (!isWellFormed(msg.key) || msg.key.includes('\0')) return `${path}/key holds NUL or a lone UTF-16 surrogate, which PostgreSQL text cannot hold`
   if (msg.payload === null || typeof msg.payload !== 'object' || Array.isArray(msg.payload)) return `${path}/payload must be an object`
   if (msg.id !== undefined && (typeof msg.id !== 'string' || !UUID_RE.test(msg.id))) return `${path}/id must be a UUID`
   return undefined

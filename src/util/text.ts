@@ -1,6 +1,11 @@
 // Text bounded for PostgreSQL: a cut never leaves half of a surrogate pair (a lone surrogate is as
 // unstorable in text and jsonb as NUL).
 
+/** No lone UTF-16 surrogate (the driver's UTF-8 encoding would store one as U+FFFD). Node 20 has it; ES2023's types do not. */
+export function isWellFormed(s: string): boolean {
+  return (s as string & { isWellFormed(): boolean }).isWellFormed()
+}
+
 /** At most `max` UTF-16 units, never ending between the two halves of a surrogate pair. */
 export function clipCodePoints(s: string, max: number): string {
   if (s.length <= max) return s
