@@ -6,8 +6,10 @@
 // /tmp/x <commit> && cd /tmp/x && npm ci && npm run build`). The database: TPIPE_DATABASE_URL, or the
 // embedded PostgreSQL of TPIPE_HOME (started if needed).
 // A build dir may carry NODE_OPTIONS for the processes of its runs after an @ (the services and the sender):
-// `dir@--max-semi-space-size=32` compares V8 settings on one build.
-//   node --import tsx bench/ingest-ab.ts <rounds> <build dir>[@NODE_OPTIONS] <build dir>[@NODE_OPTIONS] ...
+// `dir@--max-semi-space-size=32` compares V8 settings on one build. After a # (last), the locale of its run's
+// database (LC_COLLATE and LC_CTYPE; installed on the machine): `dir#en_US.UTF-8` against `dir` measures what
+// a database created in the official postgres image's default locale costs ingest.
+//   node --import tsx bench/ingest-ab.ts <rounds> <build dir>[@NODE_OPTIONS][#locale] <build dir>[@NODE_OPTIONS][#locale] ...
 import { join } from 'node:path'
 import pg from 'pg'
 import { loadConfig } from '../src/config/index.js'
@@ -24,26 +26,30 @@ interface Run {
   p99: number
 }
 
-/** A build dir, optionally with NODE_OPTIONS for its run after an @ (`dir@--max-semi-space-size=32`). */
-async function runOnce(variant: string, base: string): Promise<Run> {
+/** A build dir, optionally with NODE_OPTIONS for its run after an @ and a database locale after a #. */
+async function runOnce(spec: string, base: string): Promise<Run> {
+  const hash = spec.lastIndexOf('#')
+  const variant = hash < 0 ? spec : spec.slice(0, hash)
+  const locale = hash < 0 ? undefined : spec.slice(hash + 1)
   const at = variant.indexOf('@')
   const build = at < 0 ? variant : variant.slice(0, at)
   const before = process.env.NODE_OPTIONS
   if (at >= 0) process.env.NODE_OPTIONS = variant.slice(at + 1)
   try {
-    return await runBuild(build, base)
+    return await runBuild(build, base, locale)
   } finally {
     if (before === undefined) delete process.env.NODE_OPTIONS
     else process.env.NODE_OPTIONS = before
   }
 }
 
-async function runBuild(build: string, base: string): Promise<Run> {
+async function runBuild(build: string, base: string, locale?: string): Promise<Run> {
   const admin = new pg.Client({ connectionString: base })
   await admin.connect()
   try {
     await admin.query('DROP DATABASE IF EXISTS tpipe_ingest_ab WITH (FORCE)')
-    await admin.query('CREATE DATABASE tpipe_ingest_ab')
+    if (locale !== undefined && !/^[A-Za-z0-9_.@-]+$/.test(locale)) throw new Error(`not a locale name: ${locale}`)
+    await admin.query(locale === undefined ? 'CREATE DATABASE tpipe_ingest_ab' : `CREATE DATABASE tpipe_ingest_ab TEMPLATE template0 LC_COLLATE '${locale}' LC_CTYPE '${locale}'`)
   } finally {
     await admin.end()
   }
