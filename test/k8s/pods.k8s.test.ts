@@ -190,8 +190,12 @@ async function postgres(pod: PodSpec): Promise<void> {
   pgDataDir = join(workdir, 'pgdata')
   mkdirSync(pgDataDir, { recursive: true })
   chownSync(pgDataDir, Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' })), Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' })))
-  const asPg = (args: string[]) => execFileSync('runuser', ['-u', 'postgres', '--', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
-  asPg([join(PG_BIN, 'initdb'), '-D', pgDataDir, '-U', 'postgres', '--auth-local=trust', '--auth-host=scram-sha-256', '-E', 'UTF8'])
+  const asPg = (args: string[], env: NodeJS.ProcessEnv = process.env) => execFileSync('runuser', ['-u', 'postgres', '--', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env })
+  // As the image's entrypoint does: initdb with POSTGRES_INITDB_ARGS appended, in the image's default locale
+  // otherwise (en_US.utf8 there; C.UTF-8 here, which every Debian has: also not the bytewise C collation).
+  const initdbArgs = c.env.find((e: K8s) => e.name === 'POSTGRES_INITDB_ARGS')?.value?.split(/\s+/).filter(Boolean) ?? []
+  const { LC_ALL: _all, LC_COLLATE: _collate, LC_CTYPE: _ctype, ...env } = process.env
+  asPg([join(PG_BIN, 'initdb'), '-D', pgDataDir, '-U', 'postgres', '--auth-local=trust', '--auth-host=scram-sha-256', '-E', 'UTF8', ...initdbArgs], { ...env, LANG: 'C.UTF-8' })
   writeFileSync(join(pgDataDir, 'pg_hba.conf'), `local all all trust\nhost all all ${cluster.net!.subnet}.0/24 scram-sha-256\n`)
   const ns = cluster.net!.netns.get(pod.name)!
   const args = [join(PG_BIN, 'pg_ctl'), '-D', pgDataDir, '-w', '-t', '60', '-l', join(pgDataDir, 'log'), '-o', [`-c listen_addresses=${podIp(pod.name)}`, `-c port=${port}`, `-c unix_socket_directories=${pgDataDir}`, ...(c.args ?? [])].join(' '), 'start']
@@ -202,6 +206,9 @@ async function postgres(pod: PodSpec): Promise<void> {
   // the owner that migrates and creates the service users (`migrate up --roles`).
   psql(`CREATE ROLE "${secret.username}" SUPERUSER LOGIN PASSWORD '${secret.password!.replace(/'/g, "''")}'`)
   psql(`CREATE DATABASE "${secret.database}" OWNER "${secret.username}"`)
+  // The chart's initdb arguments took: the pipeline's database compares text bytewise.
+  const locale = asPg([join(PG_BIN, 'psql'), '-h', pgDataDir, '-p', String(port), '-U', 'postgres', '-d', secret.database!, '-Atc', 'SELECT datcollate || \' \' || datctype FROM pg_database WHERE datname = current_database()'])
+  expect(locale.trim()).toBe('C C.UTF-8')
 }
 
 /** Keeps every pod's ConfigMap volumes current from the render (static) and the API fake (the live assignment). */
