@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core'
 import { TpipeCommand } from '../../src/cli/base.js'
 import { settingFlags } from '../../src/cli/flags.js'
-import { migrate, useDatabase, type MigrationRun } from '../../src/db/index.js'
+import { collationWarning, migrate, useDatabase, type MigrationRun } from '../../src/db/index.js'
 import { loginEnv, provisionServiceLogins, rolePasswordsFile, type DbService } from '../../src/db/roles.js'
 
 export default class MigrateUp extends TpipeCommand {
@@ -22,6 +22,8 @@ export default class MigrateUp extends TpipeCommand {
     try {
       const result = await migrate(url, 'up', flags.count ? { count: flags.count } : {})
       this.log(result.applied.length ? `applied: ${result.applied.join(', ')}` : 'nothing to apply: the schema is up to date')
+      const advice = collationWarning(new URL(url).pathname.slice(1) || 'the database', result.collation)
+      if (advice) this.warn(advice)
       if (!flags.roles) return result
       const logins = await provisionServiceLogins(url, { home: config.home })
       for (const l of logins) this.log(`service user ${l.user} (${l.service})`)

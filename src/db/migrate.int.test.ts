@@ -1,7 +1,8 @@
+import { execa } from 'execa'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestDatabase, type TestDatabase } from '../../test/support/db.js'
-import { migrate, migrationFiles, migrationStatus } from './migrate.js'
+import { collationWarning, migrate, migrationFiles, migrationStatus } from './migrate.js'
 
 async function tables(url: string): Promise<string[]> {
   const c = new pg.Client({ connectionString: url })
@@ -50,6 +51,28 @@ describe('migrations', () => {
       expect(r.rows[0].n).toBe(migrationFiles().length)
     } finally {
       await fresh.drop()
+    }
+  })
+
+  it("reports the database's collation, and advises the bytewise C collation when it is a language's", async () => {
+    // C.UTF-8 is in every glibc since 2.35 and is not bytewise to PostgreSQL (strcoll), like en_US.UTF-8.
+    const utf8 = await createTestDatabase({ migrate: false, locale: 'C.UTF-8' })
+    const c = await createTestDatabase({ migrate: false, locale: 'C' })
+    try {
+      // The built CLI (npm test builds first) warns on stderr and still migrates.
+      const cli = await execa('node', ['bin/run.js', 'migrate', 'up'], { reject: false, env: { TPIPE_DATABASE_URL: utf8.url, NO_COLOR: '1', NODE_ENV: 'production' }, timeout: 60_000 })
+      expect(cli.exitCode, cli.stderr).toBe(0)
+      expect(cli.stdout).toMatch(/^applied: /)
+      expect(cli.stderr).toMatch(new RegExp(`Warning: database ${utf8.name} collates text in C\\.UTF-8`))
+      const [a, b] = await Promise.all([migrate(utf8.url, 'up'), migrate(c.url, 'up')])
+      expect(a.applied).toEqual([])
+      expect(a.collation).toBe('C.UTF-8')
+      expect(b.collation).toBe('C')
+      expect(collationWarning(utf8.name, a.collation)).toMatch(new RegExp(`^database ${utf8.name} collates text in C\\.UTF-8: .*LC_COLLATE 'C'`))
+      expect(collationWarning(c.name, b.collation)).toBeUndefined()
+      expect(collationWarning('x', 'POSIX')).toBeUndefined()
+    } finally {
+      await Promise.all([utf8.drop(), c.drop()])
     }
   })
 

@@ -19,12 +19,14 @@ export function withDatabase(url: string, name: string): string {
   return u.toString()
 }
 
-export async function createTestDatabase(opts: { migrate?: boolean; prefix?: string } = {}): Promise<TestDatabase> {
+/** `locale`: the database's LC_COLLATE and LC_CTYPE (from template0), else the server's default. */
+export async function createTestDatabase(opts: { migrate?: boolean; prefix?: string; locale?: string } = {}): Promise<TestDatabase> {
   const admin = inject('adminDatabaseUrl')
   const name = `${opts.prefix ?? 'tpipe_test'}_${randomBytes(5).toString('hex')}`
   const c = new pg.Client({ connectionString: admin })
   await c.connect()
-  await c.query(`CREATE DATABASE ${name}`)
+  if (opts.locale !== undefined && !/^[A-Za-z0-9_.@-]+$/.test(opts.locale)) throw new Error(`not a locale name: ${opts.locale}`)
+  await c.query(opts.locale === undefined ? `CREATE DATABASE ${name}` : `CREATE DATABASE ${name} TEMPLATE template0 LC_COLLATE '${opts.locale}' LC_CTYPE '${opts.locale}'`)
   await c.end()
   const url = withDatabase(admin, name)
   if (opts.migrate ?? true) await migrate(url, 'up')
