@@ -6,7 +6,11 @@
 //   json     one JSON array through json_to_recordset, ON CONFLICT DO NOTHING (the form before 2026-12-01)
 //   columns  one array literal a column through unnest (src/collector/columns.ts), ON CONFLICT DO NOTHING
 //   plain    the same without ON CONFLICT: how a batch is written first (src/collector/sql.ts persistBatch)
-// node --import tsx bench/telemetry-insert.ts <database url of a migrated database> [rounds]
+// With `triggers` after the rounds, instead: plain against plain with telemetry's ingest triggers disabled in
+// its transaction (all; the gpus upsert; the latest-value log and dirty minutes): what each trigger costs a
+// row. Every payload's rows are stored once first (committed), so the gpus trigger finds each GPU current, as
+// it does for most rows under live ingest (a GPU's row is rewritten once a second at most).
+// node --import tsx bench/telemetry-insert.ts <database url of a migrated database> [rounds] [triggers]
 import pg from 'pg'
 import { columnsOf } from '../src/collector/columns.js'
 import { persistBatch, withDuplicates } from '../src/collector/sql.js'
@@ -48,14 +52,23 @@ const jsonForm = (rs: Record<string, unknown>[]) => ({
          SELECT (SELECT count(*) FROM t)::int AS inserted, $2::json IS NULL AS d`,
   values: ['[' + rs.map((r) => JSON.stringify(r)).join(',') + ']', '[]', '[]'],
 })
-const forms: Record<string, (rs: Record<string, unknown>[]) => { text: string; values: unknown[] }> = {
-  json: jsonForm,
-  columns: (rs) => withDuplicates(persistBatch(columnsOf(rs), [])),
-  plain: (rs) => persistBatch(columnsOf(rs), []),
+const plain = (rs: Record<string, unknown>[]) => persistBatch(columnsOf(rs), [])
+const triggers = process.argv[4] === 'triggers'
+const forms: Record<string, (rs: Record<string, unknown>[]) => { text: string; values: unknown[] }> = triggers
+  ? { plain, 'no-triggers': plain, 'no-gpus': plain, 'no-latest': plain }
+  : { json: jsonForm, columns: (rs) => withDuplicates(persistBatch(columnsOf(rs), [])), plain }
+/** Run inside the form's transaction before its statement (rolled back with it). */
+const setup: Record<string, string> = {
+  'no-triggers': 'ALTER TABLE telemetry DISABLE TRIGGER USER',
+  'no-gpus': 'ALTER TABLE telemetry DISABLE TRIGGER telemetry_gpus_after_insert',
+  'no-latest': 'ALTER TABLE telemetry DISABLE TRIGGER telemetry_mark_dirty_after_insert',
 }
 
 const c = new pg.Client({ connectionString: process.argv[2] })
 await c.connect()
+if (triggers) {
+  for (let k = 0; k < payloads.length; k++) await c.query(persistBatch(columnsOf(rows(k)), []))
+}
 const db: Record<string, number> = {}
 const js: Record<string, number> = {}
 let n = 0
@@ -64,11 +77,12 @@ for (let round = 0; round < rounds; round++) {
   for (const f of order) {
     for (let k = 0; k < 10; k++) {
       const rs = rows(k)
-      if (f === 'json') n += rs.length
+      if (f === 'plain') n += rs.length
       const a = performance.now()
       const q = forms[f]!(rs)
       const b = performance.now()
       await c.query('BEGIN')
+      if (setup[f]) await c.query(setup[f])
       const t0 = performance.now()
       const r = await c.query(q)
       db[f] = (db[f] ?? 0) + performance.now() - t0
