@@ -28,7 +28,7 @@ export interface MigrationRun {
  */
 export function collationWarning(database: string, collation: string): string | undefined {
   if (collation === 'C' || collation === 'POSIX') return undefined
-  return `database ${database} collates text in ${collation}: tpipe's keys compare faster bytewise (ingest measured ~9% faster). Create the next one with: CREATE DATABASE ${database} TEMPLATE template0 LC_COLLATE 'C' LC_CTYPE 'C.UTF-8' (the charts' PostgreSQL does: postgresql.initdbArgs)`
+  return `database ${database} collates text in ${collation}: tpipe's keys compare faster bytewise (remote_write ingest measured ~10% faster in C). Create the next one with: CREATE DATABASE ${database} TEMPLATE template0 LC_COLLATE 'C' LC_CTYPE 'C.UTF-8' (the charts' PostgreSQL does: postgresql.initdbArgs)`
 }
 
 export interface MigrationStatus {
