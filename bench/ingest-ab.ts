@@ -1,5 +1,5 @@
 // Interleaved A/B of builds on remote_write ingest (the first part of the ingest suite): each build's own
-// remoteWriteOnce — its mqwriter, 2 mqreaders and 2 collectors from its dist/, its migrations on a fresh
+// remoteWriteOnce — its mqwriter, mqreaders and collectors from its dist/, its migrations on a fresh
 // database, the suite's sender (bench/rw-load.ts) — in turn, the order of the builds alternating every
 // round. Runs are short (20 s warm-up, 15 s window) so rounds fit between the machine's slow and fast
 // moments; read the sums, not one run. A build is a directory holding a built checkout (`git worktree add
@@ -8,8 +8,10 @@
 // A build dir may carry NODE_OPTIONS for the processes of its runs after an @ (the services and the sender):
 // `dir@--max-semi-space-size=32` compares V8 settings on one build. After a # (last), the locale of its run's
 // database (LC_COLLATE and LC_CTYPE; installed on the machine): `dir#en_US.UTF-8` against `dir` measures what
-// a database created in the official postgres image's default locale costs ingest.
-//   node --import tsx bench/ingest-ab.ts <rounds> <build dir>[@NODE_OPTIONS][#locale] <build dir>[@NODE_OPTIONS][#locale] ...
+// a database created in the official postgres image's default locale costs ingest. After a ~ (first), the
+// readers and collectors of its run: `dir~2/2` (default: the build's own ingest suite's measured topology;
+// builds before 2026-12-02 ran 2 of each and ignore it).
+//   node --import tsx bench/ingest-ab.ts <rounds> <build dir>[~R/C][@NODE_OPTIONS][#locale] ...
 import { join } from 'node:path'
 import pg from 'pg'
 import { loadConfig } from '../src/config/index.js'
@@ -32,18 +34,26 @@ async function runOnce(spec: string, base: string): Promise<Run> {
   const variant = hash < 0 ? spec : spec.slice(0, hash)
   const locale = hash < 0 ? undefined : spec.slice(hash + 1)
   const at = variant.indexOf('@')
-  const build = at < 0 ? variant : variant.slice(0, at)
+  const dir = at < 0 ? variant : variant.slice(0, at)
+  const tilde = dir.indexOf('~')
+  const build = tilde < 0 ? dir : dir.slice(0, tilde)
+  let topology: { readers: number; collectors: number } | undefined
+  if (tilde >= 0) {
+    const m = /^(\d+)\/(\d+)$/.exec(dir.slice(tilde + 1))
+    if (!m) throw new Error(`not readers/collectors: ${dir.slice(tilde + 1)}`)
+    topology = { readers: Number(m[1]), collectors: Number(m[2]) }
+  }
   const before = process.env.NODE_OPTIONS
   if (at >= 0) process.env.NODE_OPTIONS = variant.slice(at + 1)
   try {
-    return await runBuild(build, base, locale)
+    return await runBuild(build, base, locale, topology)
   } finally {
     if (before === undefined) delete process.env.NODE_OPTIONS
     else process.env.NODE_OPTIONS = before
   }
 }
 
-async function runBuild(build: string, base: string, locale?: string): Promise<Run> {
+async function runBuild(build: string, base: string, locale?: string, topology?: { readers: number; collectors: number }): Promise<Run> {
   const admin = new pg.Client({ connectionString: base })
   await admin.connect()
   try {
@@ -62,7 +72,7 @@ async function runBuild(build: string, base: string, locale?: string): Promise<R
   const pool = db.createPool(u.toString(), { max: 8, applicationName: 'tpipe-bench' })
   try {
     const ctx = { pool, databaseUrl: u.toString(), opts: { suites: [], durationS: WINDOW_S, runs: 1, outDir: '/tmp' }, figures: new Map(), log: () => {} }
-    return await ingest.remoteWriteOnce(ctx as never, WARMUP_S, WINDOW_S)
+    return await ingest.remoteWriteOnce(ctx as never, WARMUP_S, WINDOW_S, topology)
   } finally {
     await pool.end()
   }
