@@ -1,8 +1,9 @@
 // ingest: the batched live sources end to end, against the raw DB pipeline ceiling of the same run.
 // 1. remote_write: a load process POSTs WriteRequests (2,000 DCGM samples each, new content every time)
-//    to mqwriter's /api/v1/write as fast as answered; 1 mqwriter, 2 mqreaders, 2 collectors run under
-//    the `tpipe dev` Supervisor; measured at steady state: samples/s into telemetry, queue depth at the
-//    start and end of the window, and sample → queryable latency from probes (a probe sample with the
+//    to mqwriter's /api/v1/write as fast as answered; 1 mqwriter, 1 mqreader, 1 collector run under
+//    the `tpipe dev` Supervisor (then, for comparison, 2 mqreaders and 2 collectors: on 2 cores one of
+//    each moves more, see TOPOLOGIES); measured at steady state: samples/s into telemetry, queue depth at
+//    the start and end of the window, and sample → queryable latency from probes (a probe sample with the
 //    current time every 50 ms; a poller sees it in telemetry).
 // 2. scrape: one `tpipe serve scraper` scrapes 500 simulated nodes × 8 GPUs × 10 metrics (one
 //    `tpipe dcgm-sim --layout paths`) every 15 s into the same pipeline; reports scrape lag (start −
@@ -34,9 +35,29 @@ async function queuedSamples(ctx: Context): Promise<number> {
   return Number(r.rows[0].n)
 }
 
-function supervisor(ctx: Context, name: string): Supervisor {
-  return benchSupervisor(ctx, name, { streamers: 0, writers: 1, readers: 2, collectors: 2 })
+export interface Topology {
+  readers: number
+  collectors: number
 }
+
+/**
+ * The measured topology first (the targets are read on it), then the comparison. On this machine's 2 cores
+ * one reader and one collector move more than two of each: every process is CPU the database and mqwriter
+ * do not get, and each is mostly idle (CPU profiles: readers and collectors ~66% idle under load). Measured
+ * interleaved (bench/ingest-ab.ts, 3 rounds each, BENCHMARKS.md "Runs of 2026-12-02"): 1 + 1 against 2 + 2
+ * +23% and +16% samples/s summed, 1 + 2 between them. With more cores, or PostgreSQL on cores of its own,
+ * more replicas pay.
+ */
+export const TOPOLOGIES: readonly Topology[] = [
+  { readers: 1, collectors: 1 },
+  { readers: 2, collectors: 2 },
+]
+
+function supervisor(ctx: Context, name: string, t: Topology = TOPOLOGIES[0]!): Supervisor {
+  return benchSupervisor(ctx, name, { streamers: 0, writers: 1, readers: t.readers, collectors: t.collectors })
+}
+
+const topologyName = (t: Topology) => `1 mqwriter, ${t.readers} reader${t.readers === 1 ? '' : 's'}, ${t.collectors} collector${t.collectors === 1 ? '' : 's'}`
 
 /** Sample → queryable probes: one remote-written probe sample every 50 ms, polled in telemetry. */
 function probe(ctx: Context, writerUrl: string): { stop(): Promise<number[]> } {
@@ -112,9 +133,9 @@ async function seriesWritten(sup: Supervisor): Promise<number> {
  */
 const RW_WARMUP_S = 30
 
-export async function remoteWriteOnce(ctx: Context, warmupS: number, measureS: number) {
+export async function remoteWriteOnce(ctx: Context, warmupS: number, measureS: number, topology: Topology = TOPOLOGIES[0]!) {
   await ctx.pool.query('TRUNCATE queue_messages, telemetry')
-  const sup = supervisor(ctx, 'ingest')
+  const sup = supervisor(ctx, 'ingest', topology)
   try {
     await sup.start()
     const writer = sup.list('mqwriter')[0]!.url
@@ -198,34 +219,45 @@ export async function scrapeFleetOnce(ctx: Context, nodes: number, intervalS: nu
 export async function ingestSuite(ctx: Context): Promise<Row[]> {
   const ceiling = ctx.figures.get('ceilings.pipeline.moved')
   const bundledCeiling = ctx.figures.get('ceilings.pipelineBundled.moved')
-  const results = []
+  // Runs of the topologies interleaved, so a noisy minute does not fall on one of them only.
+  const byTopology = TOPOLOGIES.map(() => [] as Awaited<ReturnType<typeof remoteWriteOnce>>[])
   for (let i = 0; i < ctx.opts.runs; i++) {
-    const r = await remoteWriteOnce(ctx, ctx.opts.smoke ? 1 : RW_WARMUP_S, ctx.opts.durationS)
-    results.push(r)
-    ctx.log(
-      `  ingest remote_write run ${i + 1}/${ctx.opts.runs}: ${fmt(r.samplesPerSecond)} samples/s into telemetry (offered ${fmt(r.offeredPerSecond)}/s, ${r.retried} retried 503s), depth ${fmt(r.depthStart)} → ${fmt(r.depthEnd)}, p50 ${r.p50} ms, p99 ${r.p99} ms (${r.probes} probes), series written ${fmt(r.seriesPerThousand, 1)} per 1,000 rows`,
-    )
+    for (const [k, t] of TOPOLOGIES.entries()) {
+      const r = await remoteWriteOnce(ctx, ctx.opts.smoke ? 1 : RW_WARMUP_S, ctx.opts.durationS, t)
+      byTopology[k]!.push(r)
+      ctx.log(
+        `  ingest remote_write (${t.readers}+${t.collectors}) run ${i + 1}/${ctx.opts.runs}: ${fmt(r.samplesPerSecond)} samples/s into telemetry (offered ${fmt(r.offeredPerSecond)}/s, ${r.retried} retried 503s), depth ${fmt(r.depthStart)} → ${fmt(r.depthEnd)}, p50 ${r.p50} ms, p99 ${r.p99} ms (${r.probes} probes), series written ${fmt(r.seriesPerThousand, 1)} per 1,000 rows`,
+      )
+    }
   }
+  const results = byTopology[0]!
   const sps = figure(results.map((r) => r.samplesPerSecond))
   const p99 = figure(results.map((r) => r.p99))
   ctx.figures.set('ingest.remoteWrite', sps)
   const mid = results.find((r) => r.samplesPerSecond === sps.median) ?? results[0]!
+  const vsCeiling = (median: number) =>
+    ceiling ? { ratio: `${ratio(median, ceiling.median)} of the raw DB pipeline${bundledCeiling ? `, ${ratio(median, bundledCeiling.median)} of it with bundles` : ''}` } : {}
+  const comparisons: Row[] = TOPOLOGIES.slice(1).map((t, k) => {
+    const rs = byTopology[k + 1]!
+    const f = figure(rs.map((r) => r.samplesPerSecond))
+    const m = rs.find((r) => r.samplesPerSecond === f.median) ?? rs[0]!
+    return { figure: `  the same with ${topologyName(t)}, samples/s (p99 of the median run)`, value: `${fmtFigure(f)} (p99 ${fmt(m.p99)} ms)`, ...vsCeiling(f.median) }
+  })
   const nodes = ctx.opts.smoke ? 20 : 500
   const intervalS = ctx.opts.smoke ? 2 : 15
   const scrape = await scrapeFleetOnce(ctx, nodes, intervalS, ctx.opts.smoke ? 5 : 4 * intervalS + 2)
   ctx.log(`  scrape ${nodes} nodes every ${intervalS} s: ${JSON.stringify(scrape)}`)
   return [
     {
-      figure: 'remote_write → telemetry (1 mqwriter, 2 readers, 2 collectors; 2,000-sample requests), samples/s',
+      figure: `remote_write → telemetry (${topologyName(TOPOLOGIES[0]!)}; 2,000-sample requests), samples/s`,
       value: fmtFigure(sps),
-      ...(ceiling
-        ? { ratio: `${ratio(sps.median, ceiling.median)} of the raw DB pipeline${bundledCeiling ? `, ${ratio(sps.median, bundledCeiling.median)} of it with bundles` : ''}` }
-        : {}),
+      ...vsCeiling(sps.median),
       target: '>= 25,000/s and >= 70% of the pipeline ceiling',
     },
     { figure: '  queue depth in samples, start → end (median run)', value: `${fmt(mid.depthStart)} → ${fmt(mid.depthEnd)}`, target: 'flat' },
     { figure: '  label sets written to telemetry_series per 1,000 rows in the window (median run)', value: fmt(mid.seriesPerThousand, 1), target: 'near 0 (collectors warm)' },
     { figure: '  sample → queryable p50 / p99, ms', value: `${fmt(mid.p50)} / ${fmtFigure(p99)}`, target: 'p99 < 2,000 ms' },
+    ...comparisons,
     {
       figure: `scrape ${nodes} nodes × 8 GPUs × 10 metrics every ${intervalS} s, one scraper: scrapes ok / due (failed, missed)`,
       value: `${fmt(scrape.scrapesOk)} / ${fmt(scrape.due)} (${fmt(scrape.scrapesFailed)}, ${fmt(scrape.scrapesMissed)})`,
