@@ -15,7 +15,7 @@
 import { join } from 'node:path'
 import pg from 'pg'
 import { loadConfig } from '../src/config/index.js'
-import { useDatabase } from '../src/db/index.js'
+import { createDatabaseSql, useDatabase } from '../src/db/index.js'
 
 const WARMUP_S = 20
 const WINDOW_S = 15
@@ -58,8 +58,7 @@ async function runBuild(build: string, base: string, locale?: string, topology?:
   await admin.connect()
   try {
     await admin.query('DROP DATABASE IF EXISTS tpipe_ingest_ab WITH (FORCE)')
-    if (locale !== undefined && !/^[A-Za-z0-9_.@-]+$/.test(locale)) throw new Error(`not a locale name: ${locale}`)
-    await admin.query(locale === undefined ? 'CREATE DATABASE tpipe_ingest_ab' : `CREATE DATABASE tpipe_ingest_ab TEMPLATE template0 LC_COLLATE '${locale}' LC_CTYPE '${locale}'`)
+    await admin.query(createDatabaseSql('tpipe_ingest_ab', locale === undefined ? undefined : { collate: locale, ctype: locale }))
   } finally {
     await admin.end()
   }

@@ -56,7 +56,7 @@ const plain = (rs: Record<string, unknown>[]) => persistBatch(columnsOf(rs), [])
 const triggers = process.argv[4] === 'triggers'
 const forms: Record<string, (rs: Record<string, unknown>[]) => { text: string; values: unknown[] }> = triggers
   ? { plain, 'no-triggers': plain, 'no-gpus': plain, 'no-latest': plain }
-  : { json: jsonForm, columns: (rs) => withDuplicates(persistBatch(columnsOf(rs), [])), plain }
+  : { json: jsonForm, columns: (rs) => withDuplicates(plain(rs)), plain }
 /** Run inside the form's transaction before its statement (rolled back with it). */
 const setup: Record<string, string> = {
   'no-triggers': 'ALTER TABLE telemetry DISABLE TRIGGER USER',
@@ -67,7 +67,7 @@ const setup: Record<string, string> = {
 const c = new pg.Client({ connectionString: process.argv[2] })
 await c.connect()
 if (triggers) {
-  for (let k = 0; k < payloads.length; k++) await c.query(persistBatch(columnsOf(rows(k)), []))
+  for (let k = 0; k < payloads.length; k++) await c.query(plain(rows(k)))
 }
 const db: Record<string, number> = {}
 const js: Record<string, number> = {}

@@ -230,17 +230,19 @@ export async function ingestSuite(ctx: Context): Promise<Row[]> {
       )
     }
   }
+  /** samples/s over the runs, and the median run. */
+  const summary = (rs: Awaited<ReturnType<typeof remoteWriteOnce>>[]) => {
+    const sps = figure(rs.map((r) => r.samplesPerSecond))
+    return { sps, mid: rs.find((r) => r.samplesPerSecond === sps.median) ?? rs[0]! }
+  }
   const results = byTopology[0]!
-  const sps = figure(results.map((r) => r.samplesPerSecond))
+  const { sps, mid } = summary(results)
   const p99 = figure(results.map((r) => r.p99))
   ctx.figures.set('ingest.remoteWrite', sps)
-  const mid = results.find((r) => r.samplesPerSecond === sps.median) ?? results[0]!
   const vsCeiling = (median: number) =>
     ceiling ? { ratio: `${ratio(median, ceiling.median)} of the raw DB pipeline${bundledCeiling ? `, ${ratio(median, bundledCeiling.median)} of it with bundles` : ''}` } : {}
   const comparisons: Row[] = TOPOLOGIES.slice(1).map((t, k) => {
-    const rs = byTopology[k + 1]!
-    const f = figure(rs.map((r) => r.samplesPerSecond))
-    const m = rs.find((r) => r.samplesPerSecond === f.median) ?? rs[0]!
+    const { sps: f, mid: m } = summary(byTopology[k + 1]!)
     return { figure: `  the same with ${topologyName(t)}, samples/s (p99 of the median run)`, value: `${fmtFigure(f)} (p99 ${fmt(m.p99)} ms)`, ...vsCeiling(f.median) }
   })
   const nodes = ctx.opts.smoke ? 20 : 500

@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 import { inject } from 'vitest'
-import { migrate } from '../../src/db/migrate.js'
+import { createDatabaseSql, migrate } from '../../src/db/migrate.js'
 import { createPool, type Pool } from '../../src/db/pool.js'
 
 export interface TestDatabase {
@@ -25,8 +25,7 @@ export async function createTestDatabase(opts: { migrate?: boolean; prefix?: str
   const name = `${opts.prefix ?? 'tpipe_test'}_${randomBytes(5).toString('hex')}`
   const c = new pg.Client({ connectionString: admin })
   await c.connect()
-  if (opts.locale !== undefined && !/^[A-Za-z0-9_.@-]+$/.test(opts.locale)) throw new Error(`not a locale name: ${opts.locale}`)
-  await c.query(opts.locale === undefined ? `CREATE DATABASE ${name}` : `CREATE DATABASE ${name} TEMPLATE template0 LC_COLLATE '${opts.locale}' LC_CTYPE '${opts.locale}'`)
+  await c.query(createDatabaseSql(name, opts.locale === undefined ? undefined : { collate: opts.locale, ctype: opts.locale }))
   await c.end()
   const url = withDatabase(admin, name)
   if (opts.migrate ?? true) await migrate(url, 'up')
