@@ -4,6 +4,10 @@
 //   json      the batch as one JSON array through json_to_recordset (the form before 2026-12-01)
 //   values    insertBatch: each row's values their own parameters (src/mqwriter/sql.ts)
 //   external  values into a copy whose payload column is stored uncompressed (STORAGE EXTERNAL)
+//   lz4       values into a copy whose payload column is compressed with lz4 (COMPRESSION lz4; only on a
+//             PostgreSQL built with lz4, skipped otherwise)
+// Besides the INSERT: WAL bytes a sample, bytes stored (heap + TOAST + indexes) and the µs of reading the
+// payloads back as the reader does (payload::text), per form.
 // node --import tsx bench/queue-insert.ts <database url> [rounds]
 import pg from 'pg'
 import { SeriesMapper } from '../src/mqwriter/remote-write.js'
@@ -41,21 +45,38 @@ const forms: Record<string, (rows: readonly QueueRow[]) => { name: string; text:
   json,
   values: retarget('bench_q_values'),
   external: retarget('bench_q_external'),
+  lz4: retarget('bench_q_lz4'),
 }
+const TABLES = ['bench_q_json', 'bench_q_values', 'bench_q_external', 'bench_q_lz4']
 
 const c = new pg.Client({ connectionString: process.argv[2] })
 await c.connect()
 const dbMs: Record<string, number> = {}
 const jsMs: Record<string, number> = {}
+const wal: Record<string, number> = {}
+const stored: Record<string, number> = {}
+const readMs: Record<string, number> = {}
 let samples = 0
+let lz4 = true
 for (let round = 0; round < rounds; round++) {
-  for (const t of ['bench_q_json', 'bench_q_values', 'bench_q_external']) {
+  for (const t of TABLES) {
     await c.query(`DROP TABLE IF EXISTS ${t}`)
     await c.query(`CREATE TABLE ${t} (LIKE queue_messages INCLUDING ALL)`)
   }
   await c.query('ALTER TABLE bench_q_external ALTER COLUMN payload SET STORAGE EXTERNAL')
+  try {
+    await c.query('ALTER TABLE bench_q_lz4 ALTER COLUMN payload SET COMPRESSION lz4')
+  } catch (err) {
+    if (lz4) console.log(`lz4 skipped: ${(err as Error).message}`)
+    lz4 = false
+    delete forms.lz4
+  }
   const order = round % 2 === 0 ? Object.keys(forms) : Object.keys(forms).reverse()
   for (const k of order) {
+    const table = `bench_q_${k}`
+    // Each form after a checkpoint: the same full-page writes for each.
+    await c.query('CHECKPOINT')
+    const before = (await c.query<{ l: string }>('SELECT pg_current_wal_lsn()::text AS l')).rows[0]!.l
     for (let i = 0; i + 1 < requests.length; i += 2) {
       const rows = [...requests[i]!, ...requests[i + 1]!].map((r) => ({ ...r, msg_uuid: crypto.randomUUID() }))
       if (k === 'json') samples += rows.reduce((n, r) => n + (r.members ?? 1), 0)
@@ -66,9 +87,18 @@ for (let round = 0; round < rounds; round++) {
       dbMs[k] = (dbMs[k] ?? 0) + performance.now() - b
       jsMs[k] = (jsMs[k] ?? 0) + b - a
     }
+    wal[k] = (wal[k] ?? 0) + Number((await c.query<{ d: string }>('SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)::bigint AS d', [before])).rows[0]!.d)
+    stored[k] = (stored[k] ?? 0) + Number((await c.query<{ n: string }>(`SELECT pg_total_relation_size('${table}') AS n`)).rows[0]!.n)
+    const r0 = performance.now()
+    await c.query(`SELECT payload::text FROM ${table}`)
+    readMs[k] = (readMs[k] ?? 0) + performance.now() - r0
   }
   const us = (ms: number) => ((ms * 1000) / samples).toFixed(2)
-  console.log(`round ${round + 1}: ` + Object.keys(forms).map((k) => `${k} ${us(dbMs[k]!)} µs a sample (statement text ${us(jsMs[k]!)})`).join(' | '))
+  const bytes = (n: number) => (n / samples).toFixed(0)
+  console.log(
+    `round ${round + 1} (a sample, cumulative): ` +
+      Object.keys(forms).map((k) => `${k} INSERT ${us(dbMs[k]!)} µs (statement text ${us(jsMs[k]!)}), WAL ${bytes(wal[k]!)} B, stored ${bytes(stored[k]!)} B, read ${us(readMs[k]!)} µs`).join(' | '),
+  )
 }
-for (const t of ['bench_q_json', 'bench_q_values', 'bench_q_external']) await c.query(`DROP TABLE ${t}`)
+for (const t of TABLES) await c.query(`DROP TABLE IF EXISTS ${t}`)
 await c.end()
