@@ -166,6 +166,43 @@ describe('mqwriter POST /api/v1/write', () => {
     }
   })
 
+  it('bundle rows are compressed with lz4 where the server has it (pglz otherwise) and read back as written', async () => {
+    const { app } = buildMqwriter(loadConfig({}, {}, 'mqwriter'), { pool: db.pool, logger: silent })
+    try {
+      // Whether this PostgreSQL was built with lz4 (Debian's and the official image's are; the embedded one is not).
+      const c = await db.pool.connect()
+      let lz4 = true
+      try {
+        await c.query("SET default_toast_compression = 'lz4'")
+      } catch {
+        lz4 = false
+      } finally {
+        await c.query('RESET default_toast_compression').catch(() => undefined)
+        c.release()
+      }
+      const attr = await db.pool.query("SELECT attcompression AS c FROM pg_attribute WHERE attrelid = 'queue_messages'::regclass AND attname = 'payload'")
+      expect(attr.rows[0].c).toBe(lz4 ? 'l' : '')
+      const t0 = Date.parse('2026-11-29T13:00:00Z')
+      // 256 series of one sample: one bundle row of ~100 KB, stored out of line (TOAST) and compressed.
+      const series = Array.from({ length: 256 }, (_, i) => {
+        const s = gpuSeries(1, `DCGM_FI_LZ4_${i}`, [[i, t0]])
+        return { ...s, labels: s.labels.map((l) => (l.name === 'UUID' ? { ...l, value: 'GPU-lz4-bundle' } : l)) }
+      })
+      const res = await app.inject({ method: 'POST', url: '/api/v1/write', headers: HEADERS, payload: encodeWriteRequest(series) })
+      expect(res.statusCode).toBe(204)
+      const row = await db.pool.query(
+        `SELECT pg_column_compression(payload) AS method, octet_length(payload::text) AS bytes, payload::text AS text FROM queue_messages WHERE payload::text LIKE '%GPU-lz4-bundle%'`,
+      )
+      expect(row.rows).toHaveLength(1)
+      expect(row.rows[0].method).toBe(lz4 ? 'lz4' : 'pglz')
+      expect(row.rows[0].bytes).toBeGreaterThan(8192)
+      const members = JSON.parse(row.rows[0].text)[BUNDLE_FIELD] as { payload: { value: number } }[]
+      expect(members.map((m) => m.payload.value)).toEqual(Array.from({ length: 256 }, (_, i) => i))
+    } finally {
+      await app.close()
+    }
+  })
+
   it('two publishes of one batch registering the same series, and a batch isolated for a poison publish, write each series once', async () => {
     // A long batch interval: every publish below lands in one batch.
     const { app, registry } = buildMqwriter(loadConfig({ 'flush-interval-ms': '300' }, {}, 'mqwriter'), { pool: db.pool, logger: silent })

@@ -369,6 +369,9 @@ describe.runIf(isRoot)('the rendered umbrella chart (kind values), run as the po
       )
       expect(users.rows).toEqual(['apigw', 'collector', 'mqreader', 'mqwriter'].map((s) => ({ app: `tpipe-${s}`, users: [secretData(`tpipe-db-${s}`).username] })))
       expect(secretData('tpipe-db-apigw').username).not.toBe(secret.username)
+      // The chart's PostgreSQL (the official image; Debian's here) has lz4: the migration made it the queue payloads' compression.
+      const compression = await client.query("SELECT attcompression AS c FROM pg_attribute WHERE attrelid = 'queue_messages'::regclass AND attname = 'payload'")
+      expect(compression.rows[0].c).toBe('l')
     } finally {
       await client.end()
     }
