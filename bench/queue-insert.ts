@@ -8,6 +8,7 @@
 //             PostgreSQL built with lz4, skipped otherwise)
 // Besides the INSERT: WAL bytes a sample, bytes stored (heap + TOAST + indexes) and the µs of reading the
 // payloads back as the reader does (payload::text), per form.
+// The role must be allowed to CHECKPOINT (a superuser, or pg_checkpoint on PostgreSQL 15+).
 // node --import tsx bench/queue-insert.ts <database url> [rounds]
 import pg from 'pg'
 import { SeriesMapper } from '../src/mqwriter/remote-write.js'
