@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { ReadyQueue, type Msg } from './queue.js'
 import { renderLease } from '../protocol/lease.js'
 
-const msg = (id: number, deliveries = 1): Msg => ({ id, uuid: `u${id}`, partition: 0, head: `{"id":${id},"delivery_count":`, bytes: 30, deliveries, loadEpoch: 1 })
+const msg = (id: number, deliveries = 1): Msg => ({ id, uuid: `u${id}`, partition: 0, head: Buffer.from(`{"id":${id},"delivery_count":`), bytes: 30, deliveries, loadEpoch: 1 })
 
 describe('ReadyQueue', () => {
   it('is FIFO and takes at most n', () => {
@@ -38,7 +38,7 @@ describe('ReadyQueue', () => {
 describe('renderLease', () => {
   it('is valid JSON with each message’s delivery count appended', () => {
     const lease = { id: 'L1', msgs: [msg(1), msg(2, 3)], expiresAt: Date.UTC(2026, 10, 27), timer: undefined as unknown as NodeJS.Timeout }
-    expect(JSON.parse(renderLease(lease))).toEqual({
+    expect(JSON.parse(renderLease(lease).toString())).toEqual({
       lease_id: 'L1',
       expires_at: '2026-11-27T00:00:00.000Z',
       messages: [
@@ -46,6 +46,6 @@ describe('renderLease', () => {
         { id: 2, delivery_count: 3 },
       ],
     })
-    expect(JSON.parse(renderLease(null))).toEqual({ lease_id: null, expires_at: null, messages: [] })
+    expect(JSON.parse(renderLease(null).toString())).toEqual({ lease_id: null, expires_at: null, messages: [] })
   })
 })

@@ -4,11 +4,11 @@ export interface Msg {
   readonly uuid: string
   readonly partition: number
   /**
-   * The message's JSON up to and including `"delivery_count":`, built once at load time with the payload
-   * spliced in as the raw text PostgreSQL returned: a lease answer is a join of these, never a
+   * The message's JSON up to and including `"delivery_count":` as UTF-8, built once at load time with the
+   * payload spliced in as the raw text PostgreSQL returned: a lease answer is a copy of these, never a
    * parse + stringify of the payloads.
    */
-  readonly head: string
+  readonly head: Buffer
   /** UTF-8 bytes of the rendered message (head, count, closing brace): what lease byte bounds count. */
   readonly bytes: number
   /** Deliveries so far, counting the one in progress. */

@@ -1,8 +1,8 @@
 // The queue's read-side wire formats (mqreader ⇄ collector): POST /v1/lease, POST /v1/ack and POST /v1/release.
 // The lease answer is the hot path: mqreader never parses or re-serialises payloads. Each message's JSON
 // up to `"delivery_count":` is rendered once when the row is loaded (payload spliced in as the text
-// PostgreSQL returned) and an answer is a join of those heads. The renderers below are the only code that
-// writes that text; lease.test.ts checks their output against the LeaseAnswer schema.
+// PostgreSQL returned) and an answer is a copy of those heads into one Buffer. The renderers below are the
+// only code that writes that text; lease.test.ts checks their output against the LeaseAnswer schema.
 import { Type, type Static } from '@sinclair/typebox'
 
 export const UUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
@@ -99,15 +99,23 @@ type HeadFields = Exclude<keyof LeasedMessage, 'delivery_count'>
 const _sameFields: [Exclude<HeadFields, Rendered>, Exclude<Rendered, HeadFields>] extends [never, never] ? true : never = true
 
 /**
- * A message's JSON up to and including `"delivery_count":` (one LeasedMessage minus its count), and the
- * UTF-8 bytes the rendered message takes (head, up to 10 digits of count, closing brace): what lease byte
- * bounds count. The payload text is measured on its own, never copied for it.
+ * A message's JSON up to and including `"delivery_count":` (one LeasedMessage minus its count) as UTF-8 bytes,
+ * and the bytes the rendered message takes (head, up to 10 digits of count, closing brace): what lease byte
+ * bounds count. Bytes, not a string: an answer is then a copy of its heads into one Buffer. Answers built as
+ * strings (a join of ~100 KB heads, flattened again for Content-Length and for the socket write behind the
+ * headers) spent ~20% of the reader's CPU on fresh pages for those multi-MB strings (perf, 2026-12-02).
  */
-export function renderMessageHead(m: MessageSource): { head: string; bytes: number } {
+export function renderMessageHead(m: MessageSource): { head: Buffer; bytes: number } {
   // The schema's field order (lease.test.ts checks it); uuid and time are formats without characters to escape.
   const before = `{"msg_uuid":"${m.msg_uuid}","key":${JSON.stringify(m.key)},"partition":${m.partition},"payload":`
   const after = `,"enqueued_at":"${m.enqueued_at}","delivery_count":`
-  return { head: before + m.payloadJson + after, bytes: Buffer.byteLength(before) + Buffer.byteLength(m.payloadJson) + after.length + 11 }
+  const b = Buffer.byteLength(before)
+  const p = Buffer.byteLength(m.payloadJson)
+  const head = Buffer.allocUnsafe(b + p + after.length)
+  head.write(before, 0)
+  head.write(m.payloadJson, b)
+  head.write(after, b + p, 'latin1')
+  return { head, bytes: head.length + 11 }
 }
 
 /** What a lease holds, as far as rendering goes. */
@@ -115,16 +123,33 @@ export interface RenderableLease {
   readonly id: string
   /** Wall-clock milliseconds since the epoch. */
   readonly expiresAt: number
-  readonly msgs: readonly { readonly head: string; readonly deliveries: number }[]
+  readonly msgs: readonly { readonly head: Buffer; readonly deliveries: number }[]
 }
 
 export const EMPTY_LEASE_ANSWER = '{"lease_id":null,"expires_at":null,"messages":[]}'
+const EMPTY_LEASE_BYTES = Buffer.from(EMPTY_LEASE_ANSWER)
 
-/** The lease answer, built as one string: each message is its head plus its delivery count. */
-export function renderLease(lease: RenderableLease | null): string {
-  if (!lease) return EMPTY_LEASE_ANSWER
+/** The lease answer, copied into one Buffer: each message is its head, its delivery count and a brace. */
+export function renderLease(lease: RenderableLease | null): Buffer {
+  if (!lease) return EMPTY_LEASE_BYTES
   const msgs = lease.msgs
-  const parts: string[] = new Array(msgs.length)
-  for (let i = 0; i < msgs.length; i++) parts[i] = msgs[i]!.head + msgs[i]!.deliveries + '}'
-  return `{"lease_id":"${lease.id}","expires_at":"${new Date(lease.expiresAt).toISOString()}","messages":[${parts.join(',')}]}`
+  // lease ids are uuids and times ISO 8601: ASCII, one byte a character.
+  const open = `{"lease_id":"${lease.id}","expires_at":"${new Date(lease.expiresAt).toISOString()}","messages":[`
+  let size = open.length + 2 + Math.max(0, msgs.length - 1)
+  const counts: string[] = new Array(msgs.length)
+  for (let i = 0; i < msgs.length; i++) {
+    counts[i] = String(msgs[i]!.deliveries)
+    size += msgs[i]!.head.length + counts[i]!.length + 1
+  }
+  const out = Buffer.allocUnsafe(size)
+  let at = out.write(open, 0, 'latin1')
+  for (let i = 0; i < msgs.length; i++) {
+    if (i > 0) out[at++] = 0x2c // ,
+    at += msgs[i]!.head.copy(out, at)
+    at += out.write(counts[i]!, at, 'latin1')
+    out[at++] = 0x7d // }
+  }
+  out[at++] = 0x5d // ]
+  out[at++] = 0x7d // }
+  return out
 }
