@@ -111,7 +111,9 @@ export function renderMessageHead(m: MessageSource): { head: Buffer; bytes: numb
   const after = `,"enqueued_at":"${m.enqueued_at}","delivery_count":`
   const b = Buffer.byteLength(before)
   const p = Buffer.byteLength(m.payloadJson)
-  const head = Buffer.allocUnsafe(b + p + after.length)
+  // Never from node's shared 8 KB pool: a held head must not keep a slab of other messages' bytes alive,
+  // so what the reader counts (bytes) stays what it holds.
+  const head = Buffer.allocUnsafeSlow(b + p + after.length)
   head.write(before, 0)
   head.write(m.payloadJson, b)
   head.write(after, b + p, 'latin1')
