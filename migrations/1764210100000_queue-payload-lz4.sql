@@ -6,13 +6,14 @@
 -- Measured on Debian's PostgreSQL 15 with the ingest suite's rows (bench/queue-insert.ts, 4 interleaved
 -- rounds): the queue INSERT 7.40 -> 3.70 µs of the database's time a sample, with the same WAL and stored
 -- bytes (101-102 B a sample) and the same read-back time. Stored uncompressed (STORAGE EXTERNAL) it took 4.65
--- µs but wrote 4.3x the WAL. A server without lz4 (the embedded PostgreSQL of `tpipe dev`) keeps pglz.
+-- µs but wrote 4.3x the WAL. A server without lz4 (the embedded PostgreSQL of `tpipe dev`) keeps pglz (until
+-- migration 1764210200000, which stores them uncompressed there).
 -- Only values written from now on are affected; rows already queued stay readable either way.
 DO $$
 BEGIN
   ALTER TABLE queue_messages ALTER COLUMN payload SET COMPRESSION lz4;
 EXCEPTION WHEN feature_not_supported THEN
-  RAISE NOTICE 'this PostgreSQL is built without lz4: queue payloads stay pglz-compressed';
+  RAISE NOTICE 'this PostgreSQL is built without lz4: queue payloads are not lz4-compressed';
 END
 $$;
 

@@ -11,6 +11,7 @@ DO $$
 BEGIN
   IF (SELECT attcompression FROM pg_attribute WHERE attrelid = 'queue_messages'::regclass AND attname = 'payload') <> 'l' THEN
     ALTER TABLE queue_messages ALTER COLUMN payload SET STORAGE EXTERNAL;
+    RAISE NOTICE 'without lz4, queue payloads are stored uncompressed instead (about 4x their WAL; docs/live-sources.md)';
   END IF;
 END
 $$;

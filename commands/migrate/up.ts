@@ -22,6 +22,7 @@ export default class MigrateUp extends TpipeCommand {
     try {
       const result = await migrate(url, 'up', flags.count ? { count: flags.count } : {})
       this.log(result.applied.length ? `applied: ${result.applied.join(', ')}` : 'nothing to apply: the schema is up to date')
+      for (const n of result.notices) this.log(`notice: ${n}`)
       const advice = collationWarning(new URL(url).pathname.slice(1) || 'the database', result.collation)
       if (advice) this.warn(advice)
       if (!flags.roles) return result

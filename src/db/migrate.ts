@@ -16,6 +16,11 @@ export interface MigrationRun {
   applied: string[]
   /** The database's LC_COLLATE (`pg_database.datcollate`): see collationWarning. */
   collation: string
+  /**
+   * What the migrations said (RAISE NOTICE) while they ran: e.g. that the server has no lz4, so queue
+   * payloads are stored uncompressed. `tpipe migrate up` prints them.
+   */
+  notices: string[]
 }
 
 /**
@@ -85,6 +90,11 @@ export async function migrate(
       await client.query(`CREATE SCHEMA IF NOT EXISTS "${opts.schema.replace(/"/g, '""')}"`)
     }
     await client.query('SELECT pg_advisory_lock($1)', [LOCK_KEY])
+    const notices: string[] = []
+    const onNotice = (n: { message?: string }) => {
+      if (n.message) notices.push(n.message)
+    }
+    client.on('notice', onNotice)
     try {
       const ran = await runner({
         dbClient: client,
@@ -99,8 +109,9 @@ export async function migrate(
         log: opts.log ?? (() => {}),
         logger: { debug: () => {}, info: opts.log ?? (() => {}), warn: opts.log ?? (() => {}), error: opts.log ?? (() => {}) },
       })
+      client.off('notice', onNotice)
       const db = await client.query<{ datcollate: string }>('SELECT datcollate FROM pg_database WHERE datname = current_database()')
-      return { direction, applied: ran.map((m) => m.name), collation: db.rows[0]!.datcollate }
+      return { direction, applied: ran.map((m) => m.name), collation: db.rows[0]!.datcollate, notices }
     } finally {
       await client.query('SELECT pg_advisory_unlock($1)', [LOCK_KEY]).catch(() => {})
     }
