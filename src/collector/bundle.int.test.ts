@@ -21,8 +21,8 @@ function member(gpu: string, i: number): BundleMember {
 }
 
 /** A queue row as the reader would lease it (payload parsed, as the collector receives it). */
-function leased(row: { msg_uuid: string; key: string; partition: number; payloadJson: string }): LeasedMessage {
-  return { msg_uuid: row.msg_uuid, key: row.key, partition: row.partition, payload: JSON.parse(row.payloadJson) as unknown, delivery_count: 1, enqueued_at: iso(NOW) }
+function leased(row: { msg_uuid: string; key: string; partition: number; payloadJson: string | Buffer }): LeasedMessage {
+  return { msg_uuid: row.msg_uuid, key: row.key, partition: row.partition, payload: JSON.parse(String(row.payloadJson)) as unknown, delivery_count: 1, enqueued_at: iso(NOW) }
 }
 
 describe('bundleRows / expandBundles', () => {
@@ -40,6 +40,15 @@ describe('bundleRows / expandBundles', () => {
     expect(bundleRows(ms, 3).map((r) => r.msg_uuid)).toEqual(rows.map((r) => r.msg_uuid))
     expect(bundleId(ms.slice(1, 4).map((m) => m.msg_uuid))).not.toBe(rows[0]!.msg_uuid)
     expect(rows[0]!.msg_uuid).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+  })
+
+  it("holds a bundle's payload as the UTF-8 bytes of its JSON text (multi-byte characters included)", () => {
+    const wide = [member('GPU-ü0', 1), { ...member('GPU-b1', 2), payloadJson: JSON.stringify({ ...payload('GPU-b1', 2), labels: { pod: 'trainer-日本-🚀' } }) }]
+    const [row] = bundleRows(wide)
+    expect(Buffer.isBuffer(row!.payloadJson)).toBe(true)
+    const text = `{"${BUNDLE_FIELD}":[${wide.map((m) => `{"msg_uuid":"${m.msg_uuid}","payload":${m.payloadJson}}`).join(',')}]}`
+    expect((row!.payloadJson as Buffer).equals(Buffer.from(text))).toBe(true)
+    expect(JSON.parse(String(row!.payloadJson))).toEqual({ [BUNDLE_FIELD]: wide.map((m) => ({ msg_uuid: m.msg_uuid, payload: JSON.parse(m.payloadJson) as unknown })) })
   })
 
   it('chunks by payload bytes too; one message larger than the bound still goes alone', () => {

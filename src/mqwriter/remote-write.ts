@@ -7,7 +7,7 @@ import { TpipeError } from '../errors.js'
 import { Counter, Gauge, type Registry } from '../metrics/index.js'
 import { RemoteWriteDecodeError, decodeWriteRequest, type DecodedSeries } from '../remotewrite/decode.js'
 import { SeriesTemplate, type Unmapped } from '../scrape/dcgm.js'
-import { bundleRows } from '../protocol/bundle.js'
+import { bundleRows, type BundleMember } from '../protocol/bundle.js'
 import type { QueueRow } from './sql.js'
 
 export interface RemoteWriteOptions {
@@ -79,36 +79,19 @@ export function registerRemoteWrite(app: FastifyInstance, opts: RemoteWriteOptio
         const enc = String(request.headers['content-encoding'] ?? 'snappy').toLowerCase()
         if (enc !== 'snappy') throw new TpipeError('TPIPE_ERR_VALIDATION', `Content-Encoding ${enc} is not supported; remote-write 1.0 bodies are snappy-compressed`)
         if (!Buffer.isBuffer(request.body)) throw new TpipeError('TPIPE_ERR_VALIDATION', 'the body must be a snappy-compressed protobuf WriteRequest (Content-Type: application/x-protobuf)')
-        let series
-        try {
-          series = decodeWriteRequest(request.body, opts.maxDecodedBytes)
-        } catch (err) {
-          if (err instanceof RemoteWriteDecodeError) {
-            if (/too big/.test(err.message)) throw new TpipeError('TPIPE_ERR_BODY_TOO_LARGE', `the decompressed WriteRequest is larger than ${opts.maxDecodedBytes} bytes`)
-            throw new TpipeError('TPIPE_ERR_VALIDATION', err.message)
-          }
-          throw err
-        }
         const now = Date.now()
-        const stats = mapper.map(series, now)
-        samples.inc({ outcome: 'not_dcgm' }, stats.counts.not_dcgm)
-        samples.inc({ outcome: 'non_finite' }, stats.counts.non_finite)
-        samples.inc({ outcome: 'unmapped' }, stats.counts.unmapped)
-        samples.inc({ outcome: 'bad_time' }, stats.counts.bad_time)
-        if (stats.rows.length > opts.bufferCapacity) {
-          throw new TpipeError('TPIPE_ERR_BODY_TOO_LARGE', `${stats.rows.length} DCGM samples in one request; at most ${opts.bufferCapacity} (lower queue_config.max_samples_per_send)`)
-        }
-        if (stats.rows.length > 0) {
-          // Many samples to a queue row (bundles): the queue's per-row work is shared by up to
-          // BUNDLE_MAX_MESSAGES samples; the collector expands them again (src/protocol/bundle.ts).
-          const rows = bundleRows(stats.rows, opts.bundleMax)
-          // The series whose samples carry only their id are written in the same statement as the rows
-          // (a publish's rows all go into one batch): no row is visible before its series.
-          if (stats.register.length > 0) rows[0]!.series = stats.register.map((t) => t.seriesJson!)
+        // Decoding, mapping and bundling in one synchronous step: only the bundle rows (Buffers, outside the
+        // heap) live on while the publish waits for its group commit, not the request's per-sample objects.
+        const { rows, counts, register } = toQueueRows(request.body, mapper, opts, now)
+        samples.inc({ outcome: 'not_dcgm' }, counts.not_dcgm)
+        samples.inc({ outcome: 'non_finite' }, counts.non_finite)
+        samples.inc({ outcome: 'unmapped' }, counts.unmapped)
+        samples.inc({ outcome: 'bad_time' }, counts.bad_time)
+        if (rows.length > 0) {
           try {
             await opts.publish(rows)
-            mapper.registered(stats.register, now)
-            registered.inc(stats.register.length)
+            mapper.registered(register, now)
+            registered.inc(register.length)
           } catch (err) {
             // Prometheus 2.x drops a shard on 429 unless retry_on_http_429 is set, but always retries 5xx:
             // a full buffer is answered 503 here so that backpressure never loses samples.
@@ -117,7 +100,7 @@ export function registerRemoteWrite(app: FastifyInstance, opts: RemoteWriteOptio
             }
             throw err
           }
-          samples.inc({ outcome: 'accepted' }, stats.rows.length)
+          samples.inc({ outcome: 'accepted' }, counts.accepted)
         }
         return reply.status(204).send()
       },
@@ -125,7 +108,39 @@ export function registerRemoteWrite(app: FastifyInstance, opts: RemoteWriteOptio
   })
 }
 
+/**
+ * A WriteRequest body → the queue rows of its DCGM samples (bundles: many samples to a queue row, whose
+ * per-row work they share; the collector expands them again, src/protocol/bundle.ts), the counts of
+ * what was kept and dropped, and the series to register with the rows. Throws a TpipeError for a body
+ * that is not a WriteRequest, or one with more DCGM samples than the buffer holds.
+ */
+function toQueueRows(body: Buffer, mapper: SeriesMapper, opts: RemoteWriteOptions, now: number): { rows: QueueRow[]; counts: RemoteWriteStats; register: SeriesTemplate[] } {
+  let series
+  try {
+    series = decodeWriteRequest(body, opts.maxDecodedBytes)
+  } catch (err) {
+    if (err instanceof RemoteWriteDecodeError) {
+      if (/too big/.test(err.message)) throw new TpipeError('TPIPE_ERR_BODY_TOO_LARGE', `the decompressed WriteRequest is larger than ${opts.maxDecodedBytes} bytes`)
+      throw new TpipeError('TPIPE_ERR_VALIDATION', err.message)
+    }
+    throw err
+  }
+  const stats = mapper.map(series, now)
+  if (stats.rows.length > opts.bufferCapacity) {
+    throw new TpipeError('TPIPE_ERR_BODY_TOO_LARGE', `${stats.rows.length} DCGM samples in one request; at most ${opts.bufferCapacity} (lower queue_config.max_samples_per_send)`)
+  }
+  if (stats.rows.length === 0) return { rows: [], counts: stats.counts, register: stats.register }
+  const rows = bundleRows(stats.rows, opts.bundleMax)
+  // The series whose samples carry only their id are written in the same statement as the rows (a
+  // publish's rows all go into one batch): no row is visible before its series.
+  if (stats.register.length > 0) rows[0]!.series = stats.register.map((t) => t.seriesJson!)
+  return { rows, counts: stats.counts, register: stats.register }
+}
+
 const NOT_DCGM = 'not_dcgm'
+
+/** One sample's queue row (its payload's JSON text), before bundling. */
+export type SampleRow = BundleMember & { partition: number }
 
 /** A cache entry's bytes: its key (Latin-1: one byte a character), the template, and the Map's own share. */
 function entryBytes(key: string, t: SeriesTemplate | string): number {
@@ -194,9 +209,9 @@ export class SeriesMapper {
    * registered (committed) within the last refresh interval, which also keeps their last_seen fresh for
    * the maintenance pass.
    */
-  map(series: readonly DecodedSeries[], now = Date.now()): { rows: QueueRow[]; counts: RemoteWriteStats; register: SeriesTemplate[] } {
+  map(series: readonly DecodedSeries[], now = Date.now()): { rows: SampleRow[]; counts: RemoteWriteStats; register: SeriesTemplate[] } {
     const counts: RemoteWriteStats = { accepted: 0, not_dcgm: 0, non_finite: 0, unmapped: 0, bad_time: 0 }
-    const rows: QueueRow[] = []
+    const rows: SampleRow[] = []
     const register: SeriesTemplate[] = []
     for (const s of series) {
       const n = s.samples.length / 2

@@ -5,8 +5,12 @@ export interface QueueRow {
   msg_uuid: string
   partition: number
   key: string
-  /** The payload already serialised, once, when its publish was accepted (never inside a flush). */
-  payloadJson: string
+  /**
+   * The payload already serialised, once, when its publish was accepted (never inside a flush): its JSON
+   * text, or that text's UTF-8 bytes (a remote_write bundle, src/protocol/bundle.ts), which the driver
+   * sends as a binary parameter, for json the same text.
+   */
+  payloadJson: string | Buffer
   /** Messages the row carries: a bundle's members (src/protocol/bundle.ts); 1 when absent. */
   members?: number
   /**
@@ -17,7 +21,7 @@ export interface QueueRow {
   series?: string[]
 }
 
-/** Bytes a row adds to a batch parameter (UTF-16 length is within 3x of UTF-8; good enough to bound). */
+/** Bytes a row adds to a batch parameter (a string's UTF-16 length is within 3x of UTF-8; good enough to bound). */
 export function rowBytes(r: QueueRow): number {
   let n = r.payloadJson.length + r.key.length + 96
   if (r.series) for (const x of r.series) n += x.length

@@ -40,7 +40,8 @@ export interface BundleRow {
   msg_uuid: string
   partition: number
   key: string
-  payloadJson: string
+  /** A lone message's payload as it came; a bundle's as UTF-8 bytes (see bundleRows). */
+  payloadJson: string | Buffer
   /** How many messages the row carries. */
   members: number
   /** Series to register with the row (QueueRow.series). */
@@ -66,8 +67,27 @@ export function bundleRows(messages: readonly BundleMember[], maxMessages = BUND
     }
     const id = bundleId(chunk.map((m) => m.msg_uuid))
     const parts = chunk.map((m) => `{"msg_uuid":"${m.msg_uuid}","payload":${m.payloadJson}}`)
-    return { msg_uuid: id, key: id, partition: partitionOf(id), payloadJson: `{"${BUNDLE_FIELD}":[${parts.join(',')}]}`, members: chunk.length }
+    return { msg_uuid: id, key: id, partition: partitionOf(id), payloadJson: bundleBytes(parts.join(',')), members: chunk.length }
   })
+}
+
+const BUNDLE_HEAD = Buffer.from(`{"${BUNDLE_FIELD}":[`)
+const BUNDLE_TAIL = Buffer.from(']}')
+
+/**
+ * A bundle's payload, {"tpipe_bundle":[members]}, as one Buffer of its UTF-8 bytes. A bundle waits in
+ * mqwriter's buffer until its group commit: as a string (~100 KB, a rope of the members' texts) it was
+ * copied by every young-generation collection it lived through and flattened again when the driver wrote
+ * it; as a Buffer it lies outside the JavaScript heap, and the driver sends it as is (a json parameter's
+ * binary form is its text).
+ */
+function bundleBytes(members: string): Buffer {
+  const n = Buffer.byteLength(members)
+  const out = Buffer.allocUnsafeSlow(BUNDLE_HEAD.length + n + BUNDLE_TAIL.length)
+  BUNDLE_HEAD.copy(out, 0)
+  out.write(members, BUNDLE_HEAD.length, 'utf8')
+  BUNDLE_TAIL.copy(out, BUNDLE_HEAD.length + n)
+  return out
 }
 
 /** Items in order, in chunks of at most maxCount items and maxSize of size() (one larger item goes alone). */
