@@ -9,7 +9,7 @@ import { payload, silent } from '../../test/support/mqreader.js'
 import { createTestDatabase, type TestDatabase } from '../../test/support/db.js'
 import { uuidv7 } from '../util/ids.js'
 import { collectorMetrics } from './metrics.js'
-import { persister } from './persist.js'
+import { LeaseMessages, persister } from './persist.js'
 
 const iso = (ms: number) => new Date(ms).toISOString()
 const NOW = Date.now()
@@ -149,6 +149,35 @@ describe('persisting bundles (real PostgreSQL)', () => {
     expect(dead.rows.map((r) => r.msg_uuid).sort()).toEqual([ms[1]!.msg_uuid, ms[2]!.msg_uuid].sort())
     expect(dead.rows.every((r) => r.key === 'GPU-bad')).toBe(true)
     expect(dead.rows.map((r) => r.error).join('\n')).toMatch(/metric_name/)
+  })
+
+  it('takes a lease handed over as LeaseMessages (as the worker does): parsed again from its text only to isolate a failing batch', async () => {
+    const registry = createRegistry()
+    const persist = persister(db.pool, collectorMetrics(registry), silent)
+    const handOver = (ms: BundleMember[]) => {
+      const text = JSON.stringify(bundleRows(ms).map(leased))
+      const parses = { n: 0 }
+      const messages = new LeaseMessages(JSON.parse(text) as LeasedMessage[], () => {
+        parses.n++
+        return JSON.parse(text) as LeasedMessage[]
+      })
+      return { messages, parses }
+    }
+    const clean = Array.from({ length: 4 }, (_, i) => member('GPU-hand', i))
+    const a = handOver(clean)
+    await persist(a.messages)
+    expect(a.parses.n).toBe(0)
+    expect(await stored(clean.map((m) => m.msg_uuid))).toBe(4)
+    // February 30th fails the batch statement: the isolating path reads the lease again, from its text
+    const failing = Array.from({ length: 4 }, (_, i) => member('GPU-hand2', i))
+    failing[2]!.payloadJson = JSON.stringify({ ...(JSON.parse(failing[2]!.payloadJson) as object), ts: '2026-02-30T00:00:00Z' })
+    const b = handOver(failing)
+    await persist(b.messages)
+    expect(b.parses.n).toBe(1)
+    expect(await stored(failing.map((m) => m.msg_uuid))).toBe(3)
+    const dead = await db.pool.query('SELECT msg_uuid FROM dead_letters WHERE msg_uuid = $1', [failing[2]!.msg_uuid])
+    expect(dead.rowCount).toBe(1)
+    expect(await metricValue(registry, 'collector_rows_persisted_total')).toBe(7)
   })
 
   it('dead-letters a malformed bundle whole, with the reason, and goes on with the rest of the lease', async () => {

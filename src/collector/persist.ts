@@ -159,10 +159,47 @@ export function serialise(rows: readonly TelemetryRowJson[], dead: readonly Dead
 }
 
 /**
+ * A lease's messages handed to persist without anyone else keeping them: persist takes them (after which
+ * only `again` can give them back, parsed anew from the lease's text) and builds its statement from them
+ * in one synchronous step, so the parsed objects are garbage while the statement runs. Kept reachable
+ * across that wait (the next lease is parsed meanwhile), ~16,000 samples' objects were copied by the
+ * young-generation collections and promoted: perf record -p <collector> at 1 + 1 remote_write showed
+ * ~15% of its samples in the scavenger and ~7% in page faults of old-space pages it promoted into.
+ */
+export class LeaseMessages {
+  private messages: readonly LeasedMessage[] | undefined
+
+  constructor(
+    messages: readonly LeasedMessage[],
+    /** The same messages, parsed again (only when a failed batch must be isolated: rare). */
+    private readonly again: () => readonly LeasedMessage[],
+  ) {
+    this.messages = messages
+  }
+
+  /** The messages; the first call hands over the ones given, every later one parses them again. */
+  take(): readonly LeasedMessage[] {
+    const m = this.messages ?? this.again()
+    this.messages = undefined
+    return m
+  }
+}
+
+/** One lease's statement and what to do once it commits, built from its messages in one synchronous step. */
+function prepare(leased: readonly LeasedMessage[], cache: SeriesCache, now: number): { statement: Statement; newSeries: Map<string, string>; series: number } {
+  // A bundle row is its members from here on: each becomes its own telemetry row or dead letter.
+  const { messages, malformed } = expandBundles(leased)
+  const byUuid = new Map(messages.map((m) => [m.msg_uuid, m]))
+  const { rows, dead } = toRows(messages, malformed)
+  const batch = serialise(rows, dead, byUuid, cache, now)
+  return { statement: persistBatch(batch.rows, batch.dead, batch.series), newSeries: batch.newSeries, series: batch.series.length }
+}
+
+/**
  * Returns persist(messages): resolves once the lease's rows (and dead letters) are committed; throws
  * only on a transient error — the database or the network — so the lease is not acked and comes again.
  */
-export function persister(pool: Pool, metrics: CollectorMetrics, log: Logger, cache = new SeriesCache(0)): (messages: readonly LeasedMessage[]) => Promise<void> {
+export function persister(pool: Pool, metrics: CollectorMetrics, log: Logger, cache = new SeriesCache(0)): (messages: readonly LeasedMessage[] | LeaseMessages) => Promise<void> {
   /**
    * Runs a statement; one that lost a race, not the data, runs again at once rather than leaving the
    * lease to its visibility timeout (30 s by default) as for an unreachable database — and a row of the
@@ -224,16 +261,12 @@ export function persister(pool: Pool, metrics: CollectorMetrics, log: Logger, ca
     }
   }
 
-  return async function persist(leased) {
+  return async function persist(input) {
     const t0 = process.hrtime.bigint()
-    // A bundle row is its members from here on: each becomes its own telemetry row or dead letter.
-    const { messages, malformed } = expandBundles(leased)
-    const byUuid = new Map(messages.map((m) => [m.msg_uuid, m]))
+    const take = () => (input instanceof LeaseMessages ? input.take() : input)
     try {
-      const { rows, dead } = toRows(messages, malformed)
       const now = Date.now()
-      const batch = serialise(rows, dead, byUuid, cache, now)
-      const statement = persistBatch(batch.rows, batch.dead, batch.series)
+      const { statement, newSeries, series } = prepare(take(), cache, now)
       let r: { rows: { inserted: number; dead: number; unpartitioned: number }[] }
       try {
         r = await run(statement)
@@ -244,8 +277,8 @@ export function persister(pool: Pool, metrics: CollectorMetrics, log: Logger, ca
         metrics.persistDuplicates.inc()
         r = await run(withDuplicates(statement))
       }
-      cache.committed(batch.newSeries, now)
-      metrics.seriesWritten.inc(batch.series.length)
+      cache.committed(newSeries, now)
+      metrics.seriesWritten.inc(series)
       metrics.persisted.inc(r.rows[0]?.inserted ?? 0)
       metrics.unpartitioned.inc(r.rows[0]?.unpartitioned ?? 0)
       metrics.deadLetters.inc(r.rows[0]?.dead ?? 0)
@@ -254,7 +287,8 @@ export function persister(pool: Pool, metrics: CollectorMetrics, log: Logger, ca
       // Anything else (a data error, a message our code cannot handle) is one message's fault.
       if (mustRetry(err)) throw err
       log.warn({ err: (err as Error).message }, 'batch failed for a message; isolating the bad ones')
-      await isolate(messages, malformed, byUuid)
+      const { messages, malformed } = expandBundles(take())
+      await isolate(messages, malformed, new Map(messages.map((m) => [m.msg_uuid, m])))
     }
     metrics.batchDuration.observe(Number(process.hrtime.bigint() - t0) / 1e9)
   }

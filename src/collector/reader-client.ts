@@ -14,6 +14,8 @@ export interface Answer<T> {
   status: number
   /** The parsed body: T on 2xx, the error body otherwise. */
   body: T
+  /** The body's text as it came (a lease's messages can be parsed again from it: LeaseMessages). */
+  text: string
 }
 
 async function post<T>(endpoint: Endpoint, path: string, body: unknown, signal: AbortSignal | undefined, token: string | undefined): Promise<Answer<T>> {
@@ -25,8 +27,8 @@ async function post<T>(endpoint: Endpoint, path: string, body: unknown, signal: 
     body: JSON.stringify(body),
     ...(signal ? { signal } : {}),
   })
-  const parsed = (await res.body.json()) as T
-  return { status: res.statusCode, body: parsed }
+  const text = await res.body.text()
+  return { status: res.statusCode, body: JSON.parse(text) as T, text }
 }
 
 /** Asks one reader for a lease; signal abandons a long-poll. */

@@ -8,6 +8,7 @@ import { setMaxListeners } from 'node:events'
 import type { Logger } from 'pino'
 import type { LeaseAnswer, LeaseRequest, LeasedMessage } from '../protocol/lease.js'
 import type { CollectorMetrics } from './metrics.js'
+import { LeaseMessages } from './persist.js'
 import { RELEASE_MAX_LEASES } from '../protocol/lease.js'
 import { RELEASE_TIMEOUT_MS, requestAck, requestLease, requestRelease } from './reader-client.js'
 import type { Endpoint, ReaderSet } from './readers.js'
@@ -25,7 +26,8 @@ export interface LeaseLoopOptions {
   /** The whole stop's bound: persists in flight get most of it, the release of what is left the rest. */
   shutdownTimeoutMs: number
   readers: ReaderSet
-  persist: (messages: readonly LeasedMessage[]) => Promise<void>
+  /** Takes the messages (LeaseMessages: the worker keeps no reference to them while it waits). */
+  persist: (messages: LeaseMessages) => Promise<void>
   metrics: CollectorMetrics
   log: Logger
   /** Sees every non-empty lease as received, before persisting. */
@@ -43,6 +45,9 @@ interface Held {
   /** received: not being persisted yet; persisting/acking: in a worker's hands; failed: persist failed (left to expire). */
   phase: 'received' | 'persisting' | 'acking' | 'failed'
 }
+
+/** What a worker's lease variable holds once its messages are handed to persist. */
+const EMPTY_LEASE: LeaseAnswer = { lease_id: null, expires_at: null, messages: [] }
 
 /** How long a reader that left the set may take to settle the leases being persisted from it. */
 const RETIRE_WAIT_MS = 30_000
@@ -174,6 +179,7 @@ export class LeaseLoops {
       }
       const { endpoint, waitMs } = pick
       let lease: LeaseAnswer
+      let leaseText: string
       try {
         const body: LeaseRequest = { max: this.o.leaseSize, wait_ms: waitMs }
         if (this.o.leaseBytes !== undefined && !endpoint.noMaxBytes) body.max_bytes = this.o.leaseBytes
@@ -202,6 +208,7 @@ export class LeaseLoops {
           continue
         }
         lease = r.body
+        leaseText = r.text
       } catch (err) {
         if (!this.running) break
         metrics.leaseErrors.inc()
@@ -214,12 +221,16 @@ export class LeaseLoops {
         continue
       }
       readers.markOk(endpoint)
-      metrics.received.inc(lease.messages.length)
+      const count = lease.messages.length
+      metrics.received.inc(count)
       this.pruneExpired()
       const leaseId = lease.lease_id
       const held: Held = { id: leaseId, endpoint, expiresAt: Date.parse(lease.expires_at ?? '') || Date.now() + 30_000, phase: 'received' }
       this.held.set(leaseId, held)
       this.o.onLease?.(lease.messages)
+      // From here on only persist holds the parsed messages (and drops them once its statement is built).
+      const messages = new LeaseMessages(lease.messages, () => (JSON.parse(leaseText) as LeaseAnswer).messages)
+      lease = EMPTY_LEASE
       // The reader left the set while this lease was on its way: hand it back instead of starting on it.
       if (endpoint.retired) {
         await this.release((h) => h === held, 'reader left the reader set')
@@ -227,7 +238,7 @@ export class LeaseLoops {
       }
       held.phase = 'persisting'
       try {
-        await this.o.persist(lease.messages)
+        await this.o.persist(messages)
         this.persistFailStreak = 0
       } catch (err) {
         // Never ack what was not persisted: the lease expires and the messages come again (or is
@@ -236,7 +247,7 @@ export class LeaseLoops {
         held.phase = 'failed'
         metrics.persistFailures.inc()
         this.persistFailStreak++
-        log.warn({ err: (err as Error).message, messages: lease.messages.length }, 'persist failed; not acking (the lease will expire and be redelivered)')
+        log.warn({ err: (err as Error).message, messages: count }, 'persist failed; not acking (the lease will expire and be redelivered)')
         const backoff = this.o.errorBackoffMs
         await sleep(Math.min(backoff * 2 ** (this.persistFailStreak - 1), backoff * 20))
         continue
