@@ -46,10 +46,12 @@ class Reader {
   /** A varint that must fit 32 bits unsigned (tags, lengths). */
   uint32(): number {
     let v = 0
-    for (let shift = 0; shift < 35; shift += 7) {
+    // A running power of 128, not 2 ** shift: V8 calls pow() for a variable exponent (1.5% of mqwriter's CPU
+    // under remote_write, in int64 alone).
+    for (let shift = 0, unit = 1; shift < 35; shift += 7, unit *= 128) {
       if (this.pos >= this.end) this.fail('truncated varint')
       const b = this.buf[this.pos++]!
-      v += (b & 0x7f) * 2 ** shift
+      v += (b & 0x7f) * unit
       if (b < 0x80) {
         if (v >= TWO_32) this.fail('varint too large')
         return v
@@ -62,10 +64,10 @@ class Reader {
   int64(): number {
     const start = this.pos
     let v = 0
-    for (let shift = 0; shift < 49; shift += 7) {
+    for (let shift = 0, unit = 1; shift < 49; shift += 7, unit *= 128) {
       if (this.pos >= this.end) this.fail('truncated varint')
       const b = this.buf[this.pos++]!
-      v += (b & 0x7f) * 2 ** shift
+      v += (b & 0x7f) * unit
       if (b < 0x80) return v
     }
     // Longer than 7 bytes (large or negative): exact two's complement through BigInt.
