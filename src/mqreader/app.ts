@@ -44,6 +44,7 @@ export type ReaderConfig = Pick<
   | 'readerName'
   | 'readerVisibilityTimeoutMs'
   | 'readerMaxMessages'
+  | 'readerMaxBytes'
   | 'readerLowWater'
   | 'readerLoadBatch'
   | 'readerRefillIntervalMs'
@@ -110,6 +111,7 @@ export function buildMqreader(config: ReaderConfig, deps: MqreaderDeps): Mqreade
     log: app.log as unknown as Logger,
     visibilityTimeoutMs: config.readerVisibilityTimeoutMs,
     maxMessages: config.readerMaxMessages,
+    maxBytes: config.readerMaxBytes,
     lowWater: Math.min(config.readerLowWater, config.readerMaxMessages),
     loadBatch: config.readerLoadBatch,
     refillIntervalMs: config.readerRefillIntervalMs,
@@ -124,7 +126,8 @@ export function buildMqreader(config: ReaderConfig, deps: MqreaderDeps): Mqreade
     onCount: (what, n) => counters[what].inc(n),
   })
 
-  new Gauge({ name: 'mqreader_buffer_utilization', help: '(ready + leased) / max messages (0..1); the autoscaling signal.', registers: [registry], collect() { this.set(owner.utilization()) } })
+  new Gauge({ name: 'mqreader_buffer_utilization', help: 'The larger of (ready + leased) / max messages and their bytes / max bytes (0..1); the autoscaling signal.', registers: [registry], collect() { this.set(owner.utilization()) } })
+  new Gauge({ name: 'mqreader_held_bytes', help: 'Bytes of the ready and leased messages in memory (bounded by TPIPE_READER_MAX_BYTES).', registers: [registry], collect() { this.set(owner.heldBytes) } })
   new Gauge({ name: 'mqreader_ready_messages', help: 'Messages in memory ready to lease.', registers: [registry], collect() { this.set(owner.readyMessages) } })
   new Gauge({ name: 'mqreader_leased_messages', help: 'Messages in unexpired, unacked leases.', registers: [registry], collect() { this.set(owner.leasedMessages) } })
   new Gauge({ name: 'mqreader_partitions_owned', help: 'Partitions this reader holds the lock of and serves.', registers: [registry], collect() { this.set(owner.partitionsOwned) } })

@@ -16,6 +16,8 @@ export interface LoaderOptions {
   log: Logger
   clock: Clock
   maxMessages: number
+  /** Bytes of ready and leased messages at most (MessageStore.heldBytes): refills stop short of it. */
+  maxBytes: number
   lowWater: number
   loadBatch: number
   refillIntervalMs: number
@@ -100,7 +102,7 @@ export class Loader {
     if (this.closed || this.loading || this.timer || this.table.owned.length === 0) return
     const store = this.store
     if (store.readyTotal >= this.opts.lowWater && this.dueGap === undefined) return
-    const room = this.opts.maxMessages - store.readyTotal - store.leasedTotal
+    const room = Math.min(this.opts.maxMessages - store.readyTotal - store.leasedTotal, this.opts.maxBytes - store.heldBytes)
     if (room <= 0 && this.dueGap === undefined) return
     const clock = this.opts.clock
     const wait = this.nextLoadAt - clock.now()
@@ -131,7 +133,8 @@ export class Loader {
     }
     const { store, table } = this
     const room = this.opts.maxMessages - store.readyTotal - store.leasedTotal
-    if (room <= 0 || store.readyTotal >= this.opts.lowWater) return
+    const roomBytes = this.opts.maxBytes - store.heldBytes
+    if (room <= 0 || roomBytes <= 0 || store.readyTotal >= this.opts.lowWater) return
     const owned = table.owned
     const n = owned.length
     if (n === 0) return
@@ -141,11 +144,12 @@ export class Loader {
     const epochs = table.epoch.slice()
     const limit = Math.min(this.opts.loadBatch, room)
     const perPartition = Math.min(limit, Math.max(256, Math.ceil((limit * 4) / n)))
-    const r = await this.opts.pool.query<unknown[]>(loadBatch(parts, lasts, perPartition, limit))
+    const r = await this.opts.pool.query<unknown[]>(loadBatch(parts, lasts, perPartition, limit, roomBytes))
     let added = 0
     let rows = 0
-    // A partition that filled its share may hold more: then the next refill must not wait.
-    let capped = false
+    // A partition that filled its share may hold more, and so does a load cut short by the byte bound
+    // (its last column): then the next refill must not wait.
+    let capped = r.rows[0]?.[8] === true
     let runPartition = -1
     let run = 0
     const epoch = table.epoch

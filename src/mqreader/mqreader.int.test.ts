@@ -212,6 +212,29 @@ describe('mqreader lease and ack', () => {
     }
   })
 
+  it('holds at most --max-bytes of messages however large its rows (~100 KB bundles), and still delivers each once, in order', async () => {
+    await clearQueue()
+    const maxBytes = 1 << 20
+    const reader = await startReader(db, { partitions: parsePartitions('0-255'), readerMaxBytes: maxBytes })
+    try {
+      const keys = [keyFor(3), keyFor(9), keyFor(200)]
+      const seeded = await seed(db.pool, Array.from({ length: 60 }, (_, i) => ({ key: keys[i % 3]!, payload: payload(keys[i % 3]!, i, { pad: 'x'.repeat(100_000) }) })))
+      const gauge = async (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec((await reader.app.inject('/metrics')).body)?.[1])
+      await waitFor(async () => ((await gauge('mqreader_ready_messages')) > 0 ? true : undefined), { timeoutMs: 10_000, what: 'a refill' })
+      await new Promise((r) => setTimeout(r, 500)) // refills that would follow
+      // ~6 MB queued; a refill stops at the bound (each row counts its bytes, the first always goes)
+      expect(await gauge('mqreader_ready_messages')).toBeLessThanOrEqual(11)
+      expect(await gauge('mqreader_held_bytes')).toBeLessThanOrEqual(maxBytes + 101_000)
+      expect(await gauge('mqreader_buffer_utilization')).toBeGreaterThan(0.85)
+      const got = await drainAll(reader, { max: 7 })
+      expect(got.map((m) => m.msg_uuid).sort()).toEqual(seeded.map((m) => m.msg_uuid).sort())
+      for (const k of keys) expect(got.filter((m) => m.key === k).map((m) => m.msg_uuid)).toEqual(seeded.filter((m) => m.key === k).map((m) => m.msg_uuid))
+      expect(await queueCount()).toBe(0)
+    } finally {
+      await reader.close()
+    }
+  })
+
   it('delivers each partition in enqueue order to a single consumer', async () => {
     await clearQueue()
     const reader = await startReader(db, { partitions: parsePartitions('0-255'), readerLoadBatch: 300, readerLowWater: 200, readerMaxMessages: 1000 })

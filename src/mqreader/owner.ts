@@ -35,6 +35,8 @@ export interface OwnerOptions {
   log: Logger
   visibilityTimeoutMs: number
   maxMessages: number
+  /** Bytes of ready and leased messages at most (a refill stops short of it). */
+  maxBytes: number
   lowWater: number
   loadBatch: number
   refillIntervalMs: number
@@ -92,6 +94,7 @@ export class PartitionOwner {
       log: opts.log,
       clock,
       maxMessages: opts.maxMessages,
+      maxBytes: opts.maxBytes,
       lowWater: opts.lowWater,
       loadBatch: opts.loadBatch,
       refillIntervalMs: opts.refillIntervalMs,
@@ -179,6 +182,11 @@ export class PartitionOwner {
     return this.store.readyTotal
   }
 
+  /** Bytes of the ready and leased messages held in memory. */
+  get heldBytes(): number {
+    return this.store.heldBytes
+  }
+
   get leasedMessages(): number {
     return this.store.leasedTotal
   }
@@ -200,7 +208,7 @@ export class PartitionOwner {
   }
 
   utilization(): number {
-    return Math.min(1, (this.store.readyTotal + this.store.leasedTotal) / this.o.maxMessages)
+    return Math.min(1, Math.max((this.store.readyTotal + this.store.leasedTotal) / this.o.maxMessages, this.store.heldBytes / this.o.maxBytes))
   }
 
   stats(): OwnerStats {

@@ -16,6 +16,9 @@ export interface Statement {
 const MESSAGE_COLUMNS = `q.partition, q.id, q.msg_uuid, q.key, q.payload::text,
   to_char(q.enqueued_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`
 
+/** A rendered message's bytes beyond its payload and key (renderMessageHead: ids, partition, time, count), rounded up. */
+const HEAD_BYTES = 160
+
 /**
  * The refill: for each owned partition, the next rows after its cursor, walking the (partition, id)
  * index once per partition (LATERAL), at most `perPartition` each and `limit` in all. Partitions come
@@ -23,21 +26,35 @@ const MESSAGE_COLUMNS = `q.partition, q.id, q.msg_uuid, q.key, q.payload::text,
  * The first two columns are the statement's snapshot xmin/xmax: the reader uses them to know when rows
  * that were still uncommitted below the cursor must have become visible (see PartitionOwner gap checks).
  * LEFT JOIN: one row (with NULL message columns) comes back even when nothing is new.
+ *
+ * Bounded in bytes too: only the rows, in that order, whose payloads together stay within `maxBytes`
+ * (the first row always, whatever its size), so a refill never brings in more than the reader has room
+ * for, however large its rows (a remote_write bundle is ~100 KB). A row counts its payload's and key's
+ * bytes and HEAD_BYTES (what Msg.bytes counts, near enough); octet_length of the payload's text reads the
+ * stored value's header only (no detoasting). The last column says whether rows were left out for the
+ * bound (the next refill must not wait then).
  */
-export function loadBatch(partitions: readonly number[], lasts: readonly number[], perPartition: number, limit: number): Statement {
+export function loadBatch(partitions: readonly number[], lasts: readonly number[], perPartition: number, limit: number, maxBytes = Number.MAX_SAFE_INTEGER): Statement {
   return {
     name: 'mqreader_load',
     text: `WITH s AS (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin,
                              pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax)
            SELECT s.xmin, s.xmax, m.* FROM s LEFT JOIN LATERAL (
-             SELECT ${MESSAGE_COLUMNS}
-             FROM unnest($1::smallint[], $2::bigint[]) AS c(p, last)
-             CROSS JOIN LATERAL (
-               SELECT * FROM queue_messages WHERE partition = c.p AND id > c.last ORDER BY id LIMIT $3
+             SELECT ${MESSAGE_COLUMNS}, q.all_bytes > $5 AS cut
+             FROM (
+               SELECT q.*, sum(q.b) OVER (ROWS UNBOUNDED PRECEDING) AS upto, sum(q.b) OVER () AS all_bytes
+               FROM (
+                 SELECT q.*, octet_length(q.payload::text) + octet_length(q.key) + ${HEAD_BYTES} AS b
+                 FROM unnest($1::smallint[], $2::bigint[]) AS c(p, last)
+                 CROSS JOIN LATERAL (
+                   SELECT * FROM queue_messages WHERE partition = c.p AND id > c.last ORDER BY id LIMIT $3
+                 ) q
+                 LIMIT $4
+               ) q
              ) q
-             LIMIT $4
+             WHERE q.upto = q.b OR q.upto <= $5
            ) m ON true`,
-    values: [partitions, lasts, perPartition, limit],
+    values: [partitions, lasts, perPartition, limit, maxBytes],
     rowMode: 'array',
   }
 }

@@ -12,9 +12,17 @@ export class MessageStore {
   readonly pendingCount = new Int32Array(PARTITION_COUNT)
   private ready = 0
   private leased = 0
+  /** Bytes (Msg.bytes) of the ready and of the leased messages: what the reader's byte bound counts. */
+  private readyB = 0
+  private leasedB = 0
 
   get readyTotal(): number {
     return this.ready
+  }
+
+  /** Bytes of the ready and leased messages (their rendered heads): bounded by the reader's max bytes. */
+  get heldBytes(): number {
+    return this.readyB + this.leasedB
   }
 
   get leasedTotal(): number {
@@ -30,11 +38,15 @@ export class MessageStore {
     this.queues[m.partition]!.push(m)
     this.known.add(m.id)
     this.ready++
+    this.readyB += m.bytes
   }
 
   /** Messages of one partition coming in out of order (gap checks, redeliveries), merged by id. */
   mergeReady(p: number, msgs: Msg[]): void {
-    for (const m of msgs) this.known.add(m.id)
+    for (const m of msgs) {
+      this.known.add(m.id)
+      this.readyB += m.bytes
+    }
     this.queues[p]!.merge(msgs)
     this.ready += msgs.length
   }
@@ -44,6 +56,7 @@ export class MessageStore {
     for (const m of this.queues[p]!.clear()) {
       this.known.delete(m.id)
       this.ready--
+      this.readyB -= m.bytes
     }
   }
 
@@ -66,6 +79,10 @@ export class MessageStore {
     }
     this.ready -= msgs.length
     this.leased += msgs.length
+    let b = 0
+    for (const m of msgs) b += m.bytes
+    this.readyB -= b
+    this.leasedB += b
     return msgs
   }
 
@@ -73,6 +90,7 @@ export class MessageStore {
   unlease(m: Msg): void {
     this.leasedCount[m.partition]!--
     this.leased--
+    this.leasedB -= m.bytes
   }
 
   /** A leased message was acked: its DELETE is pending. */
@@ -80,6 +98,7 @@ export class MessageStore {
     this.leasedCount[m.partition]!--
     this.pendingCount[m.partition]!++
     this.leased--
+    this.leasedB -= m.bytes
   }
 
   /** Its DELETE returned (committed or failed). */
@@ -103,6 +122,8 @@ export class MessageStore {
     this.known.clear()
     this.ready = 0
     this.leased = 0
+    this.readyB = 0
+    this.leasedB = 0
   }
 
   readyIds(p: number): number[] {

@@ -43,6 +43,15 @@ export const mqreader = {
     default: 50000,
     min: 10,
   }),
+  readerMaxBytes: int({
+    flag: 'max-bytes',
+    env: 'TPIPE_READER_MAX_BYTES',
+    description: 'Bytes of messages held in memory at most (ready + leased; a remote_write bundle row is ~100 KB): a refill loads fewer rows rather than more.',
+    scopes: ['mqreader'],
+    // Below the chart's 512 MiB memory limit with room for a refill in flight (its rows arrive as strings first).
+    default: 134217728,
+    min: 1048576,
+  }),
   readerLowWater: int({
     flag: 'low-water',
     env: 'TPIPE_READER_LOW_WATER',
