@@ -37,7 +37,7 @@ export const mqreader = {
   readerMaxMessages: int({
     flag: 'max-messages',
     env: 'TPIPE_READER_MAX_MESSAGES',
-    description: 'Messages held in memory at most (ready + leased); the denominator of mqreader_buffer_utilization.',
+    description: 'Messages held in memory at most (ready + leased); mqreader_buffer_utilization is the larger of their share of it and their bytes\' share of max bytes.',
     scopes: ['mqreader'],
     // Room for several collectors' leases in flight plus a refill's worth of ready messages (~0.6 KB each).
     default: 50000,
