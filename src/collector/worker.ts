@@ -209,6 +209,9 @@ export class LeaseLoops {
         }
         lease = r.body
         leaseText = r.text
+        // A local of the function lives on in its saved frame at every await: nothing but `messages` below
+        // may keep the parsed lease.
+        r = undefined
       } catch (err) {
         if (!this.running) break
         metrics.leaseErrors.inc()

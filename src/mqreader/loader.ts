@@ -102,8 +102,8 @@ export class Loader {
     if (this.closed || this.loading || this.timer || this.table.owned.length === 0) return
     const store = this.store
     if (store.readyTotal >= this.opts.lowWater && this.dueGap === undefined) return
-    const room = Math.min(this.opts.maxMessages - store.readyTotal - store.leasedTotal, this.opts.maxBytes - store.heldBytes)
-    if (room <= 0 && this.dueGap === undefined) return
+    const full = store.readyTotal + store.leasedTotal >= this.opts.maxMessages || store.heldBytes >= this.opts.maxBytes
+    if (full && this.dueGap === undefined) return
     const clock = this.opts.clock
     const wait = this.nextLoadAt - clock.now()
     if (wait > 0) {

@@ -222,14 +222,17 @@ describe('mqwriter POST /api/v1/write', () => {
       // surrogates in keys now), failing the batch statement.
       await db.pool.query("ALTER TABLE queue_messages ADD CONSTRAINT test_refused_key CHECK (key <> 'refused-by-the-database') NOT VALID")
       const f1 = await flushes()
+      // The remote_write publish is a bundle (two samples: its payload a Buffer), inserted alone by the isolating path.
       const [rw, poison] = await Promise.all([
-        post(8, t0),
+        app.inject({ method: 'POST', url: '/api/v1/write', headers: HEADERS, payload: encodeWriteRequest([gpuSeries(8, 'DCGM_FI_DEV_GPU_UTIL', [[1, t0], [2, t0 + 1000]])]) }),
         app.inject({ method: 'POST', url: '/v1/publish', payload: { key: 'refused-by-the-database', payload: { i: 1 } } }),
       ])
       expect(rw.statusCode).toBe(204)
       expect(poison.statusCode).toBe(400)
       expect((await flushes()) - f1).toBe(0) // the batch statement failed: isolated
       expect(await seriesOf(8)).toBe(1)
+      expect(await count(`p->>'gpu_uuid' LIKE 'GPU-00000008%'`)).toBe(2)
+      expect((await db.pool.query(`SELECT array_agg((p->>'value')::float8 ORDER BY p->>'ts') AS v FROM (${MESSAGES}) x WHERE p->>'gpu_uuid' LIKE 'GPU-00000008%'`)).rows[0].v).toEqual([1, 2])
     } finally {
       await db.pool.query('ALTER TABLE queue_messages DROP CONSTRAINT IF EXISTS test_refused_key')
       await app.close()
