@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitest/config'
 
-// Three projects, kept apart by file name: x.test.ts (unit, no I/O), x.int.test.ts (real PostgreSQL),
-// x.e2e.test.ts (whole pipeline as child processes). Integration and e2e share one global setup that
+// Projects kept apart by file name: x.test.ts (unit, no I/O), x.int.test.ts (real PostgreSQL),
+// x.e2e.test.ts (whole pipeline as child processes; bench/'s smoke test is a project of its own). Integration and e2e share one global setup that
 // starts the embedded PostgreSQL (or uses TPIPE_TEST_DATABASE_URL); each test file gets its own database.
 export default defineConfig({
   test: {
@@ -28,7 +28,19 @@ export default defineConfig({
       {
         test: {
           name: 'e2e',
-          include: ['src/**/*.e2e.test.ts', 'test/**/*.e2e.test.ts', 'bench/**/*.e2e.test.ts'],
+          include: ['src/**/*.e2e.test.ts', 'test/**/*.e2e.test.ts'],
+          globalSetup: ['test/support/global-setup.ts'],
+          testTimeout: 600_000,
+          hookTimeout: 180_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        // The benchmark smoke test (`npm run test:bench`, ~2.5 min): every suite runs once with tiny sizes.
+        // Apart from `npm test` so that stays under ~15 minutes on 2 shared cores; .ci/run runs both.
+        test: {
+          name: 'bench',
+          include: ['bench/**/*.e2e.test.ts'],
           globalSetup: ['test/support/global-setup.ts'],
           testTimeout: 600_000,
           hookTimeout: 180_000,

@@ -8,7 +8,7 @@ const root = fileURLToPath(new URL('..', import.meta.url))
 const read = (path: string) => readFileSync(`${root}/${path}`, 'utf8')
 
 describe('.ci/run', () => {
-  it('runs lint, then the typecheck, then the README test command', () => {
+  it('runs lint, then the typecheck, then the README test command, then the bench smoke and k8s suites', () => {
     const commands = read('.ci/run')
       .split('\n')
       .map((l) => l.trim())
@@ -20,6 +20,9 @@ describe('.ci/run', () => {
     expect(lint).toBeGreaterThan(commands.indexOf('npm ci --no-audit --no-fund'))
     expect(typecheck).toBeGreaterThan(lint)
     expect(test).toBeGreaterThan(typecheck)
+    // the suites kept out of `npm test` for their length or their needs run too
+    expect(commands.indexOf('npm run test:bench')).toBeGreaterThan(test)
+    expect(commands.indexOf('npm run test:k8s')).toBeGreaterThan(test)
   })
 
   it('typechecks every test file: tsconfig.json includes each folder that holds tests', () => {
