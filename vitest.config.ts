@@ -1,8 +1,18 @@
 import { defineConfig } from 'vitest/config'
 
 // Projects kept apart by file name: x.test.ts (unit, no I/O), x.int.test.ts (real PostgreSQL),
-// x.e2e.test.ts (whole pipeline as child processes; bench/'s smoke test is a project of its own). Integration and e2e share one global setup that
-// starts the embedded PostgreSQL (or uses TPIPE_TEST_DATABASE_URL); each test file gets its own database.
+// x.e2e.test.ts (whole pipeline as child processes; bench/'s smoke test is a project of its own).
+// Integration, e2e and bench share one global setup that starts the embedded PostgreSQL (or uses
+// TPIPE_TEST_DATABASE_URL); each test file gets its own database.
+
+/** The e2e and bench projects: whole services as child processes, one file at a time. */
+const processes = {
+  globalSetup: ['test/support/global-setup.ts'],
+  testTimeout: 600_000,
+  hookTimeout: 180_000,
+  fileParallelism: false,
+}
+
 export default defineConfig({
   test: {
     reporters: ['default', './scripts/summary-reporter.ts'],
@@ -29,10 +39,7 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['src/**/*.e2e.test.ts', 'test/**/*.e2e.test.ts'],
-          globalSetup: ['test/support/global-setup.ts'],
-          testTimeout: 600_000,
-          hookTimeout: 180_000,
-          fileParallelism: false,
+          ...processes,
         },
       },
       {
@@ -41,10 +48,7 @@ export default defineConfig({
         test: {
           name: 'bench',
           include: ['bench/**/*.e2e.test.ts'],
-          globalSetup: ['test/support/global-setup.ts'],
-          testTimeout: 600_000,
-          hookTimeout: 180_000,
-          fileParallelism: false,
+          ...processes,
         },
       },
       {
