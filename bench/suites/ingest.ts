@@ -174,6 +174,26 @@ export async function remoteWriteOnce(ctx: Context, warmupS: number, measureS: n
   }
 }
 
+/**
+ * Leaves nothing of the last run working in the background before a measured one: the rows it wrote are
+ * truncated (no autovacuum of them), and a checkpoint is taken now rather than during the next window (a
+ * remote_write run writes ~1 GB of WAL). Then waits, 30 s at most, for autovacuum workers to finish.
+ * Measured: a ceiling run right after a remote_write run read 19,600–24,100/s even after its warm-up,
+ * against 27,000–33,900/s in the ceilings suite minutes earlier; in one session, alternating, 23,300 and
+ * 25,300/s unsettled against 28,200 and 29,500/s settled (1–2 s to settle).
+ */
+async function settle(ctx: Context): Promise<void> {
+  await ctx.pool.query('TRUNCATE queue_messages, telemetry, telemetry_latest_log, bench_queue, bench_telemetry')
+  // A checkpoint needs superuser or pg_checkpoint: on a database where the bench may not, go without.
+  await ctx.pool.query('CHECKPOINT').catch(() => undefined)
+  const until = Date.now() + 30_000
+  while (Date.now() < until) {
+    const r = await ctx.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'`)
+    if (r.rows[0]!.n === 0) return
+    await new Promise((res) => setTimeout(res, 250))
+  }
+}
+
 export async function scrapeFleetOnce(ctx: Context, nodes: number, intervalS: number, measureS: number) {
   await ctx.pool.query('TRUNCATE queue_messages, telemetry')
   const sup = supervisor(ctx, 'scrape')
@@ -234,6 +254,7 @@ export async function ingestSuite(ctx: Context): Promise<Row[]> {
   const pairedCeiling: number[] = []
   const pairedRatio: number[] = []
   const ceilingNow = async () => {
+    await settle(ctx)
     const c = await pipelineCeiling(ctx.pool, ctx.opts.durationS, 1, ctx.opts.smoke ? 0 : PAIRED_CEILING_WARMUP_S)
     pairedCeiling.push(c.moved)
     return c.moved
@@ -241,6 +262,7 @@ export async function ingestSuite(ctx: Context): Promise<Row[]> {
   for (let i = 0; i < ctx.opts.runs; i++) {
     for (const [k, t] of TOPOLOGIES.entries()) {
       const before = k === 0 && i % 2 === 0 ? await ceilingNow() : undefined
+      await settle(ctx)
       const r = await remoteWriteOnce(ctx, ctx.opts.smoke ? 1 : RW_WARMUP_S, ctx.opts.durationS, t)
       const after = k === 0 && i % 2 === 1 ? await ceilingNow() : undefined
       byTopology[k]!.push(r)
