@@ -249,8 +249,9 @@ export async function ingestSuite(ctx: Context): Promise<Row[]> {
   // ratio of two medians taken minutes apart carries that drift; a pair's ratio carries far less of it.
   // The paired ceiling gets remote_write's 30 s of unmeasured warm-up, and both start settled: right
   // after a remote_write run the ceiling's first seconds measured 17,000–20,000/s, 28,000–30,000/s after
-  // 10 s; with 10 s and settled, three suite runs still read paired ceilings of 15,800–24,100/s against
-  // 27,000–36,200/s in their ceilings suites. Same warm-up, same window, same start: the fairest pair.
+  // 10 s; with 10 s, two suite runs (one unsettled, one settled) still read paired ceilings of
+  // 15,800–24,100/s against medians of 30,093 and 34,257/s in their ceilings suites. Same warm-up, same
+  // window, same start: the fairest pair.
   await setupBenchTables(ctx.pool)
   const byTopology = TOPOLOGIES.map(() => [] as Awaited<ReturnType<typeof remoteWriteOnce>>[])
   const pairedCeiling: number[] = []
