@@ -308,8 +308,10 @@ export async function ingestSuite(ctx: Context): Promise<Row[]> {
     {
       figure: '  each run against the per-sample raw DB pipeline ceiling measured right next to it: ratio, %',
       value: fmtFigure(paired),
+      // Not the target's reading: these ceilings moved 11,300–28,800/s between runs (BENCHMARKS.md,
+      // 2026-12-02 afternoon); the target is read against the ceilings suite, the lower ratio of the two.
       ratio: `paired ceilings ${fmtFigure(pairedCeilingFigure)}/s`,
-      target: '>= 70%',
+      target: 'diagnostic: read with the spread of the paired ceilings',
     },
     { figure: '  queue depth in samples, start → end (median run)', value: `${fmt(mid.depthStart)} → ${fmt(mid.depthEnd)}`, target: 'flat' },
     { figure: '  label sets written to telemetry_series per 1,000 rows in the window (median run)', value: fmt(mid.seriesPerThousand, 1), target: 'near 0 (collectors warm)' },
