@@ -177,16 +177,16 @@ export async function remoteWriteOnce(ctx: Context, warmupS: number, measureS: n
 /**
  * Leaves nothing of the last run working in the background before a measured one: the rows it wrote are
  * truncated (no autovacuum of them), and a checkpoint is taken now rather than during the next window (a
- * remote_write run writes ~1 GB of WAL). Then waits, 30 s at most, for autovacuum workers to finish.
+ * remote_write run writes ~1 GB of WAL). Then waits, maxWaitMs at most, for autovacuum workers to finish.
  * Measured: a ceiling run right after a remote_write run read 19,600–24,100/s even after its warm-up,
  * against 27,000–33,900/s in the ceilings suite minutes earlier; in one session, alternating, 23,300 and
  * 25,300/s unsettled against 28,200 and 29,500/s settled (1–2 s to settle).
  */
-async function settle(ctx: Context): Promise<void> {
+async function settle(ctx: Context, maxWaitMs = 30_000): Promise<void> {
   await ctx.pool.query('TRUNCATE queue_messages, telemetry, telemetry_latest_log, bench_queue, bench_telemetry')
   // A checkpoint needs superuser or pg_checkpoint: on a database where the bench may not, go without.
   await ctx.pool.query('CHECKPOINT').catch(() => undefined)
-  const until = Date.now() + 30_000
+  const until = Date.now() + maxWaitMs
   while (Date.now() < until) {
     const r = await ctx.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'`)
     if (r.rows[0]!.n === 0) return
@@ -244,9 +244,10 @@ export async function ingestSuite(ctx: Context): Promise<Row[]> {
   const bundledCeiling = ctx.figures.get('ceilings.pipelineBundled.moved')
   // Runs of the topologies interleaved, so a noisy minute does not fall on one of them only. Each run of
   // the measured topology is paired with a run of the per-sample raw DB pipeline ceiling right next to it
-  // (before it in even rounds, after it in odd ones): the ceilings suite ran minutes earlier, and this
+  // (before it in runs 1, 3, …, after it in runs 2, 4, …): the ceilings suite ran minutes earlier, and this
   // shared machine's speed moves within minutes (the ceiling measured 26,610–41,272/s over one day), so a
-  // ratio of two medians taken minutes apart carries that drift; a pair's ratio carries far less of it.
+  // ratio of two medians taken minutes apart carries that drift. A pair was to carry less of it; its
+  // ceilings turned out to spread more (11,300–28,800/s over five suites), so it is reported as a diagnostic.
   // The paired ceiling gets remote_write's 30 s of unmeasured warm-up, and both start settled: right
   // after a remote_write run the ceiling's first seconds measured 17,000–20,000/s, 28,000–30,000/s after
   // 10 s; with 10 s, two suite runs (one unsettled, one settled) still read paired ceilings of
@@ -257,7 +258,7 @@ export async function ingestSuite(ctx: Context): Promise<Row[]> {
   const pairedCeiling: number[] = []
   const pairedRatio: number[] = []
   const ceilingNow = async () => {
-    await settle(ctx)
+    await settle(ctx, ctx.opts.smoke ? 0 : undefined)
     const c = await pipelineCeiling(ctx.pool, ctx.opts.durationS, 1, ctx.opts.smoke ? 0 : PAIRED_CEILING_WARMUP_S)
     pairedCeiling.push(c.moved)
     return c.moved
@@ -265,7 +266,7 @@ export async function ingestSuite(ctx: Context): Promise<Row[]> {
   for (let i = 0; i < ctx.opts.runs; i++) {
     for (const [k, t] of TOPOLOGIES.entries()) {
       const before = k === 0 && i % 2 === 0 ? await ceilingNow() : undefined
-      await settle(ctx)
+      await settle(ctx, ctx.opts.smoke ? 0 : undefined)
       const r = await remoteWriteOnce(ctx, ctx.opts.smoke ? 1 : RW_WARMUP_S, ctx.opts.durationS, t)
       const after = k === 0 && i % 2 === 1 ? await ceilingNow() : undefined
       byTopology[k]!.push(r)
@@ -309,7 +310,8 @@ export async function ingestSuite(ctx: Context): Promise<Row[]> {
       figure: '  each run against the per-sample raw DB pipeline ceiling measured right next to it: ratio, %',
       value: fmtFigure(paired),
       // Not the target's reading: these ceilings moved 11,300–28,800/s between runs (BENCHMARKS.md,
-      // 2026-12-02 afternoon); the target is read against the ceilings suite, the lower ratio of the two.
+      // 2026-12-02 afternoon); the target is read against the ceilings suite, the lower ratio of the two in
+      // every run so far.
       ratio: `paired ceilings ${fmtFigure(pairedCeilingFigure)}/s`,
       target: 'diagnostic: read with the spread of the paired ceilings',
     },
