@@ -16,7 +16,7 @@ import { insertBatch, type QueueRow } from '../src/mqwriter/sql.js'
 import { bundleRows } from '../src/protocol/bundle.js'
 import { decodeWriteRequest } from '../src/remotewrite/decode.js'
 import { SeriesEncoder } from '../src/remotewrite/proto.js'
-import { fleet } from './rw-fleet.js'
+import { fleet } from '../src/remotewrite/fleet.js'
 
 const rounds = Number(process.argv[3] ?? 6)
 const labels = fleet(500)

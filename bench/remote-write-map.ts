@@ -8,7 +8,7 @@ import { insertBatch } from '../src/mqwriter/sql.js'
 import { bundleRows } from '../src/protocol/bundle.js'
 import { decodeWriteRequest } from '../src/remotewrite/decode.js'
 import { SeriesEncoder } from '../src/remotewrite/proto.js'
-import { fleet } from './rw-fleet.js'
+import { fleet } from '../src/remotewrite/fleet.js'
 
 const labels = fleet(500)
 const encoder = new SeriesEncoder(labels)

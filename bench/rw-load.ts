@@ -6,7 +6,7 @@
 // body after 100 ms (Prometheus retries 5xx). Prints one JSON line.
 import { Pool } from 'undici'
 import { SeriesEncoder } from '../src/remotewrite/proto.js'
-import { fleet } from './rw-fleet.js'
+import { fleet } from '../src/remotewrite/fleet.js'
 
 interface Args {
   url: string

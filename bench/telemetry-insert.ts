@@ -18,7 +18,7 @@ import { SeriesMapper } from '../src/mqwriter/remote-write.js'
 import { decodeWriteRequest } from '../src/remotewrite/decode.js'
 import { SeriesEncoder } from '../src/remotewrite/proto.js'
 import { seriesUpsert } from '../src/telemetry/series.js'
-import { fleet } from './rw-fleet.js'
+import { fleet } from '../src/remotewrite/fleet.js'
 
 const ROWS = 1650
 const rounds = Number(process.argv[3] ?? 6)

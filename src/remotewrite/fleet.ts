@@ -1,5 +1,6 @@
-// The remote_write sender's simulated fleet (bench/rw-load.ts, bench/remote-write-map.ts): dcgm-exporter's
-// labels as Prometheus sends them, nodes × 8 GPUs × 10 metrics.
+// A simulated fleet's remote_write series: dcgm-exporter's labels as Prometheus sends them (its instance and
+// job added), nodes × 8 GPUs × 10 metrics. The benchmarks' sender (bench/rw-load.ts) and the tests that size
+// mqwriter's series cache (src/remotewrite/decode.test.ts) send it.
 
 const METRICS = [
   'DCGM_FI_DEV_GPU_UTIL',
