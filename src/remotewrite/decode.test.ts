@@ -10,6 +10,8 @@ import { SERIES_FIELD } from '../protocol/bundle.js'
 import { seriesId } from '../telemetry/series.js'
 import { RemoteWriteDecodeError, decodeWriteRequest } from './decode.js'
 import { SeriesEncoder, WriteRequestType, encodeWriteRequest, type RemoteSeries } from './proto.js'
+import { scraper as scraperSettings } from '../config/settings/scraper.js'
+import { fleet } from './fleet.js'
 
 /** A small deterministic PRNG (mulberry32): failures reproduce. */
 function rng(seed: number): () => number {
@@ -200,6 +202,29 @@ describe('decodeWriteRequest (by hand) and SeriesMapper', () => {
     }
     expect(threw).toBeGreaterThan(500)
   })
+
+  it('the default cache holds the issue\'s reference fleet (500 nodes × 8 GPUs × 10 metrics, labels as Prometheus sends them): a second pass registers nothing and every sample carries its series id', () => {
+    // Before, a template counted its labels' JSON three times (payload tail, registration, and the tail again
+    // in its estimate): ~1.7 KB a series, so 64 MiB held 38,936 of these 40,000 series; the other 1,064
+    // were mapped again, labels inline, in every request.
+    const labels = fleet(500)
+    const encoder = new SeriesEncoder(labels)
+    const mapper = new SeriesMapper('DCGM_', scraperSettings.remoteWriteSeriesCacheBytes.default as number)
+    const pass = (ts: number) => {
+      let register = 0
+      let inline = 0
+      for (let offset = 0; offset < labels.length; offset += 2000) {
+        const m = mapper.map(decodeWriteRequest(encoder.body(offset, 2000, () => ({ value: 1, timestamp: ts })), 64 << 20), ts)
+        mapper.registered(m.register, ts)
+        register += m.register.length
+        inline += m.rows.filter((r) => !r.payloadJson.includes(`"${SERIES_FIELD}":`)).length
+      }
+      return { register, inline }
+    }
+    expect(pass(1_000)).toEqual({ register: 40_000, inline: 0 })
+    expect(pass(2_000)).toEqual({ register: 0, inline: 0 })
+    expect(mapper.bytes).toBeLessThanOrEqual(scraperSettings.remoteWriteSeriesCacheBytes.default as number)
+  }, 60_000)
 
   it('keeps its cache within the byte bound: when full it keeps what it has (the older half goes at most once a minute)', () => {
     const mapper = new SeriesMapper('DCGM_', 200_000)
