@@ -204,9 +204,9 @@ describe('decodeWriteRequest (by hand) and SeriesMapper', () => {
   })
 
   it('the default cache holds the issue\'s reference fleet (500 nodes × 8 GPUs × 10 metrics, labels as Prometheus sends them): a second pass registers nothing and every sample carries its series id', () => {
-    // Before, a template counted its labels' JSON three times (payload tail, registration, and the tail again
-    // in its estimate): ~1.7 KB a series, so 64 MiB held 38,936 of these 40,000 series; the other 1,064
-    // were mapped again, labels inline, in every request.
+    // Before, a template held its labels' JSON twice (the inline payload tail and the registration) and its
+    // strings as ropes; its estimate, ~1.7 KB a series, let 64 MiB hold 38,936 of these 40,000 series. The
+    // first fill evicted half; after it the other 1,064 were mapped again, labels inline, in every request.
     const labels = fleet(500)
     const encoder = new SeriesEncoder(labels)
     const mapper = new SeriesMapper('DCGM_', scraperSettings.remoteWriteSeriesCacheBytes.default as number)
