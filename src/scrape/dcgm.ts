@@ -4,7 +4,7 @@ import { partitionOf } from '../partitions/hash.js'
 import { SERIES_FIELD } from '../protocol/bundle.js'
 import { seriesId } from '../telemetry/series.js'
 import { unstorableEscape } from '../protocol/unstorable.js'
-import { hashUuid, textBytes } from '../util/ids.js'
+import { flatString, hashUuid, textBytes } from '../util/ids.js'
 import { clipCodePoints } from '../util/text.js'
 import type { TelemetryPayload } from '../telemetry/payload.js'
 
@@ -118,11 +118,6 @@ function seriesFields(name: string, labels: Readonly<Record<string, string>>, fa
   return { fields, labels: all }
 }
 
-/**
- * The same text as one flat string. A template literal or `+=` gives V8 a rope (cons nodes over the parts,
- * and a slice keeps its whole parent): a cached template held ~1,880 heap bytes a series, ~1,510 flat.
- */
-const flat = (s: string): string => JSON.parse(JSON.stringify(s)) as string
 const SERIES_JSON_HEAD = '{"series_id":"'
 const LABELS_JSON_HEAD = '"labels":'
 /** Where `"labels":{…}}` starts in a seriesJson: after its head, a 36-character uuid and `",`. */
@@ -162,8 +157,8 @@ export class SeriesTemplate {
 
   private constructor(key: string, identity: string, middle: string, labelsJson: string) {
     this.key = key
-    identity = flat(identity)
-    middle = flat(middle)
+    identity = flatString(identity)
+    middle = flatString(middle)
     this.partition = partitionOf(key)
     this.identity = identity
     this.middle = middle
@@ -172,9 +167,9 @@ export class SeriesTemplate {
     const id = storable ? seriesId(labelsJson) : undefined
     // The labels' JSON is held once, in seriesJson (a cache of templates is bounded in bytes: holding it
     // twice took a 500-node fleet's 40,000 series past the default 64 MiB).
-    this.seriesJson = id === undefined ? undefined : flat(`${SERIES_JSON_HEAD}${id}",${LABELS_JSON_HEAD}${labelsJson}}`)
-    this.inlineTail = id === undefined ? flat(`,${LABELS_JSON_HEAD}${labelsJson}}`) : undefined
-    this.refTail = id === undefined ? this.inlineTail! : flat(`,"labels":null,"${SERIES_FIELD}":"${id}"}`)
+    this.seriesJson = id === undefined ? undefined : flatString(`${SERIES_JSON_HEAD}${id}",${LABELS_JSON_HEAD}${labelsJson}}`)
+    this.inlineTail = id === undefined ? flatString(`,${LABELS_JSON_HEAD}${labelsJson}}`) : undefined
+    this.refTail = id === undefined ? this.inlineTail! : flatString(`,"labels":null,"${SERIES_FIELD}":"${id}"}`)
     // Each string once (refTail is inlineTail's own string when they are the same), plus what V8 adds: the
     // object, string headers. With the cache's key and Map entry it matched the heap a series takes on
     // dcgm-exporter's labels: 1,508 bytes estimated, 1,516 of heap (bench/series-cache-heap.ts).

@@ -66,6 +66,15 @@ export function hashUuid(input: string): string {
   return `${x.slice(0, 8)}-${x.slice(8, 12)}-8${x.slice(13, 16)}-${VARIANT[parseInt(x[16]!, 16)]}${x.slice(17, 20)}-${x.slice(20, 32)}`
 }
 
+/**
+ * The same text as one flat string, for strings a cache keeps. A template literal or `+=` gives V8 a rope
+ * (cons nodes over the parts, and a slice keeps its whole parent): hashUuid's 36 characters take ~280 heap
+ * bytes that way, ~56 flat; a remote_write series template ~1,880 bytes, ~1,510 flat.
+ */
+export function flatString(s: string): string {
+  return JSON.parse(JSON.stringify(s)) as string
+}
+
 /** Heap bytes of a string in V8: one per character when all are Latin-1, else two. */
 export function textBytes(s: string): number {
   return /[\u0100-\uffff]/.test(s) ? 2 * s.length : s.length

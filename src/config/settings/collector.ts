@@ -42,7 +42,7 @@ export const collector = {
   collectorSeriesCacheBytes: int({
     flag: 'series-cache-bytes',
     env: 'TPIPE_COLLECTOR_SERIES_CACHE_BYTES',
-    description: 'Bytes of label sets the collector remembers having written to telemetry_series: a row of a remembered series stores only its series id, not its labels again. About 400 bytes a dcgm-exporter series: the default holds ~160,000 (a 500-node fleet with 8 GPUs and 10 metrics each is 40,000). When full, the older half is forgotten and written again when next seen. 0 stores every row’s labels inline, as before telemetry_series.',
+    description: 'Bytes of label sets the collector remembers having written to telemetry_series: a row of a remembered series stores only its series id, not its labels again. About 450 bytes of heap a dcgm-exporter series (bench/series-cache-heap.ts): the default holds ~148,000 (a 500-node fleet with 8 GPUs and 10 metrics each is 40,000). When full, the older half is forgotten and written again when next seen. 0 stores every row’s labels inline, as before telemetry_series.',
     scopes: ['collector'],
     default: 67108864,
     min: 0,
